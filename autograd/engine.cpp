@@ -1,0 +1,80 @@
+#include "autograd/engine.h"
+
+#include <fmt/format.h>
+
+#include <unordered_map>
+#include <vector>
+
+#include "core/kernels/elementwise.h"
+
+namespace kat {
+
+Node::~Node() {
+  // Unlink iteratively: dropping a long chain recursively would overflow the stack.
+  std::vector<std::shared_ptr<Node>> stack = std::move(next_);
+  while (!stack.empty()) {
+    std::shared_ptr<Node> n = std::move(stack.back());
+    stack.pop_back();
+    if (n && n.use_count() == 1) {
+      for (auto& e : n->next_) stack.push_back(std::move(e));
+      n->next_.clear();
+    }
+  }
+}
+
+void Engine::run(const std::shared_ptr<Node>& root, const Tensor& grad_output) {
+  // Count, for every node below the root, how many consumers will send it a gradient.
+  std::unordered_map<Node*, int> pending;
+  {
+    std::vector<Node*> stack{root.get()};
+    pending[root.get()] = 0;
+    while (!stack.empty()) {
+      Node* n = stack.back();
+      stack.pop_back();
+      for (const auto& next : n->next_) {
+        if (!next) continue;
+        auto [it, inserted] = pending.try_emplace(next.get(), 0);
+        ++it->second;
+        if (inserted) stack.push_back(next.get());
+      }
+    }
+  }
+
+  std::unordered_map<Node*, Tensor> grads;
+  grads[root.get()] = grad_output;
+  // Ready nodes: all their consumers have delivered. Holding shared_ptrs keeps a node alive
+  // while it runs even after its consumers drop their edges.
+  std::vector<std::shared_ptr<Node>> ready{root};
+  while (!ready.empty()) {
+    std::shared_ptr<Node> node = std::move(ready.back());
+    ready.pop_back();
+    if (node->released_) {
+      throw Error(fmt::format("backward: the graph through '{}' was already freed by an earlier backward",
+                              node->name()));
+    }
+    auto it = grads.find(node.get());
+    Tensor grad = std::move(it->second);
+    grads.erase(it);
+    std::vector<Tensor> input_grads = node->backward(grad);
+    grad = Tensor();
+    node->released_ = true;
+    for (std::size_t i = 0; i < node->next_.size(); ++i) {
+      const std::shared_ptr<Node>& next = node->next_[i];
+      if (!next) continue;
+      if (i >= input_grads.size() || !input_grads[i].defined()) {
+        throw Error(fmt::format("backward of '{}' returned no gradient for input {}, which needs one", node->name(), i));
+      }
+      Tensor& g = input_grads[i];
+      if (g.shape() != node->input_shapes_[i]) {
+        throw Error(fmt::format("backward of '{}' returned a gradient of shape {} for input {} of shape {}",
+                                node->name(), to_string(g.shape()), i, to_string(node->input_shapes_[i])));
+      }
+      auto [slot, first] = grads.try_emplace(next.get(), Tensor());
+      slot->second = first ? std::move(g) : binary(BinaryOp::add, slot->second, g);
+      if (--pending[next.get()] == 0) ready.push_back(next);
+    }
+    node->next_.clear();  // drop edges: upstream nodes die once nothing else needs them
+  }
+}
+
+}  // namespace kat

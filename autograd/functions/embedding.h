@@ -1,0 +1,11 @@
+#pragma once
+#include "autograd/variable.h"
+
+namespace kat {
+
+// Rows of weight (V, D) picked by int64 ids of any shape: output ids.shape + (D). Backward adds
+// each output row's gradient into the row it came from (only the rows named by ids are touched).
+// An id outside [0, V) throws, naming the id and V.
+Variable embedding(const Variable& weight, const Tensor& ids);
+
+}  // namespace kat

@@ -1,0 +1,189 @@
+#include "core/kernels/gemm.h"
+
+#include <cblas.h>
+#include <fmt/format.h>
+
+#include "core/parallel.h"
+
+namespace kat {
+namespace {
+
+// A matrix operand as BLAS sees it: a pointer, a transpose flag and a leading dimension.
+struct BlasMatrix {
+  bool trans = false;  // the operand as stored is the transpose of the logical matrix
+  std::int64_t ld = 1;
+};
+
+// Chooses how BLAS reads the last two axes (rows, cols) of t, or returns false when neither axis has
+// unit stride (the caller copies).
+bool blas_layout(std::int64_t rows, std::int64_t cols, std::int64_t row_stride, std::int64_t col_stride,
+                 BlasMatrix& m) {
+  if (cols == 1 || col_stride == 1) {
+    if (rows == 1 || row_stride >= std::max<std::int64_t>(cols, 1)) {
+      m = {false, rows == 1 ? std::max<std::int64_t>(cols, 1) : row_stride};
+      return true;
+    }
+  }
+  if (rows == 1 || row_stride == 1) {
+    if (cols == 1 || col_stride >= std::max<std::int64_t>(rows, 1)) {
+      m = {true, cols == 1 ? std::max<std::int64_t>(rows, 1) : col_stride};
+      return true;
+    }
+  }
+  return false;
+}
+
+// Makes a tensor whose last two axes BLAS can read; copies only when it must.
+Tensor blas_ready(const Tensor& t, BlasMatrix& m) {
+  const std::int64_t d = t.dim();
+  if (blas_layout(t.size(d - 2), t.size(d - 1), t.stride(d - 2), t.stride(d - 1), m)) return t;
+  Tensor c = t.contiguous();
+  blas_layout(c.size(d - 2), c.size(d - 1), c.stride(d - 2), c.stride(d - 1), m);
+  return c;
+}
+
+template <typename T>
+void gemm_call(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
+               std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+  const auto opa = ta ? CblasTrans : CblasNoTrans;
+  const auto opb = tb ? CblasTrans : CblasNoTrans;
+  if constexpr (std::is_same_v<T, float>) {
+    cblas_sgemm(CblasRowMajor, opa, opb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a,
+                static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
+  } else {
+    cblas_dgemm(CblasRowMajor, opa, opb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a,
+                static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
+  }
+}
+
+std::string shapes_message(const char* op, const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  return fmt::format("{}: cannot multiply {}{} by {}{}", op, to_string(a.shape()), ta ? "^T" : "",
+                     to_string(b.shape()), tb ? "^T" : "");
+}
+
+void check_operands(const char* op, const Tensor& a, const Tensor& b, const Tensor& c) {
+  if (!a.defined() || !b.defined() || !c.defined()) throw Error(fmt::format("{}: undefined tensor", op));
+  if (a.dtype() != b.dtype() || a.dtype() != c.dtype()) {
+    throw Error(fmt::format("{}: element types differ: {} @ {} into {}", op, dtype_name(a.dtype()),
+                            dtype_name(b.dtype()), dtype_name(c.dtype())));
+  }
+  if (a.dim() < 2 || b.dim() < 2 || c.dim() < 2) {
+    throw Error(fmt::format("{}: operands need at least 2 dimensions, got {}, {} and output {}", op,
+                            to_string(a.shape()), to_string(b.shape()), to_string(c.shape())));
+  }
+  if (a.numel() == 0 || b.numel() == 0) {
+    throw Error(fmt::format("{}: empty operand {} or {}", op, to_string(a.shape()), to_string(b.shape())));
+  }
+}
+
+}  // namespace
+
+void blas_set_num_threads(int n) { openblas_set_num_threads(n); }
+int blas_num_threads() { return openblas_get_num_threads(); }
+
+void gemm(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool trans_b, double alpha, double beta) {
+  check_operands("gemm", a, b, c);
+  if (a.dim() != 2 || b.dim() != 2 || c.dim() != 2) {
+    throw Error(fmt::format("gemm: expected 2-D operands, got {}, {} and output {}", to_string(a.shape()),
+                            to_string(b.shape()), to_string(c.shape())));
+  }
+  bmm(a, b, c, trans_a, trans_b, alpha, beta);
+}
+
+void bmm(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool trans_b, double alpha, double beta) {
+  check_operands("bmm", a, b, c);
+  const std::int64_t m = trans_a ? a.size(-1) : a.size(-2);
+  const std::int64_t k = trans_a ? a.size(-2) : a.size(-1);
+  const std::int64_t kb = trans_b ? b.size(-1) : b.size(-2);
+  const std::int64_t n = trans_b ? b.size(-2) : b.size(-1);
+  if (k != kb) throw Error(shapes_message("bmm", a, b, trans_a, trans_b));
+  if (c.size(-2) != m || c.size(-1) != n) {
+    throw Error(fmt::format("{}: output has shape {}, expected (..., {}, {})", shapes_message("bmm", a, b, trans_a, trans_b),
+                            to_string(c.shape()), m, n));
+  }
+  Shape batch_a(a.shape().begin(), a.shape().end() - 2);
+  Shape batch_b(b.shape().begin(), b.shape().end() - 2);
+  Shape batch(c.shape().begin(), c.shape().end() - 2);
+  if (broadcast_shapes(broadcast_shapes(batch_a, batch_b, "bmm"), batch, "bmm") != batch) {
+    throw Error(fmt::format("bmm: batch axes of {} and {} do not broadcast to the output's {}", to_string(a.shape()),
+                            to_string(b.shape()), to_string(c.shape())));
+  }
+  if (c.stride(-1) != 1 || (m > 1 && c.stride(-2) < n)) {
+    throw Error(fmt::format("bmm: output of shape {} needs unit stride on its last axis", to_string(c.shape())));
+  }
+
+  BlasMatrix la, lb;
+  const Tensor ar = blas_ready(a, la);
+  const Tensor br = blas_ready(b, lb);
+  const std::int64_t ldc = m == 1 ? std::max<std::int64_t>(n, 1) : c.stride(-2);
+  const std::int64_t nbatch = numel(batch);
+  // Element offsets of each batch item, through broadcast strides.
+  const Strides sa = broadcast_strides(batch_a, Strides(ar.strides().begin(), ar.strides().end() - 2), batch);
+  const Strides sb = broadcast_strides(batch_b, Strides(br.strides().begin(), br.strides().end() - 2), batch);
+  const Strides sc(c.strides().begin(), c.strides().end() - 2);
+  auto offsets = [&](std::int64_t i, std::int64_t& oa, std::int64_t& ob, std::int64_t& oc) {
+    oa = ob = oc = 0;
+    for (std::int64_t d = static_cast<std::int64_t>(batch.size()) - 1; d >= 0; --d) {
+      const std::int64_t idx = i % batch[d];
+      i /= batch[d];
+      oa += idx * sa[d];
+      ob += idx * sb[d];
+      oc += idx * sc[d];
+    }
+  };
+
+  dispatch_float(c.dtype(), "bmm", [&](auto tag) {
+    using T = decltype(tag);
+    const T* pa = ar.data<T>();
+    const T* pb = br.data<T>();
+    T* pc = c.data<T>();
+    // The logical op(a) is (m, k): BLAS transposes a when exactly one of the flag and the storage does.
+    const bool ta = trans_a != la.trans;
+    const bool tb = trans_b != lb.trans;
+    auto one = [&](std::int64_t i) {
+      std::int64_t oa, ob, oc;
+      offsets(i, oa, ob, oc);
+      gemm_call<T>(ta, tb, m, n, k, static_cast<T>(alpha), pa + oa, la.ld, pb + ob, lb.ld, static_cast<T>(beta), pc + oc,
+                   ldc);
+    };
+    // Threading policy (core/parallel.h): one large problem or a few large ones run on OpenBLAS's
+    // threads; many small ones run their batch over oneTBB with OpenBLAS held to one thread.
+    const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+    if (nbatch == 1 || flops >= 2.0 * 256 * 256 * 256 || num_threads() == 1 || in_parallel_region()) {
+      for (std::int64_t i = 0; i < nbatch; ++i) one(i);
+    } else {
+      BlasSingleThreadGuard guard;
+      parallel_for(0, nbatch, 1, [&](std::int64_t b0, std::int64_t e0) {
+        for (std::int64_t i = b0; i < e0; ++i) one(i);
+      });
+    }
+  });
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined()) throw Error("matmul: undefined tensor");
+  if (a.dim() < 2 || b.dim() < 2) {
+    throw Error(fmt::format("matmul: operands need at least 2 dimensions, got {} and {}", to_string(a.shape()),
+                            to_string(b.shape())));
+  }
+  if (a.size(-1) != b.size(-2)) throw Error(shapes_message("matmul", a, b, false, false));
+  if (b.dim() == 2) {
+    // Fold a's leading axes into rows: one GEMM.
+    Shape out_shape = a.shape();
+    out_shape.back() = b.size(1);
+    Tensor a2 = a.reshape({-1, a.size(-1)});
+    Tensor out = Tensor::empty(out_shape, a.dtype());
+    Tensor o2 = out.view({a2.size(0), b.size(1)});
+    gemm(a2, b, o2);
+    return out;
+  }
+  Shape batch = broadcast_shapes(Shape(a.shape().begin(), a.shape().end() - 2),
+                                 Shape(b.shape().begin(), b.shape().end() - 2), "matmul");
+  batch.push_back(a.size(-2));
+  batch.push_back(b.size(-1));
+  Tensor out = Tensor::empty(batch, a.dtype());
+  bmm(a, b, out);
+  return out;
+}
+
+}  // namespace kat

@@ -1,0 +1,22 @@
+#pragma once
+// Layer normalization over the last axis, forward and backward fused (one pass over each row for
+// the statistics, one for the output), after Ba et al. 2016, "Layer Normalization".
+
+#include "core/tensor.h"
+
+namespace kat {
+
+// y = (x - mean) * rstd * gamma + beta for each row of the last axis (C values), with
+// rstd = 1 / sqrt(var + eps) and the biased variance. gamma and beta are (C) or undefined (no
+// affine). Writes mean and rstd, (rows), the only statistics the backward needs.
+void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, Tensor& y, Tensor& mean,
+                Tensor& rstd);
+
+// With xhat = (x - mean) * rstd and dxhat = grad * gamma:
+//   dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))   (per row)
+//   dgamma = sum over rows of grad * xhat,  dbeta = sum over rows of grad.
+// Any of dx, dgamma, dbeta may be null to skip it; the others are written (not accumulated).
+void layer_norm_backward(const Tensor& grad, const Tensor& x, const Tensor& gamma, const Tensor& mean,
+                         const Tensor& rstd, Tensor* dx, Tensor* dgamma, Tensor* dbeta);
+
+}  // namespace kat

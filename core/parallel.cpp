@@ -1,0 +1,99 @@
+#include "core/parallel.h"
+
+#include <tbb/blocked_range.h>
+#include <tbb/global_control.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/error.h"
+#include "core/kernels/gemm.h"
+
+namespace kat {
+namespace {
+
+struct ThreadState {
+  int threads = 1;
+  std::unique_ptr<tbb::global_control> control;
+};
+
+int default_threads() {
+  if (const char* env = std::getenv("KAT_NUM_THREADS"); env != nullptr && *env != '\0') {
+    char* end = nullptr;
+    const long n = std::strtol(env, &end, 10);
+    if (end == nullptr || *end != '\0' || n < 1 || n > 1024) {
+      throw Error(std::string("KAT_NUM_THREADS: expected a whole number from 1 to 1024, got '") + env + "'");
+    }
+    return static_cast<int>(n);
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+ThreadState& state() {
+  static ThreadState s;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    s.threads = default_threads();
+    s.control = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
+                                                      static_cast<std::size_t>(s.threads));
+    blas_set_num_threads(s.threads);
+  });
+  return s;
+}
+
+thread_local int t_parallel_depth = 0;
+
+struct DepthGuard {
+  DepthGuard() { ++t_parallel_depth; }
+  ~DepthGuard() { --t_parallel_depth; }
+};
+
+}  // namespace
+
+int num_threads() { return state().threads; }
+
+void set_num_threads(int n) {
+  if (n < 1) throw Error("set_num_threads: expected at least 1 thread, got " + std::to_string(n));
+  ThreadState& s = state();
+  s.threads = n;
+  s.control.reset();
+  s.control = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
+                                                    static_cast<std::size_t>(n));
+  blas_set_num_threads(n);
+}
+
+bool in_parallel_region() { return t_parallel_depth > 0; }
+
+void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain,
+                  const std::function<void(std::int64_t, std::int64_t)>& fn) {
+  if (end <= begin) return;
+  grain = std::max<std::int64_t>(grain, 1);
+  if (end - begin < 2 * grain || num_threads() == 1 || in_parallel_region()) {
+    DepthGuard guard;
+    fn(begin, end);
+    return;
+  }
+  tbb::parallel_for(
+      tbb::blocked_range<std::int64_t>(begin, end, static_cast<std::size_t>(grain)),
+      [&](const tbb::blocked_range<std::int64_t>& r) {
+        DepthGuard guard;
+        fn(r.begin(), r.end());
+      },
+      tbb::simple_partitioner());
+}
+
+BlasSingleThreadGuard::BlasSingleThreadGuard() : saved_(num_threads()) {
+  if (saved_ != 1) blas_set_num_threads(1);
+}
+
+BlasSingleThreadGuard::~BlasSingleThreadGuard() {
+  if (saved_ != 1) blas_set_num_threads(saved_);
+}
+
+}  // namespace kat

@@ -1,0 +1,41 @@
+#pragma once
+// Storage: one 64-byte aligned, zero-initialized-on-request block of bytes, shared by every tensor
+// that views it (reference counted through std::shared_ptr). Every allocation is counted, so
+// tests and benchmarks can read the live and peak bytes of tensor memory.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace kat {
+
+inline constexpr std::size_t kStorageAlignment = 64;
+
+class Storage {
+ public:
+  // Allocates `bytes` bytes (at least one alignment unit), uninitialized.
+  explicit Storage(std::size_t bytes);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() { return data_; }
+  const void* data() const { return data_; }
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  void* data_ = nullptr;
+  std::size_t bytes_ = 0;
+};
+
+// Bytes held by live Storage objects, the highest value since the last reset, and allocation count.
+struct MemoryStats {
+  std::int64_t live_bytes = 0;
+  std::int64_t peak_bytes = 0;
+  std::int64_t allocations = 0;
+};
+MemoryStats memory_stats();
+// Sets the peak to the current live bytes, so a test can measure the peak of one region.
+void reset_peak_memory();
+
+}  // namespace kat
