@@ -1,0 +1,119 @@
+#include <doctest/doctest.h>
+
+#include "core/kernels/gemm.h"
+#include "core/parallel.h"
+#include "tests/test_util.h"
+
+using namespace kat;
+using kat::test::randn;
+
+namespace {
+
+// c[i, j] = sum_k a[i, k] b[k, j] for 2-D tensors, by the definition.
+Tensor naive_mm(const Tensor& a, const Tensor& b) {
+  Tensor c = Tensor::zeros({a.size(0), b.size(1)}, DType::f64);
+  for (std::int64_t i = 0; i < a.size(0); ++i)
+    for (std::int64_t j = 0; j < b.size(1); ++j) {
+      double s = 0;
+      for (std::int64_t k = 0; k < a.size(1); ++k) s += a.at({i, k}) * b.at({k, j});
+      c.data<double>()[i * b.size(1) + j] = s;
+    }
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("gemm honours transpose flags and transposed views alike") {
+  Rng rng(20);
+  for (DType dt : {DType::f32, DType::f64}) {
+    Tensor a = randn({5, 7}, rng, dt);
+    Tensor b = randn({7, 3}, rng, dt);
+    Tensor want = naive_mm(a, b);
+    const double tol = dt == DType::f32 ? 1e-5 : 1e-12;
+    Tensor c = Tensor::empty({5, 3}, dt);
+    gemm(a, b, c);
+    CHECK(max_abs_diff(c, want) < tol);
+    // The same product from stored transposes, through the flags.
+    Tensor at = a.transpose(0, 1).contiguous();
+    Tensor bt = b.transpose(0, 1).contiguous();
+    gemm(at, bt, c, true, true);
+    CHECK(max_abs_diff(c, want) < tol);
+    // And through transposed views without flags.
+    gemm(at.transpose(0, 1), bt.transpose(0, 1), c);
+    CHECK(max_abs_diff(c, want) < tol);
+    // A sliced view with a leading dimension larger than its width.
+    Tensor wide = randn({5, 10}, rng, dt);
+    Tensor part = wide.slice(1, 2, 9);
+    gemm(part, b, c);
+    CHECK(max_abs_diff(c, naive_mm(part, b)) < tol);
+  }
+}
+
+TEST_CASE("gemm alpha and beta accumulate into the output") {
+  Rng rng(21);
+  Tensor a = randn({4, 6}, rng);
+  Tensor b = randn({6, 2}, rng);
+  Tensor c = Tensor::ones({4, 2}, DType::f64);
+  gemm(a, b, c, false, false, 2.0, 0.5);
+  Tensor want = naive_mm(a, b);
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 2; ++j) CHECK(c.at({i, j}) == doctest::Approx(2.0 * want.at({i, j}) + 0.5));
+}
+
+TEST_CASE("batched matmul broadcasts batch axes") {
+  Rng rng(22);
+  Tensor a = randn({3, 1, 4, 5}, rng);
+  Tensor b = randn({2, 5, 6}, rng);
+  Tensor c = matmul(a, b);
+  REQUIRE(c.shape() == Shape{3, 2, 4, 6});
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 2; ++j) {
+      Tensor want = naive_mm(a.select(0, i).select(0, 0), b.select(0, j));
+      CHECK(max_abs_diff(c.select(0, i).select(0, j), want) < 1e-12);
+    }
+}
+
+TEST_CASE("many small products give the same result on one or two threads") {
+  Rng rng(23);
+  Tensor a = randn({64, 16, 8}, rng, DType::f32);
+  Tensor b = randn({64, 8, 16}, rng, DType::f32).transpose(1, 2);  // (64, 16, 8) stored transposed
+  const int saved = num_threads();
+  set_num_threads(1);
+  Tensor one = Tensor::empty({64, 16, 16}, DType::f32);
+  bmm(a, b, one, false, true);
+  set_num_threads(2);
+  Tensor two = Tensor::empty({64, 16, 16}, DType::f32);
+  bmm(a, b, two, false, true);
+  set_num_threads(saved);
+  CHECK(max_abs_diff(one, two) == 0.0);
+  CHECK(max_abs_diff(one.select(0, 7), naive_mm(a.select(0, 7), b.select(0, 7).transpose(0, 1))) < 1e-4);
+}
+
+TEST_CASE("matmul folds the rows of an N-D left operand against a matrix") {
+  Rng rng(24);
+  Tensor a = randn({2, 3, 4}, rng);
+  Tensor w = randn({4, 5}, rng);
+  Tensor c = matmul(a, w);
+  REQUIRE(c.shape() == Shape{2, 3, 5});
+  CHECK(max_abs_diff(c.reshape({6, 5}), naive_mm(a.reshape({6, 4}), w)) < 1e-12);
+  CHECK(max_abs_diff(matmul(a.transpose(0, 1), w).transpose(0, 1), c) < 1e-12);
+}
+
+TEST_CASE("matmul errors name the shapes") {
+  Tensor a = Tensor::zeros({3, 4});
+  try {
+    (void)matmul(a, Tensor::zeros({5, 2}));
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    CHECK(m.find("matmul") != std::string::npos);
+    CHECK(m.find("(3, 4)") != std::string::npos);
+    CHECK(m.find("(5, 2)") != std::string::npos);
+  }
+  CHECK_THROWS_AS(matmul(a, Tensor::zeros({4})), Error);
+  CHECK_THROWS_AS(matmul(Tensor::zeros({0, 4}), Tensor::zeros({4, 2})), Error);
+  CHECK_THROWS_AS(matmul(Tensor::zeros({2, 3, 4}), Tensor::zeros({3, 4, 2})), Error);
+  Tensor c = Tensor::empty({3, 3});
+  CHECK_THROWS_AS(gemm(a, Tensor::zeros({4, 2}), c), Error);
+  CHECK_THROWS_AS(gemm(a, Tensor::zeros({4, 2}, DType::f64), c), Error);
+}
