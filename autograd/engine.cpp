@@ -49,8 +49,8 @@ void Engine::run(const std::shared_ptr<Node>& root, const Tensor& grad_output) {
     std::shared_ptr<Node> node = std::move(ready.back());
     ready.pop_back();
     if (node->released_) {
-      throw Error(fmt::format("backward: the graph through '{}' was already freed by an earlier backward",
-                              node->name()));
+      throw Error(
+          fmt::format("backward: the graph through '{}' was already freed by an earlier backward", node->name()));
     }
     auto it = grads.find(node.get());
     Tensor grad = std::move(it->second);
@@ -62,7 +62,8 @@ void Engine::run(const std::shared_ptr<Node>& root, const Tensor& grad_output) {
       const std::shared_ptr<Node>& next = node->next_[i];
       if (!next) continue;
       if (i >= input_grads.size() || !input_grads[i].defined()) {
-        throw Error(fmt::format("backward of '{}' returned no gradient for input {}, which needs one", node->name(), i));
+        throw Error(
+            fmt::format("backward of '{}' returned no gradient for input {}, which needs one", node->name(), i));
       }
       Tensor& g = input_grads[i];
       if (g.shape() != node->input_shapes_[i]) {

@@ -35,7 +35,8 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
   GradcheckResult result;
   for (std::size_t k = 0; k < vars.size(); ++k) {
     Tensor& x = vars[k].data();
-    const Tensor analytic = vars[k].grad().defined() ? vars[k].grad().contiguous() : Tensor::zeros(x.shape(), DType::f64);
+    const Tensor analytic =
+        vars[k].grad().defined() ? vars[k].grad().contiguous() : Tensor::zeros(x.shape(), DType::f64);
     double* px = x.data<double>();
     const double* pa = analytic.data<double>();
     for (std::int64_t i = 0; i < x.numel(); ++i) {

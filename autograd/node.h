@@ -32,7 +32,7 @@ class Node {
   friend struct GraphBuilder;
   std::vector<std::shared_ptr<Node>> next_;  // the node of each input (nullptr: no gradient needed)
   std::vector<Shape> input_shapes_;          // to check the shapes backward returns
-  bool released_ = false;                     // backward already ran; saved tensors are gone
+  bool released_ = false;                    // backward already ran; saved tensors are gone
 };
 
 }  // namespace kat

@@ -12,7 +12,7 @@ struct VariableImpl {
   Tensor data;
   Tensor grad;
   bool requires_grad = false;
-  std::shared_ptr<Node> grad_fn;   // set for outputs of recorded ops
+  std::shared_ptr<Node> grad_fn;    // set for outputs of recorded ops
   std::weak_ptr<Node> accumulator;  // leaves: the node that adds incoming gradients into `grad`
 };
 
@@ -120,9 +120,10 @@ std::shared_ptr<Node> Variable::gradient_edge() const {
 void Variable::backward() const {
   if (!impl_) throw Error("backward: undefined variable");
   if (numel() != 1) {
-    throw Error(fmt::format("backward: the output has shape {} ({} elements); backward() without a gradient needs a "
-                            "scalar, so pass the gradient of the loss with respect to this output",
-                            to_string(shape()), numel()));
+    throw Error(
+        fmt::format("backward: the output has shape {} ({} elements); backward() without a gradient needs a "
+                    "scalar, so pass the gradient of the loss with respect to this output",
+                    to_string(shape()), numel()));
   }
   backward(Tensor::ones(shape(), dtype()));
 }

@@ -63,8 +63,8 @@ void set_num_threads(int n) {
   ThreadState& s = state();
   s.threads = n;
   s.control.reset();
-  s.control = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
-                                                    static_cast<std::size_t>(n));
+  s.control =
+      std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(n));
   blas_set_num_threads(n);
 }
 

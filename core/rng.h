@@ -17,8 +17,8 @@ class Rng {
   explicit Rng(std::uint64_t seed = 0);
 
   std::uint64_t next_u64();
-  double uniform();             // [0, 1), 53 random bits
-  double normal();              // standard normal (Box-Muller)
+  double uniform();                      // [0, 1), 53 random bits
+  double normal();                       // standard normal (Box-Muller)
   std::uint64_t below(std::uint64_t n);  // uniform integer in [0, n), n > 0, without modulo bias
 
   // A new generator whose stream is independent of this one's; advances this generator.

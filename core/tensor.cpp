@@ -25,7 +25,11 @@ void check_shape(const Shape& shape, const char* op) {
 }  // namespace
 
 Tensor::Tensor(std::shared_ptr<Storage> storage, Shape shape, Strides strides, std::int64_t offset, DType dtype)
-    : storage_(std::move(storage)), shape_(std::move(shape)), strides_(std::move(strides)), offset_(offset), dtype_(dtype) {}
+    : storage_(std::move(storage)),
+      shape_(std::move(shape)),
+      strides_(std::move(strides)),
+      offset_(offset),
+      dtype_(dtype) {}
 
 Tensor Tensor::with_layout(Shape shape, Strides strides, std::int64_t offset) const {
   return Tensor(storage_, std::move(shape), std::move(strides), offset, dtype_);
@@ -71,9 +75,7 @@ template Tensor Tensor::from_vector<std::int64_t>(const std::vector<std::int64_t
 
 std::int64_t Tensor::size(std::int64_t axis) const { return shape_[normalize_axis(axis, dim(), "Tensor::size")]; }
 
-std::int64_t Tensor::stride(std::int64_t axis) const {
-  return strides_[normalize_axis(axis, dim(), "Tensor::stride")];
-}
+std::int64_t Tensor::stride(std::int64_t axis) const { return strides_[normalize_axis(axis, dim(), "Tensor::stride")]; }
 
 bool Tensor::is_contiguous() const {
   std::int64_t expected = 1;
@@ -179,7 +181,8 @@ Tensor Tensor::select(std::int64_t axis, std::int64_t index) const {
 Tensor Tensor::expand(const Shape& shape) const {
   check_shape(shape, "expand");
   if (broadcast_shapes(shape_, shape, "expand") != shape) {
-    throw Error(fmt::format("expand: shape {} cannot be expanded to {}", kat::to_string(shape_), kat::to_string(shape)));
+    throw Error(
+        fmt::format("expand: shape {} cannot be expanded to {}", kat::to_string(shape_), kat::to_string(shape)));
   }
   return with_layout(shape, broadcast_strides(shape_, strides_, shape), offset_);
 }

@@ -120,8 +120,8 @@ void check_same(const char* op, const Tensor& a, const char* a_name, const Tenso
                             to_string(b.shape())));
   }
   if (a.dtype() != b.dtype()) {
-    throw Error(fmt::format("{}: {} is {} but {} is {}", op, a_name, dtype_name(a.dtype()), b_name,
-                            dtype_name(b.dtype())));
+    throw Error(
+        fmt::format("{}: {} is {} but {} is {}", op, a_name, dtype_name(a.dtype()), b_name, dtype_name(b.dtype())));
   }
 }
 
@@ -312,19 +312,20 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
 void add_scaled_(Tensor& out, const Tensor& x, double alpha) {
   if (!out.defined() || !x.defined()) throw Error("add_scaled_: undefined tensor");
   if (out.dtype() != x.dtype()) {
-    throw Error(fmt::format("add_scaled_: element types differ: {} += {}", dtype_name(out.dtype()),
-                            dtype_name(x.dtype())));
+    throw Error(
+        fmt::format("add_scaled_: element types differ: {} += {}", dtype_name(out.dtype()), dtype_name(x.dtype())));
   }
   if (broadcast_shapes(out.shape(), x.shape(), "add_scaled_") != out.shape()) {
-    throw Error(fmt::format("add_scaled_: cannot add shape {} into shape {}", to_string(x.shape()),
-                            to_string(out.shape())));
+    throw Error(
+        fmt::format("add_scaled_: cannot add shape {} into shape {}", to_string(x.shape()), to_string(out.shape())));
   }
   dispatch_float(out.dtype(), "add_scaled_", [&](auto tag) {
     using T = decltype(tag);
     const T a = static_cast<T>(alpha);
     const T* px = x.data<T>();
     T* po = out.data<T>();
-    auto plan = detail::plan_loop<2>(out.shape(), {out.strides(), broadcast_strides(x.shape(), x.strides(), out.shape())});
+    auto plan =
+        detail::plan_loop<2>(out.shape(), {out.strides(), broadcast_strides(x.shape(), x.strides(), out.shape())});
     detail::for_each_run(plan, [&](auto off, std::int64_t n, auto st) {
       T* o = po + off[0];
       const T* xx = px + off[1];
@@ -343,7 +344,8 @@ template <typename D, typename S>
 void copy_typed(const Tensor& src, Tensor& dst) {
   const S* ps = static_cast<const S*>(src.raw_data());
   D* pd = static_cast<D*>(dst.raw_data());
-  auto plan = detail::plan_loop<2>(dst.shape(), {dst.strides(), broadcast_strides(src.shape(), src.strides(), dst.shape())});
+  auto plan =
+      detail::plan_loop<2>(dst.shape(), {dst.strides(), broadcast_strides(src.shape(), src.strides(), dst.shape())});
   detail::for_each_run(plan, [&](auto off, std::int64_t n, auto st) {
     D* o = pd + off[0];
     const S* x = ps + off[1];
@@ -369,7 +371,8 @@ void copy_to(const Tensor& src, Tensor& dst) {
 void copy(const Tensor& src, Tensor& dst) {
   if (!src.defined() || !dst.defined()) throw Error("copy: undefined tensor");
   if (broadcast_shapes(dst.shape(), src.shape(), "copy") != dst.shape()) {
-    throw Error(fmt::format("copy: cannot copy shape {} into shape {}", to_string(src.shape()), to_string(dst.shape())));
+    throw Error(
+        fmt::format("copy: cannot copy shape {} into shape {}", to_string(src.shape()), to_string(dst.shape())));
   }
   switch (dst.dtype()) {
     case DType::f32: return copy_to<float>(src, dst);

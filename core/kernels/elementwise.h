@@ -33,8 +33,7 @@ Tensor unary(UnaryOp op, const Tensor& in, double alpha = 0.0);
 // out = grad * f'(x). `x` is the op's input and `y` its output; each op reads the one its
 // derivative is cheapest from (exp, tanh, sigmoid, sqrt, rsqrt read y; the rest read x), and
 // the other may be undefined.
-void unary_backward(UnaryOp op, const Tensor& grad, const Tensor& x, const Tensor& y, Tensor& out,
-                    double alpha = 0.0);
+void unary_backward(UnaryOp op, const Tensor& grad, const Tensor& x, const Tensor& y, Tensor& out, double alpha = 0.0);
 
 enum class BinaryOp { add, sub, mul, div, maximum, minimum };
 

@@ -43,8 +43,8 @@ Tensor blas_ready(const Tensor& t, BlasMatrix& m) {
 }
 
 template <typename T>
-void gemm_call(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
-               std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+void gemm_call(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a, std::int64_t lda,
+               const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
   const auto opa = ta ? CblasTrans : CblasNoTrans;
   const auto opb = tb ? CblasTrans : CblasNoTrans;
   if constexpr (std::is_same_v<T, float>) {
@@ -57,8 +57,8 @@ void gemm_call(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k,
 }
 
 std::string shapes_message(const char* op, const Tensor& a, const Tensor& b, bool ta, bool tb) {
-  return fmt::format("{}: cannot multiply {}{} by {}{}", op, to_string(a.shape()), ta ? "^T" : "",
-                     to_string(b.shape()), tb ? "^T" : "");
+  return fmt::format("{}: cannot multiply {}{} by {}{}", op, to_string(a.shape()), ta ? "^T" : "", to_string(b.shape()),
+                     tb ? "^T" : "");
 }
 
 void check_operands(const char* op, const Tensor& a, const Tensor& b, const Tensor& c) {
@@ -98,8 +98,8 @@ void bmm(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool trans_b
   const std::int64_t n = trans_b ? b.size(-2) : b.size(-1);
   if (k != kb) throw Error(shapes_message("bmm", a, b, trans_a, trans_b));
   if (c.size(-2) != m || c.size(-1) != n) {
-    throw Error(fmt::format("{}: output has shape {}, expected (..., {}, {})", shapes_message("bmm", a, b, trans_a, trans_b),
-                            to_string(c.shape()), m, n));
+    throw Error(fmt::format("{}: output has shape {}, expected (..., {}, {})",
+                            shapes_message("bmm", a, b, trans_a, trans_b), to_string(c.shape()), m, n));
   }
   Shape batch_a(a.shape().begin(), a.shape().end() - 2);
   Shape batch_b(b.shape().begin(), b.shape().end() - 2);
@@ -143,8 +143,8 @@ void bmm(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool trans_b
     auto one = [&](std::int64_t i) {
       std::int64_t oa, ob, oc;
       offsets(i, oa, ob, oc);
-      gemm_call<T>(ta, tb, m, n, k, static_cast<T>(alpha), pa + oa, la.ld, pb + ob, lb.ld, static_cast<T>(beta), pc + oc,
-                   ldc);
+      gemm_call<T>(ta, tb, m, n, k, static_cast<T>(alpha), pa + oa, la.ld, pb + ob, lb.ld, static_cast<T>(beta),
+                   pc + oc, ldc);
     };
     // Threading policy (core/parallel.h): one large problem or a few large ones run on OpenBLAS's
     // threads; many small ones run their batch over oneTBB with OpenBLAS held to one thread.

@@ -13,13 +13,13 @@ int blas_num_threads();
 
 // c = alpha * op(a) @ op(b) + beta * c, where op(x) is x or its transpose per flag.
 // a, b, c are 2-D, of one float dtype; c may be a strided view with unit stride on its last axis.
-void gemm(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a = false, bool trans_b = false,
-          double alpha = 1.0, double beta = 0.0);
+void gemm(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a = false, bool trans_b = false, double alpha = 1.0,
+          double beta = 0.0);
 
 // Batched: a (..., M, K), b (..., K, N), c (..., M, N) after the transpose flags; the batch axes
 // of a and b broadcast to c's batch axes (size-1 axes are reused, not copied).
-void bmm(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a = false, bool trans_b = false,
-         double alpha = 1.0, double beta = 0.0);
+void bmm(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a = false, bool trans_b = false, double alpha = 1.0,
+         double beta = 0.0);
 
 // a @ b with NumPy matmul semantics for >= 2-D operands (batch axes broadcast). A 2-D b
 // against an N-D a is one GEMM over the folded rows of a.

@@ -46,9 +46,11 @@ Tensor gather_rows(const Tensor& table, const Tensor& ids, const char* op) {
   const char* src = static_cast<const char*>(t.raw_data());
   char* dst = static_cast<char*>(out.raw_data());
   const std::int64_t n = ic.numel();
-  parallel_for(0, n, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(D, 1)), [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t i = b; i < e; ++i) std::memcpy(dst + i * row_bytes, src + pi[i] * row_bytes, row_bytes);
-  });
+  parallel_for(0, n, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(D, 1)),
+               [&](std::int64_t b, std::int64_t e) {
+                 for (std::int64_t i = b; i < e; ++i)
+                   std::memcpy(dst + i * row_bytes, src + pi[i] * row_bytes, row_bytes);
+               });
   return out;
 }
 

@@ -15,8 +15,8 @@ namespace {
 void check_inputs(const char* op, const Tensor& logits, const Tensor& targets, const CrossEntropyOptions& opt) {
   if (!logits.defined() || !targets.defined()) throw Error(fmt::format("{}: undefined tensor", op));
   if (logits.dim() != 2 || logits.numel() == 0) {
-    throw Error(fmt::format("{}: logits must be a non-empty (rows, classes) matrix, got {}", op,
-                            to_string(logits.shape())));
+    throw Error(
+        fmt::format("{}: logits must be a non-empty (rows, classes) matrix, got {}", op, to_string(logits.shape())));
   }
   if (targets.dtype() != DType::i64 || targets.dim() != 1 || targets.size(0) != logits.size(0)) {
     throw Error(fmt::format("{}: targets must be int64 of shape ({}) for logits {}, got {} {}", op, logits.size(0),

@@ -96,36 +96,37 @@ void layer_norm_backward(const Tensor& grad, const Tensor& x, const Tensor& gamm
     // Partial sums of dgamma and dbeta per fixed chunk of rows, combined in order afterwards.
     std::vector<T> part_g(want_params ? static_cast<std::size_t>(nchunks * C) : 0, T(0));
     std::vector<T> part_b(want_params ? static_cast<std::size_t>(nchunks * C) : 0, T(0));
-    parallel_for(0, nchunks, std::max<std::int64_t>(1, 4096 / (C * kRowsPerChunk)), [&](std::int64_t cb, std::int64_t ce) {
-      std::vector<T> dxhat(static_cast<std::size_t>(C));
-      for (std::int64_t c = cb; c < ce; ++c) {
-        T* pg_acc = want_params ? part_g.data() + c * C : nullptr;
-        T* pb_acc = want_params ? part_b.data() + c * C : nullptr;
-        const std::int64_t r1 = std::min(R, (c + 1) * kRowsPerChunk);
-        for (std::int64_t r = c * kRowsPerChunk; r < r1; ++r) {
-          const T* xr = px + r * C;
-          const T* gr = pgr + r * C;
-          const T mu = pm[r], rs = pr[r];
-          if (want_params) {
-            for (std::int64_t i = 0; i < C; ++i) {
-              pg_acc[i] += gr[i] * (xr[i] - mu) * rs;
-              pb_acc[i] += gr[i];
-            }
-          }
-          if (pdx == nullptr) continue;
-          T sum_d = 0, sum_dx = 0;
-          for (std::int64_t i = 0; i < C; ++i) dxhat[i] = pgm != nullptr ? gr[i] * pgm[i] : gr[i];
+    parallel_for(0, nchunks, std::max<std::int64_t>(1, 4096 / (C * kRowsPerChunk)),
+                 [&](std::int64_t cb, std::int64_t ce) {
+                   std::vector<T> dxhat(static_cast<std::size_t>(C));
+                   for (std::int64_t c = cb; c < ce; ++c) {
+                     T* pg_acc = want_params ? part_g.data() + c * C : nullptr;
+                     T* pb_acc = want_params ? part_b.data() + c * C : nullptr;
+                     const std::int64_t r1 = std::min(R, (c + 1) * kRowsPerChunk);
+                     for (std::int64_t r = c * kRowsPerChunk; r < r1; ++r) {
+                       const T* xr = px + r * C;
+                       const T* gr = pgr + r * C;
+                       const T mu = pm[r], rs = pr[r];
+                       if (want_params) {
+                         for (std::int64_t i = 0; i < C; ++i) {
+                           pg_acc[i] += gr[i] * (xr[i] - mu) * rs;
+                           pb_acc[i] += gr[i];
+                         }
+                       }
+                       if (pdx == nullptr) continue;
+                       T sum_d = 0, sum_dx = 0;
+                       for (std::int64_t i = 0; i < C; ++i) dxhat[i] = pgm != nullptr ? gr[i] * pgm[i] : gr[i];
 #pragma omp simd reduction(+ : sum_d, sum_dx)
-          for (std::int64_t i = 0; i < C; ++i) {
-            sum_d += dxhat[i];
-            sum_dx += dxhat[i] * (xr[i] - mu) * rs;
-          }
-          const T md = sum_d / static_cast<T>(C), mdx = sum_dx / static_cast<T>(C);
-          T* out = pdx + r * C;
-          for (std::int64_t i = 0; i < C; ++i) out[i] = rs * (dxhat[i] - md - (xr[i] - mu) * rs * mdx);
-        }
-      }
-    });
+                       for (std::int64_t i = 0; i < C; ++i) {
+                         sum_d += dxhat[i];
+                         sum_dx += dxhat[i] * (xr[i] - mu) * rs;
+                       }
+                       const T md = sum_d / static_cast<T>(C), mdx = sum_dx / static_cast<T>(C);
+                       T* out = pdx + r * C;
+                       for (std::int64_t i = 0; i < C; ++i) out[i] = rs * (dxhat[i] - md - (xr[i] - mu) * rs * mdx);
+                     }
+                   }
+                 });
     auto combine = [&](const std::vector<T>& part, Tensor* out) {
       if (out == nullptr) return;
       *out = Tensor::zeros({C}, x.dtype());

@@ -14,7 +14,7 @@ namespace kat::detail {
 
 template <std::size_t K>
 struct LoopPlan {
-  Shape shape;                    // coalesced; at least one dimension
+  Shape shape;                     // coalesced; at least one dimension
   std::array<Strides, K> strides;  // per operand, matching `shape`
 };
 

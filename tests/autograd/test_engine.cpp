@@ -63,9 +63,7 @@ TEST_CASE("NoGradGuard records nothing and restores the mode") {
     CHECK_FALSE(grad_enabled());
     Variable y = w * 2.0;
     CHECK_FALSE(y.requires_grad());
-    {
-      NoGradGuard nested;
-    }
+    { NoGradGuard nested; }
     CHECK_FALSE(grad_enabled());
   }
   CHECK(grad_enabled());

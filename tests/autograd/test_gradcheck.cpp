@@ -152,7 +152,8 @@ TEST_CASE("gradcheck: layer norm with and without affine") {
   Tensor x = randn({3, 2, 5}, rng);
   require_ok([](const Vars& v) { return layer_norm(v[0], v[1], v[2]); }, {x, randn({5}, rng), randn({5}, rng)});
   require_ok([](const Vars& v) { return layer_norm(v[0], Variable(), Variable()); }, {x});
-  require_ok([](const Vars& v) { return layer_norm(v[0], v[1], Variable(), 1e-3); }, {randn({4, 1}, rng), randn({1}, rng)});
+  require_ok([](const Vars& v) { return layer_norm(v[0], v[1], Variable(), 1e-3); },
+             {randn({4, 1}, rng), randn({1}, rng)});
 }
 
 TEST_CASE("gradcheck: embedding with repeated ids") {
@@ -177,9 +178,9 @@ TEST_CASE("gradcheck: a small network of several ops") {
   Tensor targets = Tensor::from_vector<std::int64_t>({1, 2, 0, 1});
   require_ok(
       [&](const Vars& v) {
-        Variable h = embedding(v[0], ids);                             // (4, 3)
-        h = layer_norm(h, v[1], Variable());                           // (4, 3)
-        h = gelu(matmul(h, v[2]) + v[3]);                              // (4, 3)
+        Variable h = embedding(v[0], ids);                                // (4, 3)
+        h = layer_norm(h, v[1], Variable());                              // (4, 3)
+        h = gelu(matmul(h, v[2]) + v[3]);                                 // (4, 3)
         return cross_entropy(matmul(h, transpose(v[0], 0, 1)), targets);  // tied output
       },
       {randn({3, 3}, rng), randn({3}, rng), randn({3, 3}, rng), randn({3}, rng)});

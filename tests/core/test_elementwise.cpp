@@ -30,11 +30,11 @@ double reference(BinaryOp op, double a, double b) {
 TEST_CASE("binary ops broadcast like NumPy") {
   Rng rng(1);
   const std::vector<std::pair<Shape, Shape>> cases = {
-      {{4, 3}, {4, 3}},       {{4, 3}, {3}},          {{4, 1}, {1, 5}},     {{2, 1, 3}, {4, 1}},
-      {{}, {2, 3}},           {{3, 1, 1}, {1, 2, 2}}, {{1}, {7}},           {{5, 1, 6}, {5, 4, 6}},
+      {{4, 3}, {4, 3}}, {{4, 3}, {3}},          {{4, 1}, {1, 5}}, {{2, 1, 3}, {4, 1}},
+      {{}, {2, 3}},     {{3, 1, 1}, {1, 2, 2}}, {{1}, {7}},       {{5, 1, 6}, {5, 4, 6}},
   };
-  for (BinaryOp op : {BinaryOp::add, BinaryOp::sub, BinaryOp::mul, BinaryOp::div, BinaryOp::maximum,
-                      BinaryOp::minimum}) {
+  for (BinaryOp op :
+       {BinaryOp::add, BinaryOp::sub, BinaryOp::mul, BinaryOp::div, BinaryOp::maximum, BinaryOp::minimum}) {
     for (const auto& [sa, sb] : cases) {
       Tensor a = randn(sa, rng);
       Tensor b = randn(sb, rng);
@@ -93,11 +93,14 @@ TEST_CASE("unary ops match the scalar math") {
   check(UnaryOp::tanh, x, [](double v) { return std::tanh(v); });
   check(UnaryOp::relu, x, [](double v) { return v > 0 ? v : 0; });
   check(UnaryOp::gelu, x, [](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); });
-  check(UnaryOp::elu, x, [](double v) { return v > 0 ? v : 0.5 * (std::exp(v) - 1); }, 0.5);
+  check(
+      UnaryOp::elu, x, [](double v) { return v > 0 ? v : 0.5 * (std::exp(v) - 1); }, 0.5);
   check(UnaryOp::sigmoid, x, [](double v) { return 1 / (1 + std::exp(-v)); });
   check(UnaryOp::square, x, [](double v) { return v * v; });
-  check(UnaryOp::scale, x, [](double v) { return 3 * v; }, 3.0);
-  check(UnaryOp::pow_scalar, pos, [](double v) { return std::pow(v, 1.5); }, 1.5);
+  check(
+      UnaryOp::scale, x, [](double v) { return 3 * v; }, 3.0);
+  check(
+      UnaryOp::pow_scalar, pos, [](double v) { return std::pow(v, 1.5); }, 1.5);
 }
 
 TEST_CASE("float32 and float64 kernels agree") {

@@ -36,7 +36,8 @@ Tensor naive(ReduceOp op, const Tensor& x, const std::vector<std::int64_t>& axes
 TEST_CASE("sum, mean and max over any axes") {
   Rng rng(10);
   Tensor x = randn({3, 4, 5, 2}, rng);
-  const std::vector<std::vector<std::int64_t>> axis_sets = {{0}, {1}, {3}, {0, 1}, {1, 2}, {0, 2}, {0, 3}, {0, 1, 2, 3}};
+  const std::vector<std::vector<std::int64_t>> axis_sets = {{0},    {1},    {3},    {0, 1},
+                                                            {1, 2}, {0, 2}, {0, 3}, {0, 1, 2, 3}};
   for (ReduceOp op : {ReduceOp::sum, ReduceOp::mean, ReduceOp::max}) {
     for (const auto& axes : axis_sets) {
       Tensor got = reduce(op, x, axes, true);

@@ -1,0 +1,45 @@
+// kat: the command-line entry point. Subcommands live one per file (apps/<name>.cpp).
+
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <exception>
+#include <vector>
+
+#include "apps/commands.h"
+#include "apps/version.h"
+#include "core/error.h"
+#include "core/parallel.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"kat: Kernelized Attention Trainer"};
+  app.set_version_flag("--version", std::string("kat ") + KAT_VERSION);
+  app.require_subcommand(1);
+  int threads = 0;
+  app.add_option("--threads", threads, "Threads for oneTBB and OpenBLAS (default: KAT_NUM_THREADS or all cores)")
+      ->check(CLI::Range(1, 1024));
+
+  std::vector<std::pair<CLI::App*, kat::cli::Runner>> commands;
+  kat::cli::Runner demo = kat::cli::add_demo(app);
+  commands.emplace_back(app.get_subcommand("demo"), demo);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; a usage error exits 2, like a bad config.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  try {
+    if (threads > 0) kat::set_num_threads(threads);
+    for (auto& [sub, run] : commands) {
+      if (sub->parsed()) return run();
+    }
+  } catch (const kat::Error& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    return 1;
+  }
+  return 0;
+}

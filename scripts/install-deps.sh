@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages kat needs, only those missing; does nothing when all are present.
+#   scripts/install-deps.sh           build, tests and the kat command
+#   scripts/install-deps.sh --bench   also Google Benchmark and the PyTorch peer for bench/
+set -euo pipefail
+
+packages=(cmake g++ make pkg-config clang-format
+          libopenblas-dev libtbb-dev libhdf5-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
+          doctest-dev libcli11-dev)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(libbenchmark-dev python3-torch python3-numpy libopenblas0-openmp)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
