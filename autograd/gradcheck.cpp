@@ -21,8 +21,19 @@ double projected(const GradcheckFn& fn, const std::vector<Variable>& vars, const
 }  // namespace
 
 GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs, const GradcheckOptions& opt) {
+  return gradcheck(fn, inputs, {}, opt);
+}
+
+GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs, std::vector<Variable> params,
+                          const GradcheckOptions& opt) {
   std::vector<Variable> vars;
   for (const Tensor& t : inputs) vars.emplace_back(t.to(DType::f64).clone(), true);
+  for (Variable& p : params) {
+    if (!p.is_leaf() || !p.requires_grad() || p.dtype() != DType::f64 || !p.data().is_contiguous()) {
+      throw Error("gradcheck: parameters must be contiguous float64 leaves that require a gradient");
+    }
+    p.zero_grad();
+  }
 
   const Variable y = fn(vars);
   if (!y.defined() || y.dtype() != DType::f64) throw Error("gradcheck: the function must return a float64 variable");
@@ -51,7 +62,8 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
       result.max_abs_error = std::max(result.max_abs_error, err);
       if (result.ok && !(err <= opt.atol + opt.rtol * std::abs(numeric))) {
         result.ok = false;
-        result.message = fmt::format("input {} {} element {}: analytic {:.10g} vs numeric {:.10g} (error {:.3g})", k,
+        result.message = fmt::format("{} {} {} element {}: analytic {:.10g} vs numeric {:.10g} (error {:.3g})",
+                                     k < vars.size() ? "input" : "parameter", k < vars.size() ? k : k - vars.size(),
                                      to_string(x.shape()), i, pa[i], numeric, err);
       }
     }

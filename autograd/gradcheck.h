@@ -34,4 +34,9 @@ using GradcheckFn = std::function<Variable(const std::vector<Variable>&)>;
 GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs,
                           const GradcheckOptions& options = {});
 
+// The same, also checking `params`: existing float64 leaves the function reads (a layer's
+// parameters). They are perturbed in place and restored; their gradients are reset first.
+GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs, std::vector<Variable> params,
+                          const GradcheckOptions& options = {});
+
 }  // namespace kat
