@@ -1,0 +1,63 @@
+#pragma once
+// The attention-kernel interface. Multi-head attention (layers/multi_head_attention.h) owns the
+// Q, K, V and output projections and splits heads; a kernel computes attention from
+// (B, H, N, D) queries, (B, H, M, D) keys and (B, H, M, Dv) values under a mask. Softmax,
+// linear (Katharopoulos et al. 2020) and Performer (Choromanski et al. 2021) attention are
+// kernels; the registry (attention_registry.h) makes one from its options by name.
+
+#include <memory>
+#include <vector>
+
+#include "layers/module.h"
+
+namespace kat {
+
+// Which keys each query may see.
+struct AttentionMask {
+  // Query i of N sees key j of M only when j <= i + (M - N): queries are the last N positions of
+  // the key sequence (N == M in training; N == 1 when one step is decoded against a cache).
+  bool causal = false;
+  // Per batch item, keys [0, length) are real and the rest padding (as fast-transformers'
+  // LengthMask). Empty: every key is real. Each length must be in [1, M].
+  std::vector<std::int64_t> key_lengths;
+};
+
+// Throws naming `where` when key_lengths does not fit a batch of B items and M keys.
+void check_mask(const AttentionMask& mask, std::int64_t batch, std::int64_t keys, const std::string& where);
+
+// What an attention layer keeps between decoding steps: a KV cache for softmax attention, the
+// running (S, z) sums for linear attention. Holds no graph: decoding runs without gradients.
+class AttentionState {
+ public:
+  virtual ~AttentionState() = default;
+  // Keeps the batch items named by `indices` (int64, any length), in that order: beam search
+  // calls this after choosing which hypotheses continue.
+  virtual void reorder(const Tensor& indices) = 0;
+  // Positions consumed so far (self-attention) or the fixed key count (cross-attention).
+  virtual std::int64_t length() const = 0;
+};
+
+class AttentionKernel : public Module {
+ public:
+  using Module::Module;
+
+  // q (B, H, N, D), k (B, H, M, D), v (B, H, M, Dv) -> (B, H, N, Dv). Queries are already scaled
+  // as the kernel expects: the kernel applies its own scaling (1/sqrt(D) for softmax).
+  virtual Variable forward(const Variable& q, const Variable& k, const Variable& v, const AttentionMask& mask) = 0;
+
+  // Causal self-attention one position at a time: start for a batch of B, then step with the
+  // new position's q, k, v (B, H, 1, D); returns (B, H, 1, Dv) equal to the full causal forward's
+  // output at that position.
+  virtual std::unique_ptr<AttentionState> start_self(std::int64_t batch) = 0;
+  virtual Tensor step_self(const Tensor& q, const Tensor& k, const Tensor& v, AttentionState& state) = 0;
+
+  // Cross-attention against fixed keys and values (the encoder output): start once, then step
+  // with each new query (B, H, 1, D).
+  virtual std::unique_ptr<AttentionState> start_cross(const Tensor& k, const Tensor& v, const AttentionMask& mask) = 0;
+  virtual Tensor step_cross(const Tensor& q, AttentionState& state) = 0;
+
+  // Called by the trainer before each training step (Performer redraws its random features here).
+  virtual void on_train_step(std::int64_t /*step*/) {}
+};
+
+}  // namespace kat

@@ -1,0 +1,39 @@
+#pragma once
+// Attention kernels by name. A model's YAML names its attention (`softmax`, `linear`,
+// `performer`, or one a user registered); the registry builds the kernel from typed options.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "layers/attention/attention.h"
+
+namespace kat {
+
+// Options of every attention kernel; each kernel reads the fields it needs.
+struct AttentionOptions {
+  std::string type = "softmax";
+  std::string feature_map = "elu";  // linear attention: the feature map's registered name
+  std::int64_t features = 0;        // random features m (performer); 0 lets the map choose
+  std::int64_t redraw_interval = 0;  // performer: redraw the features every this many steps (0: never)
+  bool orthogonal = true;            // performer: orthogonal (true) or i.i.d. projections
+};
+
+// What the surrounding layer fixes: the head width and whether attention is causal.
+struct AttentionSetup {
+  std::int64_t head_dim = 0;
+  bool causal = false;
+};
+
+using AttentionFactory =
+    std::function<std::shared_ptr<AttentionKernel>(const AttentionOptions&, const AttentionSetup&, Rng&)>;
+
+// Adds a kernel under `name`; a name registered twice throws.
+void register_attention(const std::string& name, AttentionFactory factory);
+// Builds the kernel named by options.type; an unknown name throws, listing the known ones.
+std::shared_ptr<AttentionKernel> make_attention(const AttentionOptions& options, const AttentionSetup& setup,
+                                                Rng& rng);
+std::vector<std::string> attention_names();
+
+}  // namespace kat

@@ -1,0 +1,95 @@
+#include "layers/multi_head_attention.h"
+
+#include <fmt/format.h>
+
+#include "autograd/ops.h"
+
+namespace kat {
+
+MultiHeadAttention::MultiHeadAttention(const MultiHeadAttentionOptions& o, bool causal, Rng& rng)
+    : Module("multi_head_attention"), options_(o) {
+  if (o.d_model <= 0 || o.heads <= 0) {
+    fail(fmt::format("d_model and heads must be positive, got d_model={} heads={}", o.d_model, o.heads));
+  }
+  if (o.d_model % o.heads != 0) {
+    fail(fmt::format("d_model {} is not divisible by heads {}", o.d_model, o.heads));
+  }
+  head_dim_ = o.d_model / o.heads;
+  const LinearOptions proj{o.d_model, o.d_model, o.bias};
+  q_proj_ = add_module<Linear>("q_proj", proj, rng);
+  k_proj_ = add_module<Linear>("k_proj", proj, rng);
+  v_proj_ = add_module<Linear>("v_proj", proj, rng);
+  o_proj_ = add_module<Linear>("o_proj", proj, rng);
+  std::shared_ptr<AttentionKernel> kernel;
+  try {
+    kernel = make_attention(o.attention, AttentionSetup{head_dim_, causal}, rng);
+  } catch (const LayerError& e) {
+    throw LayerError(e.path().empty() ? "attention" : "attention." + e.path(), e.message());
+  } catch (const Error& e) {
+    fail(std::string("attention: ") + e.what());
+  }
+  kernel_ = register_module("attention", kernel);
+}
+
+void MultiHeadAttention::check_input(const Variable& x, const char* what) const {
+  if (!x.defined() || x.dim() != 3 || x.size(2) != options_.d_model) {
+    fail(fmt::format("{} must be (batch, length, {}), got {}", what, options_.d_model,
+                     x.defined() ? to_string(x.shape()) : "undefined"));
+  }
+}
+
+Variable MultiHeadAttention::split_heads(const Variable& x) const {
+  return permute(reshape(x, {x.size(0), x.size(1), options_.heads, head_dim_}), {0, 2, 1, 3});
+}
+
+Variable MultiHeadAttention::merge_heads(const Variable& x) const {
+  return reshape(permute(x, {0, 2, 1, 3}), {x.size(0), x.size(2), options_.d_model});
+}
+
+Variable MultiHeadAttention::forward(const Variable& query, const Variable& memory, const AttentionMask& mask) {
+  check_input(query, "query");
+  const Variable& kv = memory.defined() ? memory : query;
+  if (memory.defined()) {
+    check_input(memory, "memory");
+    if (memory.size(0) != query.size(0)) {
+      fail(fmt::format("query batch {} != memory batch {}", query.size(0), memory.size(0)));
+    }
+  }
+  check_mask(mask, query.size(0), kv.size(1), where());
+  const Variable q = split_heads(q_proj_->forward(query));
+  const Variable k = split_heads(k_proj_->forward(kv));
+  const Variable v = split_heads(v_proj_->forward(kv));
+  return o_proj_->forward(merge_heads(kernel_->forward(q, k, v, mask)));
+}
+
+std::unique_ptr<AttentionState> MultiHeadAttention::start_self(std::int64_t batch) {
+  return kernel_->start_self(batch);
+}
+
+Tensor MultiHeadAttention::step_self(const Tensor& x, AttentionState& state) {
+  NoGradGuard no_grad;
+  const Variable xv(x);
+  check_input(xv, "step input");
+  const Tensor q = split_heads(q_proj_->forward(xv)).data();
+  const Tensor k = split_heads(k_proj_->forward(xv)).data();
+  const Tensor v = split_heads(v_proj_->forward(xv)).data();
+  return o_proj_->forward(merge_heads(Variable(kernel_->step_self(q, k, v, state)))).data();
+}
+
+std::unique_ptr<AttentionState> MultiHeadAttention::start_cross(const Tensor& memory, const AttentionMask& mask) {
+  NoGradGuard no_grad;
+  const Variable m(memory);
+  check_input(m, "memory");
+  check_mask(mask, memory.size(0), memory.size(1), where());
+  return kernel_->start_cross(split_heads(k_proj_->forward(m)).data(), split_heads(v_proj_->forward(m)).data(), mask);
+}
+
+Tensor MultiHeadAttention::step_cross(const Tensor& x, AttentionState& state) {
+  NoGradGuard no_grad;
+  const Variable xv(x);
+  check_input(xv, "step input");
+  const Tensor q = split_heads(q_proj_->forward(xv)).data();
+  return o_proj_->forward(merge_heads(Variable(kernel_->step_cross(q, state)))).data();
+}
+
+}  // namespace kat

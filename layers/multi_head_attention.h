@@ -1,0 +1,49 @@
+#pragma once
+// Multi-head attention: Q, K, V and output projections around an attention kernel chosen by name.
+// Self-attention reads keys and values from the query sequence, cross-attention from a memory
+// (the encoder output).
+
+#include <memory>
+
+#include "layers/attention/registry.h"
+#include "layers/linear.h"
+
+namespace kat {
+
+struct MultiHeadAttentionOptions {
+  std::int64_t d_model = 0;
+  std::int64_t heads = 0;  // must divide d_model
+  bool bias = true;
+  AttentionOptions attention;
+};
+
+class MultiHeadAttention : public Module {
+ public:
+  // causal: a decoder's self-attention (query i sees keys <= i).
+  MultiHeadAttention(const MultiHeadAttentionOptions& options, bool causal, Rng& rng);
+
+  // query (B, N, E); memory (B, M, E) for cross-attention, or undefined for self-attention.
+  // mask.key_lengths pads the keys (memory positions for cross-attention); returns (B, N, E).
+  Variable forward(const Variable& query, const Variable& memory, const AttentionMask& mask);
+
+  // Incremental decoding (no gradients). Self-attention: start, then step with x (B, 1, E).
+  std::unique_ptr<AttentionState> start_self(std::int64_t batch);
+  Tensor step_self(const Tensor& x, AttentionState& state);
+  // Cross-attention: project the memory (B, M, E) once, then step with x (B, 1, E).
+  std::unique_ptr<AttentionState> start_cross(const Tensor& memory, const AttentionMask& mask);
+  Tensor step_cross(const Tensor& x, AttentionState& state);
+
+  AttentionKernel& kernel() { return *kernel_; }
+
+ private:
+  Variable split_heads(const Variable& x) const;  // (B, N, E) -> (B, H, N, D) view
+  Variable merge_heads(const Variable& x) const;  // (B, H, N, D) -> (B, N, E)
+  void check_input(const Variable& x, const char* what) const;
+
+  MultiHeadAttentionOptions options_;
+  std::int64_t head_dim_;
+  std::shared_ptr<Linear> q_proj_, k_proj_, v_proj_, o_proj_;
+  std::shared_ptr<AttentionKernel> kernel_;
+};
+
+}  // namespace kat

@@ -1,0 +1,141 @@
+// Gradient checks of every layer in float64 on small shapes, and their values and errors.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "autograd/gradcheck.h"
+#include "autograd/ops.h"
+#include "layers/embedding.h"
+#include "layers/feed_forward.h"
+#include "layers/layer_norm.h"
+#include "layers/linear.h"
+#include "layers/multi_head_attention.h"
+#include "layers/positional.h"
+#include "tests/test_util.h"
+
+using namespace kat;
+using kat::test::randn;
+using Vars = std::vector<Variable>;
+
+namespace {
+
+void require_ok(const GradcheckFn& fn, const std::vector<Tensor>& inputs, const Module& m) {
+  const GradcheckResult r = gradcheck(fn, inputs, m.parameters());
+  INFO(r.message);
+  CHECK(r.ok);
+}
+
+}  // namespace
+
+TEST_CASE("linear: values, gradients, bad input") {
+  Rng rng(1);
+  for (bool bias : {true, false}) {
+    Linear lin(LinearOptions{5, 3, bias}, rng);
+    lin.to(DType::f64);
+    require_ok([&](const Vars& v) { return lin.forward(v[0]); }, {randn({2, 4, 5}, rng)}, lin);
+    CHECK(lin.parameters().size() == (bias ? 2u : 1u));
+  }
+  Linear lin(LinearOptions{5, 3}, rng);
+  CHECK_THROWS_WITH_AS(lin.forward(Variable(Tensor::zeros({2, 4}))), doctest::Contains("input last dim 4 != in_features 5"),
+                       LayerError);
+  CHECK_THROWS_AS(Linear(LinearOptions{0, 3}, rng), LayerError);
+}
+
+TEST_CASE("embedding: lookup, padding row without gradient, out-of-range ids") {
+  Rng rng(2);
+  Embedding emb(EmbeddingOptions{6, 4, 0}, rng);
+  CHECK(max_abs_diff(emb.weight().data().select(0, 0), Tensor::zeros({4})) == 0.0);
+  emb.to(DType::f64);
+  Tensor ids = Tensor::from_vector<std::int64_t>({0, 3, 3, 5, 0, 1}, {2, 3});
+  require_ok([&](const Vars&) { return emb.forward(ids); }, {}, emb);
+  emb.zero_grad();
+  sum(emb.forward(ids)).backward();
+  CHECK(max_abs_diff(emb.weight().grad().select(0, 0), Tensor::zeros({4}, DType::f64)) == 0.0);
+  CHECK(emb.weight().grad().at({3, 1}) == 2.0);
+  CHECK_THROWS_WITH_AS(emb.forward(Tensor::from_vector<std::int64_t>({1, 6})),
+                       doctest::Contains("token id 6 at position 1 is outside the vocabulary [0, 6)"), LayerError);
+}
+
+TEST_CASE("layer norm and feed-forward gradients") {
+  Rng rng(3);
+  LayerNorm ln(LayerNormOptions{6});
+  ln.to(DType::f64);
+  // Move the affine parameters off their (1, 0) start so their gradients are exercised.
+  fill_normal(ln.parameters()[0].data(), rng, 1.0, 0.3);
+  fill_normal(ln.parameters()[1].data(), rng, 0.0, 0.3);
+  require_ok([&](const Vars& v) { return ln.forward(v[0]); }, {randn({3, 6}, rng)}, ln);
+  for (Activation act : {Activation::relu, Activation::gelu}) {
+    FeedForward ffn(FeedForwardOptions{4, 7, act, 0.0}, rng);
+    ffn.to(DType::f64);
+    require_ok([&](const Vars& v) { return ffn.forward(v[0]); }, {randn({2, 3, 4}, rng)}, ffn);
+  }
+}
+
+TEST_CASE("positional encodings") {
+  Rng rng(4);
+  PositionalEncoding sin_pe(PositionalOptions{PositionalKind::sinusoidal, 6}, rng);
+  Variable zeros(Tensor::zeros({1, 5, 6}, DType::f64));
+  Tensor p = sin_pe.forward(zeros, 3).data();
+  CHECK(p.at({0, 2, 0}) == doctest::Approx(std::sin(5.0)));
+  CHECK(p.at({0, 2, 3}) == doctest::Approx(std::cos(5.0 / std::pow(10000.0, 2.0 / 6.0))));
+  PositionalEncoding learned(PositionalOptions{PositionalKind::learned, 6, 8}, rng);
+  learned.to(DType::f64);
+  require_ok([&](const Vars& v) { return learned.forward(v[0], 2); }, {randn({2, 4, 6}, rng)}, learned);
+  CHECK_THROWS_WITH_AS(learned.forward(zeros, 4), doctest::Contains("learned table has 8"), LayerError);
+}
+
+TEST_CASE("multi-head attention gradients with padding and causality") {
+  Rng rng(5);
+  MultiHeadAttentionOptions o;
+  o.d_model = 6;
+  o.heads = 2;
+  for (bool causal : {false, true}) {
+    MultiHeadAttention mha(o, causal, rng);
+    mha.to(DType::f64);
+    AttentionMask mask;
+    mask.key_lengths = {3, 2};
+    require_ok([&](const Vars& v) { return mha.forward(v[0], Variable(), mask); }, {randn({2, 3, 6}, rng)}, mha);
+  }
+  MultiHeadAttention cross(o, false, rng);
+  cross.to(DType::f64);
+  AttentionMask mask;
+  mask.key_lengths = {4, 1};
+  require_ok([&](const Vars& v) { return cross.forward(v[0], v[1], mask); }, {randn({2, 3, 6}, rng), randn({2, 4, 6}, rng)},
+             cross);
+}
+
+TEST_CASE("multi-head attention: padded keys never reach unpadded outputs") {
+  Rng rng(6);
+  MultiHeadAttentionOptions o;
+  o.d_model = 8;
+  o.heads = 2;
+  MultiHeadAttention mha(o, false, rng);
+  Tensor x = randn({2, 5, 8}, rng, DType::f32);
+  AttentionMask mask;
+  mask.key_lengths = {5, 3};
+  Tensor y1 = mha.forward(Variable(x), Variable(), mask).data();
+  Tensor x2 = x.clone();
+  Tensor pad = x2.select(0, 1).slice(0, 3, 5);
+  fill_normal(pad, rng, 5.0, 3.0);
+  Tensor y2 = mha.forward(Variable(x2), Variable(), mask).data();
+  CHECK(max_abs_diff(y1.select(0, 1).slice(0, 0, 3), y2.select(0, 1).slice(0, 0, 3)) == 0.0);
+  CHECK(max_abs_diff(y1.select(0, 0), y2.select(0, 0)) == 0.0);
+}
+
+TEST_CASE("multi-head attention: bad input names the layer and sizes") {
+  Rng rng(7);
+  MultiHeadAttentionOptions o;
+  o.d_model = 8;
+  o.heads = 3;
+  CHECK_THROWS_WITH_AS(MultiHeadAttention(o, false, rng), doctest::Contains("d_model 8 is not divisible by heads 3"),
+                       LayerError);
+  o.heads = 2;
+  MultiHeadAttention mha(o, false, rng);
+  AttentionMask mask;
+  mask.key_lengths = {3};
+  CHECK_THROWS_AS(mha.forward(Variable(Tensor::zeros({2, 3, 8})), Variable(), mask), Error);
+  mask.key_lengths = {3, 4};
+  CHECK_THROWS_AS(mha.forward(Variable(Tensor::zeros({2, 3, 8})), Variable(), mask), Error);
+  CHECK_THROWS_WITH_AS(mha.forward(Variable(Tensor::zeros({2, 3, 7})), Variable(), AttentionMask{}),
+                       doctest::Contains("(batch, length, 8)"), LayerError);
+}
