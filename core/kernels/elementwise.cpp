@@ -71,6 +71,16 @@ struct Abs {
   static T df(T g, T x, T, T) { return x > T(0) ? g : (x < T(0) ? -g : T(0)); }
 };
 template <typename T>
+struct Sin {
+  static T f(T x, T) { return std::sin(x); }
+  static T df(T g, T x, T, T) { return g * std::cos(x); }
+};
+template <typename T>
+struct Cos {
+  static T f(T x, T) { return std::cos(x); }
+  static T df(T g, T x, T, T) { return -g * std::sin(x); }
+};
+template <typename T>
 struct Square {
   static T f(T x, T) { return x * x; }
   static T df(T g, T x, T, T) { return T(2) * g * x; }
@@ -106,6 +116,8 @@ void with_unary(UnaryOp op, Fn&& fn) {
     case UnaryOp::elu: return fn(Elu<T>{});
     case UnaryOp::sigmoid: return fn(Sigmoid<T>{});
     case UnaryOp::abs: return fn(Abs<T>{});
+    case UnaryOp::sin: return fn(Sin<T>{});
+    case UnaryOp::cos: return fn(Cos<T>{});
     case UnaryOp::square: return fn(Square<T>{});
     case UnaryOp::scale: return fn(Scale<T>{});
     case UnaryOp::add_scalar: return fn(AddScalar<T>{});
@@ -177,6 +189,8 @@ const char* unary_name(UnaryOp op) {
     case UnaryOp::elu: return "elu";
     case UnaryOp::sigmoid: return "sigmoid";
     case UnaryOp::abs: return "abs";
+    case UnaryOp::sin: return "sin";
+    case UnaryOp::cos: return "cos";
     case UnaryOp::square: return "square";
     case UnaryOp::scale: return "scale";
     case UnaryOp::add_scalar: return "add_scalar";
