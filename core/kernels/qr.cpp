@@ -44,7 +44,8 @@ Tensor qr_orthonormal(const Tensor& a) {
   double* out = q.data<double>();
   for (int j = 0; j < n; ++j) {
     const double sign = r_diag[j] < 0 ? -1.0 : 1.0;
-    for (int i = 0; i < n; ++i) out[static_cast<std::size_t>(j) * n + i] = sign * m[static_cast<std::size_t>(j) * n + i];
+    for (int i = 0; i < n; ++i)
+      out[static_cast<std::size_t>(j) * n + i] = sign * m[static_cast<std::size_t>(j) * n + i];
   }
   return q;
 }

@@ -40,8 +40,8 @@ void check_qkv(const Tensor& q, const Tensor& k, const Tensor& v, const std::str
       k.size(2) != v.size(2) || q.size(3) != k.size(3) || q.size(0) != k.size(0) || q.size(1) != k.size(1) ||
       v.size(0) != k.size(0) || v.size(1) != k.size(1)) {
     auto d = [](const Tensor& t) { return t.defined() ? to_string(t.shape()) : std::string("undefined"); };
-    throw Error(fmt::format("{}: expected q (B, H, N, D), k (B, H, M, D), v (B, H, M, Dv), got q {}, k {}, v {}",
-                            where, d(q), d(k), d(v)));
+    throw Error(fmt::format("{}: expected q (B, H, N, D), k (B, H, M, D), v (B, H, M, Dv), got q {}, k {}, v {}", where,
+                            d(q), d(k), d(v)));
   }
 }
 
@@ -77,18 +77,19 @@ Variable LinearAttention::forward(const Variable& q, const Variable& k, const Va
   check_mask(mask, q.size(0), k.size(2), where());
   const bool causal = setup_.causal || mask.causal;
   if (causal && q.size(2) != k.size(2)) {
-    fail(fmt::format("causal linear attention needs as many queries as keys, got {} and {} (decode one position at "
-                     "a time with step_self)",
-                     q.size(2), k.size(2)));
+    fail(
+        fmt::format("causal linear attention needs as many queries as keys, got {} and {} (decode one position at "
+                    "a time with step_self)",
+                    q.size(2), k.size(2)));
   }
   const Variable phi_q = feature_map_->forward(q, FeatureRole::query);  // (B, H, N, M)
-  Tensor c;                                                              // causal keys' stabilizer, (B, H, N, 1)
+  Tensor c;                                                             // causal keys' stabilizer, (B, H, N, 1)
   Variable phi_k = feature_map_->forward(k, causal ? FeatureRole::causal_key : FeatureRole::key, &c);
   const Tensor w = key_padding_weights(mask, k.size(0), k.size(2), phi_k.dtype());
   if (w.defined()) phi_k = phi_k * Variable(w);
   if (causal) return causal_linear_attention(phi_q, phi_k, v, eps_, c);
-  const Variable kv = matmul(transpose(phi_k, 2, 3), v);                // (B, H, M, Dv)
-  const Variable k_sum = sum(phi_k, {2}, /*keepdim=*/true);             // (B, H, 1, M)
+  const Variable kv = matmul(transpose(phi_k, 2, 3), v);                  // (B, H, M, Dv)
+  const Variable k_sum = sum(phi_k, {2}, /*keepdim=*/true);               // (B, H, 1, M)
   const Variable den = sum(phi_q * k_sum, {3}, /*keepdim=*/true) + eps_;  // (B, H, N, 1)
   return matmul(phi_q, kv) / den;
 }
@@ -152,8 +153,8 @@ Tensor LinearAttention::step_cross(const Tensor& q, AttentionState& state) {
   if (phi_q.size(0) != st.s.size(0)) {
     fail(fmt::format("decoding state holds a batch of {}, the step has {}", st.s.size(0), phi_q.size(0)));
   }
-  const Tensor num = matmul(phi_q, st.s);                                                  // (B, H, N, Dv)
-  const Tensor den = matmul(phi_q, st.z.unsqueeze(3));                                     // (B, H, N, 1)
+  const Tensor num = matmul(phi_q, st.s);               // (B, H, N, Dv)
+  const Tensor den = matmul(phi_q, st.z.unsqueeze(3));  // (B, H, N, 1)
   return binary(BinaryOp::div, num, unary(UnaryOp::add_scalar, den, eps_));
 }
 

@@ -22,8 +22,7 @@ FavorFeatureMap::FavorFeatureMap(Kind kind, const FeatureMapOptions& o, Rng& rng
       rng_(rng.split()) {
   if (o.head_dim <= 0) fail(fmt::format("head_dim must be positive, got {}", o.head_dim));
   if (o.features <= 0) {
-    fail(fmt::format("{} needs a positive number of random features (attention.features), got {}", o.name,
-                     o.features));
+    fail(fmt::format("{} needs a positive number of random features (attention.features), got {}", o.name, o.features));
   }
   if (o.redraw_interval < 0) fail(fmt::format("redraw_interval must be >= 0, got {}", o.redraw_interval));
   if (!(o.eps >= 0)) fail(fmt::format("eps must be >= 0, got {}", o.eps));
@@ -75,7 +74,7 @@ Variable FavorFeatureMap::forward(const Variable& x, FeatureRole role, Tensor* k
   }
   const Variable xs = x * std::pow(static_cast<double>(d_), -0.25);         // x' (B, H, N, D)
   const Variable proj = matmul(xs, Variable(projection_.transpose(0, 1)));  // w_i . x' (B, H, N, m)
-  const Variable half_sq = sum(xs * xs, {-1}, /*keepdim=*/true) * 0.5;     // |x'|^2 / 2 (B, H, N, 1)
+  const Variable half_sq = sum(xs * xs, {-1}, /*keepdim=*/true) * 0.5;      // |x'|^2 / 2 (B, H, N, 1)
   const double norm = 1.0 / std::sqrt(static_cast<double>(m_));
 
   // The stabilizer: the log of the factor each row is divided by, a constant for the gradient
