@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "core/kernels/fast_math.h"
 #include "core/kernels/strided_loop.h"
 
 namespace kat {
@@ -17,7 +18,7 @@ struct Neg {
 };
 template <typename T>
 struct Exp {
-  static T f(T x, T) { return std::exp(x); }
+  static T f(T x, T) { return detail::exp_vec(x); }
   static T df(T g, T, T y, T) { return g * y; }
 };
 template <typename T>
@@ -57,8 +58,15 @@ struct Gelu {
 };
 template <typename T>
 struct Elu {
-  static T f(T x, T a) { return x > T(0) ? x : a * (std::exp(x) - T(1)); }
-  static T df(T g, T x, T, T a) { return x > T(0) ? g : g * a * std::exp(x); }
+  // exp first, unconditionally: a select of two computed values vectorizes, a branch does not.
+  static T f(T x, T a) {
+    const T e = detail::exp_vec(x);
+    return x > T(0) ? x : a * (e - T(1));
+  }
+  static T df(T g, T x, T, T a) {
+    const T e = detail::exp_vec(x);
+    return x > T(0) ? g : g * a * e;
+  }
 };
 template <typename T>
 struct Sigmoid {
@@ -225,6 +233,7 @@ void unary(UnaryOp op, const Tensor& in, Tensor& out, double alpha) {
         T* o = dst + off[0];
         const T* x = src + off[1];
         if (st[0] == 1 && st[1] == 1) {
+#pragma omp simd
           for (std::int64_t i = 0; i < n; ++i) o[i] = F::f(x[i], a);
         } else {
           for (std::int64_t i = 0; i < n; ++i) o[i * st[0]] = F::f(x[i * st[1]], a);
@@ -264,6 +273,7 @@ void unary_backward(UnaryOp op, const Tensor& grad, const Tensor& x, const Tenso
         const T* xx = xp + off[2];
         const T* yy = yp + off[3];
         if (st[0] == 1 && st[1] == 1 && st[2] == 1 && st[3] == 1) {
+#pragma omp simd
           for (std::int64_t i = 0; i < n; ++i) o[i] = F::df(gg[i], xx[i], yy[i], a);
         } else {
           for (std::int64_t i = 0; i < n; ++i) {

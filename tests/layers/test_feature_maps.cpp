@@ -173,8 +173,9 @@ TEST_CASE("stabilizers keep FAVOR attention finite for |q|, |k| up to 30") {
       // Float32 agrees with the same formula in float64, where the unstabilized features would
       // overflow or underflow in float32: the stabilizer is what keeps the result meaningful.
       kernel.to(DType::f64);
-      const Tensor ref = kernel.forward(Variable(q.to(DType::f64)), Variable(k.to(DType::f64)),
-                                        Variable(v.to(DType::f64)), AttentionMask{})
+      const Tensor ref = kernel
+                             .forward(Variable(q.to(DType::f64)), Variable(k.to(DType::f64)),
+                                      Variable(v.to(DType::f64)), AttentionMask{})
                              .data();
       CHECK(allclose(out.to(DType::f64), ref, 1e-3, 1e-3));
       auto& fm = dynamic_cast<FavorFeatureMap&>(kernel.feature_map());
@@ -245,10 +246,10 @@ class LearnedEluMap : public FeatureMap {
 TEST_CASE("a feature map registered by the user trains inside a language model") {
   register_feature_map("learned-elu",
                        [](const FeatureMapOptions& o, Rng& rng) { return std::make_shared<LearnedEluMap>(o, rng); });
-  CHECK_THROWS_WITH_AS(register_feature_map("learned-elu", [](const FeatureMapOptions& o, Rng& rng) {
-                         return std::make_shared<LearnedEluMap>(o, rng);
-                       }),
-                       doctest::Contains("'learned-elu' is already registered"), Error);
+  CHECK_THROWS_WITH_AS(
+      register_feature_map(
+          "learned-elu", [](const FeatureMapOptions& o, Rng& rng) { return std::make_shared<LearnedEluMap>(o, rng); }),
+      doctest::Contains("'learned-elu' is already registered"), Error);
   CHECK(has_feature_map("learned-elu"));
 
   Rng rng(26);
@@ -288,9 +289,9 @@ TEST_CASE("a feature map registered by the user trains inside a language model")
   ao.feature_map = "learned-elu";
   LinearAttention kernel(ao, AttentionSetup{3, true}, "elu", rng);
   kernel.to(DType::f64);
-  const GradcheckResult r = gradcheck(
-      [&](const std::vector<Variable>& x) { return kernel.forward(x[0], x[1], x[2], AttentionMask{}); },
-      {randn({1, 2, 4, 3}, rng), randn({1, 2, 4, 3}, rng), randn({1, 2, 4, 2}, rng)}, kernel.parameters());
+  const GradcheckResult r =
+      gradcheck([&](const std::vector<Variable>& x) { return kernel.forward(x[0], x[1], x[2], AttentionMask{}); },
+                {randn({1, 2, 4, 3}, rng), randn({1, 2, 4, 3}, rng), randn({1, 2, 4, 2}, rng)}, kernel.parameters());
   INFO(r.message);
   CHECK(r.ok);
 }

@@ -8,10 +8,10 @@
 
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
+#include "core/kernels/elementwise.h"
 #include "core/parallel.h"
 #include "core/storage.h"
 #include "layers/attention/causal_linear_op.h"
-#include "core/kernels/elementwise.h"
 #include "layers/attention/feature_maps/favor.h"
 #include "layers/attention/feature_maps/registry.h"
 #include "layers/attention/linear_attention.h"
@@ -62,7 +62,7 @@ const std::vector<MapCase>& map_cases() {
 }
 
 std::shared_ptr<LinearAttention> make_linear(const MapCase& c, std::int64_t head_dim, bool causal, Rng& rng,
-                                            double feature_eps = 1e-6, double eps = 1e-6) {
+                                             double feature_eps = 1e-6, double eps = 1e-6) {
   AttentionOptions o;
   o.eps = eps;
   o.type = "linear";
@@ -91,7 +91,8 @@ TEST_CASE("linear attention equals the quadratic formula, values and gradients, 
         const double eps = favor ? 0.0 : 1e-6;
         auto kernel = make_linear(c, D, causal, rng, /*feature_eps=*/favor ? 0.0 : 1e-6, eps);
         const AttentionMask mask{false, padded ? std::vector<std::int64_t>{7, 4} : std::vector<std::int64_t>{}};
-        Variable q(randn({B, H, N, D}, rng), true), k(randn({B, H, N, D}, rng), true), v(randn({B, H, N, Dv}, rng), true);
+        Variable q(randn({B, H, N, D}, rng), true), k(randn({B, H, N, D}, rng), true),
+            v(randn({B, H, N, Dv}, rng), true);
         Variable out = kernel->forward(q, k, v, mask);
         const Tensor g = randn(out.shape(), rng);
         out.backward(g);
@@ -169,7 +170,8 @@ TEST_CASE("gradcheck: the fused causal op, its normalizer, stabilizer and partia
     CHECK(leaf.grad().defined());
     require_ok(
         [&](const Vars& x) {
-          return causal_linear_attention(which == 0 ? x[0] : Variable(x0.data()), which == 1 ? x[0] : Variable(x1.data()),
+          return causal_linear_attention(which == 0 ? x[0] : Variable(x0.data()),
+                                         which == 1 ? x[0] : Variable(x1.data()),
                                          permute(which == 2 ? x[0] : Variable(base), {0, 2, 1, 3}), 0.1);
         },
         {leaf.data()});
@@ -246,7 +248,8 @@ TEST_CASE("linear attention: the recurrent form reproduces the causal forward") 
     const Tensor full = kernel->forward(Variable(q), Variable(k_grow), Variable(v), AttentionMask{}).data();
     auto state = kernel->start_self(2);
     for (std::int64_t i = 0; i < 40; ++i) {
-      const Tensor step = kernel->step_self(q.slice(2, i, i + 1), k_grow.slice(2, i, i + 1), v.slice(2, i, i + 1), *state);
+      const Tensor step =
+          kernel->step_self(q.slice(2, i, i + 1), k_grow.slice(2, i, i + 1), v.slice(2, i, i + 1), *state);
       CHECK(allclose(step, full.slice(2, i, i + 1), 1e-4, 1e-5));
     }
     CHECK(state->length() == 40);
@@ -268,16 +271,16 @@ TEST_CASE("linear attention: bad input and options give errors naming the layer"
   o.type = "linear";
   o.feature_map = "cosh";
   CHECK_THROWS_WITH_AS(make_attention(o, AttentionSetup{8, false}, rng),
-                       doctest::Contains("unknown feature map 'cosh' (known: elu, favor+, favor-trig, "),
-                       LayerError);
+                       doctest::Contains("unknown feature map 'cosh' (known: elu, favor+, favor-trig, "), LayerError);
   o.feature_map = "";
   auto causal = make_attention(o, AttentionSetup{4, true}, rng);
   CHECK_THROWS_WITH_AS(causal->forward(Variable(Tensor::zeros({1, 1, 2, 4})), Variable(Tensor::zeros({1, 1, 3, 4})),
                                        Variable(Tensor::zeros({1, 1, 3, 4})), AttentionMask{}),
                        doctest::Contains("needs as many queries as keys, got 2 and 3"), Error);
-  CHECK_THROWS_WITH_AS(causal_linear_attention(Variable(Tensor::zeros({1, 1, 3, 4})), Variable(Tensor::zeros({1, 1, 3, 5})),
-                                               Variable(Tensor::zeros({1, 1, 3, 2})), 0.0),
-                       doctest::Contains("causal_linear_attention: phi_q and phi_k must have the same shape"), Error);
+  CHECK_THROWS_WITH_AS(
+      causal_linear_attention(Variable(Tensor::zeros({1, 1, 3, 4})), Variable(Tensor::zeros({1, 1, 3, 5})),
+                              Variable(Tensor::zeros({1, 1, 3, 2})), 0.0),
+      doctest::Contains("causal_linear_attention: phi_q and phi_k must have the same shape"), Error);
   CHECK_THROWS_AS(causal_linear_attention(Variable(Tensor::zeros({1, 1, 3, 4})), Variable(Tensor::zeros({1, 1, 3, 4})),
                                           Variable(Tensor::zeros({1, 1, 3, 2})), -1.0),
                   Error);
