@@ -43,14 +43,22 @@ Args parse(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     const char* v = argv[i + 1];
-    if (k == "--method") a.method = v;
-    else if (k == "--b") a.b = std::atoll(v);
-    else if (k == "--h") a.h = std::atoll(v);
-    else if (k == "--n") a.n = std::atoll(v);
-    else if (k == "--d") a.d = std::atoll(v);
-    else if (k == "--features") a.features = std::atoll(v);
-    else if (k == "--reps") a.reps = std::atoi(v);
-    else if (k == "--threads") a.threads = std::atoi(v);
+    if (k == "--method")
+      a.method = v;
+    else if (k == "--b")
+      a.b = std::atoll(v);
+    else if (k == "--h")
+      a.h = std::atoll(v);
+    else if (k == "--n")
+      a.n = std::atoll(v);
+    else if (k == "--d")
+      a.d = std::atoll(v);
+    else if (k == "--features")
+      a.features = std::atoll(v);
+    else if (k == "--reps")
+      a.reps = std::atoi(v);
+    else if (k == "--threads")
+      a.threads = std::atoi(v);
     else {
       std::fprintf(stderr, "attention_layer: unknown option %s\n", k.c_str());
       std::exit(2);
