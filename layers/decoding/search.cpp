@@ -51,7 +51,8 @@ std::vector<Hypothesis> beam_search(const StepFn& step, DecodeState& state, cons
   const std::int64_t B = static_cast<std::int64_t>(max_len.size());
   const std::int64_t K = o.beam;
   if (K < 1) throw Error(fmt::format("beam_search: beam must be >= 1, got {}", K));
-  if (!(o.length_penalty >= 0)) throw Error(fmt::format("beam_search: length_penalty must be >= 0, got {}", o.length_penalty));
+  if (!(o.length_penalty >= 0))
+    throw Error(fmt::format("beam_search: length_penalty must be >= 0, got {}", o.length_penalty));
   if (B == 0) return {};
   if (state.batch != 0 && state.batch != B) {
     throw Error(fmt::format("beam_search: {} length limits for a decoding state of {} rows", B, state.batch));
@@ -78,8 +79,8 @@ std::vector<Hypothesis> beam_search(const StepFn& step, DecodeState& state, cons
       if (!closed[static_cast<std::size_t>(b)] && t >= max_len[static_cast<std::size_t>(b)]) {
         // Out of length: the live beams end here, unfinished.
         for (const Beam& beam : beams[static_cast<std::size_t>(b)]) {
-          done[static_cast<std::size_t>(b)].push_back(
-              Hypothesis{beam.tokens, beam.log_prob, beam.log_prob / penalty(beam.tokens.size(), o.length_penalty), false});
+          done[static_cast<std::size_t>(b)].push_back(Hypothesis{
+              beam.tokens, beam.log_prob, beam.log_prob / penalty(beam.tokens.size(), o.length_penalty), false});
         }
         closed[static_cast<std::size_t>(b)] = true;
       }
@@ -175,7 +176,8 @@ Tensor sample_tokens(const Tensor& logits, const SamplingOptions& o, Rng& rng) {
   }
   if (!(o.temperature > 0)) throw Error(fmt::format("sample_tokens: temperature must be > 0, got {}", o.temperature));
   if (o.top_k < 0) throw Error(fmt::format("sample_tokens: top_k must be >= 0, got {}", o.top_k));
-  if (!(o.top_p > 0 && o.top_p <= 1)) throw Error(fmt::format("sample_tokens: top_p must be in (0, 1], got {}", o.top_p));
+  if (!(o.top_p > 0 && o.top_p <= 1))
+    throw Error(fmt::format("sample_tokens: top_p must be in (0, 1], got {}", o.top_p));
   const Tensor l = logits.to(DType::f64).contiguous();
   const std::int64_t B = l.size(0), V = l.size(1);
   const double* pl = l.data<double>();
@@ -185,9 +187,8 @@ Tensor sample_tokens(const Tensor& logits, const SamplingOptions& o, Rng& rng) {
   for (std::int64_t b = 0; b < B; ++b) {
     const double* row = pl + b * V;
     std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](std::int64_t x, std::int64_t y) {
-      return row[x] > row[y] || (row[x] == row[y] && x < y);
-    });
+    std::sort(order.begin(), order.end(),
+              [&](std::int64_t x, std::int64_t y) { return row[x] > row[y] || (row[x] == row[y] && x < y); });
     std::int64_t keep = o.top_k > 0 ? std::min(o.top_k, V) : V;
     const double mx = row[order[0]] / o.temperature;
     double total = 0;

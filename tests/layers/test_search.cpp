@@ -50,14 +50,16 @@ Tensor toy_step(const Tensor& ids, DecodeState& state) {
   Tensor logits = Tensor::empty({static_cast<std::int64_t>(v.size()), kV});
   for (std::size_t r = 0; r < v.size(); ++r) {
     st.rows[r].push_back(v[r]);
-    for (std::int64_t t = 0; t < kV; ++t) logits.data<float>()[r * kV + t] = static_cast<float>(toy_logit(st.rows[r], t));
+    for (std::int64_t t = 0; t < kV; ++t)
+      logits.data<float>()[r * kV + t] = static_cast<float>(toy_logit(st.rows[r], t));
   }
   return logits;
 }
 
 double log_prob(const std::vector<std::int64_t>& history, std::int64_t token) {
   double mx = -1e300, s = 0;
-  for (std::int64_t t = 0; t < kV; ++t) mx = std::max(mx, static_cast<double>(static_cast<float>(toy_logit(history, t))));
+  for (std::int64_t t = 0; t < kV; ++t)
+    mx = std::max(mx, static_cast<double>(static_cast<float>(toy_logit(history, t))));
   for (std::int64_t t = 0; t < kV; ++t) s += std::exp(static_cast<float>(toy_logit(history, t)) - mx);
   return static_cast<float>(toy_logit(history, token)) - mx - std::log(s);
 }
@@ -91,7 +93,7 @@ Hypothesis exhaustive(std::int64_t item, std::int64_t max_len, double alpha) {
 
 TEST_CASE("beam search with a beam wide enough is exhaustive search, item by item in a batch") {
   const std::int64_t max_len = 4;  // at most 3 non-eos tokens: 27 live prefixes at the widest
-  int greedy_misses = 0;            // the search must matter: greedy misses the best somewhere
+  int greedy_misses = 0;           // the search must matter: greedy misses the best somewhere
   for (double alpha : {0.0, 1.0}) {
     CAPTURE(alpha);
     SearchOptions o;
@@ -113,7 +115,8 @@ TEST_CASE("beam search with a beam wide enough is exhaustive search, item by ite
     g.beam = 1;
     DecodeState gs = toy_state(3);
     const auto greedy = beam_search(toy_step, gs, {max_len, max_len, max_len}, g);
-    for (std::int64_t b = 0; b < 3; ++b) greedy_misses += greedy[static_cast<std::size_t>(b)].tokens != exhaustive(b, max_len, alpha).tokens;
+    for (std::int64_t b = 0; b < 3; ++b)
+      greedy_misses += greedy[static_cast<std::size_t>(b)].tokens != exhaustive(b, max_len, alpha).tokens;
   }
   CHECK(greedy_misses > 0);
 }
@@ -171,8 +174,8 @@ TEST_CASE("beam search: length limits per item and bad options") {
   CHECK_THROWS_WITH_AS(beam_search(toy_step, s2, {3}, o), doctest::Contains("beam must be >= 1"), Error);
   o.beam = 2;
   DecodeState s3 = toy_state(2);
-  CHECK_THROWS_WITH_AS(beam_search(toy_step, s3, {3}, o), doctest::Contains("1 length limits for a decoding state of 2"),
-                       Error);
+  CHECK_THROWS_WITH_AS(beam_search(toy_step, s3, {3}, o),
+                       doctest::Contains("1 length limits for a decoding state of 2"), Error);
 }
 
 TEST_CASE("sampling follows temperature, top-k and top-p") {
@@ -205,6 +208,7 @@ TEST_CASE("sampling follows temperature, top-k and top-p") {
   const auto cold = freq(SamplingOptions{0.05, 0, 1.0}, 2000);  // near-greedy
   CHECK(cold[0] > 0.99);
   CHECK(greedy_tokens(logits).to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 2});
-  CHECK_THROWS_WITH_AS(sample_tokens(logits, SamplingOptions{0.0, 0, 1.0}, rng), doctest::Contains("temperature"), Error);
+  CHECK_THROWS_WITH_AS(sample_tokens(logits, SamplingOptions{0.0, 0, 1.0}, rng), doctest::Contains("temperature"),
+                       Error);
   CHECK_THROWS_WITH_AS(sample_tokens(logits, SamplingOptions{1.0, 0, 1.5}, rng), doctest::Contains("top_p"), Error);
 }
