@@ -25,8 +25,8 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 // The ASCII symbols 13a always splits off: { | } ~ [ \ ] ^ _ ` space ! " # $ % & ( ) * + : ; < = > ? @ /
 bool is_split_symbol(char c) {
   const unsigned char u = static_cast<unsigned char>(c);
-  return (u >= 0x7B && u <= 0x7E) || (u >= 0x5B && u <= 0x60) || (u >= 0x20 && u <= 0x26) ||
-         (u >= 0x28 && u <= 0x2B) || (u >= 0x3A && u <= 0x40) || u == '/';
+  return (u >= 0x7B && u <= 0x7E) || (u >= 0x5B && u <= 0x60) || (u >= 0x20 && u <= 0x26) || (u >= 0x28 && u <= 0x2B) ||
+         (u >= 0x3A && u <= 0x40) || u == '/';
 }
 
 // One pass of a two-character rule, scanning left to right without overlaps (as a regular
@@ -121,7 +121,8 @@ std::vector<std::string> split_whitespace(const std::string& s) {
 
 void check_sizes(const char* what, std::size_t hyps, std::size_t refs) {
   if (hyps != refs) {
-    throw Error(fmt::format("{}: {} hypotheses but {} references (one reference per hypothesis line)", what, hyps, refs));
+    throw Error(
+        fmt::format("{}: {} hypotheses but {} references (one reference per hypothesis line)", what, hyps, refs));
   }
 }
 
