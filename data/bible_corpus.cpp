@@ -120,8 +120,10 @@ BibleCorpusStats write_bible_corpus(const ImpExport& english, const ImpExport& s
     const auto& a = en_books.at(book);
     const auto& b = other->second;
     AlignmentSide side_a, side_b;
-    for (const Verse* v : a) side_a.lengths.push_back(count_code_points(v->text)), side_a.keys.push_back(key_id(v->key));
-    for (const Verse* v : b) side_b.lengths.push_back(count_code_points(v->text)), side_b.keys.push_back(key_id(v->key));
+    for (const Verse* v : a)
+      side_a.lengths.push_back(count_code_points(v->text)), side_a.keys.push_back(key_id(v->key));
+    for (const Verse* v : b)
+      side_b.lengths.push_back(count_code_points(v->text)), side_b.keys.push_back(key_id(v->key));
     const AlignmentResult result = align_by_length(side_a, side_b, stats.length_model, options.alignment);
     stats.length_mismatch += result.length_mismatch;
     stats.unpaired_english += static_cast<std::int64_t>(a.size() - result.pairs.size());
@@ -155,8 +157,8 @@ BibleCorpusStats write_bible_corpus(const ImpExport& english, const ImpExport& s
     stats.parallel[s].chapters = static_cast<std::int64_t>(chapters[s].size());
     stats.english[s].chapters = static_cast<std::int64_t>(lm_chapters[s].size());
     if (stats.parallel[s].lines == 0 || stats.english[s].lines == 0) {
-      throw Error("bible corpus: the " + std::string(split_name(kSplits[s])) +
-                  " split is empty (too few chapters in " + english.source + "?)");
+      throw Error("bible corpus: the " + std::string(split_name(kSplits[s])) + " split is empty (too few chapters in " +
+                  english.source + "?)");
     }
   }
 

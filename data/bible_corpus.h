@@ -19,7 +19,7 @@ namespace kat {
 
 struct Verse {
   VerseKey key;
-  std::string text;  // plain text, may be empty (a verse the module leaves out)
+  std::string text;       // plain text, may be empty (a verse the module leaves out)
   std::int64_t line = 0;  // line of the record in the export
 };
 
@@ -52,11 +52,11 @@ struct BibleCorpusStats {
   std::int64_t english_keys = 0, english_verses = 0;  // verse keys; those with text
   std::int64_t spanish_keys = 0, spanish_verses = 0;
   std::int64_t shared_books = 0;
-  std::int64_t candidates = 0;       // keys with text on both sides
-  std::int64_t pairs = 0;            // aligned pairs kept
-  std::int64_t shifted_pairs = 0;    // kept pairs whose two keys differ
-  std::int64_t dropped = 0;          // candidates - pairs
-  std::int64_t length_mismatch = 0;  // sure 1-1 beads dropped for their lengths
+  std::int64_t candidates = 0;                              // keys with text on both sides
+  std::int64_t pairs = 0;                                   // aligned pairs kept
+  std::int64_t shifted_pairs = 0;                           // kept pairs whose two keys differ
+  std::int64_t dropped = 0;                                 // candidates - pairs
+  std::int64_t length_mismatch = 0;                         // sure 1-1 beads dropped for their lengths
   std::int64_t unpaired_english = 0, unpaired_spanish = 0;  // verses of shared books left out
   LengthModel length_model;
   SplitCounts parallel[3];  // by Split

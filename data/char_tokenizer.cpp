@@ -66,7 +66,8 @@ std::unique_ptr<CharTokenizer> CharTokenizer::train(const std::vector<std::strin
     if (max_vocab > 0 && static_cast<std::int64_t>(code_points.size()) + kNumSpecialTokens >= max_vocab) break;
     code_points.push_back(cp);
   }
-  if (code_points.empty()) throw Error("chars tokenizer: train: no character occurs " + std::to_string(min_count) + " times");
+  if (code_points.empty())
+    throw Error("chars tokenizer: train: no character occurs " + std::to_string(min_count) + " times");
   return from_code_points(std::move(code_points));
 }
 

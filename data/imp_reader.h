@@ -13,9 +13,9 @@
 namespace kat {
 
 struct ImpRecord {
-  std::string key;     // without "$$$"
-  std::string body;    // the entry's lines joined by '\n' (no trailing newline)
-  std::int64_t line;   // 1-based line of the "$$$" header in the export
+  std::string key;    // without "$$$"
+  std::string body;   // the entry's lines joined by '\n' (no trailing newline)
+  std::int64_t line;  // 1-based line of the "$$$" header in the export
 };
 
 struct VerseKey {

@@ -76,8 +76,7 @@ bool is_block(std::string_view name) {
 bool is_word(std::string_view name) { return name == "w" || name == "transChange"; }
 
 bool opens(char32_t c) {
-  return c == '(' || c == '[' || c == '{' || c == U'“' || c == U'‘' || c == U'«' || c == U'¿' || c == U'¡' ||
-         c == U'—';
+  return c == '(' || c == '[' || c == '{' || c == U'“' || c == U'‘' || c == U'«' || c == U'¿' || c == U'¡' || c == U'—';
 }
 
 bool closes(char32_t c) {

@@ -7,7 +7,8 @@
 
 namespace kat {
 
-// True when the module's configuration (mods.d/<name>.conf, the name as given or in lower case) is found under $SWORD_PATH,
+// True when the module's configuration (mods.d/<name>.conf, the name as given or in lower case) is found under
+// $SWORD_PATH,
 // ~/.sword or /usr/share/sword.
 bool sword_module_installed(const std::string& module);
 

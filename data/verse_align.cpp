@@ -44,9 +44,7 @@ class BandedGrid {
   void set(std::size_t i, std::int64_t j, double v) { cells_[i * width_ + static_cast<std::size_t>(j - lo(i))] = v; }
 
  private:
-  std::int64_t center(std::size_t i) const {
-    return n_ == 0 ? 0 : static_cast<std::int64_t>((i * m_ + n_ / 2) / n_);
-  }
+  std::int64_t center(std::size_t i) const { return n_ == 0 ? 0 : static_cast<std::int64_t>((i * m_ + n_ / 2) / n_); }
   std::size_t n_, m_;
   std::int64_t band_;
   std::size_t width_;
@@ -113,7 +111,8 @@ AlignmentResult align_by_length(const AlignmentSide& a, const AlignmentSide& b, 
       for (std::int64_t k = j - bead.db; k < j; ++k) lb += b.lengths[static_cast<std::size_t>(k)];
       s += log_match_probability(la, lb, model);
     }
-    if (bead.da == 1 && bead.db == 1 && a.keys[static_cast<std::size_t>(i - 1)] != b.keys[static_cast<std::size_t>(j - 1)]) {
+    if (bead.da == 1 && bead.db == 1 &&
+        a.keys[static_cast<std::size_t>(i - 1)] != b.keys[static_cast<std::size_t>(j - 1)]) {
       s -= options.key_mismatch_penalty;
     }
     return s;

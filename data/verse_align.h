@@ -47,8 +47,8 @@ struct AlignedPair {
 };
 
 struct AlignmentResult {
-  std::vector<AlignedPair> pairs;     // kept, in order
-  std::int64_t length_mismatch = 0;   // 1-1 beads the model was sure of but whose lengths disagree
+  std::vector<AlignedPair> pairs;    // kept, in order
+  std::int64_t length_mismatch = 0;  // 1-1 beads the model was sure of but whose lengths disagree
 };
 
 // The ratio from total lengths, the variance from the median absolute deviation of the

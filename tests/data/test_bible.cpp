@@ -79,12 +79,15 @@ TEST_CASE("mod2imp records: bad exports are refused naming the source and line")
   CHECK(error_of([] { parse_imp("", "web.imp"); }).find("web.imp: empty export") != std::string::npos);
   CHECK(error_of([] { parse_imp("hello\n$$$Genesis 1:1\nx\n", "web.imp"); }).find("web.imp:1: text before") !=
         std::string::npos);
-  CHECK(error_of([] { parse_imp("$$$Genesis 1:1\nok\n$$$Genesis 1:2\nbad \xC3\x28\n", "web.imp"); })
-            .find("web.imp:4: invalid UTF-8 at byte 5") != std::string::npos);
-  CHECK(error_of([] { read_bible_verses({"$$$Genesis 1:1\na\n$$$Genesis 1:1\nb\n", "rv.imp"}); })
-            .find("rv.imp:3: verse Genesis 1:1 appears twice (first at line 1)") != std::string::npos);
-  CHECK(error_of([] { read_bible_verses({"$$$[ Module Heading ]\n\n", "dict.imp"}); })
-            .find("dict.imp: no verse records") != std::string::npos);
+  CHECK(error_of([] {
+          parse_imp("$$$Genesis 1:1\nok\n$$$Genesis 1:2\nbad \xC3\x28\n", "web.imp");
+        }).find("web.imp:4: invalid UTF-8 at byte 5") != std::string::npos);
+  CHECK(error_of([] {
+          read_bible_verses({"$$$Genesis 1:1\na\n$$$Genesis 1:1\nb\n", "rv.imp"});
+        }).find("rv.imp:3: verse Genesis 1:1 appears twice (first at line 1)") != std::string::npos);
+  CHECK(error_of([] {
+          read_bible_verses({"$$$[ Module Heading ]\n\n", "dict.imp"});
+        }).find("dict.imp: no verse records") != std::string::npos);
 }
 
 TEST_CASE("OSIS cleaning: notes, headings, speakers dropped; psalm titles kept; spaces restored") {
@@ -96,8 +99,7 @@ TEST_CASE("OSIS cleaning: notes, headings, speakers dropped; psalm titles kept; 
   CHECK(verses[3].text == "Let him kiss me.");
   CHECK(verses[4].text == "The grace be with all. Amen.");
   // Two word elements that touch are two words; entities decode; a note before a quote adds no space.
-  CHECK(osis_to_text("<w>enviada</w><transChange type=\"added\">por</transChange><w>medio</w>") ==
-        "enviada por medio");
+  CHECK(osis_to_text("<w>enviada</w><transChange type=\"added\">por</transChange><w>medio</w>") == "enviada por medio");
   CHECK(osis_to_text("a&#233;&#x20AC;&lt;b&gt; &unknown; x") == "aé€<b> &unknown; x");
   CHECK(osis_to_text("heart.<note placement=\"foot\">n</note>” Then") == "heart.” Then");
   CHECK(osis_to_text("<title type=\"x-heading\">The Creation</title>Text <note>a <note>b</note> c</note>end") ==
@@ -180,7 +182,8 @@ TEST_CASE("bible corpus from exports written here: files, alignment, splits, det
       const bool shifted = book == "Exodus" && ch == 7;
       std::string es_text = shifted ? (v == 1 ? "" : words[v - 2]) : words[v - 1];
       es_text = es_text.substr(0, es_text.size() * 9 / 10);
-      if (book == "Exodus" && ch == 20 && v == 8) es_text += " Fue escrita desde Roma con Timoteo por el apóstol y los hermanos que están allí con él.";
+      if (book == "Exodus" && ch == 20 && v == 8)
+        es_text += " Fue escrita desde Roma con Timoteo por el apóstol y los hermanos que están allí con él.";
       es += key + es_text + "\n";
     }
   }
@@ -226,14 +229,14 @@ TEST_CASE("the real Bibles: whole preparation from the installed SWORD modules")
     return;
   }
   ScratchDir dir;
-  const BibleCorpusStats stats = write_bible_corpus({export_sword_module("engWEB2015eb"), "mod2imp engWEB2015eb"},
-                                                    {export_sword_module("spaRV1909eb"), "mod2imp spaRV1909eb"},
-                                                    dir.file("bible"));
+  const BibleCorpusStats stats =
+      write_bible_corpus({export_sword_module("engWEB2015eb"), "mod2imp engWEB2015eb"},
+                         {export_sword_module("spaRV1909eb"), "mod2imp spaRV1909eb"}, dir.file("bible"));
   MESSAGE(slurp(dir.file("bible/STATS")));
   CHECK(stats.spanish_keys > 30000);
   CHECK(stats.candidates > 30000);
   CHECK(stats.dropped * 100 < stats.candidates * 3);  // a few per cent at most
-  CHECK(stats.dropped > 0);                            // the modules do differ
+  CHECK(stats.dropped > 0);                           // the modules do differ
   const double train_share = static_cast<double>(stats.parallel[0].lines) / static_cast<double>(stats.pairs);
   CHECK(train_share > 0.85);
   CHECK(train_share < 0.95);
