@@ -113,8 +113,7 @@ Runner add_prepare(CLI::App& app) {
 
   CLI::App* d = cmd->add_subcommand("dataset", "Tokenize text files (one sentence a line) into one HDF5 dataset");
   d->add_option("out", dataset->out, "Output .h5 file")->required();
-  d->add_option("--side", dataset->sides, "NAME=PATH, once per side (two for translation, source first)")
-      ->required();
+  d->add_option("--side", dataset->sides, "NAME=PATH, once per side (two for translation, source first)")->required();
   d->add_option("--tokenizer", dataset->tokenizers, "Tokenizer file: one for all sides or one per side")->required();
   d->add_option("--corpus", dataset->corpus, "Corpus name stored in the file");
   d->add_option("--split", dataset->split, "Split name stored in the file");

@@ -3,8 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include "core/error.h"
-#include "data/char_tokenizer.h"
 #include "data/chapter_split.h"
+#include "data/char_tokenizer.h"
 #include "data/text_io.h"
 
 namespace kat {
@@ -72,11 +72,12 @@ void write_bible_datasets(const std::string& dir, const TokenizerSpec& spec, boo
     const std::string name(split_name(split));
     const TokenDataset lm = write_text_dataset(dir + "/en." + name + ".h5", "bible-en", name,
                                                {{"en", dir + "/en." + name + ".txt", en_tok.get()}});
-    const TokenDataset mt =
-        write_text_dataset(dir + "/en-es." + name + ".h5", "bible-en-es", name,
-                           {{"en", dir + "/en-es." + name + ".en", en_tok.get()}, {"es", dir + "/en-es." + name + ".es", &es}});
-    spdlog::info("datasets {}: en {} sentences {} tokens; en-es {} pairs, {} + {} tokens", name, lm.sides[0].sentences(),
-                 lm.sides[0].tokens(), mt.sides[0].sentences(), mt.sides[0].tokens(), mt.sides[1].tokens());
+    const TokenDataset mt = write_text_dataset(
+        dir + "/en-es." + name + ".h5", "bible-en-es", name,
+        {{"en", dir + "/en-es." + name + ".en", en_tok.get()}, {"es", dir + "/en-es." + name + ".es", &es}});
+    spdlog::info("datasets {}: en {} sentences {} tokens; en-es {} pairs, {} + {} tokens", name,
+                 lm.sides[0].sentences(), lm.sides[0].tokens(), mt.sides[0].sentences(), mt.sides[0].tokens(),
+                 mt.sides[1].tokens());
   }
 }
 

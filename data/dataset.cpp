@@ -205,8 +205,8 @@ const TokenizedSide& TokenDataset::side(const std::string& name) const {
   throw Error(path + ": no side '" + name + "' (the dataset has " + have + ")");
 }
 
-TokenizedSide tokenize_lines(const std::string& name, const std::vector<std::string>& lines,
-                             const Tokenizer& tokenizer, const std::string& source) {
+TokenizedSide tokenize_lines(const std::string& name, const std::vector<std::string>& lines, const Tokenizer& tokenizer,
+                             const std::string& source) {
   TokenizedSide side;
   side.name = name;
   side.tokenizer = serialize_tokenizer(tokenizer);

@@ -93,22 +93,30 @@ Batch LmSource::next() {
 }
 
 std::vector<std::int64_t> LmSource::state() const {
-  return {options_.sentence_level ? kLmSentencesStateTag : kLmWindowsStateTag, static_cast<std::int64_t>(seed_),
-          items(), options_.batch_size, options_.seq_len, epoch_, cursor_};
+  return {options_.sentence_level ? kLmSentencesStateTag : kLmWindowsStateTag,
+          static_cast<std::int64_t>(seed_),
+          items(),
+          options_.batch_size,
+          options_.seq_len,
+          epoch_,
+          cursor_};
 }
 
 void LmSource::set_state(const std::vector<std::int64_t>& state) {
   const std::int64_t tag = options_.sentence_level ? kLmSentencesStateTag : kLmWindowsStateTag;
   if (state.size() != 7 || state[0] != tag || state[1] != static_cast<std::int64_t>(seed_) || state[2] != items() ||
       state[3] != options_.batch_size || state[4] != options_.seq_len || state[5] < 0 || state[6] < 0) {
-    throw Error(path_ + ": saved loader state does not belong to this dataset, seed and batch options "
-                        "(expected 7 integers: tag, seed " + std::to_string(static_cast<std::int64_t>(seed_)) +
-                ", items " + std::to_string(items()) + ", batch_size " + std::to_string(options_.batch_size) +
-                ", seq_len " + std::to_string(options_.seq_len) + ", epoch, position)");
+    throw Error(path_ +
+                ": saved loader state does not belong to this dataset, seed and batch options "
+                "(expected 7 integers: tag, seed " +
+                std::to_string(static_cast<std::int64_t>(seed_)) + ", items " + std::to_string(items()) +
+                ", batch_size " + std::to_string(options_.batch_size) + ", seq_len " +
+                std::to_string(options_.seq_len) + ", epoch, position)");
   }
   epoch_ = state[5];
   start_epoch();
-  if (state[6] > static_cast<std::int64_t>(order_.size())) throw Error(path_ + ": saved loader position past the epoch");
+  if (state[6] > static_cast<std::int64_t>(order_.size()))
+    throw Error(path_ + ": saved loader position past the epoch");
   cursor_ = state[6];
 }
 

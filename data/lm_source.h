@@ -40,8 +40,8 @@ class LmSource : public BatchSource {
   LmBatchOptions options_;
   std::uint64_t seed_;
   LmItems items_;
-  std::int64_t trainable_ = 0;              // items used in training: full windows only
-  std::vector<std::int64_t> order_;         // this epoch's item order
+  std::int64_t trainable_ = 0;       // items used in training: full windows only
+  std::vector<std::int64_t> order_;  // this epoch's item order
   std::int64_t epoch_ = 0;
   std::int64_t cursor_ = 0;  // next position in order_
 };

@@ -32,7 +32,7 @@ struct LmBatchOptions {
   // true:  one sentence a row: input = bos + ids, target = ids + eos, cut to T tokens, padded
   //        with pad_id to the longest row of the batch, lengths filled.
   bool sentence_level = false;
-  std::string side;          // which side of the file to read; empty = the first
+  std::string side;           // which side of the file to read; empty = the first
   std::int64_t prefetch = 0;  // batches prepared ahead by a background thread (0 = none)
 };
 
@@ -52,8 +52,7 @@ struct TranslationBatchOptions {
 
 // Batches of a language-model dataset. Throws kat::Error naming the file when it cannot be read,
 // or holds too few tokens for one batch.
-std::unique_ptr<BatchSource> open_lm_source(const std::string& path, const LmBatchOptions& options,
-                                            std::uint64_t seed);
+std::unique_ptr<BatchSource> open_lm_source(const std::string& path, const LmBatchOptions& options, std::uint64_t seed);
 // Evaluation batches in file order. Windows: the stream cut into consecutive windows, every
 // target token predicted exactly once (the last window may be shorter: padded, lengths filled).
 // Sentence level: every sentence once, in order.

@@ -45,7 +45,8 @@ bool mod2imp_available() { return std::system("command -v mod2imp >/dev/null 2>&
 std::string export_sword_module(const std::string& module) {
   check_name(module);
   if (!mod2imp_available()) {
-    throw Error("mod2imp not found: install libsword-utils (scripts/install-deps.sh --sword)");
+    throw Error("mod2imp not found (needed to read SWORD module " + module +
+                "): install libsword-utils (scripts/install-deps.sh --sword)");
   }
   if (!sword_module_installed(module)) {
     throw Error("SWORD module " + module + " is not installed (scripts/install-deps.sh --sword installs the Bibles)");

@@ -119,19 +119,27 @@ Batch TranslationSource::next() {
 }
 
 std::vector<std::int64_t> TranslationSource::state() const {
-  return {kTranslationStateTag, static_cast<std::int64_t>(seed_), static_cast<std::int64_t>(pairs_.size()),
-          options_.max_tokens, options_.max_len, options_.bucket_size, epoch_, cursor_};
+  return {kTranslationStateTag,
+          static_cast<std::int64_t>(seed_),
+          static_cast<std::int64_t>(pairs_.size()),
+          options_.max_tokens,
+          options_.max_len,
+          options_.bucket_size,
+          epoch_,
+          cursor_};
 }
 
 void TranslationSource::set_state(const std::vector<std::int64_t>& state) {
   if (state.size() != 8 || state[0] != kTranslationStateTag || state[1] != static_cast<std::int64_t>(seed_) ||
       state[2] != static_cast<std::int64_t>(pairs_.size()) || state[3] != options_.max_tokens ||
       state[4] != options_.max_len || state[5] != options_.bucket_size || state[6] < 0 || state[7] < 0) {
-    throw Error(path_ + ": saved loader state does not belong to this dataset, seed and batch options "
-                        "(expected 8 integers: tag, seed " + std::to_string(static_cast<std::int64_t>(seed_)) +
-                ", pairs " + std::to_string(pairs_.size()) + ", max_tokens " + std::to_string(options_.max_tokens) +
-                ", max_len " + std::to_string(options_.max_len) + ", bucket_size " +
-                std::to_string(options_.bucket_size) + ", epoch, position)");
+    throw Error(path_ +
+                ": saved loader state does not belong to this dataset, seed and batch options "
+                "(expected 8 integers: tag, seed " +
+                std::to_string(static_cast<std::int64_t>(seed_)) + ", pairs " + std::to_string(pairs_.size()) +
+                ", max_tokens " + std::to_string(options_.max_tokens) + ", max_len " +
+                std::to_string(options_.max_len) + ", bucket_size " + std::to_string(options_.bucket_size) +
+                ", epoch, position)");
   }
   epoch_ = state[6];
   plan_epoch();

@@ -21,8 +21,7 @@ struct TranslationPair {
 // Groups consecutive pairs (by index into `pairs`, in the given order) into batches whose
 // rows x longest row stays within max_tokens; a pair alone over the budget gets its own batch.
 std::vector<std::vector<std::int64_t>> group_by_budget(const std::vector<TranslationPair>& pairs,
-                                                       const std::vector<std::int64_t>& order,
-                                                       std::int64_t max_tokens);
+                                                       const std::vector<std::int64_t>& order, std::int64_t max_tokens);
 
 Batch translation_batch(const std::vector<TranslationPair>& pairs, const std::vector<std::int64_t>& members);
 

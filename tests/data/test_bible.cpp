@@ -6,8 +6,12 @@
 #include "core/error.h"
 #include "data/bible_corpus.h"
 #include "data/chapter_split.h"
+#include "data/char_tokenizer.h"
+#include "data/corpus_datasets.h"
 #include "data/imp_reader.h"
+#include "data/loaders.h"
 #include "data/osis_text.h"
+#include "data/spm_tokenizer.h"
 #include "data/sword_module.h"
 #include "data/text_io.h"
 #include "data/verse_align.h"
@@ -214,6 +218,7 @@ TEST_CASE("bible corpus from exports written here: files, alignment, splits, det
     for (std::size_t i = 0; i < en_lines.size(); ++i) CHECK(en_lines[i].rfind(es_lines[i], 0) == 0);
   }
   CHECK(slurp(out + "/STATS").find("alignment.pairs_kept " + std::to_string(stats.pairs) + "\n") != std::string::npos);
+
   // A second run writes the same bytes, and leaves no temporary file behind.
   const std::string again = dir.file("again");
   write_bible_corpus({en, "en.imp"}, {es, "es.imp"}, again);
@@ -221,6 +226,31 @@ TEST_CASE("bible corpus from exports written here: files, alignment, splits, det
     CHECK(entry.path().filename().string().find(".tmp.") == std::string::npos);
     CHECK(slurp(entry.path().string()) == slurp(again + "/" + entry.path().filename().string()));
   }
+
+  // Tokenized datasets with separate vocabularies: the pairs read back as the text lines.
+  write_bible_datasets(out, {}, true);
+  CHECK(std::filesystem::exists(out + "/tokenizer.en.tok"));
+  CHECK(std::filesystem::exists(out + "/tokenizer.es.tok"));
+  const DatasetInfo info = read_dataset_info(out + "/en-es.valid.h5");
+  REQUIRE(info.sides.size() == 2);
+  CHECK(info.side("es").vocab_size != info.side("en").vocab_size);
+  const auto valid_en = read_text_lines(out + "/en-es.valid.en");
+  const auto valid_es = read_text_lines(out + "/en-es.valid.es");
+  TranslationBatchOptions options;
+  options.max_tokens = 1 << 14;
+  std::size_t k = 0;
+  for (const Batch& b : translation_eval_batches(out + "/en-es.valid.h5", options)) {
+    const auto src = b.src.to_vector<std::int64_t>(), tgt = b.target.to_vector<std::int64_t>();
+    for (std::int64_t r = 0; r < b.sentences; ++r, ++k) {
+      const auto row = [&](const std::vector<std::int64_t>& v, std::int64_t width) {
+        return std::vector<std::int64_t>(v.begin() + r * width, v.begin() + (r + 1) * width);
+      };
+      CHECK(info.side("en").tokenizer->decode(row(src, b.src.size(1))) == valid_en[k]);
+      CHECK(info.side("es").tokenizer->decode(row(tgt, b.target.size(1))) == valid_es[k]);
+    }
+  }
+  CHECK(k == valid_en.size());
+  CHECK(read_dataset_info(out + "/en.train.h5").sides.size() == 1);
 }
 
 TEST_CASE("the real Bibles: whole preparation from the installed SWORD modules") {
@@ -245,6 +275,27 @@ TEST_CASE("the real Bibles: whole preparation from the installed SWORD modules")
     REQUIRE(line.find('<') == std::string::npos);
     REQUIRE(line.find("  ") == std::string::npos);
   }
-  CHECK(error_of([] { export_sword_module("noSuchModule"); }).find("noSuchModule is not installed") !=
+  // Every line of the valid and test text round-trips through a chars and a SentencePiece tokenizer.
+  std::vector<std::string> sample;
+  for (const char* name : {"en-es.valid.en", "en-es.valid.es", "en-es.test.en", "en-es.test.es"}) {
+    const auto lines = read_text_lines(dir.file(std::string("bible/") + name));
+    sample.insert(sample.end(), lines.begin(), lines.end());
+  }
+  SpmTrainOptions spm;
+  spm.vocab_size = 2000;
+  const auto subword = SpmTokenizer::train(sample, spm);
+  const auto chars = CharTokenizer::train(sample);
+  for (const std::string& line : sample) {
+    REQUIRE(chars->decode(chars->encode(line)) == line);
+    REQUIRE(subword->decode(subword->encode(line)) == line);
+  }
+}
+
+TEST_CASE("a missing SWORD module or corpus folder is named in the error") {
+  CHECK(error_of([] { export_sword_module("noSuchModule"); }).find("noSuchModule") != std::string::npos);
+  CHECK_FALSE(sword_module_installed("noSuchModule"));
+  CHECK_THROWS_AS(export_sword_module("bad name; rm"), Error);
+  ScratchDir dir;
+  CHECK(error_of([&] { write_bible_datasets(dir.file("nothing"), {}, false); }).find("nothing/en.train.txt") !=
         std::string::npos);
 }
