@@ -16,7 +16,8 @@ Adam::Adam(std::vector<Variable> params, const AdamOptions& options)
   if (!(o.beta1 >= 0 && o.beta1 < 1)) throw Error(fmt::format("adam: beta1 must be in [0, 1), got {}", o.beta1));
   if (!(o.beta2 >= 0 && o.beta2 < 1)) throw Error(fmt::format("adam: beta2 must be in [0, 1), got {}", o.beta2));
   if (!(o.eps > 0)) throw Error(fmt::format("adam: eps must be positive, got {}", o.eps));
-  if (!(o.weight_decay >= 0)) throw Error(fmt::format("adam: weight_decay must be non-negative, got {}", o.weight_decay));
+  if (!(o.weight_decay >= 0))
+    throw Error(fmt::format("adam: weight_decay must be non-negative, got {}", o.weight_decay));
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const Variable& p = params_[i];
     if (!p.defined() || !p.is_leaf() || !p.requires_grad() || !p.data().is_contiguous()) {
