@@ -22,6 +22,10 @@ int main(int argc, char** argv) {
   std::vector<std::pair<CLI::App*, kat::cli::Runner>> commands;
   kat::cli::Runner demo = kat::cli::add_demo(app);
   commands.emplace_back(app.get_subcommand("demo"), demo);
+  kat::cli::Runner prepare = kat::cli::add_prepare(app);
+  commands.emplace_back(app.get_subcommand("prepare"), prepare);
+  kat::cli::Runner tokenizer = kat::cli::add_tokenizer(app);
+  commands.emplace_back(app.get_subcommand("tokenizer"), tokenizer);
 
   try {
     app.parse(argc, argv);
