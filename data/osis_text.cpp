@@ -75,6 +75,8 @@ bool is_block(std::string_view name) {
 
 bool is_word(std::string_view name) { return name == "w" || name == "transChange"; }
 
+bool is_white_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
 bool opens(char32_t c) {
   return c == '(' || c == '[' || c == '{' || c == U'“' || c == U'‘' || c == U'«' || c == U'¿' || c == U'¡' || c == U'—';
 }
@@ -140,14 +142,15 @@ class TextBuilder {
   void text(std::string_view chunk) {
     for (std::size_t pos = 0; pos < chunk.size();) {
       const char c = chunk[pos];
-      if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      if (is_white_space(c)) {
         space();
         ++pos;
         continue;
       }
       std::string piece;
       if (c == '&' && decode_entity(chunk, pos, piece)) {
-        if (piece == " ") {
+        // An entity for white space (&nbsp;, &#10;, ...) is white space too: a verse stays on one line.
+        if (piece.size() == 1 && is_white_space(piece[0])) {
           space();
           continue;
         }

@@ -105,6 +105,8 @@ TEST_CASE("OSIS cleaning: notes, headings, speakers dropped; psalm titles kept; 
   // Two word elements that touch are two words; entities decode; a note before a quote adds no space.
   CHECK(osis_to_text("<w>enviada</w><transChange type=\"added\">por</transChange><w>medio</w>") == "enviada por medio");
   CHECK(osis_to_text("a&#233;&#x20AC;&lt;b&gt; &unknown; x") == "aé€<b> &unknown; x");
+  // Entities for white space collapse like white space: no line break or tab inside a verse.
+  CHECK(osis_to_text("a&#10;b&#x9;c &#13;&#32; d&nbsp;&#10;") == "a b c d");
   CHECK(osis_to_text("heart.<note placement=\"foot\">n</note>” Then") == "heart.” Then");
   CHECK(osis_to_text("<title type=\"x-heading\">The Creation</title>Text <note>a <note>b</note> c</note>end") ==
         "Text end");
