@@ -1,7 +1,9 @@
 #pragma once
 // Subword tokenizer over SentencePiece (Kudo and Richardson 2018): BPE or unigram models trained
 // here, with kat's fixed special ids, no text normalisation and byte fallback, so that
-// decode(encode(text)) == text for any single-spaced text without leading or trailing spaces.
+// decode(encode(text)) == text for any valid UTF-8 text (spaces anywhere, control characters and
+// NUL included) without U+2581 (▁): SentencePiece writes that symbol for a space, so a U+2581 in
+// the text comes back as a space.
 
 #include <memory>
 #include <string>

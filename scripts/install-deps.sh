@@ -3,6 +3,7 @@
 #   scripts/install-deps.sh           build, tests and the kat command
 #   scripts/install-deps.sh --bench   also Google Benchmark and the PyTorch peer for bench/
 #   scripts/install-deps.sh --sword   also the SWORD Bibles and mod2imp that `kat prepare bible` reads
+#   scripts/install-deps.sh --fuzz    also clang and libFuzzer's runtime, for scripts/fuzz.sh
 set -euo pipefail
 
 packages=(cmake g++ make pkg-config clang-format
@@ -13,6 +14,9 @@ if [[ "${1:-}" == "--bench" ]]; then
 fi
 if [[ "${1:-}" == "--sword" ]]; then
   packages+=(sword-text-web sword-text-sparv libsword-utils)
+fi
+if [[ "${1:-}" == "--fuzz" ]]; then
+  packages+=(clang libclang-rt-14-dev)
 fi
 
 missing=()

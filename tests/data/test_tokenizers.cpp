@@ -158,6 +158,10 @@ TEST_CASE("sentencepiece BPE and unigram: fixed special ids, exact round trip, s
     CHECK(tok->encode(corpus[0]).size() * 4 < corpus[0].size() * 3);
     // Byte fallback: a character never seen in training still round-trips.
     check_round_trip(*tok, {"日本 ok ☃"});
+    // Spaces anywhere, tabs, line breaks and NUL round-trip as well; U+2581, the symbol
+    // SentencePiece writes for a space, comes back as a space.
+    check_round_trip(*tok, {" two  spaces ", "\ttab\r\n", std::string("nul\0byte", 8), " "});
+    CHECK(tok->decode(tok->encode("a\u2581b")) == "a b");
 
     ScratchDir dir;
     save_tokenizer(*tok, dir.file("spm.tok"));

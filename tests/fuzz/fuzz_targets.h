@@ -32,9 +32,10 @@ inline std::string_view as_text(std::span<const std::uint8_t> data) {
 
 // data/tokenizer.h: the first byte chooses the case, the rest is its input.
 //   0: parse a tokenizer file (bytes, chars or spm) and use what it parses to;
-//   1, 2, 3: encode the rest as text with the bytes, a small chars and a small spm tokenizer, and
-//   decode it back (invalid UTF-8 must be refused with kat::Error, valid text must round-trip);
-//   4, 5, 6: decode the rest read as 16-bit ids with the same three tokenizers.
+//   1-4: encode the rest as text with the bytes tokenizer, a small chars one and small SentencePiece
+//   unigram and BPE ones, and decode it back (invalid UTF-8 must be refused with kat::Error,
+//   valid text must round-trip);
+//   5-8: decode the rest read as 16-bit ids with the same four tokenizers.
 bool tokenizer_input(std::span<const std::uint8_t> data);
 
 // data/imp_reader.h and data/osis_text.h: the bytes as a mod2imp export (each record's key and
