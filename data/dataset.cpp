@@ -3,6 +3,7 @@
 #include <hdf5.h>
 
 #include <filesystem>
+#include <fstream>
 #include <functional>
 
 #include "core/error.h"
@@ -100,7 +101,11 @@ class Writer {
 
  private:
   hid_t open(const std::string& tmp) const {
-    const hid_t id = H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    // The HDF5 1.8 layout (superblock version 2, version 2 object headers) checksums all of the
+    // file's metadata, so HDF5 refuses a damaged file instead of parsing it (Reader::open insists).
+    Handle access(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+    H5Pset_libver_bounds(access.get(), H5F_LIBVER_V18, H5F_LIBVER_V18);
+    const hid_t id = H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get());
     if (id < 0) throw Error(path_ + ": cannot create the HDF5 file " + tmp);
     return id;
   }
@@ -108,12 +113,22 @@ class Writer {
   Handle file_;
 };
 
+// The version byte of an HDF5 superblock at the start of the file, or -1 when the file does not
+// start with one (a user block before it).
+int superblock_version(const std::string& path) {
+  constexpr std::string_view kSignature = "\x89HDF\r\n\x1a\n";
+  std::ifstream in(path, std::ios::binary);
+  char head[kSignature.size() + 1] = {};
+  if (!in.read(head, sizeof head) || std::string_view(head, kSignature.size()) != kSignature) return -1;
+  return static_cast<unsigned char>(head[kSignature.size()]);
+}
+
 class Reader {
  public:
   explicit Reader(const std::string& path) : path_(path), file_(open(path), H5Fclose) {}
 
-  bool has(const std::string& name) const { return H5Lexists(file_.get(), name.c_str(), H5P_DEFAULT) > 0; }
-  bool has_attribute(const char* name) const { return H5Aexists(file_.get(), name) > 0; }
+  bool has(const std::string& name) const { return exists(H5Lexists(file_.get(), name.c_str(), H5P_DEFAULT), name); }
+  bool has_attribute(const char* name) const { return exists(H5Aexists(file_.get(), name), name); }
 
   std::string string_attribute(const char* name) const {
     Handle attr(H5Aopen(file_.get(), name, H5P_DEFAULT), H5Aclose);
@@ -164,6 +179,13 @@ class Reader {
     return static_cast<std::int64_t>(n);
   }
 
+  // The answer of H5Lexists or H5Aexists: yes, no, or (negative) the metadata could not be read,
+  // as when a checksum does not match.
+  bool exists(htri_t answer, const std::string& name) const {
+    if (answer < 0) fail("cannot read the metadata of '" + name + "'");
+    return answer > 0;
+  }
+
   [[noreturn]] void fail(const std::string& what) const {
     throw Error(path_ + ": " + what + " (not a dataset written by `kat prepare`, or a damaged one)");
   }
@@ -173,6 +195,16 @@ class Reader {
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) throw Error(path + ": no such dataset file");
     if (H5Fis_hdf5(path.c_str()) <= 0) throw Error(path + ": not an HDF5 file (another format, or truncated)");
+    // HDF5 parses metadata without checksums (superblock versions 0 and 1) as it finds it, and a
+    // damaged header can make the library read out of bounds; kat writes checksummed metadata
+    // only and reads nothing else.
+    const int superblock = superblock_version(path);
+    if (superblock < 2) {
+      throw Error(path + ": HDF5 file without metadata checksums (" +
+                  (superblock < 0 ? std::string("superblock after a user block")
+                                  : "superblock version " + std::to_string(superblock)) +
+                  "), not a dataset written by `kat prepare`; prepare it again");
+    }
     const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
     if (id < 0) throw Error(path + ": cannot open as HDF5 (truncated or corrupt file)");
     return id;

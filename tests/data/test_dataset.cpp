@@ -33,9 +33,13 @@ std::string join_lines(const std::vector<std::string>& lines) {
   return s;
 }
 
-// An HDF5 file with a root attribute format_version = `version` (and kat_format when asked).
-void write_foreign_hdf5(const std::string& path, bool kat_format, std::int64_t version) {
-  const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+// An HDF5 file with a root attribute format_version = `version` (and kat_format when asked), in
+// the checksummed layout kat writes or in HDF5's default layout without checksums.
+void write_foreign_hdf5(const std::string& path, bool kat_format, std::int64_t version, bool checksummed = true) {
+  const hid_t access = H5Pcreate(H5P_FILE_ACCESS);
+  if (checksummed) H5Pset_libver_bounds(access, H5F_LIBVER_V18, H5F_LIBVER_V18);
+  const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access);
+  H5Pclose(access);
   REQUIRE(file >= 0);
   const hid_t space = H5Screate(H5S_SCALAR);
   if (kat_format) {
@@ -129,6 +133,13 @@ TEST_CASE("datasets: missing, foreign, truncated and other-version files are ref
   CHECK(error_of([&] { read_token_dataset(hollow); }).find(hollow + ": missing attribute 'corpus'") !=
         std::string::npos);
 
+  // HDF5's default layout has no metadata checksums: refused before HDF5 parses it.
+  const std::string unchecked = dir.file("unchecked.h5");
+  write_foreign_hdf5(unchecked, true, 1, false);
+  CHECK(error_of([&] {
+          read_token_dataset(unchecked);
+        }).find(unchecked + ": HDF5 file without metadata checksums (superblock version 0)") != std::string::npos);
+
   // A real dataset cut short.
   std::vector<std::string> lines;
   for (int i = 0; i < 3000; ++i) lines.push_back("line " + std::to_string(i) + " of a corpus long enough");
@@ -140,4 +151,14 @@ TEST_CASE("datasets: missing, foreign, truncated and other-version files are ref
   const std::string cut = dir.write("cut.h5", bytes.substr(0, bytes.size() / 2));
   const std::string msg = error_of([&] { read_token_dataset(cut); });
   CHECK(msg.find(cut + ": ") == 0);
+
+  // One byte of the root group's header changed (in the attribute name kat_format): the metadata
+  // checksum no longer matches and HDF5 refuses to read it.
+  std::string damaged_bytes = bytes;
+  const std::size_t at = damaged_bytes.find("kat_format");
+  REQUIRE(at != std::string::npos);
+  damaged_bytes[at] = 'K';
+  const std::string damaged = dir.write("damaged.h5", damaged_bytes);
+  CHECK(error_of([&] { read_token_dataset(damaged); }).find(damaged + ": cannot read the metadata of 'kat_format'") !=
+        std::string::npos);
 }

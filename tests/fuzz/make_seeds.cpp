@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
     write(out / "tokenizer" / "ok-parse-chars", std::string(1, '\0') + kat::serialize_tokenizer(*chars));
     write(out / "tokenizer" / "ok-parse-spm", std::string(1, '\0') + kat::serialize_tokenizer(*spm));
     // Dataset target: a language-model file (bytes) and a translation file (chars, two sides).
+    std::filesystem::create_directories(out / "dataset");
     kat::TokenDataset lm{.path = "", .corpus = "seed", .split = "train", .sides = {}};
     lm.sides.push_back(kat::tokenize_lines("en", kEnglish, *bytes, "seed"));
     kat::write_token_dataset((out / "dataset" / "ok-lm.h5").string(), lm);
