@@ -126,11 +126,3 @@ bool dataset_input(std::span<const std::uint8_t> data) {
 }
 
 }  // namespace kat::fuzz
-
-// LeakSanitizer's suppressions for every program that runs this target. HDF5 1.10 (Debian 12's
-// libhdf5-103) leaks the object header it was loading when that header is corrupt (H5Dopen2 ->
-// H5O_protect fails half-way; a C program calling only H5Fopen and H5Dopen2 on the same file leaks
-// the same bytes; fixed upstream in later releases). kat closes every identifier it opens, and an
-// identifier left open stays reachable through HDF5's tables, so this hides no leak of kat's.
-// HDF5 has no frame pointers: the report's stack ends in the library, hence the module name.
-extern "C" const char* __lsan_default_suppressions() { return "leak:libhdf5\n"; }
