@@ -1,0 +1,36 @@
+#pragma once
+// The data a run trains and validates on, built from the experiment's `data` section: an endless
+// training BatchSource, a fixed validation set, and the vocabulary sizes the model is built with.
+//
+// data.kind synthetic is built here (train/synthetic_data.h). data.kind corpus is where the HDF5
+// corpus loaders of the data pipeline plug in: make_corpus_data (training_data.cpp) builds a
+// TrainingData from data.train, data.valid, data.tokenizer, data.seq_len and data.batch_size or
+// data.max_tokens.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/rng.h"
+#include "data/batch.h"
+#include "train/experiment.h"
+
+namespace kat {
+
+struct TrainingData {
+  std::unique_ptr<BatchSource> train;  // endless; its state() goes into checkpoints
+  std::vector<Batch> valid;            // one pass over the validation set, in a fixed order
+  std::int64_t src_vocab = 0;          // translation only
+  std::int64_t tgt_vocab = 0;          // the decoder's (the only one for lm)
+  bool shared_vocab = false;           // source and target ids mean the same tokens
+  std::int64_t pad_id = 0;             // target id that the loss ignores
+  std::int64_t max_length = 0;         // the longest decoder input the model will see
+  std::string description;             // one line for the log
+  std::optional<double> best_loss;     // the lowest expected validation loss, when the data fixes it
+};
+
+// Builds the data of a validated experiment; the training stream draws from `rng` (copied).
+TrainingData make_training_data(const Experiment& e, const Rng& rng);
+
+}  // namespace kat
