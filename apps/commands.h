@@ -4,10 +4,20 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 
+namespace kat {
+class ConfigError;
+}
+
 namespace kat::cli {
 
 // Adds the subcommand and returns the function that runs it (an exit code) once parsed.
 using Runner = std::function<int()>;
 Runner add_demo(CLI::App& app);
+Runner add_train(CLI::App& app);
+Runner add_config(CLI::App& app);
+Runner add_plot(CLI::App& app);
+
+// Prints every diagnostic of a bad experiment to stderr, one per line, and a count.
+void print_config_errors(const ConfigError& err);
 
 }  // namespace kat::cli

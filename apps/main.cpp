@@ -20,8 +20,14 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024));
 
   std::vector<std::pair<CLI::App*, kat::cli::Runner>> commands;
-  kat::cli::Runner demo = kat::cli::add_demo(app);
-  commands.emplace_back(app.get_subcommand("demo"), demo);
+  commands.emplace_back(nullptr, kat::cli::add_demo(app));
+  commands.back().first = app.get_subcommand("demo");
+  commands.emplace_back(nullptr, kat::cli::add_train(app));
+  commands.back().first = app.get_subcommand("train");
+  commands.emplace_back(nullptr, kat::cli::add_config(app));
+  commands.back().first = app.get_subcommand("config");
+  commands.emplace_back(nullptr, kat::cli::add_plot(app));
+  commands.back().first = app.get_subcommand("plot");
 
   try {
     app.parse(argc, argv);

@@ -6,6 +6,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,6 +23,9 @@ class FieldBase {
 
   const std::string& key() const { return key_; }
   const std::string& help() const { return help_; }
+  // Other names people use for this key (learning_rate for optim.lr): "did you mean" finds them.
+  const std::vector<std::string>& aliases() const { return aliases_; }
+  void add_alias(std::string name) { aliases_.push_back(std::move(name)); }
   virtual const char* type_name() const = 0;        // integer | number | boolean | string
   virtual std::string default_text() const = 0;     // as YAML would show it
   virtual std::string constraint_text() const = 0;  // "> 0", "in [0, 1)", "one of: a, b"; "" for none
@@ -35,12 +39,13 @@ class FieldBase {
  private:
   std::string key_;
   std::string help_;
+  std::vector<std::string> aliases_;
 };
 
 template <typename T>
 class Field final : public FieldBase {
  public:
-  using Accessor = T& (*)(Experiment&);
+  using Accessor = std::function<T&(Experiment&)>;
   Field(std::string key, Accessor get, T def, std::string help)
       : FieldBase(std::move(key), std::move(help)), get_(get), default_(std::move(def)) {}
 
@@ -49,6 +54,10 @@ class Field final : public FieldBase {
   Field& above(T v) { return bound(low_, v, true); }
   Field& at_most(T v) { return bound(high_, v, false); }
   Field& below(T v) { return bound(high_, v, true); }
+  Field& alias(std::string name) {
+    add_alias(std::move(name));
+    return *this;
+  }
   Field& one_of(std::vector<std::string> choices) {
     choices_ = std::move(choices);
     return *this;

@@ -19,6 +19,55 @@ struct Origin {
   int column = 0;
 };
 
+bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+}  // namespace
+
+std::string inapplicable(const std::string& key, const Experiment& e) {
+  const auto& syn = e.data.synthetic.task;
+  const bool synthetic = e.data.kind == "synthetic";
+  if (starts_with(key, "data.synthetic.")) {
+    if (!synthetic) return "it applies to data.kind: synthetic only";
+    const bool sequences = syn == "copy" || syn == "reverse" || syn == "duplicate";
+    if ((key == "data.synthetic.min_len" || key == "data.synthetic.max_len") && !sequences) {
+      return "it applies to the copy, reverse and duplicate tasks only";
+    }
+    if (key == "data.synthetic.branching" && syn != "markov") return "it applies to the markov task only";
+    return "";
+  }
+  if ((key == "data.train" || key == "data.valid" || key == "data.tokenizer") && synthetic) {
+    return "it applies to data.kind: corpus only";
+  }
+  if (key == "data.seq_len" && synthetic && syn != "markov") {
+    return "synthetic sequence lengths come from data.synthetic.min_len and max_len";
+  }
+  if (key == "data.batch_size" && e.data.max_tokens > 0) return "data.max_tokens sizes the batches";
+  if ((key == "model.encoder_layers" || key == "model.decoder_layers" || key == "model.share_embeddings") &&
+      e.task != "translation") {
+    return "it applies to task: translation only";
+  }
+  const auto& type = e.model.attention.type;
+  if (key == "model.attention.feature_map" && type != "linear") return "it applies to linear attention only";
+  if ((key == "model.attention.features" || key == "model.attention.redraw_interval" ||
+       key == "model.attention.orthogonal") &&
+      type != "performer") {
+    return "it applies to performer attention only";
+  }
+  if ((key == "optim.momentum" || key == "optim.nesterov") && e.optim.type != "sgd") {
+    return "it applies to optim.type: sgd only";
+  }
+  if ((key == "optim.beta1" || key == "optim.beta2" || key == "optim.eps") && e.optim.type == "sgd") {
+    return "it applies to optim.type: adam and adamw only";
+  }
+  if ((key == "schedule.total_steps" || key == "schedule.min_lr") && e.schedule.type != "cosine" &&
+      e.schedule.type != "linear") {
+    return "it applies to the cosine and linear schedules only";
+  }
+  return "";
+}
+
+namespace {
+
 class Reader {
  public:
   Reader(const Schema& schema, std::string file) : schema_(schema), file_(std::move(file)) {}
@@ -74,8 +123,6 @@ class Reader {
     diagnostics_.push_back({file_, 0, 0, message});
   }
 
-  bool given(const std::string& key) const { return origins_.count(key) > 0; }
-
   void walk(const YAML::Node& map, const std::string& prefix, Experiment& e) {
     std::set<std::string> seen;
     for (auto it = map.begin(); it != map.end(); ++it) {
@@ -116,8 +163,28 @@ class Reader {
 
   std::string unknown_key_message(const std::string& name, const std::string& prefix) const {
     const std::string path = prefix.empty() ? name : prefix + "." + name;
-    std::string near = closest_match(name, schema_.children(prefix));
-    if (!near.empty()) near = prefix.empty() ? near : prefix + "." + near;
+    return fmt::format("unknown key '{}'{}", path, suggestion(name, prefix));
+  }
+
+  // " (did you mean 'optim.lr'?)" for the key `name` under `prefix`, or "".
+  std::string suggestion(const std::string& name, const std::string& prefix) const {
+    // Names in the same section, and the other names their fields are known by (learning_rate).
+    std::vector<std::string> names;
+    std::map<std::string, std::string> full;
+    const std::string head = prefix.empty() ? "" : prefix + ".";
+    for (const auto& child : schema_.children(prefix)) {
+      names.push_back(child);
+      full[child] = head + child;
+    }
+    for (const auto& f : schema_.fields()) {
+      if (f->key().rfind(head, 0) != 0 || f->key().find('.', head.size()) != std::string::npos) continue;
+      for (const auto& alias : f->aliases()) {
+        names.push_back(alias);
+        full[alias] = f->key();
+      }
+    }
+    std::string near = closest_match(name, names);
+    if (!near.empty()) near = full[near];
     if (near.empty()) {
       // The key may belong to another section: `lr` at the top level is optim.lr.
       for (const auto& key : schema_.keys()) {
@@ -127,8 +194,8 @@ class Reader {
         }
       }
     }
-    if (near.empty()) near = closest_match(path, schema_.keys());
-    return fmt::format("unknown key '{}'{}", path, near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near));
+    if (near.empty()) near = closest_match(head + name, schema_.keys());
+    return near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near);
   }
 
   void apply_override(const std::string& text, Experiment& e) {
@@ -166,6 +233,12 @@ class Reader {
   }
 
   void cross_checks(const Experiment& e) {
+    // A key given where it has no effect is a mistake worth reporting (a wrong kind, a leftover).
+    for (const auto& [key, origin] : origins_) {
+      if (!schema_.find(key)) continue;
+      const std::string why = inapplicable(key, e);
+      if (!why.empty()) error_for({key}, fmt::format("'{}' has no effect here: {}", key, why));
+    }
     const auto& m = e.model;
     const auto& a = m.attention;
     const auto& syn = e.data.synthetic;
@@ -177,22 +250,8 @@ class Reader {
       error_for({"model.attention.type", "model.attention.features"},
                 "performer attention needs model.attention.features > 0 (the number of random features, e.g. 64)");
     }
-    if (a.type != "performer") {
-      for (const char* k :
-           {"model.attention.features", "model.attention.redraw_interval", "model.attention.orthogonal"}) {
-        if (given(k)) error_for({k}, fmt::format("'{}' applies to performer attention only, not {}", k, a.type));
-      }
-    }
-    if (a.type == "softmax" && given("model.attention.feature_map")) {
-      error_for({"model.attention.feature_map"}, "'model.attention.feature_map' has no effect with softmax attention");
-    }
 
     const bool translation = e.task == "translation";
-    if (!translation) {
-      for (const char* k : {"model.encoder_layers", "model.decoder_layers", "model.share_embeddings"}) {
-        if (given(k)) error_for({k}, fmt::format("'{}' applies to task: translation only", k));
-      }
-    }
 
     if (e.data.kind == "synthetic") {
       const bool translation_task = syn.task == "copy" || syn.task == "reverse";
@@ -207,9 +266,6 @@ class Reader {
                   fmt::format("data.synthetic.min_len ({}) must not exceed data.synthetic.max_len ({})", syn.min_len,
                               syn.max_len));
       }
-      for (const char* k : {"data.train", "data.valid", "data.tokenizer"}) {
-        if (given(k)) error_for({k}, fmt::format("'{}' applies to data.kind: corpus only", k));
-      }
     } else {
       for (const char* k : {"data.train", "data.valid"}) {
         const std::string& path = std::string(k) == "data.train" ? e.data.train : e.data.valid;
@@ -219,10 +275,6 @@ class Reader {
           error_for({k}, fmt::format("'{}': no such file '{}'", k, path));
         }
       }
-      if (given("data.synthetic")) error_for({"data.kind"}, "data.synthetic applies to data.kind: synthetic only");
-    }
-    if (e.data.max_tokens > 0 && given("data.batch_size")) {
-      error_for({"data.batch_size", "data.max_tokens"}, "give data.batch_size or data.max_tokens, not both");
     }
     if (e.data.kind == "synthetic" && e.data.max_tokens > 0 && e.data.max_tokens < longest_sequence(e)) {
       error_for({"data.max_tokens"}, fmt::format("data.max_tokens ({}) is smaller than one sequence ({} tokens)",
@@ -235,15 +287,8 @@ class Reader {
     }
 
     const auto& o = e.optim;
-    if (o.type != "sgd") {
-      for (const char* k : {"optim.momentum", "optim.nesterov"}) {
-        if (given(k)) error_for({k}, fmt::format("'{}' applies to optim.type: sgd only, not {}", k, o.type));
-      }
-    } else {
-      for (const char* k : {"optim.beta1", "optim.beta2", "optim.eps"}) {
-        if (given(k)) error_for({k}, fmt::format("'{}' applies to adam and adamw only, not sgd", k));
-      }
-      if (o.nesterov && o.momentum == 0) error_for({"optim.nesterov"}, "optim.nesterov needs optim.momentum > 0");
+    if (o.type == "sgd" && o.nesterov && o.momentum == 0) {
+      error_for({"optim.nesterov"}, "optim.nesterov needs optim.momentum > 0");
     }
 
     const auto& t = e.train;
@@ -322,6 +367,7 @@ std::string to_yaml(const Experiment& e) {
   std::string out;
   std::vector<std::string> open;  // the sections currently open
   for (const auto& f : experiment_schema().fields()) {
+    if (!inapplicable(f->key(), e).empty()) continue;
     std::vector<std::string> parts;
     std::stringstream ks(f->key());
     for (std::string p; std::getline(ks, p, '.');) parts.push_back(p);

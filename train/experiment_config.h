@@ -27,7 +27,12 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
 Experiment parse_experiment(const std::string& yaml, const std::string& name,
                             const std::vector<std::string>& overrides = {});
 
-// The resolved experiment as YAML: every key, in declaration order, nested by section.
+// Why `key` has no effect in this experiment ("it applies to performer attention only"), or "" when
+// it has. Giving such a key is an error; the resolved config leaves it out.
+std::string inapplicable(const std::string& key, const Experiment& e);
+
+// The resolved experiment as YAML: every key that has an effect, in declaration order, nested by
+// section.
 std::string to_yaml(const Experiment& e);
 // Every key with its type, default, range and help, for `kat config --explain`.
 std::string explain_experiment();
