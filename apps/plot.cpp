@@ -60,10 +60,12 @@ int run_plot(const PlotArgs& a) {
     std::size_t n_train = 0, n_valid = 0;
     script += datablock(fmt::format("train{}", i), records, "train_loss", ppl, n_train);
     script += datablock(fmt::format("valid{}", i), records, "val_loss", ppl, n_valid);
-    const std::string style = fmt::format("with lines lw 2 lc {} title {}", i + 1, gp_string(label));
-    if (n_train > 0) train_plots.push_back(fmt::format("$train{} using 1:2 {}", i, style));
+    const std::string style = fmt::format("lw 2 lc {} title {}", i + 1, gp_string(label));
+    if (n_train > 0) train_plots.push_back(fmt::format("$train{} using 1:2 with lines {}", i, style));
     if (n_valid > 0) {
-      valid_plots.push_back(fmt::format("$valid{} using 1:2 {}", i, style + (n_valid < 30 ? " with linespoints" : "")));
+      // Few validation points read better with markers.
+      valid_plots.push_back(
+          fmt::format("$valid{} using 1:2 with {} {}", i, n_valid < 30 ? "linespoints pt 7 ps 0.8" : "lines", style));
     }
     if (n_train == 0 && n_valid == 0) std::fprintf(stderr, "kat plot: %s has no loss records yet\n", path.c_str());
   }

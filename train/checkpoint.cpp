@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 
@@ -99,6 +100,28 @@ hid_t file_type(DType t) {
   return H5T_IEEE_F32LE;
 }
 
+// FNV-1a over a tensor's bytes: stored with every dataset (besides HDF5's Fletcher-32 on chunked
+// ones), so damage to any dataset, a scalar included, is caught when it is read.
+std::int64_t fnv1a(const Tensor& t) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  const auto* p = static_cast<const unsigned char*>(t.raw_data());
+  for (std::size_t i = 0; i < t.nbytes(); ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
+  return static_cast<std::int64_t>(h);
+}
+
+// The same over the string attributes a checkpoint restores: HDF5 keeps variable-length strings in
+// a heap without checksums, so they get one of their own (an integer, in the checksummed header).
+std::int64_t strings_checksum(const Checkpoint& c) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const std::string* s : {&c.config, &c.optimizer.kind, &c.schedule.type, &c.data_kind}) {
+    for (unsigned char ch : *s) h = (h ^ ch) * 0x100000001b3ULL;
+    h = (h ^ 0xffU) * 0x100000001b3ULL;  // a separator no UTF-8 text contains
+  }
+  return static_cast<std::int64_t>(h);
+}
+
+void set_attr(hid_t obj, const std::string& name, std::int64_t v);
+
 // ---- writing ----
 
 Hid group(hid_t parent, const std::string& name) {
@@ -136,6 +159,7 @@ void write_tensor(hid_t parent, const std::string& path, const Tensor& tensor) {
     check(H5Dwrite(ds.get(), memory_type(t.dtype()), H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw_data()),
           "cannot write dataset " + path);
   }
+  set_attr(ds.get(), "checksum", fnv1a(t));
 }
 
 Hid scalar_attribute(hid_t obj, const std::string& name, hid_t type) {
@@ -154,18 +178,23 @@ void set_attr(hid_t obj, const std::string& name, double v) {
   check(H5Awrite(a.get(), H5T_NATIVE_DOUBLE, &v), "cannot write attribute " + name);
 }
 
-Hid string_type() {
+// Strings are fixed-length (null-padded UTF-8): their bytes live in the object header, which the
+// 1.8 format checksums. (Variable-length strings live in the global heap, which has no checksum and
+// which HDF5 can loop on when it is damaged.)
+Hid string_type(std::size_t size) {
   Hid type(H5Tcopy(H5T_C_S1), H5Tclose, "string type");
-  check(H5Tset_size(type.get(), H5T_VARIABLE), "string type");
+  check(H5Tset_size(type.get(), std::max<std::size_t>(size, 1)), "string type");
+  check(H5Tset_strpad(type.get(), H5T_STR_NULLPAD), "string type");
   check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "string type");
   return type;
 }
 
 void set_attr(hid_t obj, const std::string& name, const std::string& v) {
-  Hid type = string_type();
+  Hid type = string_type(v.size());
   Hid a = scalar_attribute(obj, name, type.get());
-  const char* p = v.c_str();
-  check(H5Awrite(a.get(), type.get(), &p), "cannot write attribute " + name);
+  std::string padded = v;
+  padded.resize(std::max<std::size_t>(v.size(), 1), '\0');
+  check(H5Awrite(a.get(), type.get(), padded.data()), "cannot write attribute " + name);
 }
 
 void write_file(const std::string& path, const Checkpoint& c) {
@@ -211,6 +240,7 @@ void write_file(const std::string& path, const Checkpoint& c) {
   write_tensor(data.get(), "train_state",
                Tensor::from_vector<std::int64_t>(c.data_state, {static_cast<std::int64_t>(c.data_state.size())}));
 
+  set_attr(root, "strings_checksum", strings_checksum(c));
   set_attr(root, "complete", std::int64_t{1});
   check(H5Fflush(root, H5F_SCOPE_GLOBAL), "cannot flush the file");
 }
@@ -248,14 +278,15 @@ double get_double(hid_t obj, const std::string& name) {
 std::string get_string(hid_t obj, const std::string& name) {
   Hid a = open_attr(obj, name);
   Hid stored(H5Aget_type(a.get()), H5Tclose, "type of attribute " + name);
-  if (H5Tget_class(stored.get()) != H5T_STRING || H5Tis_variable_str(stored.get()) <= 0) {
-    throw H5Failure("attribute '" + name + "' is not a variable-length string");
+  if (H5Tget_class(stored.get()) != H5T_STRING || H5Tis_variable_str(stored.get()) != 0) {
+    throw H5Failure("attribute '" + name + "' is not a fixed-length string");
   }
-  Hid type = string_type();
-  char* p = nullptr;
-  check(H5Aread(a.get(), type.get(), &p), "cannot read attribute " + name);
-  std::string out = p ? p : "";
-  if (p) H5free_memory(p);
+  const std::size_t size = H5Tget_size(stored.get());
+  if (size == 0 || size > (std::size_t{1} << 26)) throw H5Failure("attribute '" + name + "' has a bad size");
+  Hid type = string_type(size);
+  std::string out(size, '\0');
+  check(H5Aread(a.get(), type.get(), out.data()), "cannot read attribute " + name);
+  out.resize(std::strlen(out.c_str()));
   return out;
 }
 
@@ -290,6 +321,7 @@ Tensor read_tensor(hid_t parent, const std::string& path) {
     check(H5Dread(ds.get(), memory_type(dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw_data()),
           "cannot read dataset " + path + ": checksum mismatch or damaged file");
   }
+  if (get_int(ds.get(), "checksum") != fnv1a(t)) throw H5Failure("dataset " + path + ": checksum mismatch");
   return t;
 }
 
@@ -361,6 +393,9 @@ Checkpoint read_file(const std::string& path) {
 
   Hid data = open_group(root, "data");
   c.data_kind = get_string(data.get(), "kind");
+  if (get_int(root, "strings_checksum") != strings_checksum(c)) {
+    throw H5Failure("the string attributes (config, optimizer kind, schedule type, data kind) fail their checksum");
+  }
   const Tensor state = read_tensor(data.get(), "train_state");
   if (state.dtype() != DType::i64 || state.dim() != 1) throw H5Failure("data/train_state is not a 1-D int64 dataset");
   c.data_state = state.to_vector<std::int64_t>();

@@ -3,7 +3,7 @@
 // docs/checkpoints.md, readable with h5py):
 //
 //   /                     attrs format = "kat-checkpoint", format_version, config (resolved YAML),
-//                         kat_version, complete = 1 (written last)
+//                         kat_version, strings_checksum, complete = 1 (written last)
 //   /trainer              attrs step, epoch, tokens, wall_seconds, best_valid_loss, best_step,
 //                         validations_since_best, bad_steps_in_row
 //   /model/...            every tensor of the model's state_dict, its dotted name as groups
@@ -12,7 +12,8 @@
 //   /schedule             attrs type, lr, warmup, total_steps, min_lr
 //   /data                 attrs kind; dataset train_state (int64): the BatchSource position
 //
-// Datasets carry Fletcher-32 checksums, so a corrupted tensor is detected when read. Files are
+// Every dataset carries a `checksum` attribute (FNV-1a 64 of its little-endian bytes) and chunked
+// ones also HDF5's Fletcher-32 filter, so a corrupted tensor is detected when read. Files are
 // written to a temporary name, flushed and renamed: a crash never leaves a half-written file under
 // the final name.
 

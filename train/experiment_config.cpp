@@ -412,6 +412,7 @@ std::string explain_experiment() {
 std::vector<std::string> differing_keys(const Experiment& a, const Experiment& b) {
   std::vector<std::string> out;
   for (const auto& f : experiment_schema().fields()) {
+    if (!inapplicable(f->key(), a).empty() && !inapplicable(f->key(), b).empty()) continue;
     if (f->value_text(a) != f->value_text(b)) out.push_back(f->key());
   }
   return out;

@@ -36,7 +36,7 @@ std::string inapplicable(const std::string& key, const Experiment& e);
 std::string to_yaml(const Experiment& e);
 // Every key with its type, default, range and help, for `kat config --explain`.
 std::string explain_experiment();
-// The keys whose values differ between two experiments.
+// The keys whose values differ between two experiments (keys without effect in both are equal).
 std::vector<std::string> differing_keys(const Experiment& a, const Experiment& b);
 
 // The sizes a synthetic data set implies for the model, used by validation and by the data

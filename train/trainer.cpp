@@ -420,7 +420,8 @@ TrainResult Trainer::run() {
           s.data.best_loss ? fmt::format("; the data's best is {:.4f}", *s.data.best_loss) : "");
     }
     s.progress.wall_seconds = wall();
-    if (best || step % e.train.checkpoint_interval == 0) s.save(best);
+    // While steps are non-finite the state is suspect: the last good checkpoint stays the last.
+    if ((best || step % e.train.checkpoint_interval == 0) && s.progress.bad_steps_in_row == 0) s.save(best);
     if (s.options.after_step) s.options.after_step(*this, step);
     if (e.train.patience > 0 && s.progress.validations_since_best >= e.train.patience) {
       result.outcome = TrainOutcome::early_stopped;
@@ -449,8 +450,13 @@ TrainResult Trainer::run() {
     s.progress.wall_seconds = wall();
     s.save(best);
   } else if (result.outcome != TrainOutcome::diverged && s.last_checkpoint_step != s.progress.step) {
-    s.progress.wall_seconds = wall();
-    s.save(false);
+    if (s.progress.bad_steps_in_row == 0) {
+      s.progress.wall_seconds = wall();
+      s.save(false);
+    } else {
+      s.warn("no checkpoint of step {}: its last {} steps were non-finite; the last checkpoint is step {}",
+             s.progress.step, s.progress.bad_steps_in_row, s.last_checkpoint_step);
+    }
   }
 
   switch (result.outcome) {
