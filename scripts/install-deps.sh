@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages kat needs, only those missing; does nothing when all are present.
-#   scripts/install-deps.sh           build, tests and the kat command
+#   scripts/install-deps.sh           build, tests and the kat command (gnuplot for kat plot)
 #   scripts/install-deps.sh --bench   also Google Benchmark and the PyTorch peer for bench/
 set -euo pipefail
 
 packages=(cmake g++ make pkg-config clang-format
           libopenblas-dev libtbb-dev libhdf5-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
-          doctest-dev libcli11-dev)
+          doctest-dev libcli11-dev gnuplot-nox)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(libbenchmark-dev python3-torch python3-numpy libopenblas0-openmp)
 fi

@@ -404,7 +404,17 @@ std::string explain_experiment() {
     const std::string range = f->constraint_text();
     out += fmt::format("  {:<34} {} = {}{}\n", f->key(), f->type_name(), f->default_text(),
                        range.empty() ? "" : "; " + range);
-    out += fmt::format("      {}\n", f->help());
+    // The help, wrapped at 100 columns under the key.
+    std::string line = "     ";
+    std::stringstream words(f->help());
+    for (std::string w; words >> w;) {
+      if (line.size() + 1 + w.size() > 100 && line.size() > 5) {
+        out += line + "\n";
+        line = "     ";
+      }
+      line += " " + w;
+    }
+    out += line + "\n";
   }
   return out;
 }

@@ -355,20 +355,17 @@ TrainResult Trainer::run() {
     }
 
     // Progress and metrics.
-    const bool log_now = step % e.train.log_interval == 0;
-    if (log_now && s.interval_steps > 0) {
+    // Progress: a line (and a metrics record) every train.log_interval steps; on a terminal, also
+    // a line rewritten in place after every step (at most ten times a second).
+    const bool log_now = step % e.train.log_interval == 0 && s.interval_steps > 0;
+    const bool draw = s.progress_line->terminal() && Clock::now() - last_progress_draw > std::chrono::milliseconds(100);
+    if (log_now || draw) {
       const double seconds = std::chrono::duration<double>(Clock::now() - s.interval_start).count();
-      s.last_interval_loss = s.interval_loss_sum / static_cast<double>(s.interval_tokens);
-      s.tokens_per_second = seconds > 0 ? static_cast<double>(s.interval_tokens) / seconds : 0.0;
-      const double mean_norm = s.interval_norm / static_cast<double>(s.interval_steps);
-      s.metrics->append({{"step", static_cast<double>(step)},
-                         {"epoch", static_cast<double>(s.progress.epoch)},
-                         {"train_loss", s.last_interval_loss},
-                         {"lr", s.optimizer->lr()},
-                         {"grad_norm", mean_norm},
-                         {"tokens_per_s", s.tokens_per_second},
-                         {"wall_time", wall()},
-                         {"peak_rss_mb", peak_rss_mb()}});
+      const double interval_loss =
+          s.interval_tokens > 0 ? s.interval_loss_sum / static_cast<double>(s.interval_tokens) : s.last_interval_loss;
+      const double tokens_per_second =
+          seconds > 0 && s.interval_tokens > 0 ? static_cast<double>(s.interval_tokens) / seconds : s.tokens_per_second;
+      const double mean_norm = s.interval_steps > 0 ? s.interval_norm / static_cast<double>(s.interval_steps) : norm;
       const double done_steps = static_cast<double>(step - first_step);
       const double eta = e.train.steps > 0 && done_steps > 0
                              ? std::chrono::duration<double>(Clock::now() - run_start).count() / done_steps *
@@ -376,23 +373,35 @@ TrainResult Trainer::run() {
                              : std::nan("");
       const std::string line =
           fmt::format("step {}{}  loss {:.4f}  lr {:.3g}  |g| {:.3g}  {:.0f} tok/s  epoch {}  ETA {}", step,
-                      e.train.steps > 0 ? fmt::format("/{}", e.train.steps) : "", s.last_interval_loss,
-                      s.optimizer->lr(), mean_norm, s.tokens_per_second, s.progress.epoch, format_duration(eta));
-      if (s.progress_line->terminal()) {
-        s.log->sinks().front()->log(spdlog::details::log_msg("train", spdlog::level::info, line));
-        s.log->sinks().front()->flush();
-        if (Clock::now() - last_progress_draw > std::chrono::milliseconds(100)) {
-          s.progress_line->show(line);
-          last_progress_draw = Clock::now();
+                      e.train.steps > 0 ? fmt::format("/{}", e.train.steps) : "", interval_loss, s.optimizer->lr(),
+                      mean_norm, tokens_per_second, s.progress.epoch, format_duration(eta));
+      if (log_now) {
+        s.last_interval_loss = interval_loss;
+        s.tokens_per_second = tokens_per_second;
+        s.metrics->append({{"step", static_cast<double>(step)},
+                           {"epoch", static_cast<double>(s.progress.epoch)},
+                           {"train_loss", interval_loss},
+                           {"lr", s.optimizer->lr()},
+                           {"grad_norm", mean_norm},
+                           {"tokens_per_s", tokens_per_second},
+                           {"wall_time", wall()},
+                           {"peak_rss_mb", peak_rss_mb()}});
+        if (s.progress_line->terminal()) {
+          // The file gets the line; the console keeps the progress line instead.
+          s.log->sinks().front()->log(spdlog::details::log_msg("train", spdlog::level::info, line));
+        } else {
+          s.info("{}", line);
         }
-      } else {
-        s.info("{}", line);
+        s.interval_loss_sum = 0.0;
+        s.interval_tokens = 0;
+        s.interval_steps = 0;
+        s.interval_norm = 0.0;
+        s.interval_start = Clock::now();
       }
-      s.interval_loss_sum = 0.0;
-      s.interval_tokens = 0;
-      s.interval_steps = 0;
-      s.interval_norm = 0.0;
-      s.interval_start = Clock::now();
+      if (s.progress_line->terminal()) {
+        s.progress_line->show(line);
+        last_progress_draw = Clock::now();
+      }
     }
 
     // Validation, best checkpoint, early stopping.
