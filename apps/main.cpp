@@ -20,14 +20,18 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024));
 
   std::vector<std::pair<CLI::App*, kat::cli::Runner>> commands;
-  commands.emplace_back(nullptr, kat::cli::add_demo(app));
-  commands.back().first = app.get_subcommand("demo");
-  commands.emplace_back(nullptr, kat::cli::add_train(app));
-  commands.back().first = app.get_subcommand("train");
-  commands.emplace_back(nullptr, kat::cli::add_config(app));
-  commands.back().first = app.get_subcommand("config");
-  commands.emplace_back(nullptr, kat::cli::add_plot(app));
-  commands.back().first = app.get_subcommand("plot");
+  kat::cli::Runner demo = kat::cli::add_demo(app);
+  commands.emplace_back(app.get_subcommand("demo"), demo);
+  kat::cli::Runner prepare = kat::cli::add_prepare(app);
+  commands.emplace_back(app.get_subcommand("prepare"), prepare);
+  kat::cli::Runner tokenizer = kat::cli::add_tokenizer(app);
+  commands.emplace_back(app.get_subcommand("tokenizer"), tokenizer);
+  kat::cli::Runner train = kat::cli::add_train(app);
+  commands.emplace_back(app.get_subcommand("train"), train);
+  kat::cli::Runner config = kat::cli::add_config(app);
+  commands.emplace_back(app.get_subcommand("config"), config);
+  kat::cli::Runner plot = kat::cli::add_plot(app);
+  commands.emplace_back(app.get_subcommand("plot"), plot);
 
   try {
     app.parse(argc, argv);

@@ -19,8 +19,8 @@ Linear::Linear(const LinearOptions& options, Rng& rng) : Module("linear"), optio
 
 Variable Linear::forward(const Variable& x) const {
   if (x.dim() < 1 || x.size(-1) != options_.in) {
-    fail(fmt::format("input last dim {} != in_features {} (input shape {})", x.dim() < 1 ? 0 : x.size(-1),
-                     options_.in, to_string(x.shape())));
+    fail(fmt::format("input last dim {} != in_features {} (input shape {})", x.dim() < 1 ? 0 : x.size(-1), options_.in,
+                     to_string(x.shape())));
   }
   Variable y = matmul(x, weight_);
   return options_.bias ? y + bias_ : y;

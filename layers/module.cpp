@@ -14,9 +14,7 @@ std::string Module::join(const std::string& a, const std::string& b) {
   return a + "." + b;
 }
 
-void Module::fail(const std::string& message) const {
-  throw LayerError(path_, message, kind_);
-}
+void Module::fail(const std::string& message) const { throw LayerError(path_, message, kind_); }
 
 void Module::check_new_name(const std::string& name) const {
   if (name.empty() || name.find('.') != std::string::npos) {
@@ -146,9 +144,9 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state) {
     auto it = state.find(name);
     if (it == state.end()) throw LayerError(name, "missing from the state being loaded");
     if (!it->second.defined() || it->second.shape() != shape) {
-      throw LayerError(name, fmt::format("shape {} in the state being loaded, but the model has {}",
-                                         it->second.defined() ? to_string(it->second.shape()) : "undefined",
-                                         to_string(shape)));
+      throw LayerError(
+          name, fmt::format("shape {} in the state being loaded, but the model has {}",
+                            it->second.defined() ? to_string(it->second.shape()) : "undefined", to_string(shape)));
     }
     used.insert(name);
     return it->second;

@@ -37,8 +37,8 @@ TokenInput::TokenInput(const StackOptions& o, std::shared_ptr<Embedding> shared,
   } else {
     embedding_ = add_module<Embedding>("embedding", EmbeddingOptions{o.vocab, o.layer.d_model, o.padding_idx}, rng);
   }
-  positions_ = add_module<PositionalEncoding>("positions", PositionalOptions{o.positional, o.layer.d_model, o.max_len},
-                                              rng);
+  positions_ =
+      add_module<PositionalEncoding>("positions", PositionalOptions{o.positional, o.layer.d_model, o.max_len}, rng);
   dropout_ = add_module<Dropout>("dropout", o.layer.dropout, rng);
 }
 

@@ -2,13 +2,17 @@
 # Installs the Debian packages kat needs, only those missing; does nothing when all are present.
 #   scripts/install-deps.sh           build, tests and the kat command (gnuplot for kat plot)
 #   scripts/install-deps.sh --bench   also Google Benchmark and the PyTorch peer for bench/
+#   scripts/install-deps.sh --sword   also the SWORD Bibles and mod2imp that `kat prepare bible` reads
 set -euo pipefail
 
 packages=(cmake g++ make pkg-config clang-format
           libopenblas-dev libtbb-dev libhdf5-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
-          doctest-dev libcli11-dev gnuplot-nox)
+          doctest-dev libcli11-dev libsentencepiece-dev gnuplot-nox)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(libbenchmark-dev python3-torch python3-numpy libopenblas0-openmp)
+fi
+if [[ "${1:-}" == "--sword" ]]; then
+  packages+=(sword-text-web sword-text-sparv libsword-utils)
 fi
 
 missing=()

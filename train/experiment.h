@@ -33,10 +33,13 @@ struct DataConfig {
 
 struct AttentionConfig {
   std::string type;
-  std::string feature_map;
+  std::string feature_map;  // empty: the type's own
   std::int64_t features = 0;
   std::int64_t redraw_interval = 0;
   bool orthogonal = false;
+  std::string norms;
+  double feature_eps = 0.0;
+  double eps = 0.0;
 };
 
 struct ModelConfig {

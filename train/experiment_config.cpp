@@ -9,6 +9,8 @@
 #include <set>
 #include <sstream>
 
+#include "layers/attention/feature_maps/registry.h"
+
 namespace kat {
 namespace {
 
@@ -22,6 +24,11 @@ struct Origin {
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
 }  // namespace
+
+std::string effective_feature_map(const AttentionConfig& a) {
+  if (!a.feature_map.empty()) return a.feature_map;
+  return a.type == "performer" ? "favor+" : a.type == "linear" ? "elu" : "";
+}
 
 std::string inapplicable(const std::string& key, const Experiment& e) {
   const auto& syn = e.data.synthetic.task;
@@ -47,11 +54,15 @@ std::string inapplicable(const std::string& key, const Experiment& e) {
     return "it applies to task: translation only";
   }
   const auto& type = e.model.attention.type;
-  if (key == "model.attention.feature_map" && type != "linear") return "it applies to linear attention only";
-  if ((key == "model.attention.features" || key == "model.attention.redraw_interval" ||
-       key == "model.attention.orthogonal") &&
-      type != "performer") {
-    return "it applies to performer attention only";
+  if (starts_with(key, "model.attention.") && key != "model.attention.type") {
+    if (type == "softmax") return "it applies to linear and performer attention only";
+    const std::string map = effective_feature_map(e.model.attention);
+    const bool random = map != "elu" && map != "relu";
+    if ((key == "model.attention.features" || key == "model.attention.redraw_interval" ||
+         key == "model.attention.orthogonal" || key == "model.attention.norms") &&
+        !random) {
+      return fmt::format("it applies to random feature maps (favor+, favor-trig), not {}", map);
+    }
   }
   if ((key == "optim.momentum" || key == "optim.nesterov") && e.optim.type != "sgd") {
     return "it applies to optim.type: sgd only";
@@ -246,9 +257,17 @@ class Reader {
       error_for({"model.heads", "model.d_model"},
                 fmt::format("model.d_model ({}) must be divisible by model.heads ({})", m.d_model, m.heads));
     }
-    if (a.type == "performer" && a.features == 0) {
-      error_for({"model.attention.type", "model.attention.features"},
-                "performer attention needs model.attention.features > 0 (the number of random features, e.g. 64)");
+    if (a.type != "softmax") {
+      const std::string map = effective_feature_map(a);
+      if (!has_feature_map(map)) {
+        error_for({"model.attention.feature_map", "model.attention.type"},
+                  fmt::format("unknown feature map '{}' (known: {})", map, fmt::join(feature_map_names(), ", ")));
+      } else if (starts_with(map, "favor") && a.features == 0) {
+        error_for({"model.attention.type", "model.attention.feature_map", "model.attention.features"},
+                  fmt::format("{} attention with the {} feature map needs model.attention.features > 0 (the "
+                              "number of random features, e.g. 64)",
+                              a.type, map));
+      }
     }
 
     const bool translation = e.task == "translation";

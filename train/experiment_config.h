@@ -39,6 +39,10 @@ std::string explain_experiment();
 // The keys whose values differ between two experiments (keys without effect in both are equal).
 std::vector<std::string> differing_keys(const Experiment& a, const Experiment& b);
 
+// The feature map linear or performer attention uses: model.attention.feature_map, or the type's own
+// (linear: elu, performer: favor+); "" for softmax.
+std::string effective_feature_map(const AttentionConfig& a);
+
 // The sizes a synthetic data set implies for the model, used by validation and by the data
 // factory: the vocabulary (symbols plus pad, bos, eos, sep) and the longest decoder input.
 std::int64_t synthetic_vocab(const SyntheticDataConfig& s);

@@ -118,18 +118,30 @@ Schema build_schema() {
            "(Choromanski et al. 2021).")
       .one_of({"softmax", "linear", "performer"});
   s.string("model.attention.feature_map",
-           member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::feature_map), "elu",
-           "linear: the feature map by its registered name (elu: elu(x) + 1).");
+           member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::feature_map), "",
+           "linear, performer: the feature map by its registered name: elu (elu(x) + 1), relu, favor+ (positive "
+           "random features), favor-trig, or one a program registered; empty for the type's own (linear: elu, "
+           "performer: favor+).");
   s.integer("model.attention.features", member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::features),
-            0, "performer: random features m (required).")
+            0, "Random feature maps (favor+, favor-trig): the number of random features m (required).")
       .at_least(0);
   s.integer("model.attention.redraw_interval",
             member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::redraw_interval), 0,
-            "performer: redraw the random features every this many steps (0: never).")
+            "Random feature maps: redraw the random projections every this many training steps (0: never).")
       .at_least(0);
   s.boolean("model.attention.orthogonal",
             member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::orthogonal), true,
-            "performer: orthogonal random projections (true) or i.i.d. ones.");
+            "Random feature maps: blocks of orthogonal projections (true) or i.i.d. Gaussian ones.");
+  s.string("model.attention.norms", member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::norms), "chi",
+           "Random feature maps: norms of the orthogonal rows, chi-distributed (chi) or all sqrt(d) (sqrt_d).")
+      .one_of({"chi", "sqrt_d"});
+  s.number("model.attention.feature_eps",
+           member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::feature_eps), 1e-6,
+           "relu: added to every feature; favor+: added to the query features.")
+      .at_least(0.0);
+  s.number("model.attention.eps", member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::eps), 1e-6,
+           "linear, performer: added to every attention normalizer.")
+      .at_least(0.0);
 
   // optim
   s.string("optim.type", member(&Experiment::optim, &OptimConfig::type), "adamw",

@@ -21,6 +21,9 @@ TransformerLayerOptions layer_options(const ModelConfig& m) {
   l.attention.features = m.attention.features;
   l.attention.redraw_interval = m.attention.redraw_interval;
   l.attention.orthogonal = m.attention.orthogonal;
+  l.attention.norms = m.attention.norms;
+  l.attention.feature_eps = m.attention.feature_eps;
+  l.attention.eps = m.attention.eps;
   return l;
 }
 

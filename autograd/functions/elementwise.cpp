@@ -158,5 +158,7 @@ Variable relu(const Variable& x) { return unary_op(UnaryOp::relu, x); }
 Variable gelu(const Variable& x) { return unary_op(UnaryOp::gelu, x); }
 Variable elu(const Variable& x, double alpha) { return unary_op(UnaryOp::elu, x, alpha); }
 Variable sigmoid(const Variable& x) { return unary_op(UnaryOp::sigmoid, x); }
+Variable sin(const Variable& x) { return unary_op(UnaryOp::sin, x); }
+Variable cos(const Variable& x) { return unary_op(UnaryOp::cos, x); }
 
 }  // namespace kat

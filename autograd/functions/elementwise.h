@@ -24,6 +24,8 @@ Variable relu(const Variable& x);
 Variable gelu(const Variable& x);  // exact: x * Phi(x)
 Variable elu(const Variable& x, double alpha = 1.0);
 Variable sigmoid(const Variable& x);
+Variable sin(const Variable& x);
+Variable cos(const Variable& x);
 
 inline Variable operator+(const Variable& a, const Variable& b) { return add(a, b); }
 inline Variable operator-(const Variable& a, const Variable& b) { return sub(a, b); }

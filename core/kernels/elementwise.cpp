@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "core/kernels/fast_math.h"
 #include "core/kernels/strided_loop.h"
 
 namespace kat {
@@ -17,7 +18,7 @@ struct Neg {
 };
 template <typename T>
 struct Exp {
-  static T f(T x, T) { return std::exp(x); }
+  static T f(T x, T) { return detail::exp_vec(x); }
   static T df(T g, T, T y, T) { return g * y; }
 };
 template <typename T>
@@ -57,8 +58,15 @@ struct Gelu {
 };
 template <typename T>
 struct Elu {
-  static T f(T x, T a) { return x > T(0) ? x : a * (std::exp(x) - T(1)); }
-  static T df(T g, T x, T, T a) { return x > T(0) ? g : g * a * std::exp(x); }
+  // exp first, unconditionally: a select of two computed values vectorizes, a branch does not.
+  static T f(T x, T a) {
+    const T e = detail::exp_vec(x);
+    return x > T(0) ? x : a * (e - T(1));
+  }
+  static T df(T g, T x, T, T a) {
+    const T e = detail::exp_vec(x);
+    return x > T(0) ? g : g * a * e;
+  }
 };
 template <typename T>
 struct Sigmoid {
@@ -69,6 +77,16 @@ template <typename T>
 struct Abs {
   static T f(T x, T) { return std::abs(x); }
   static T df(T g, T x, T, T) { return x > T(0) ? g : (x < T(0) ? -g : T(0)); }
+};
+template <typename T>
+struct Sin {
+  static T f(T x, T) { return std::sin(x); }
+  static T df(T g, T x, T, T) { return g * std::cos(x); }
+};
+template <typename T>
+struct Cos {
+  static T f(T x, T) { return std::cos(x); }
+  static T df(T g, T x, T, T) { return -g * std::sin(x); }
 };
 template <typename T>
 struct Square {
@@ -106,6 +124,8 @@ void with_unary(UnaryOp op, Fn&& fn) {
     case UnaryOp::elu: return fn(Elu<T>{});
     case UnaryOp::sigmoid: return fn(Sigmoid<T>{});
     case UnaryOp::abs: return fn(Abs<T>{});
+    case UnaryOp::sin: return fn(Sin<T>{});
+    case UnaryOp::cos: return fn(Cos<T>{});
     case UnaryOp::square: return fn(Square<T>{});
     case UnaryOp::scale: return fn(Scale<T>{});
     case UnaryOp::add_scalar: return fn(AddScalar<T>{});
@@ -177,6 +197,8 @@ const char* unary_name(UnaryOp op) {
     case UnaryOp::elu: return "elu";
     case UnaryOp::sigmoid: return "sigmoid";
     case UnaryOp::abs: return "abs";
+    case UnaryOp::sin: return "sin";
+    case UnaryOp::cos: return "cos";
     case UnaryOp::square: return "square";
     case UnaryOp::scale: return "scale";
     case UnaryOp::add_scalar: return "add_scalar";
@@ -211,6 +233,7 @@ void unary(UnaryOp op, const Tensor& in, Tensor& out, double alpha) {
         T* o = dst + off[0];
         const T* x = src + off[1];
         if (st[0] == 1 && st[1] == 1) {
+#pragma omp simd
           for (std::int64_t i = 0; i < n; ++i) o[i] = F::f(x[i], a);
         } else {
           for (std::int64_t i = 0; i < n; ++i) o[i * st[0]] = F::f(x[i * st[1]], a);
@@ -250,6 +273,7 @@ void unary_backward(UnaryOp op, const Tensor& grad, const Tensor& x, const Tenso
         const T* xx = xp + off[2];
         const T* yy = yp + off[3];
         if (st[0] == 1 && st[1] == 1 && st[2] == 1 && st[3] == 1) {
+#pragma omp simd
           for (std::int64_t i = 0; i < n; ++i) o[i] = F::df(gg[i], xx[i], yy[i], a);
         } else {
           for (std::int64_t i = 0; i < n; ++i) {

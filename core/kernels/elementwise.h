@@ -18,6 +18,8 @@ enum class UnaryOp {
   elu,         // x > 0 ? x : alpha * (e^x - 1)
   sigmoid,     // 1 / (1 + e^-x)
   abs,         // |x|
+  sin,         // sin x
+  cos,         // cos x
   square,      // x^2
   scale,       // alpha * x
   add_scalar,  // x + alpha

@@ -25,6 +25,14 @@ struct AttentionMask {
 // Throws naming `where` when key_lengths does not fit a batch of B items and M keys.
 void check_mask(const AttentionMask& mask, std::int64_t batch, std::int64_t keys, const std::string& where);
 
+// A float (B, H, M, 1) tensor of ones for real keys and zeros for padded ones (undefined when the
+// mask pads nothing): kernels that sum over keys multiply by it.
+Tensor key_padding_weights(const AttentionMask& mask, std::int64_t batch, std::int64_t keys, DType dtype);
+
+// Keeps the batch items named by int64 indices, in that order: (B, ...) -> (len(indices), ...).
+// Decoding states use it to reorder.
+Tensor take_batch(const Tensor& t, const Tensor& indices);
+
 // What an attention layer keeps between decoding steps: a KV cache for softmax attention, the
 // running (S, z) sums for linear attention. Holds no graph: decoding runs without gradients.
 class AttentionState {

@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 
+#include "layers/attention/linear_attention.h"
 #include "layers/attention/softmax_attention.h"
 
 namespace kat {
@@ -23,6 +24,12 @@ Registry& registry() {
   std::call_once(once, [] {
     r.factories["softmax"] = [](const AttentionOptions&, const AttentionSetup& setup, Rng&) {
       return std::make_shared<SoftmaxAttention>(setup);
+    };
+    r.factories["linear"] = [](const AttentionOptions& o, const AttentionSetup& setup, Rng& rng) {
+      return std::make_shared<LinearAttention>(o, setup, "elu", rng);
+    };
+    r.factories["performer"] = [](const AttentionOptions& o, const AttentionSetup& setup, Rng& rng) {
+      return std::make_shared<LinearAttention>(o, setup, "favor+", rng);
     };
   });
   return r;

@@ -13,11 +13,16 @@ namespace kat {
 
 // Options of every attention kernel; each kernel reads the fields it needs.
 struct AttentionOptions {
-  std::string type = "softmax";
-  std::string feature_map = "elu";  // linear attention: the feature map's registered name
-  std::int64_t features = 0;        // random features m (performer); 0 lets the map choose
-  std::int64_t redraw_interval = 0;  // performer: redraw the features every this many steps (0: never)
-  bool orthogonal = true;            // performer: orthogonal (true) or i.i.d. projections
+  std::string type = "softmax";  // softmax | linear | performer | a registered name
+  // linear and performer: the feature map's registered name; empty for the type's own (linear: elu,
+  // performer: favor+). See layers/attention/feature_maps/registry.h.
+  std::string feature_map;
+  std::int64_t features = 0;         // random features m (favor+, favor-trig)
+  std::int64_t redraw_interval = 0;  // redraw the random features every this many training steps (0: never)
+  bool orthogonal = true;            // orthogonal (true) or i.i.d. random projections
+  std::string norms = "chi";         // norms of orthogonal projection rows: chi | sqrt_d
+  double feature_eps = 1e-6;         // relu: added to the features; favor+: added to query features
+  double eps = 1e-6;                 // linear and performer: added to every attention normalizer
 };
 
 // What the surrounding layer fixes: the head width and whether attention is causal.
@@ -32,8 +37,7 @@ using AttentionFactory =
 // Adds a kernel under `name`; a name registered twice throws.
 void register_attention(const std::string& name, AttentionFactory factory);
 // Builds the kernel named by options.type; an unknown name throws, listing the known ones.
-std::shared_ptr<AttentionKernel> make_attention(const AttentionOptions& options, const AttentionSetup& setup,
-                                                Rng& rng);
+std::shared_ptr<AttentionKernel> make_attention(const AttentionOptions& options, const AttentionSetup& setup, Rng& rng);
 std::vector<std::string> attention_names();
 
 }  // namespace kat

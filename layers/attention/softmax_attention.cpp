@@ -12,15 +12,6 @@
 namespace kat {
 namespace {
 
-// Keeps the batch items named by indices: (B, ...) -> (len(indices), ...).
-Tensor take_batch(const Tensor& t, const Tensor& indices) {
-  Shape rest(t.shape().begin() + 1, t.shape().end());
-  Tensor rows = gather_rows(t.reshape({t.size(0), -1}), indices, "reorder");
-  Shape out = rest;
-  out.insert(out.begin(), indices.numel());
-  return rows.view(out);
-}
-
 // Keys and values of the positions seen so far, in buffers that double when full.
 class KVCache final : public AttentionState {
  public:
@@ -70,8 +61,7 @@ KVCache& as_cache(AttentionState& state, const std::string& where) {
 
 }  // namespace
 
-SoftmaxAttention::SoftmaxAttention(const AttentionSetup& setup)
-    : AttentionKernel("softmax_attention"), setup_(setup) {
+SoftmaxAttention::SoftmaxAttention(const AttentionSetup& setup) : AttentionKernel("softmax_attention"), setup_(setup) {
   if (setup.head_dim <= 0) fail(fmt::format("head_dim must be positive, got {}", setup.head_dim));
   scale_ = 1.0 / std::sqrt(static_cast<double>(setup.head_dim));
 }

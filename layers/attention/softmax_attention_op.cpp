@@ -13,21 +13,6 @@
 
 namespace kat {
 
-void check_mask(const AttentionMask& mask, std::int64_t batch, std::int64_t keys, const std::string& where) {
-  if (mask.key_lengths.empty()) return;
-  if (static_cast<std::int64_t>(mask.key_lengths.size()) != batch) {
-    throw Error(fmt::format("{}: mask has {} key lengths for a batch of {} (need one per batch item, or none)", where,
-                            mask.key_lengths.size(), batch));
-  }
-  for (std::size_t b = 0; b < mask.key_lengths.size(); ++b) {
-    const std::int64_t length = mask.key_lengths[b];
-    if (length < 1 || length > keys) {
-      throw Error(fmt::format("{}: key length {} of batch item {} is outside [1, {}] (the number of keys)", where,
-                              length, b, keys));
-    }
-  }
-}
-
 namespace {
 
 std::string describe(const Variable& x) {

@@ -87,6 +87,8 @@ TEST_CASE("gradcheck: unary ops") {
     require_ok([](const Vars& v) { return gelu(v[0]); }, {x});
     require_ok([](const Vars& v) { return elu(v[0], 0.7); }, {xk});
     require_ok([](const Vars& v) { return sigmoid(v[0]); }, {x});
+    require_ok([](const Vars& v) { return sin(v[0]); }, {x});
+    require_ok([](const Vars& v) { return cos(v[0]); }, {x});
   }
 }
 

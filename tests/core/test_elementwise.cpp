@@ -96,6 +96,8 @@ TEST_CASE("unary ops match the scalar math") {
   check(
       UnaryOp::elu, x, [](double v) { return v > 0 ? v : 0.5 * (std::exp(v) - 1); }, 0.5);
   check(UnaryOp::sigmoid, x, [](double v) { return 1 / (1 + std::exp(-v)); });
+  check(UnaryOp::sin, x, [](double v) { return std::sin(v); });
+  check(UnaryOp::cos, x, [](double v) { return std::cos(v); });
   check(UnaryOp::square, x, [](double v) { return v * v; });
   check(
       UnaryOp::scale, x, [](double v) { return 3 * v; }, 3.0);

@@ -36,8 +36,8 @@ TEST_CASE("linear: values, gradients, bad input") {
     CHECK(lin.parameters().size() == (bias ? 2u : 1u));
   }
   Linear lin(LinearOptions{5, 3}, rng);
-  CHECK_THROWS_WITH_AS(lin.forward(Variable(Tensor::zeros({2, 4}))), doctest::Contains("input last dim 4 != in_features 5"),
-                       LayerError);
+  CHECK_THROWS_WITH_AS(lin.forward(Variable(Tensor::zeros({2, 4}))),
+                       doctest::Contains("input last dim 4 != in_features 5"), LayerError);
   CHECK_THROWS_AS(Linear(LinearOptions{0, 3}, rng), LayerError);
 }
 
@@ -100,8 +100,8 @@ TEST_CASE("multi-head attention gradients with padding and causality") {
   cross.to(DType::f64);
   AttentionMask mask;
   mask.key_lengths = {4, 1};
-  require_ok([&](const Vars& v) { return cross.forward(v[0], v[1], mask); }, {randn({2, 3, 6}, rng), randn({2, 4, 6}, rng)},
-             cross);
+  require_ok([&](const Vars& v) { return cross.forward(v[0], v[1], mask); },
+             {randn({2, 3, 6}, rng), randn({2, 4, 6}, rng)}, cross);
 }
 
 TEST_CASE("multi-head attention: padded keys never reach unpadded outputs") {

@@ -23,6 +23,16 @@ TransformerLayerOptions tiny_layer(double dropout = 0.0) {
   return l;
 }
 
+// The three attentions under test, by name; performer with a few random features.
+AttentionOptions attention_named(const std::string& type) {
+  AttentionOptions a;
+  a.type = type;
+  if (type == "performer") a.features = 24;
+  return a;
+}
+
+const std::vector<std::string> kAttentions = {"softmax", "linear", "performer"};
+
 Tensor random_ids(Rng& rng, std::int64_t b, std::int64_t n, std::int64_t lo, std::int64_t hi) {
   std::vector<std::int64_t> v(static_cast<std::size_t>(b * n));
   for (auto& x : v) x = lo + static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(hi - lo)));
@@ -33,73 +43,86 @@ Tensor random_ids(Rng& rng, std::int64_t b, std::int64_t n, std::int64_t lo, std
 
 TEST_CASE("language model: changing token t+1 never changes the output at t") {
   Rng rng(1);
-  for (NormPlacement norm : {NormPlacement::pre, NormPlacement::post}) {
-    StackOptions o;
-    o.vocab = 20;
-    o.layers = 2;
-    o.layer = tiny_layer();
-    o.layer.norm = norm;
-    TransformerLM lm(o, rng);
-    Tensor ids = random_ids(rng, 2, 9, 0, 20);
-    Tensor base = lm.forward(ids).data();
-    for (std::int64_t t = 0; t + 1 < 9; ++t) {
-      Tensor changed = ids.clone();
-      changed.data<std::int64_t>()[t + 1] = (ids.at({0, t + 1}) == 5) ? 6 : 5;
-      Tensor out = lm.forward(changed).data();
-      CHECK(max_abs_diff(out.select(0, 0).slice(0, 0, t + 1), base.select(0, 0).slice(0, 0, t + 1)) == 0.0);
-      CHECK(max_abs_diff(out.select(0, 0).slice(0, t + 1, t + 2), base.select(0, 0).slice(0, t + 1, t + 2)) > 0.0);
+  for (const std::string& attention : kAttentions) {
+    for (NormPlacement norm : {NormPlacement::pre, NormPlacement::post}) {
+      CAPTURE(attention);
+      StackOptions o;
+      o.vocab = 20;
+      o.layers = 2;
+      o.layer = tiny_layer();
+      o.layer.norm = norm;
+      o.layer.attention = attention_named(attention);
+      TransformerLM lm(o, rng);
+      Tensor ids = random_ids(rng, 2, 9, 0, 20);
+      Tensor base = lm.forward(ids).data();
+      for (std::int64_t t = 0; t + 1 < 9; ++t) {
+        Tensor changed = ids.clone();
+        changed.data<std::int64_t>()[t + 1] = (ids.at({0, t + 1}) == 5) ? 6 : 5;
+        Tensor out = lm.forward(changed).data();
+        CHECK(max_abs_diff(out.select(0, 0).slice(0, 0, t + 1), base.select(0, 0).slice(0, 0, t + 1)) == 0.0);
+        CHECK(max_abs_diff(out.select(0, 0).slice(0, t + 1, t + 2), base.select(0, 0).slice(0, t + 1, t + 2)) > 0.0);
+      }
     }
   }
 }
 
 TEST_CASE("language model: step-by-step decoding equals the full forward") {
   Rng rng(2);
-  for (PositionalKind pos : {PositionalKind::sinusoidal, PositionalKind::learned}) {
-    StackOptions o;
-    o.vocab = 23;
-    o.layers = 3;
-    o.layer = tiny_layer(0.1);
-    o.positional = pos;
-    o.max_len = 64;
-    TransformerLM lm(o, rng);
-    lm.eval();
-    Tensor ids = random_ids(rng, 3, 70 > o.max_len ? 40 : 40, 0, 23);
-    Tensor full = lm.forward(ids).data();  // (3, 40, 23)
-    DecodeState state = lm.start(3);
-    for (std::int64_t t = 0; t < 40; ++t) {
-      Tensor logits = lm.step(ids.slice(1, t, t + 1).reshape({3}).contiguous(), state);
-      REQUIRE(logits.shape() == Shape{3, 23});
-      CHECK(allclose(logits, full.select(1, t), 1e-5, 1e-5));
+  for (const std::string& attention : kAttentions) {
+    for (PositionalKind pos : {PositionalKind::sinusoidal, PositionalKind::learned}) {
+      CAPTURE(attention);
+      StackOptions o;
+      o.vocab = 23;
+      o.layers = 3;
+      o.layer = tiny_layer(0.1);
+      o.layer.attention = attention_named(attention);
+      o.positional = pos;
+      o.max_len = 64;
+      TransformerLM lm(o, rng);
+      lm.eval();
+      Tensor ids = random_ids(rng, 3, 40, 0, 23);
+      Tensor full = lm.forward(ids).data();  // (3, 40, 23)
+      DecodeState state = lm.start(3);
+      for (std::int64_t t = 0; t < 40; ++t) {
+        Tensor logits = lm.step(ids.slice(1, t, t + 1).reshape({3}).contiguous(), state);
+        REQUIRE(logits.shape() == Shape{3, 23});
+        CHECK(allclose(logits, full.select(1, t), 1e-5, 1e-5));
+      }
     }
   }
 }
 
 TEST_CASE("encoder-decoder: step-by-step decoding equals the full forward, with source padding") {
   Rng rng(3);
-  Seq2SeqOptions o;
-  o.src_vocab = 17;
-  o.tgt_vocab = 19;
-  o.layer = tiny_layer(0.1);
-  o.padding_idx = 0;
-  Seq2Seq model(o, rng);
-  model.eval();
-  Tensor src = random_ids(rng, 2, 7, 1, 17);
-  Tensor tgt = random_ids(rng, 2, 6, 1, 19);
-  const std::vector<std::int64_t> src_len = {7, 4};
-  Tensor full = model.forward(src, src_len, tgt).data();
-  Tensor memory = model.encode(src, src_len).data();
-  DecodeState state = model.start(memory, src_len);
-  for (std::int64_t t = 0; t < 6; ++t) {
-    Tensor logits = model.step(tgt.slice(1, t, t + 1).reshape({2}).contiguous(), state);
-    CHECK(allclose(logits, full.select(1, t), 1e-5, 1e-5));
+  for (const std::string& attention : kAttentions) {
+    CAPTURE(attention);
+    Seq2SeqOptions o;
+    o.src_vocab = 17;
+    o.tgt_vocab = 19;
+    o.layer = tiny_layer(0.1);
+    o.layer.attention = attention_named(attention);
+    o.padding_idx = 0;
+    Seq2Seq model(o, rng);
+    model.eval();
+    Tensor src = random_ids(rng, 2, 7, 1, 17);
+    Tensor tgt = random_ids(rng, 2, 6, 1, 19);
+    const std::vector<std::int64_t> src_len = {7, 4};
+    Tensor full = model.forward(src, src_len, tgt).data();
+    Tensor memory = model.encode(src, src_len).data();
+    DecodeState state = model.start(memory, src_len);
+    for (std::int64_t t = 0; t < 6; ++t) {
+      Tensor logits = model.step(tgt.slice(1, t, t + 1).reshape({2}).contiguous(), state);
+      CHECK(allclose(logits, full.select(1, t), 1e-5, 1e-5));
+    }
+    // Beam-style reorder: swapping the batch swaps the next logits.
+    DecodeState s2 = model.start(memory, src_len);
+    model.step(tgt.slice(1, 0, 1).reshape({2}).contiguous(), s2);
+    s2.reorder(Tensor::from_vector<std::int64_t>({1, 0}));
+    Tensor swapped =
+        model.step(Tensor::from_vector<std::int64_t>({tgt.data<std::int64_t>()[7], tgt.data<std::int64_t>()[1]}), s2);
+    CHECK(allclose(swapped.select(0, 0), full.select(0, 1).select(0, 1), 1e-5, 1e-5));
+    CHECK(allclose(swapped.select(0, 1), full.select(0, 0).select(0, 1), 1e-5, 1e-5));
   }
-  // Beam-style reorder: swapping the batch swaps the next logits.
-  DecodeState s2 = model.start(memory, src_len);
-  model.step(tgt.slice(1, 0, 1).reshape({2}).contiguous(), s2);
-  s2.reorder(Tensor::from_vector<std::int64_t>({1, 0}));
-  Tensor swapped = model.step(Tensor::from_vector<std::int64_t>({tgt.data<std::int64_t>()[7], tgt.data<std::int64_t>()[1]}), s2);
-  CHECK(allclose(swapped.select(0, 0), full.select(0, 1).select(0, 1), 1e-5, 1e-5));
-  CHECK(allclose(swapped.select(0, 1), full.select(0, 0).select(0, 1), 1e-5, 1e-5));
 }
 
 TEST_CASE("encoder-decoder: vocabularies shared or separate, embeddings tied or not") {
@@ -118,7 +141,8 @@ TEST_CASE("encoder-decoder: vocabularies shared or separate, embeddings tied or 
   o.tgt_vocab = 12;
   Seq2Seq separate(o, rng);
   tables = 0;
-  for (const auto& [name, p] : separate.named_parameters()) tables += name.find("embedding.weight") != std::string::npos;
+  for (const auto& [name, p] : separate.named_parameters())
+    tables += name.find("embedding.weight") != std::string::npos;
   CHECK(tables == 2);
   CHECK(separate.decoder().named_parameters().back().first == "decoder.out_proj.weight");
   o.shared_vocab = true;
@@ -137,8 +161,8 @@ TEST_CASE("models refuse bad input with the layer's name and the sizes") {
                        doctest::Contains("decoder.input.embedding: token id 9"), LayerError);
   CHECK_THROWS_WITH_AS(lm.forward(Tensor::zeros({1, 9}, DType::i64)), doctest::Contains("learned table has 8"),
                        LayerError);
-  CHECK_THROWS_WITH_AS(lm.forward(Tensor::zeros({2, 4}, DType::i64), {4}), doctest::Contains("1 lengths for a batch of 2"),
-                       LayerError);
+  CHECK_THROWS_WITH_AS(lm.forward(Tensor::zeros({2, 4}, DType::i64), {4}),
+                       doctest::Contains("1 lengths for a batch of 2"), LayerError);
   CHECK_THROWS_AS(lm.forward(Tensor::zeros({2, 4}, DType::i64), {4, 5}), Error);
   CHECK_THROWS_AS(lm.forward(Tensor::zeros({2, 4}, DType::f32)), LayerError);
 }

@@ -104,10 +104,21 @@ TEST_CASE("config: cross-field errors") {
   CHECK(only_problem("model:\n  d_model: 100\n  heads: 3\n") ==
         "exp.yaml:3:10: model.d_model (100) must be divisible by model.heads (3)");
   CHECK(only_problem("model:\n  attention: {type: performer}\n") ==
-        "exp.yaml:2:21: performer attention needs model.attention.features > 0 (the number of random features, e.g. "
-        "64)");
+        "exp.yaml:2:21: performer attention with the favor+ feature map needs model.attention.features > 0 (the "
+        "number of random features, e.g. 64)");
   CHECK(only_problem("model:\n  attention: {type: softmax, features: 64}\n") ==
-        "exp.yaml:2:40: 'model.attention.features' has no effect here: it applies to performer attention only");
+        "exp.yaml:2:40: 'model.attention.features' has no effect here: it applies to linear and performer attention "
+        "only");
+  CHECK(only_problem("model:\n  attention: {type: linear, redraw_interval: 100}\n") ==
+        "exp.yaml:2:46: 'model.attention.redraw_interval' has no effect here: it applies to random feature maps "
+        "(favor+, favor-trig), not elu");
+  CHECK(only_problem("model:\n  attention: {type: linear, feature_map: favor-trig}\n")
+            .find("linear attention with the favor-trig feature map needs model.attention.features > 0") !=
+        std::string::npos);
+  CHECK(only_problem("model:\n  attention: {type: linear, feature_map: eluu}\n")
+            .rfind("exp.yaml:2:42: unknown feature map 'eluu' (known: elu, favor+, favor-trig, relu", 0) == 0);
+  CHECK(
+      problems("model:\n  attention: {type: performer, features: 32, redraw_interval: 100, norms: sqrt_d}\n").empty());
   CHECK(only_problem("task: translation\n") ==
         "exp.yaml:1:7: synthetic task 'markov' is for task: lm; use copy or reverse with task: translation");
   CHECK(only_problem("train: {steps: 0}\n") ==

@@ -1,0 +1,20 @@
+#pragma once
+// Builds Batch tensors from rows of token ids, padding with pad_id. Shared by the loaders.
+
+#include <cstdint>
+#include <vector>
+
+#include "data/batch.h"
+
+namespace kat {
+
+using TokenRow = std::vector<std::int64_t>;
+
+// Rows of one side, padded to the longest row: the (B, T) int64 tensor and, when any row is
+// shorter than T, each row's length.
+Tensor pad_rows(const std::vector<TokenRow>& rows, std::vector<std::int64_t>& lengths);
+
+// A decoder batch from (input, target) rows of equal length each; tokens counts non-pad targets.
+Batch decoder_batch(const std::vector<TokenRow>& inputs, const std::vector<TokenRow>& targets);
+
+}  // namespace kat

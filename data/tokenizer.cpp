@@ -1,0 +1,52 @@
+#include "data/tokenizer.h"
+
+#include <charconv>
+
+#include "core/error.h"
+#include "data/char_tokenizer.h"
+#include "data/spm_tokenizer.h"
+#include "data/text_io.h"
+
+namespace kat {
+
+std::string serialize_tokenizer(const Tokenizer& tokenizer) {
+  return "kat-tokenizer " + std::to_string(kTokenizerFormatVersion) + " " + tokenizer.kind() + "\n" +
+         tokenizer.payload();
+}
+
+std::unique_ptr<Tokenizer> parse_tokenizer(const std::string& bytes, const std::string& source) {
+  const std::size_t eol = bytes.find('\n');
+  const std::string_view header(bytes.data(), eol == std::string::npos ? bytes.size() : eol);
+  const std::string where = source + ":1: ";
+  constexpr std::string_view magic = "kat-tokenizer ";
+  if (bytes.empty()) throw Error(source + ": empty file, expected a kat tokenizer");
+  if (header.substr(0, magic.size()) != magic || eol == std::string::npos) {
+    throw Error(where + "not a kat tokenizer (expected a first line 'kat-tokenizer " +
+                std::to_string(kTokenizerFormatVersion) + " <kind>')");
+  }
+  const std::string_view rest = header.substr(magic.size());
+  const std::size_t space = rest.find(' ');
+  const std::string_view version_text = rest.substr(0, space);
+  int version = -1;
+  const auto [ptr, ec] = std::from_chars(version_text.data(), version_text.data() + version_text.size(), version);
+  if (ec != std::errc() || ptr != version_text.data() + version_text.size()) {
+    throw Error(where + "bad tokenizer format version '" + std::string(version_text) + "'");
+  }
+  if (version != kTokenizerFormatVersion) {
+    throw Error(where + "tokenizer format version " + std::to_string(version) + ", this kat reads version " +
+                std::to_string(kTokenizerFormatVersion) + " (re-create it with `kat tokenizer train`)");
+  }
+  const std::string kind = space == std::string_view::npos ? "" : std::string(rest.substr(space + 1));
+  const std::string payload = bytes.substr(eol + 1);
+  if (kind == "bytes" || kind == "chars") return CharTokenizer::from_payload(kind, payload, source);
+  if (kind == "spm") return SpmTokenizer::from_payload(payload, source);
+  throw Error(where + "unknown tokenizer kind '" + kind + "' (expected bytes, chars or spm)");
+}
+
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) { return parse_tokenizer(read_file(path), path); }
+
+void save_tokenizer(const Tokenizer& tokenizer, const std::string& path) {
+  write_file_atomic(path, serialize_tokenizer(tokenizer));
+}
+
+}  // namespace kat

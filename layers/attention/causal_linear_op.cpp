@@ -1,0 +1,350 @@
+#include "layers/attention/causal_linear_op.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+
+#include "core/parallel.h"
+
+namespace kat {
+namespace {
+
+std::string describe(const Tensor& x) {
+  return x.defined() ? fmt::format("{} {}", dtype_name(x.dtype()), to_string(x.shape())) : "undefined";
+}
+
+void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, double eps) {
+  const auto all = [&] { return fmt::format("phi_q {}, phi_k {}, v {}", describe(q), describe(k), describe(v)); };
+  if (!q.defined() || !k.defined() || !v.defined()) {
+    throw Error(fmt::format("causal_linear_attention: undefined input: {}", all()));
+  }
+  if (q.dim() != 4 || k.dim() != 4 || v.dim() != 4) {
+    throw Error(fmt::format(
+        "causal_linear_attention: expected phi_q (B, H, N, M), phi_k (B, H, N, M), v (B, H, N, Dv), got {}", all()));
+  }
+  if (!is_floating(q.dtype()) || k.dtype() != q.dtype() || v.dtype() != q.dtype()) {
+    throw Error(fmt::format("causal_linear_attention: inputs must be all float32 or all float64, got {}", all()));
+  }
+  if (q.numel() == 0 || k.numel() == 0 || v.numel() == 0) {
+    throw Error(fmt::format("causal_linear_attention: empty input: {}", all()));
+  }
+  if (k.shape() != q.shape()) {
+    throw Error(fmt::format("causal_linear_attention: phi_q and phi_k must have the same shape: {}", all()));
+  }
+  if (v.size(0) != q.size(0) || v.size(1) != q.size(1) || v.size(2) != q.size(2)) {
+    throw Error(fmt::format("causal_linear_attention: v must have the (B, H, N) of phi_q: {}", all()));
+  }
+  if (!(eps >= 0)) throw Error(fmt::format("causal_linear_attention: eps must be >= 0, got {}", eps));
+}
+
+// Rows of a (B, H, N, W) tensor with unit stride on W; a layout without it is copied first.
+template <typename P>
+struct Rows {
+  P base;
+  std::int64_t sb, sh, sn;
+  P row(std::int64_t b, std::int64_t h, std::int64_t n) const { return base + b * sb + h * sh + n * sn; }
+};
+
+Tensor unit_last_stride(const Tensor& t) { return t.stride(3) == 1 || t.size(3) == 1 ? t : t.contiguous(); }
+
+template <typename T>
+Rows<const T*> rows_of(const Tensor& t) {
+  return {t.data<T>(), t.stride(0), t.stride(1), t.stride(2)};
+}
+template <typename T>
+Rows<T*> rows_of(Tensor& t) {
+  return {t.data<T>(), t.stride(0), t.stride(1), t.stride(2)};
+}
+
+// Work per (batch item, head) task is N * M * Dv; small problems stay on one thread.
+std::int64_t task_grain(std::int64_t n, std::int64_t m, std::int64_t dv) {
+  return std::max<std::int64_t>(1, (1 << 16) / std::max<std::int64_t>(1, n * m * dv));
+}
+
+// Multiplies n values by a (skipped when a == 1, as it is once the stabilizer settles).
+template <typename T>
+void scale_(T* x, std::int64_t n, T a) {
+  if (a == T(1)) return;
+#pragma omp simd
+  for (std::int64_t i = 0; i < n; ++i) x[i] *= a;
+}
+
+// exp(C_{i-1} - C_i), the factor that carries the sums from step i-1 to step i (1 without C).
+template <typename T>
+T carry(const T* C, std::int64_t i) {
+  return C == nullptr || i == 0 ? T(1) : static_cast<T>(std::exp(C[i - 1] - C[i]));
+}
+
+template <typename T>
+void forward_kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& log_scale, Tensor& out, T eps) {
+  const std::int64_t B = q.size(0), H = q.size(1), N = q.size(2), M = q.size(3), Dv = v.size(3);
+  const auto Q = rows_of<T>(q), K = rows_of<T>(k), V = rows_of<T>(v);
+  const auto O = rows_of<T>(out);
+  const T* Cs = log_scale.defined() ? log_scale.data<T>() : nullptr;
+  parallel_for(0, B * H, task_grain(N, M, Dv), [&](std::int64_t t0, std::int64_t t1) {
+    Tensor scratch = Tensor::empty({M * Dv + M}, dtype_of<T>());  // S and z of one (b, h)
+    T* S = scratch.data<T>();
+    T* z = S + M * Dv;
+    for (std::int64_t t = t0; t < t1; ++t) {
+      const std::int64_t b = t / H, h = t % H;
+      const T* C = Cs != nullptr ? Cs + t * N : nullptr;
+      std::fill(S, S + M * Dv + M, T(0));
+      for (std::int64_t i = 0; i < N; ++i) {
+        scale_(S, M * Dv + M, carry(C, i));
+        const T* qi = Q.row(b, h, i);
+        const T* ki = K.row(b, h, i);
+        const T* vi = V.row(b, h, i);
+        T* oi = O.row(b, h, i);
+        T den = eps;
+        for (std::int64_t m = 0; m < M; ++m) {
+          z[m] += ki[m];
+          den += qi[m] * z[m];
+        }
+        std::fill(oi, oi + Dv, T(0));
+        for (std::int64_t m = 0; m < M; ++m) {
+          const T km = ki[m], qm = qi[m];
+          T* s = S + m * Dv;
+#pragma omp simd
+          for (std::int64_t d = 0; d < Dv; ++d) {
+            s[d] += km * vi[d];
+            oi[d] += qm * s[d];
+          }
+        }
+        const T inv = T(1) / den;
+#pragma omp simd
+        for (std::int64_t d = 0; d < Dv; ++d) oi[d] *= inv;
+      }
+    }
+  });
+}
+
+template <typename T>
+T dot(const T* a, const T* b, std::int64_t n) {
+  T s = 0;
+#pragma omp simd reduction(+ : s)
+  for (std::int64_t i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+// With den_i = phi(Q_i) . z_i + eps, dnum_i = G_i / den_i and dden_i = -(G_i . O_i) / den_i:
+//   dphi(Q_i) = S_i dnum_i + dden_i z_i                            (forward running S, z)
+//   dphi(K_j) = R_j V_j + r_j,  dV_j = R_j^T phi(K_j),  with       (reverse running R, r)
+//   R_j = sum_{i >= j} phi(Q_i) dnum_i^T,  r_j = sum_{i >= j} dden_i phi(Q_i)
+// (Katharopoulos et al. 2020, Section 3.3.1, eq. 13-15, extended to the normalizer). The forward
+// sweep leaves den_i in the first element of row i of dK (or dV), which the reverse sweep reads
+// just before it overwrites that row: no O(N) buffer beyond the gradients themselves.
+//
+// With stabilized keys (units of exp(C_i)), S carries forward by exp(C_{i-1} - C_i) and R, r carry
+// backward by the same factor: R_j = phi(Q_j) dnum_j^T + exp(C_j - C_{j+1}) R_{j+1}.
+template <typename T>
+void backward_kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& log_scale, const Tensor& out,
+                     const Tensor& grad, Tensor* dq, Tensor* dk, Tensor* dv, T eps) {
+  const std::int64_t B = q.size(0), H = q.size(1), N = q.size(2), M = q.size(3), Dv = v.size(3);
+  const auto Q = rows_of<T>(q), K = rows_of<T>(k), V = rows_of<T>(v);
+  const auto O = rows_of<T>(out), G = rows_of<T>(grad);
+  const bool reverse = dk != nullptr || dv != nullptr;
+  Tensor* stash_tensor = dk != nullptr ? dk : dv;
+  const T* Cs = log_scale.defined() ? log_scale.data<T>() : nullptr;
+  parallel_for(0, B * H, task_grain(N, M, Dv), [&](std::int64_t t0, std::int64_t t1) {
+    Tensor scratch = Tensor::empty({M * Dv + M + Dv}, dtype_of<T>());  // S or R, z or r, dnum
+    T* S = scratch.data<T>();
+    T* z = S + M * Dv;
+    T* dn = z + M;
+    for (std::int64_t t = t0; t < t1; ++t) {
+      const std::int64_t b = t / H, h = t % H;
+      const T* C = Cs != nullptr ? Cs + t * N : nullptr;
+      // Forward sweep: dphi(Q), and den_i stashed for the reverse sweep.
+      std::fill(S, S + M * Dv + M, T(0));
+      for (std::int64_t i = 0; i < N; ++i) {
+        const T a = carry(C, i);
+        if (dq != nullptr) {
+          scale_(S, M * Dv + M, a);
+        } else {
+          scale_(z, M, a);
+        }
+        const T* qi = Q.row(b, h, i);
+        const T* ki = K.row(b, h, i);
+        T den = eps;
+        for (std::int64_t m = 0; m < M; ++m) {
+          z[m] += ki[m];
+          den += qi[m] * z[m];
+        }
+        if (reverse) rows_of<T>(*stash_tensor).row(b, h, i)[0] = den;
+        if (dq == nullptr) continue;
+        const T* vi = V.row(b, h, i);
+        const T* gi = G.row(b, h, i);
+        const T inv = T(1) / den;
+        const T dden = -dot(gi, O.row(b, h, i), Dv) * inv;
+        T* dqi = rows_of<T>(*dq).row(b, h, i);
+        for (std::int64_t m = 0; m < M; ++m) {
+          const T km = ki[m];
+          T* s = S + m * Dv;
+          T acc = 0;
+#pragma omp simd reduction(+ : acc)
+          for (std::int64_t d = 0; d < Dv; ++d) {
+            s[d] += km * vi[d];
+            acc += s[d] * gi[d];
+          }
+          dqi[m] = acc * inv + dden * z[m];
+        }
+      }
+      if (!reverse) continue;
+      // Reverse sweep: dphi(K) and dV.
+      T* R = S;
+      T* r = z;
+      std::fill(R, R + M * Dv + M, T(0));
+      for (std::int64_t i = N - 1; i >= 0; --i) {
+        if (i + 1 < N) scale_(R, M * Dv + M, carry(C, i + 1));
+        const T* qi = Q.row(b, h, i);
+        const T* ki = K.row(b, h, i);
+        const T* vi = V.row(b, h, i);
+        const T* gi = G.row(b, h, i);
+        const T den = rows_of<T>(*stash_tensor).row(b, h, i)[0];
+        const T inv = T(1) / den;
+        const T dden = -dot(gi, O.row(b, h, i), Dv) * inv;
+#pragma omp simd
+        for (std::int64_t d = 0; d < Dv; ++d) dn[d] = gi[d] * inv;
+        T* dki = dk != nullptr ? rows_of<T>(*dk).row(b, h, i) : nullptr;
+        T* dvi = dv != nullptr ? rows_of<T>(*dv).row(b, h, i) : nullptr;
+        if (dvi != nullptr) std::fill(dvi, dvi + Dv, T(0));
+        for (std::int64_t m = 0; m < M; ++m) {
+          const T qm = qi[m], km = ki[m];
+          T* Rm = R + m * Dv;
+          r[m] += dden * qm;
+          if (dvi != nullptr) {
+            T acc = 0;
+#pragma omp simd reduction(+ : acc)
+            for (std::int64_t d = 0; d < Dv; ++d) {
+              Rm[d] += qm * dn[d];
+              acc += Rm[d] * vi[d];
+              dvi[d] += km * Rm[d];
+            }
+            if (dki != nullptr) dki[m] = acc + r[m];
+          } else {
+            T acc = 0;
+#pragma omp simd reduction(+ : acc)
+            for (std::int64_t d = 0; d < Dv; ++d) {
+              Rm[d] += qm * dn[d];
+              acc += Rm[d] * vi[d];
+            }
+            dki[m] = acc + r[m];
+          }
+        }
+      }
+    }
+  });
+}
+
+class CausalLinearAttentionNode final : public Node {
+ public:
+  Tensor q, k, v, out;  // inputs as passed (views with unit last stride) and the output
+  Tensor log_scale;     // C (B, H, N, 1) contiguous, or undefined
+  double eps = 0;
+
+  const char* name() const override { return "causal_linear_attention"; }
+
+  std::vector<Tensor> backward(const Tensor& grad) override {
+    const Tensor Q = std::move(q), K = std::move(k), V = std::move(v), O = std::move(out);
+    const Tensor G = grad.contiguous();
+    Tensor dq, dk, dv;
+    if (needs_grad(0)) dq = Tensor::empty(Q.shape(), Q.dtype());
+    if (needs_grad(1)) dk = Tensor::empty(K.shape(), K.dtype());
+    if (needs_grad(2)) dv = Tensor::empty(V.shape(), V.dtype());
+    dispatch_float(G.dtype(), "causal_linear_attention backward", [&](auto tag) {
+      using T = decltype(tag);
+      backward_kernel<T>(Q, K, V, log_scale, O, G, dq.defined() ? &dq : nullptr, dk.defined() ? &dk : nullptr,
+                         dv.defined() ? &dv : nullptr, static_cast<T>(eps));
+    });
+    return {dq, dk, dv};
+  }
+};
+
+}  // namespace
+
+Variable causal_linear_attention(const Variable& phi_q, const Variable& phi_k, const Variable& v, double eps,
+                                 const Tensor& key_log_scale) {
+  check_inputs(phi_q.defined() ? phi_q.data() : Tensor(), phi_k.defined() ? phi_k.data() : Tensor(),
+               v.defined() ? v.data() : Tensor(), eps);
+  const Tensor q = unit_last_stride(phi_q.data()), k = unit_last_stride(phi_k.data()), vv = unit_last_stride(v.data());
+  Tensor c;
+  if (key_log_scale.defined()) {
+    if (key_log_scale.shape() != Shape{q.size(0), q.size(1), q.size(2), 1} || key_log_scale.dtype() != q.dtype()) {
+      throw Error(fmt::format("causal_linear_attention: key_log_scale must be {} (B, H, N, 1) of phi_k's dtype, got {}",
+                              to_string({q.size(0), q.size(1), q.size(2), 1}), describe(key_log_scale)));
+    }
+    c = key_log_scale.contiguous();
+  }
+  Tensor out = Tensor::empty({q.size(0), q.size(1), q.size(2), vv.size(3)}, q.dtype());
+  dispatch_float(q.dtype(), "causal_linear_attention", [&](auto tag) {
+    using T = decltype(tag);
+    forward_kernel<T>(q, k, vv, c, out, static_cast<T>(eps));
+  });
+  if (!any_requires_grad({&phi_q, &phi_k, &v})) return Variable(out);
+  auto node = std::make_shared<CausalLinearAttentionNode>();
+  node->q = q;
+  node->k = k;
+  node->v = vv;
+  node->out = out;
+  node->log_scale = c;
+  node->eps = eps;
+  return attach(std::move(out), std::move(node), {&phi_q, &phi_k, &v});
+}
+
+Tensor causal_linear_step(Tensor& s, Tensor& z, const Tensor& phi_q, const Tensor& phi_k, const Tensor& v,
+                          const Tensor& decay, double eps) {
+  check_inputs(phi_q, phi_k, v, eps);
+  const std::int64_t B = phi_q.size(0), H = phi_q.size(1), M = phi_q.size(3), Dv = v.size(3);
+  if (phi_q.size(2) != 1 || !s.is_contiguous() || !z.is_contiguous() || s.shape() != Shape{B, H, M, Dv} ||
+      z.shape() != Shape{B, H, M} || s.dtype() != phi_q.dtype() || z.dtype() != phi_q.dtype() ||
+      (decay.defined() && (decay.shape() != Shape{B, H} || decay.dtype() != phi_q.dtype()))) {
+    throw Error(fmt::format(
+        "causal_linear_step: expected one position of phi_q, phi_k, v and a state S (B, H, M, Dv), z (B, H, M), "
+        "decay (B, H); got phi_q {}, phi_k {}, v {}, S {}, z {}, decay {}",
+        describe(phi_q), describe(phi_k), describe(v), describe(s), describe(z), describe(decay)));
+  }
+  const Tensor q = unit_last_stride(phi_q), k = unit_last_stride(phi_k), vv = unit_last_stride(v);
+  const Tensor dec = decay.defined() ? decay.contiguous() : Tensor();
+  Tensor out = Tensor::empty({B, H, 1, Dv}, q.dtype());
+  dispatch_float(q.dtype(), "causal_linear_step", [&](auto tag) {
+    using T = decltype(tag);
+    const auto Q = rows_of<T>(q), K = rows_of<T>(k), V = rows_of<T>(vv);
+    T* ps = s.data<T>();
+    T* pz = z.data<T>();
+    T* po = out.data<T>();
+    const T* pd = dec.defined() ? dec.data<T>() : nullptr;
+    parallel_for(0, B * H, std::max<std::int64_t>(1, (1 << 15) / (M * Dv)), [&](std::int64_t t0, std::int64_t t1) {
+      for (std::int64_t t = t0; t < t1; ++t) {
+        const std::int64_t b = t / H, h = t % H;
+        const T* qi = Q.row(b, h, 0);
+        const T* ki = K.row(b, h, 0);
+        const T* vi = V.row(b, h, 0);
+        T* S = ps + t * M * Dv;
+        T* zt = pz + t * M;
+        T* o = po + t * Dv;
+        const T a = pd != nullptr ? pd[t] : T(1);
+        T den = static_cast<T>(eps);
+        for (std::int64_t m = 0; m < M; ++m) {
+          zt[m] = zt[m] * a + ki[m];
+          den += qi[m] * zt[m];
+        }
+        std::fill(o, o + Dv, T(0));
+        for (std::int64_t m = 0; m < M; ++m) {
+          const T km = ki[m], qm = qi[m];
+          T* sm = S + m * Dv;
+#pragma omp simd
+          for (std::int64_t d = 0; d < Dv; ++d) {
+            sm[d] = sm[d] * a + km * vi[d];
+            o[d] += qm * sm[d];
+          }
+        }
+        const T inv = T(1) / den;
+        for (std::int64_t d = 0; d < Dv; ++d) o[d] *= inv;
+      }
+    });
+  });
+  return out;
+}
+
+}  // namespace kat

@@ -1,0 +1,37 @@
+#pragma once
+// Causal linear attention (Katharopoulos et al. 2020, eq. 9 and Section 3.3.1) as one
+// differentiable op over feature-mapped queries and keys:
+//
+//   S_i = sum_{j <= i} phi(K_j) V_j^T   (M x Dv),   z_i = sum_{j <= i} phi(K_j)   (M)
+//   O_i = phi(Q_i)^T S_i / (phi(Q_i) . z_i + eps)
+//
+// The forward keeps one running (S, z) per (batch item, head); the backward computes the gradients
+// with one forward and one reverse running sum, never the N x M x Dv cumulative sums. Extra memory
+// beyond the inputs, the output and the gradients: one M x Dv state (and an M vector) per thread,
+// whatever N is. Time O(N M Dv) per head. Parallel over batch x heads with oneTBB.
+//
+// Stabilized keys (feature_map.h, FeatureRole::causal_key): when row j of phi_k was divided by
+// exp(C_j), C non-decreasing along the sequence, the sums are kept in units of exp(C_i):
+//   S_i = exp(C_{i-1} - C_i) S_{i-1} + phi(K_i) V_i^T   (and z likewise),
+// which leaves O_i exactly as above (up to where eps sits) and keeps every term <= its unscaled size.
+
+#include "autograd/variable.h"
+
+namespace kat {
+
+// phi_q, phi_k (B, H, N, M), v (B, H, N, Dv), one float dtype, any layout with unit stride on the
+// last axis (others are copied) -> (B, H, N, Dv) contiguous. eps >= 0 is added to every normalizer.
+// key_log_scale: C as (B, H, N, 1), a constant (no gradient), or undefined for C = 0.
+// Throws kat::Error naming "causal_linear_attention" and the shapes on bad input.
+Variable causal_linear_attention(const Variable& phi_q, const Variable& phi_k, const Variable& v, double eps,
+                                 const Tensor& key_log_scale = Tensor());
+
+// One step of the same recurrence, in place, without gradients: for each (b, h), with the new
+// position's phi_q, phi_k (B, H, 1, M) and v (B, H, 1, Dv),
+//   S = S * decay + phi_k v^T,  z = z * decay + phi_k,  out = phi_q^T S / (phi_q . z + eps).
+// s (B, H, M, Dv) and z (B, H, M) are contiguous; decay (B, H) rescales the old sums (the decoding
+// state uses it when the key stabilizer changes) and may be undefined (no rescaling).
+Tensor causal_linear_step(Tensor& s, Tensor& z, const Tensor& phi_q, const Tensor& phi_k, const Tensor& v,
+                          const Tensor& decay, double eps);
+
+}  // namespace kat

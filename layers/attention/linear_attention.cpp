@@ -1,0 +1,161 @@
+#include "layers/attention/linear_attention.h"
+
+#include <fmt/format.h>
+
+#include "autograd/ops.h"
+#include "core/kernels/elementwise.h"
+#include "core/kernels/gemm.h"
+#include "core/kernels/reduce.h"
+#include "layers/attention/causal_linear_op.h"
+#include "layers/attention/feature_maps/registry.h"
+
+namespace kat {
+namespace {
+
+// Self-attention: the running sums S (B, H, M, Dv) and z (B, H, M), and, for maps with a key
+// stabilizer, the log of the common factor they are divided by (B, H). A new key with its own
+// factor c rescales both to the larger of the two, so the sums stay finite and their ratio exact.
+// Cross-attention: the fixed sums over the memory.
+class LinearState final : public AttentionState {
+ public:
+  Tensor s, z, log_scale;
+  std::int64_t used = 0;
+
+  void reorder(const Tensor& indices) override {
+    if (s.defined()) s = take_batch(s, indices);
+    if (z.defined()) z = take_batch(z, indices);
+    if (log_scale.defined()) log_scale = take_batch(log_scale, indices);
+  }
+  std::int64_t length() const override { return used; }
+};
+
+LinearState& as_linear(AttentionState& state, const std::string& where) {
+  auto* s = dynamic_cast<LinearState*>(&state);
+  if (s == nullptr) throw Error(where + ": decoding state was not made by linear attention");
+  return *s;
+}
+
+void check_qkv(const Tensor& q, const Tensor& k, const Tensor& v, const std::string& where) {
+  if (!q.defined() || !k.defined() || !v.defined() || q.dim() != 4 || k.dim() != 4 || v.dim() != 4 ||
+      k.size(2) != v.size(2) || q.size(3) != k.size(3) || q.size(0) != k.size(0) || q.size(1) != k.size(1) ||
+      v.size(0) != k.size(0) || v.size(1) != k.size(1)) {
+    auto d = [](const Tensor& t) { return t.defined() ? to_string(t.shape()) : std::string("undefined"); };
+    throw Error(fmt::format("{}: expected q (B, H, N, D), k (B, H, M, D), v (B, H, M, Dv), got q {}, k {}, v {}", where,
+                            d(q), d(k), d(v)));
+  }
+}
+
+}  // namespace
+
+LinearAttention::LinearAttention(const AttentionOptions& o, const AttentionSetup& setup, const std::string& default_map,
+                                 Rng& rng)
+    : AttentionKernel("linear_attention"), setup_(setup), eps_(o.eps) {
+  if (setup.head_dim <= 0) fail(fmt::format("head_dim must be positive, got {}", setup.head_dim));
+  if (!(o.eps >= 0)) fail(fmt::format("eps must be >= 0, got {}", o.eps));
+  FeatureMapOptions fo;
+  fo.name = o.feature_map.empty() ? default_map : o.feature_map;
+  fo.head_dim = setup.head_dim;
+  fo.features = o.features;
+  fo.orthogonal = o.orthogonal;
+  fo.norms = o.norms;
+  fo.redraw_interval = o.redraw_interval;
+  fo.eps = o.feature_eps;
+  std::shared_ptr<FeatureMap> map;
+  try {
+    map = make_feature_map(fo, rng);
+  } catch (const LayerError& e) {
+    throw LayerError(e.path().empty() ? "feature_map" : "feature_map." + e.path(), e.message());
+  } catch (const Error& e) {
+    fail(e.what());
+  }
+  feature_map_ = register_module("feature_map", map);
+}
+
+Variable LinearAttention::forward(const Variable& q, const Variable& k, const Variable& v, const AttentionMask& mask) {
+  check_qkv(q.defined() ? q.data() : Tensor(), k.defined() ? k.data() : Tensor(), v.defined() ? v.data() : Tensor(),
+            where());
+  check_mask(mask, q.size(0), k.size(2), where());
+  const bool causal = setup_.causal || mask.causal;
+  if (causal && q.size(2) != k.size(2)) {
+    fail(
+        fmt::format("causal linear attention needs as many queries as keys, got {} and {} (decode one position at "
+                    "a time with step_self)",
+                    q.size(2), k.size(2)));
+  }
+  const Variable phi_q = feature_map_->forward(q, FeatureRole::query);  // (B, H, N, M)
+  Tensor c;                                                             // causal keys' stabilizer, (B, H, N, 1)
+  Variable phi_k = feature_map_->forward(k, causal ? FeatureRole::causal_key : FeatureRole::key, &c);
+  const Tensor w = key_padding_weights(mask, k.size(0), k.size(2), phi_k.dtype());
+  if (w.defined()) phi_k = phi_k * Variable(w);
+  if (causal) return causal_linear_attention(phi_q, phi_k, v, eps_, c);
+  const Variable kv = matmul(transpose(phi_k, 2, 3), v);                  // (B, H, M, Dv)
+  const Variable k_sum = sum(phi_k, {2}, /*keepdim=*/true);               // (B, H, 1, M)
+  const Variable den = sum(phi_q * k_sum, {3}, /*keepdim=*/true) + eps_;  // (B, H, N, 1)
+  return matmul(phi_q, kv) / den;
+}
+
+std::unique_ptr<AttentionState> LinearAttention::start_self(std::int64_t /*batch*/) {
+  return std::make_unique<LinearState>();
+}
+
+Tensor LinearAttention::step_self(const Tensor& q, const Tensor& k, const Tensor& v, AttentionState& state) {
+  NoGradGuard no_grad;
+  LinearState& st = as_linear(state, where());
+  check_qkv(q, k, v, where());
+  if (q.size(2) != 1 || k.size(2) != 1) {
+    fail(fmt::format("step_self takes one position, got {} queries and {} keys", q.size(2), k.size(2)));
+  }
+  const std::int64_t B = q.size(0), H = q.size(1), M = feature_map_->features(), Dv = v.size(3);
+  const Tensor phi_q = feature_map_->forward(Variable(q), FeatureRole::query).data();  // (B, H, 1, M)
+  Tensor c;  // the new key's stabilizer (B, H, 1, 1), or undefined
+  Tensor phi_k = feature_map_->forward(Variable(k), FeatureRole::causal_key, &c).data();
+  if (!st.s.defined()) {
+    st.s = Tensor::zeros({B, H, M, Dv}, phi_q.dtype());
+    st.z = Tensor::zeros({B, H, M}, phi_q.dtype());
+  } else if (st.s.size(0) != B) {
+    fail(fmt::format("decoding state holds a batch of {}, the step has {}", st.s.size(0), B));
+  }
+  Tensor decay;
+  if (c.defined()) {
+    const Tensor c2 = c.reshape({B, H});
+    if (!st.log_scale.defined()) {
+      st.log_scale = c2.clone();  // the sums are still zero: no rescaling
+    } else {
+      const Tensor top = binary(BinaryOp::maximum, st.log_scale, c2);
+      decay = unary(UnaryOp::exp, binary(BinaryOp::sub, st.log_scale, top));
+      phi_k = binary(BinaryOp::mul, phi_k, unary(UnaryOp::exp, binary(BinaryOp::sub, c2, top)).view({B, H, 1, 1}));
+      st.log_scale = top;
+    }
+  }
+  ++st.used;
+  return causal_linear_step(st.s, st.z, phi_q, phi_k, v, decay, eps_);
+}
+
+std::unique_ptr<AttentionState> LinearAttention::start_cross(const Tensor& k, const Tensor& v,
+                                                             const AttentionMask& mask) {
+  NoGradGuard no_grad;
+  check_qkv(k, k, v, where());
+  check_mask(mask, k.size(0), k.size(2), where());
+  Tensor phi_k = feature_map_->forward(Variable(k), FeatureRole::key).data();  // (B, H, M_keys, M)
+  const Tensor w = key_padding_weights(mask, k.size(0), k.size(2), phi_k.dtype());
+  if (w.defined()) phi_k = binary(BinaryOp::mul, phi_k, w);
+  auto st = std::make_unique<LinearState>();
+  st->s = matmul(phi_k.transpose(2, 3), v);  // (B, H, M, Dv)
+  st->z = sum(phi_k, {2});                   // (B, H, M)
+  st->used = k.size(2);
+  return st;
+}
+
+Tensor LinearAttention::step_cross(const Tensor& q, AttentionState& state) {
+  NoGradGuard no_grad;
+  LinearState& st = as_linear(state, where());
+  const Tensor phi_q = feature_map_->forward(Variable(q), FeatureRole::query).data();  // (B, H, N, M)
+  if (phi_q.size(0) != st.s.size(0)) {
+    fail(fmt::format("decoding state holds a batch of {}, the step has {}", st.s.size(0), phi_q.size(0)));
+  }
+  const Tensor num = matmul(phi_q, st.s);               // (B, H, N, Dv)
+  const Tensor den = matmul(phi_q, st.z.unsqueeze(3));  // (B, H, N, 1)
+  return binary(BinaryOp::div, num, unary(UnaryOp::add_scalar, den, eps_));
+}
+
+}  // namespace kat

@@ -1,0 +1,41 @@
+#pragma once
+// Linear attention (Katharopoulos et al. 2020) over any registered feature map; with the FAVOR+
+// map it is the Performer (Choromanski et al. 2021).
+//
+// Non-causal:  V'_i = phi(Q_i)^T (sum_j phi(K_j) V_j^T) / (phi(Q_i) . sum_j phi(K_j) + eps),
+//   computed right to left by associativity: O(N M Dv) time, O(M Dv) per head for the sums.
+// Causal: the fused op of causal_linear_op.h (running sums, linear-memory backward).
+// Padded keys get zero features, so they add nothing to either sum.
+// Decoding: the state is (S, z), the sums so far: one token costs O(M Dv) per head whatever its
+// position (the paper's Section 3.4, "Transformers are RNNs").
+
+#include <memory>
+
+#include "layers/attention/attention.h"
+#include "layers/attention/feature_maps/feature_map.h"
+#include "layers/attention/registry.h"
+
+namespace kat {
+
+class LinearAttention : public AttentionKernel {
+ public:
+  // default_map: the feature map when options.feature_map is empty (linear: elu, performer: favor+).
+  LinearAttention(const AttentionOptions& options, const AttentionSetup& setup, const std::string& default_map,
+                  Rng& rng);
+
+  Variable forward(const Variable& q, const Variable& k, const Variable& v, const AttentionMask& mask) override;
+  std::unique_ptr<AttentionState> start_self(std::int64_t batch) override;
+  Tensor step_self(const Tensor& q, const Tensor& k, const Tensor& v, AttentionState& state) override;
+  std::unique_ptr<AttentionState> start_cross(const Tensor& k, const Tensor& v, const AttentionMask& mask) override;
+  Tensor step_cross(const Tensor& q, AttentionState& state) override;
+  void on_train_step(std::int64_t step) override { feature_map_->on_train_step(step); }
+
+  FeatureMap& feature_map() { return *feature_map_; }
+
+ private:
+  AttentionSetup setup_;
+  double eps_;
+  std::shared_ptr<FeatureMap> feature_map_;
+};
+
+}  // namespace kat

@@ -1,0 +1,297 @@
+// Feature maps: FAVOR+ is an unbiased estimator of the softmax kernel whose error falls with the
+// number of features and is lower with orthogonal projections (Choromanski et al. 2021); the
+// stabilizers keep large inputs finite; random projections are redrawn and saved; a user's map
+// plugs in through the registry.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "autograd/gradcheck.h"
+#include "autograd/ops.h"
+#include "core/kernels/elementwise.h"
+#include "core/kernels/gemm.h"
+#include "core/kernels/qr.h"
+#include "core/kernels/reduce.h"
+#include "layers/attention/feature_maps/favor.h"
+#include "layers/attention/feature_maps/registry.h"
+#include "layers/attention/linear_attention.h"
+#include "layers/models/language_model.h"
+#include "optim/adam.h"
+#include "tests/test_util.h"
+
+using namespace kat;
+using kat::test::randn;
+
+namespace {
+
+FeatureMapOptions favor_options(std::int64_t d, std::int64_t m, bool orthogonal) {
+  FeatureMapOptions o;
+  o.name = "favor+";
+  o.head_dim = d;
+  o.features = m;
+  o.orthogonal = orthogonal;
+  return o;
+}
+
+// (1, 1, N, D) float64 rows of norm `norm`, random directions.
+Tensor rows_of_norm(std::int64_t n, std::int64_t d, double norm, Rng& rng) {
+  Tensor x = randn({1, 1, n, d}, rng);
+  Tensor len = unary(UnaryOp::sqrt, sum(unary(UnaryOp::square, x), {3}, true));
+  return unary(UnaryOp::scale, binary(BinaryOp::div, x, len), norm);
+}
+
+// Row-normalized exp(q k^T / sqrt(D)): (1, 1, N, N).
+Tensor softmax_attention_matrix(const Tensor& q, const Tensor& k) {
+  Tensor a = unary(UnaryOp::exp, unary(UnaryOp::scale, matmul(q, k.transpose(2, 3)), 1.0 / std::sqrt(q.size(3))));
+  return binary(BinaryOp::div, a, sum(a, {3}, true));
+}
+
+// The same matrix from features: phi(q) phi(k)^T, row-normalized.
+Tensor feature_attention_matrix(const Tensor& phi_q, const Tensor& phi_k) {
+  Tensor a = matmul(phi_q, phi_k.transpose(2, 3));
+  return binary(BinaryOp::div, a, sum(a, {3}, true));
+}
+
+double mean_squared(const Tensor& a, const Tensor& b) {
+  Tensor d = binary(BinaryOp::sub, a, b);
+  return mean(unary(UnaryOp::square, d)).item();
+}
+
+// Mean over `draws` redraws of the approximation error of the attention matrix.
+double favor_mse(std::int64_t m, bool orthogonal, const Tensor& q, const Tensor& k, int draws, Rng& rng) {
+  FavorFeatureMap map(FavorFeatureMap::Kind::positive, favor_options(q.size(3), m, orthogonal), rng);
+  map.to(DType::f64);
+  const Tensor exact = softmax_attention_matrix(q, k);
+  double total = 0;
+  for (int r = 0; r < draws; ++r) {
+    map.redraw();
+    const Tensor pq = map.forward(Variable(q), FeatureRole::query).data();
+    const Tensor pk = map.forward(Variable(k), FeatureRole::key).data();
+    total += mean_squared(feature_attention_matrix(pq, pk), exact);
+  }
+  return total / draws;
+}
+
+}  // namespace
+
+TEST_CASE("qr_orthonormal gives orthonormal rows, and projections have the promised norms") {
+  Rng rng(21);
+  const Tensor q = qr_orthonormal(randn({12, 12}, rng));
+  Tensor eye = Tensor::zeros({12, 12}, DType::f64);
+  for (std::int64_t i = 0; i < 12; ++i) eye.select(0, i).select(0, i).fill_(1.0);
+  CHECK(max_abs_diff(matmul(q, q.transpose(0, 1)), eye) < 1e-12);
+  CHECK_THROWS_WITH_AS(qr_orthonormal(Tensor::zeros({3, 4}, DType::f64)), doctest::Contains("square"), Error);
+
+  const std::int64_t d = 8, m = 20;  // two full blocks and a partial one
+  const Tensor w = draw_projection(m, d, /*orthogonal=*/true, ProjectionNorms::sqrt_d, rng);
+  const Tensor gram = matmul(w, w.transpose(0, 1));  // (m, m)
+  for (std::int64_t i = 0; i < m; ++i) {
+    CHECK(gram.at({i, i}) == doctest::Approx(static_cast<double>(d)).epsilon(1e-12));
+    for (std::int64_t j = 0; j < m; ++j) {
+      if (i != j && i / d == j / d) CHECK(std::abs(gram.at({i, j})) < 1e-10);  // orthogonal within a block
+    }
+  }
+  // chi norms: rows of varying length whose squares average D.
+  const Tensor wc = draw_projection(4000, d, true, ProjectionNorms::chi, rng);
+  const Tensor sq = sum(unary(UnaryOp::square, wc), {1});
+  CHECK(mean(sq).item() == doctest::Approx(static_cast<double>(d)).epsilon(0.03));
+  CHECK(max(sq).item() > 2.0 * d);
+}
+
+TEST_CASE("FAVOR+ and trigonometric features are unbiased estimators of the softmax kernel") {
+  Rng rng(22);
+  const std::int64_t d = 16;
+  const Tensor q = rows_of_norm(1, d, 2.0, rng), k = rows_of_norm(1, d, 2.0, rng);
+  const double exact = std::exp(matmul(q, k.transpose(2, 3)).item() / std::sqrt(static_cast<double>(d)));
+  for (bool positive : {true, false}) {
+    for (bool orthogonal : {true, false}) {
+      CAPTURE(positive);
+      CAPTURE(orthogonal);
+      FeatureMapOptions o = favor_options(d, 8, orthogonal);
+      FavorFeatureMap map(positive ? FavorFeatureMap::Kind::positive : FavorFeatureMap::Kind::trigonometric, o, rng);
+      map.to(DType::f64);
+      map.set_stabilize(false);
+      const int draws = 4000;
+      double s = 0, s2 = 0;
+      for (int r = 0; r < draws; ++r) {
+        map.redraw();
+        const double e = matmul(map.forward(Variable(q), FeatureRole::query).data(),
+                                map.forward(Variable(k), FeatureRole::key).data().transpose(2, 3))
+                             .item();
+        s += e;
+        s2 += e * e;
+      }
+      const double mean_est = s / draws;
+      const double se = std::sqrt((s2 / draws - mean_est * mean_est) / draws);
+      INFO("estimate " << mean_est << " +- " << se << ", exact " << exact);
+      CHECK(std::abs(mean_est - exact) < 4 * se);
+      CHECK(se < 0.05 * exact);  // the check above is not vacuous
+    }
+  }
+}
+
+TEST_CASE("FAVOR+ error falls as m grows, and orthogonal features beat i.i.d. ones") {
+  Rng rng(23);
+  const std::int64_t d = 16, n = 24;
+  const Tensor q = rows_of_norm(n, d, 2.5, rng), k = rows_of_norm(n, d, 2.5, rng);
+  const double m8 = favor_mse(8, true, q, k, 40, rng);
+  const double m32 = favor_mse(32, true, q, k, 40, rng);
+  const double m128 = favor_mse(128, true, q, k, 40, rng);
+  INFO("MSE at m = 8, 32, 128: " << m8 << ", " << m32 << ", " << m128);
+  CHECK(m32 < 0.8 * m8);
+  CHECK(m128 < 0.6 * m32);
+  for (std::int64_t m : {16, 64}) {
+    const double orth = favor_mse(m, true, q, k, 80, rng);
+    const double iid = favor_mse(m, false, q, k, 80, rng);
+    INFO("m = " << m << ": orthogonal " << orth << ", i.i.d. " << iid);
+    CHECK(orth < iid);
+  }
+}
+
+TEST_CASE("stabilizers keep FAVOR attention finite for |q|, |k| up to 30") {
+  Rng rng(24);
+  const std::int64_t d = 16, n = 32;
+  for (const char* map : {"favor+", "favor-trig"}) {
+    for (bool causal : {false, true}) {
+      CAPTURE(map);
+      CAPTURE(causal);
+      AttentionOptions o;
+      o.type = "performer";
+      o.feature_map = map;
+      o.features = 32;
+      LinearAttention kernel(o, AttentionSetup{d, causal}, "favor+", rng);
+      const Tensor q = rows_of_norm(n, d, 30.0, rng).to(DType::f32), k = rows_of_norm(n, d, 30.0, rng).to(DType::f32);
+      const Tensor v = randn({1, 1, n, 4}, rng, DType::f32);
+      const Tensor out = kernel.forward(Variable(q), Variable(k), Variable(v), AttentionMask{}).data();
+      const std::vector<float> values = out.to_vector<float>();
+      for (float x : values) REQUIRE(std::isfinite(x));
+      if (std::string(map) == "favor+") {
+        // Positive weights: every output is a convex combination of the value rows.
+        const double lo = max(unary(UnaryOp::neg, v)).item(), hi = max(v).item();
+        for (float x : values) CHECK((x >= -lo - 1e-4 && x <= hi + 1e-4));
+      }
+      // Float32 agrees with the same formula in float64, where the unstabilized features would
+      // overflow or underflow in float32: the stabilizer is what keeps the result meaningful.
+      kernel.to(DType::f64);
+      const Tensor ref = kernel
+                             .forward(Variable(q.to(DType::f64)), Variable(k.to(DType::f64)),
+                                      Variable(v.to(DType::f64)), AttentionMask{})
+                             .data();
+      CHECK(allclose(out.to(DType::f64), ref, 1e-3, 1e-3));
+      auto& fm = dynamic_cast<FavorFeatureMap&>(kernel.feature_map());
+      fm.set_stabilize(false);
+      kernel.to(DType::f32);
+      const Tensor raw = kernel.forward(Variable(q), Variable(k), Variable(v), AttentionMask{}).data();
+      CHECK_FALSE(allclose(raw.to(DType::f64), ref, 1e-2, 1e-2));
+    }
+  }
+}
+
+TEST_CASE("performer features are redrawn on schedule and restored exactly from a state dict") {
+  Rng rng(25);
+  AttentionOptions o;
+  o.type = "performer";
+  o.features = 16;
+  o.redraw_interval = 3;
+  auto a = make_attention(o, AttentionSetup{8, true}, rng);
+  auto* map = dynamic_cast<FavorFeatureMap*>(&dynamic_cast<LinearAttention&>(*a).feature_map());
+  REQUIRE(map != nullptr);
+  const Tensor p0 = map->projection().clone();
+  a->on_train_step(0);
+  a->on_train_step(1);
+  a->on_train_step(2);
+  CHECK(max_abs_diff(map->projection(), p0) == 0.0);
+  a->on_train_step(3);
+  const Tensor p3 = map->projection().clone();
+  CHECK(max_abs_diff(p3, p0) > 0.0);
+
+  std::map<std::string, Tensor> state;
+  for (const auto& [name, t] : a->state_dict()) state[name] = t.clone();
+  CHECK(state.count("feature_map.projection") == 1);
+  CHECK(state.count("feature_map.rng") == 1);
+
+  Rng other(99);
+  auto b = make_attention(o, AttentionSetup{8, true}, other);
+  b->load_state_dict(state);
+  auto* map_b = dynamic_cast<FavorFeatureMap*>(&dynamic_cast<LinearAttention&>(*b).feature_map());
+  CHECK(max_abs_diff(map_b->projection(), p3) == 0.0);
+  a->on_train_step(6);
+  b->on_train_step(6);
+  CHECK(max_abs_diff(map_b->projection(), map->projection()) == 0.0);
+  CHECK(max_abs_diff(map->projection(), p3) > 0.0);
+}
+
+namespace {
+
+// A user's feature map, written against the public interface only: phi(x) = elu(x W) + 1 with a
+// learned D x D matrix W (a "learnable" map; Katharopoulos et al. 2020 leave the choice of phi open).
+class LearnedEluMap : public FeatureMap {
+ public:
+  LearnedEluMap(const FeatureMapOptions& o, Rng& rng) : FeatureMap("learned_elu"), d_(o.head_dim) {
+    Tensor w = Tensor::zeros({d_, d_});
+    fill_normal(w, rng, 0.0, 0.1);
+    for (std::int64_t i = 0; i < d_; ++i) w.select(0, i).select(0, i).fill_(1.0);  // near the identity
+    weight_ = register_parameter("weight", w);
+  }
+  std::int64_t features() const override { return d_; }
+  Variable forward(const Variable& x, FeatureRole, Tensor*) override { return elu(matmul(x, weight_)) + 1.0; }
+
+ private:
+  std::int64_t d_;
+  Variable weight_;
+};
+
+}  // namespace
+
+TEST_CASE("a feature map registered by the user trains inside a language model") {
+  register_feature_map("learned-elu",
+                       [](const FeatureMapOptions& o, Rng& rng) { return std::make_shared<LearnedEluMap>(o, rng); });
+  CHECK_THROWS_WITH_AS(
+      register_feature_map(
+          "learned-elu", [](const FeatureMapOptions& o, Rng& rng) { return std::make_shared<LearnedEluMap>(o, rng); }),
+      doctest::Contains("'learned-elu' is already registered"), Error);
+  CHECK(has_feature_map("learned-elu"));
+
+  Rng rng(26);
+  StackOptions so;
+  so.vocab = 12;
+  so.layers = 1;
+  so.layer.d_model = 16;
+  so.layer.heads = 2;
+  so.layer.d_ff = 32;
+  so.layer.dropout = 0.0;
+  so.layer.attention.type = "linear";
+  so.layer.attention.feature_map = "learned-elu";
+  TransformerLM lm(so, rng);
+  Variable w;
+  for (const auto& [name, p] : lm.named_parameters()) {
+    if (name == "decoder.layers.0.self_attn.attention.feature_map.weight") w = p;
+  }
+  REQUIRE(w.defined());
+  const Tensor before = w.data().clone();
+  Adam opt(lm.parameters(), AdamOptions{});
+  const Tensor ids = Tensor::from_vector<std::int64_t>({1, 5, 3, 7, 2, 9, 4, 0}, {1, 8});
+  const Tensor target = Tensor::from_vector<std::int64_t>({5, 3, 7, 2, 9, 4, 0, 1}, {1, 8});
+  double first = 0, last = 0;
+  for (int step = 0; step < 30; ++step) {
+    opt.zero_grad();
+    Variable loss = cross_entropy(lm.forward(ids), target);
+    loss.backward();
+    opt.step();
+    (step == 0 ? first : last) = loss.data().item();
+  }
+  CHECK(max_abs_diff(w.data(), before) > 0.0);
+  CHECK(last < first);
+
+  // Its gradient through the attention kernel, map parameter included.
+  AttentionOptions ao;
+  ao.type = "linear";
+  ao.feature_map = "learned-elu";
+  LinearAttention kernel(ao, AttentionSetup{3, true}, "elu", rng);
+  kernel.to(DType::f64);
+  const GradcheckResult r =
+      gradcheck([&](const std::vector<Variable>& x) { return kernel.forward(x[0], x[1], x[2], AttentionMask{}); },
+                {randn({1, 2, 4, 3}, rng), randn({1, 2, 4, 3}, rng), randn({1, 2, 4, 2}, rng)}, kernel.parameters());
+  INFO(r.message);
+  CHECK(r.ok);
+}

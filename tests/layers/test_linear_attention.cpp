@@ -1,0 +1,287 @@
+// Linear attention and its feature maps: every kernel against the quadratic formula (values and
+// gradients, causal or not, with padding), gradient checks of the fused causal op, its memory
+// (independent of N), thread independence, and the recurrent form.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+
+#include "autograd/gradcheck.h"
+#include "autograd/ops.h"
+#include "core/kernels/elementwise.h"
+#include "core/parallel.h"
+#include "core/storage.h"
+#include "layers/attention/causal_linear_op.h"
+#include "layers/attention/feature_maps/favor.h"
+#include "layers/attention/feature_maps/registry.h"
+#include "layers/attention/linear_attention.h"
+#include "tests/test_util.h"
+
+using namespace kat;
+using kat::test::rand_uniform;
+using kat::test::randn;
+
+namespace {
+
+using Vars = std::vector<Variable>;
+
+void require_ok(const GradcheckFn& fn, const std::vector<Tensor>& inputs, const GradcheckOptions& opt = {}) {
+  const GradcheckResult r = gradcheck(fn, inputs, opt);
+  INFO(r.message);
+  REQUIRE(r.ok);
+}
+
+// (1, 1, N, N) lower-triangular ones.
+Tensor causal_ones(std::int64_t n, DType dtype) {
+  Tensor t = Tensor::zeros({1, 1, n, n}, dtype);
+  for (std::int64_t i = 0; i < n; ++i) t.select(0, 0).select(0, 0).select(0, i).slice(0, 0, i + 1).fill_(1.0);
+  return t;
+}
+
+// The quadratic formula, each step explicit: A = phi(Q) phi(K)^T, hidden pairs zeroed, rows
+// normalized (plus eps), times V.
+Variable quadratic(const Variable& phi_q, const Variable& phi_k, const Variable& v, const AttentionMask& mask,
+                   double eps) {
+  const std::int64_t B = phi_q.size(0), N = phi_q.size(2), M = phi_k.size(2);
+  Variable a = matmul(phi_q, transpose(phi_k, 2, 3));  // (B, H, N, M)
+  if (mask.causal) a = a * Variable(causal_ones(N, a.dtype()));
+  if (!mask.key_lengths.empty()) {
+    a = a * Variable(key_padding_weights(mask, B, M, a.dtype()).transpose(2, 3));  // (B, 1, 1, M)
+  }
+  return matmul(a, v) / (sum(a, {3}, true) + eps);
+}
+
+struct MapCase {
+  std::string map;
+  std::int64_t features;
+};
+
+const std::vector<MapCase>& map_cases() {
+  static const std::vector<MapCase> all = {{"elu", 0}, {"relu", 0}, {"favor+", 12}, {"favor-trig", 6}};
+  return all;
+}
+
+std::shared_ptr<LinearAttention> make_linear(const MapCase& c, std::int64_t head_dim, bool causal, Rng& rng,
+                                             double feature_eps = 1e-6, double eps = 1e-6) {
+  AttentionOptions o;
+  o.eps = eps;
+  o.type = "linear";
+  o.feature_map = c.map;
+  o.features = c.features;
+  o.feature_eps = feature_eps;
+  auto k = std::make_shared<LinearAttention>(o, AttentionSetup{head_dim, causal}, "elu", rng);
+  k->to(DType::f64);
+  return k;
+}
+
+}  // namespace
+
+TEST_CASE("linear attention equals the quadratic formula, values and gradients, for every map and mask") {
+  Rng rng(11);
+  const std::int64_t B = 2, H = 2, N = 7, D = 4, Dv = 3;
+  for (const MapCase& c : map_cases()) {
+    for (bool causal : {false, true}) {
+      for (bool padded : {false, true}) {
+        CAPTURE(c.map);
+        CAPTURE(causal);
+        CAPTURE(padded);
+        // The stabilizers cancel exactly where no epsilon sits beside them: favor maps run with
+        // both epsilons at 0 here (their role is tested below).
+        const bool favor = c.map.rfind("favor", 0) == 0;
+        const double eps = favor ? 0.0 : 1e-6;
+        auto kernel = make_linear(c, D, causal, rng, /*feature_eps=*/favor ? 0.0 : 1e-6, eps);
+        const AttentionMask mask{false, padded ? std::vector<std::int64_t>{7, 4} : std::vector<std::int64_t>{}};
+        Variable q(randn({B, H, N, D}, rng), true), k(randn({B, H, N, D}, rng), true),
+            v(randn({B, H, N, Dv}, rng), true);
+        Variable out = kernel->forward(q, k, v, mask);
+        const Tensor g = randn(out.shape(), rng);
+        out.backward(g);
+        const Tensor dq = q.grad(), dk = k.grad(), dv = v.grad();
+        q.zero_grad();
+        k.zero_grad();
+        v.zero_grad();
+
+        // The reference reads unstabilized features from the same map: the stabilizers cancel.
+        FeatureMap& fm = kernel->feature_map();
+        if (auto* favor = dynamic_cast<FavorFeatureMap*>(&fm)) favor->set_stabilize(false);
+        AttentionMask ref_mask = mask;
+        ref_mask.causal = causal;
+        Variable ref = quadratic(fm.forward(q, FeatureRole::query), fm.forward(k, FeatureRole::key), v, ref_mask, eps);
+        ref.backward(g);
+        const double tol = c.map == "favor-trig" ? 1e-7 : 1e-9;  // signed features: larger cancellation
+        CHECK(allclose(out.data(), ref.data(), tol, tol));
+        CHECK(allclose(dq, q.grad(), tol, tol));
+        CHECK(allclose(dk, k.grad(), tol, tol));
+        CHECK(allclose(dv, v.grad(), tol, tol));
+      }
+    }
+  }
+}
+
+TEST_CASE("gradcheck: linear attention through each feature map, causal and not, with padding") {
+  Rng rng(12);
+  for (const MapCase& c : map_cases()) {
+    for (bool causal : {false, true}) {
+      CAPTURE(c.map);
+      CAPTURE(causal);
+      // Favor maps without epsilons: then the stabilizers are exactly invariant, so the gradient
+      // (which treats them as constants) is the gradient of the function finite differences see.
+      const bool favor = c.map.rfind("favor", 0) == 0;
+      auto kernel = make_linear(c, 3, causal, rng, favor ? 0.0 : 1e-6, favor ? 0.0 : 1e-6);
+      const AttentionMask mask{false, {5, 3}};
+      require_ok([&](const Vars& x) { return kernel->forward(x[0], x[1], x[2], mask); },
+                 {randn({2, 2, 5, 3}, rng), randn({2, 2, 5, 3}, rng), randn({2, 2, 5, 2}, rng)});
+    }
+  }
+}
+
+TEST_CASE("gradcheck: the fused causal op, its normalizer, stabilizer and partial gradients") {
+  Rng rng(13);
+  const Shape qs{2, 3, 6, 4}, vs{2, 3, 6, 5};
+  for (double eps : {0.0, 0.3}) {
+    CAPTURE(eps);
+    require_ok([&](const Vars& x) { return causal_linear_attention(x[0], x[1], x[2], eps); },
+               {rand_uniform(qs, rng, 0.1, 1.0), rand_uniform(qs, rng, 0.1, 1.0), randn(vs, rng)});
+  }
+  // A non-decreasing stabilizer C: the sums are carried in units of exp(C_i).
+  Tensor c = Tensor::empty({2, 3, 6, 1}, DType::f64);
+  double* pc = c.data<double>();
+  for (std::int64_t r = 0; r < 6; ++r) {
+    double run = rng.normal();
+    for (std::int64_t i = 0; i < 6; ++i) pc[r * 6 + i] = run += rng.uniform() < 0.5 ? 0.0 : rng.uniform();
+  }
+  require_ok([&](const Vars& x) { return causal_linear_attention(x[0], x[1], x[2], 1e-3, c); },
+             {rand_uniform(qs, rng, 0.1, 1.0), rand_uniform(qs, rng, 0.1, 1.0), randn(vs, rng)});
+  // Dividing key row j by exp(C_j) and passing C gives the unstabilized result.
+  const Tensor q = rand_uniform(qs, rng, 0.1, 1.0), k = rand_uniform(qs, rng, 0.1, 1.0), v = randn(vs, rng);
+  const Tensor k_scaled = binary(BinaryOp::mul, k, unary(UnaryOp::exp, unary(UnaryOp::neg, c)));
+  CHECK(allclose(causal_linear_attention(Variable(q), Variable(k_scaled), Variable(v), 0.0, c).data(),
+                 causal_linear_attention(Variable(q), Variable(k), Variable(v), 0.0).data(), 1e-12, 1e-12));
+  // Only some inputs need a gradient; permuted (strided) views are read in place.
+  for (int which = 0; which < 3; ++which) {
+    CAPTURE(which);
+    const Tensor base = randn({2, 6, 3, 4}, rng);
+    Variable x0(rand_uniform(qs, rng, 0.1, 1.0), which == 0), x1(rand_uniform(qs, rng, 0.1, 1.0), which == 1);
+    Variable x2(base, which == 2);
+    Variable vv = permute(x2, {0, 2, 1, 3});  // (2, 3, 6, 4), strided
+    Variable out = causal_linear_attention(x0, x1, vv, 0.1);
+    sum(out * out).backward();
+    const Variable& leaf = which == 0 ? x0 : which == 1 ? x1 : x2;
+    CHECK(leaf.grad().defined());
+    require_ok(
+        [&](const Vars& x) {
+          return causal_linear_attention(which == 0 ? x[0] : Variable(x0.data()),
+                                         which == 1 ? x[0] : Variable(x1.data()),
+                                         permute(which == 2 ? x[0] : Variable(base), {0, 2, 1, 3}), 0.1);
+        },
+        {leaf.data()});
+  }
+}
+
+TEST_CASE("causal linear attention: extra memory does not grow with N") {
+  // Forward and backward at two lengths; everything beyond the inputs, the output and the three
+  // gradients must be the same few kilobytes, far below the N x M x Dv cumulative sum.
+  const std::int64_t B = 1, H = 2, M = 64, Dv = 64;
+  auto extra_bytes = [&](std::int64_t n) {
+    Rng rng(14);
+    Variable q(rand_uniform({B, H, n, M}, rng, 0.0, 1.0, DType::f32), true);
+    Variable k(rand_uniform({B, H, n, M}, rng, 0.0, 1.0, DType::f32), true);
+    Variable v(randn({B, H, n, Dv}, rng, DType::f32), true);
+    const Tensor g = randn({B, H, n, Dv}, rng, DType::f32);
+    reset_peak_memory();
+    const std::int64_t before = memory_stats().live_bytes;
+    {
+      Variable out = causal_linear_attention(q, k, v, 1e-6);
+      out.backward(g);
+    }
+    const std::int64_t expected = 4 * (B * H * n * Dv) /* out */ + 4 * (2 * B * H * n * M + B * H * n * Dv) /* grads */;
+    return memory_stats().peak_bytes - before - expected;
+  };
+  const std::int64_t e4k = extra_bytes(4096), e16k = extra_bytes(16384);
+  INFO("extra bytes at N=4096: " << e4k << ", at N=16384: " << e16k);
+  CHECK(e4k >= 0);
+  CHECK(std::abs(e16k - e4k) <= 4096);
+  CHECK(e16k < 16384 * M * Dv * 4 / 1000);  // under a thousandth of the cumulative sum's size
+}
+
+TEST_CASE("causal linear attention: float32 agrees with float64, and threads do not change the result") {
+  Rng rng(15);
+  const Shape qs{2, 4, 1024, 16}, vs{2, 4, 1024, 8};
+  const Tensor q = rand_uniform(qs, rng, 0.0, 1.0), k = rand_uniform(qs, rng, 0.0, 1.0), v = randn(vs, rng);
+  const Tensor g = randn(vs, rng);
+  auto run = [&](DType dt) {
+    Variable a(q.to(dt), true), b(k.to(dt), true), c(v.to(dt), true);
+    Variable out = causal_linear_attention(a, b, c, 1e-6);
+    out.backward(g.to(dt));
+    return std::vector<Tensor>{out.data(), a.grad(), b.grad(), c.grad()};
+  };
+  const auto r64 = run(DType::f64);
+  const auto r32 = run(DType::f32);
+  for (std::size_t i = 0; i < r64.size(); ++i) {
+    CAPTURE(i);
+    CHECK(allclose(r32[i].to(DType::f64), r64[i], 1e-3, 1e-4));
+  }
+  const int saved = num_threads();
+  set_num_threads(1);
+  const auto one = run(DType::f32);
+  set_num_threads(2);
+  const auto two = run(DType::f32);
+  set_num_threads(saved);
+  for (std::size_t i = 0; i < one.size(); ++i) CHECK(max_abs_diff(one[i], two[i]) == 0.0);
+}
+
+TEST_CASE("linear attention: the recurrent form reproduces the causal forward") {
+  Rng rng(16);
+  for (const MapCase& c : map_cases()) {
+    CAPTURE(c.map);
+    auto kernel = make_linear(c, 8, /*causal=*/true, rng);
+    kernel->to(DType::f32);
+    const Tensor q = randn({2, 3, 40, 8}, rng, DType::f32), k = randn({2, 3, 40, 8}, rng, DType::f32);
+    const Tensor v = randn({2, 3, 40, 5}, rng, DType::f32);
+    // Growing key norms make the FAVOR stabilizer climb along the sequence, so the rescaling of
+    // the running sums is exercised.
+    Tensor k_grow = k.clone();
+    for (std::int64_t i = 0; i < 40; ++i) {
+      Tensor row = k_grow.slice(2, i, i + 1);
+      row.copy_(unary(UnaryOp::scale, row, 0.5 + 0.05 * static_cast<double>(i)));
+    }
+    const Tensor full = kernel->forward(Variable(q), Variable(k_grow), Variable(v), AttentionMask{}).data();
+    auto state = kernel->start_self(2);
+    for (std::int64_t i = 0; i < 40; ++i) {
+      const Tensor step =
+          kernel->step_self(q.slice(2, i, i + 1), k_grow.slice(2, i, i + 1), v.slice(2, i, i + 1), *state);
+      CHECK(allclose(step, full.slice(2, i, i + 1), 1e-4, 1e-5));
+    }
+    CHECK(state->length() == 40);
+  }
+}
+
+TEST_CASE("linear attention: bad input and options give errors naming the layer") {
+  Rng rng(17);
+  AttentionOptions o;
+  o.type = "performer";
+  CHECK_THROWS_WITH_AS(make_attention(o, AttentionSetup{8, true}, rng),
+                       doctest::Contains("favor+ needs a positive number of random features (attention.features)"),
+                       LayerError);
+  o.features = 16;
+  o.norms = "gaussian";
+  CHECK_THROWS_WITH_AS(make_attention(o, AttentionSetup{8, true}, rng),
+                       doctest::Contains("unknown projection norms 'gaussian' (known: chi, sqrt_d)"), LayerError);
+  o = AttentionOptions{};
+  o.type = "linear";
+  o.feature_map = "cosh";
+  CHECK_THROWS_WITH_AS(make_attention(o, AttentionSetup{8, false}, rng),
+                       doctest::Contains("unknown feature map 'cosh' (known: elu, favor+, favor-trig, "), LayerError);
+  o.feature_map = "";
+  auto causal = make_attention(o, AttentionSetup{4, true}, rng);
+  CHECK_THROWS_WITH_AS(causal->forward(Variable(Tensor::zeros({1, 1, 2, 4})), Variable(Tensor::zeros({1, 1, 3, 4})),
+                                       Variable(Tensor::zeros({1, 1, 3, 4})), AttentionMask{}),
+                       doctest::Contains("needs as many queries as keys, got 2 and 3"), Error);
+  CHECK_THROWS_WITH_AS(
+      causal_linear_attention(Variable(Tensor::zeros({1, 1, 3, 4})), Variable(Tensor::zeros({1, 1, 3, 5})),
+                              Variable(Tensor::zeros({1, 1, 3, 2})), 0.0),
+      doctest::Contains("causal_linear_attention: phi_q and phi_k must have the same shape"), Error);
+  CHECK_THROWS_AS(causal_linear_attention(Variable(Tensor::zeros({1, 1, 3, 4})), Variable(Tensor::zeros({1, 1, 3, 4})),
+                                          Variable(Tensor::zeros({1, 1, 3, 2})), -1.0),
+                  Error);
+}
