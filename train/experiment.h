@@ -23,9 +23,14 @@ struct SyntheticDataConfig {
 struct DataConfig {
   std::string kind;  // synthetic | corpus
   SyntheticDataConfig synthetic;
-  std::string train;  // corpus: prepared HDF5 dataset for training
-  std::string valid;  // corpus: prepared HDF5 dataset for validation
-  std::string tokenizer;
+  std::string train;             // corpus: prepared HDF5 dataset for training
+  std::string valid;             // corpus: prepared HDF5 dataset for validation
+  std::string side;              // lm corpus
+  bool sentence_level = false;   // lm corpus
+  std::string src_side;          // translation corpus
+  std::string tgt_side;          // translation corpus
+  std::int64_t bucket_size = 0;  // translation corpus
+  std::int64_t prefetch = 0;     // corpus
   std::int64_t seq_len = 0;
   std::int64_t batch_size = 0;  // sentences per batch
   std::int64_t max_tokens = 0;  // > 0: batches of up to this many target tokens instead

@@ -42,8 +42,15 @@ std::string inapplicable(const std::string& key, const Experiment& e) {
     if (key == "data.synthetic.branching" && syn != "markov") return "it applies to the markov task only";
     return "";
   }
-  if ((key == "data.train" || key == "data.valid" || key == "data.tokenizer") && synthetic) {
+  if ((key == "data.train" || key == "data.valid" || key == "data.prefetch") && synthetic) {
     return "it applies to data.kind: corpus only";
+  }
+  if ((key == "data.side" || key == "data.sentence_level") && (synthetic || e.task != "lm")) {
+    return "it applies to language-model corpora only";
+  }
+  if ((key == "data.src_side" || key == "data.tgt_side" || key == "data.bucket_size") &&
+      (synthetic || e.task != "translation")) {
+    return "it applies to translation corpora only";
   }
   if (key == "data.seq_len" && synthetic && syn != "markov") {
     return "synthetic sequence lengths come from data.synthetic.min_len and max_len";

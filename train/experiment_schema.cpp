@@ -52,20 +52,36 @@ Schema build_schema() {
             "Sentences that count as one epoch of the endless synthetic stream.")
       .at_least(1);
   s.string("data.train", member(&Experiment::data, &DataConfig::train), "",
-           "corpus: the prepared HDF5 dataset to train on.");
+           "corpus: the prepared HDF5 dataset to train on (kat prepare dataset); it holds its tokenizer.");
   s.string("data.valid", member(&Experiment::data, &DataConfig::valid), "",
-           "corpus: the prepared HDF5 dataset to validate on.");
-  s.string("data.tokenizer", member(&Experiment::data, &DataConfig::tokenizer), "",
-           "corpus: the tokenizer model the datasets were prepared with.");
+           "corpus: the prepared HDF5 dataset to validate on (kat prepare dataset).");
+  s.string("data.side", member(&Experiment::data, &DataConfig::side), "",
+           "lm corpus: which side (language) of the dataset to read; empty for its first.");
+  s.boolean("data.sentence_level", member(&Experiment::data, &DataConfig::sentence_level), false,
+            "lm corpus: one sentence a row (bos + sentence, padded) instead of windows of data.seq_len tokens cut "
+            "from the running text.");
+  s.string("data.src_side", member(&Experiment::data, &DataConfig::src_side), "",
+           "translation corpus: the source side; empty for the dataset's first.");
+  s.string("data.tgt_side", member(&Experiment::data, &DataConfig::tgt_side), "",
+           "translation corpus: the target side; empty for the dataset's second.");
+  s.integer("data.bucket_size", member(&Experiment::data, &DataConfig::bucket_size), 4096,
+            "translation corpus: pairs pooled and sorted by length before batching (less padding).")
+      .at_least(1);
+  s.integer("data.prefetch", member(&Experiment::data, &DataConfig::prefetch), 2,
+            "corpus: batches a background thread prepares ahead (0: none); resuming stays exact.")
+      .at_least(0)
+      .at_most(1024);
   s.integer("data.seq_len", member(&Experiment::data, &DataConfig::seq_len), 64,
-            "Tokens per training sequence (lm: markov and corpus; translation corpus: longest sentence kept).")
+            "lm (markov and corpus): tokens per training row; translation corpus: longest source or target kept "
+            "for training (longer pairs are skipped).")
       .at_least(1);
   s.integer("data.batch_size", member(&Experiment::data, &DataConfig::batch_size), 32,
-            "Sentences per batch (ignored when data.max_tokens is set).")
+            "Sentences (rows) per batch, unless data.max_tokens is set.")
       .at_least(1)
       .alias("batch");
   s.integer("data.max_tokens", member(&Experiment::data, &DataConfig::max_tokens), 0,
-            "When > 0: batches of up to this many target tokens instead of data.batch_size sentences.")
+            "When > 0: batches of up to this many (padded) tokens instead of data.batch_size sentences. A "
+            "translation corpus without it gets a budget of data.batch_size * data.seq_len.")
       .at_least(0);
 
   // model

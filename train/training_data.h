@@ -2,10 +2,8 @@
 // The data a run trains and validates on, built from the experiment's `data` section: an endless
 // training BatchSource, a fixed validation set, and the vocabulary sizes the model is built with.
 //
-// data.kind synthetic is built here (train/synthetic_data.h). data.kind corpus is where the HDF5
-// corpus loaders of the data pipeline plug in: make_corpus_data (training_data.cpp) builds a
-// TrainingData from data.train, data.valid, data.tokenizer, data.seq_len and data.batch_size or
-// data.max_tokens.
+// data.kind synthetic is built here (train/synthetic_data.h); data.kind corpus reads prepared HDF5
+// datasets (kat prepare dataset) through the data pipeline's loaders (data/loaders.h).
 
 #include <memory>
 #include <optional>

@@ -223,7 +223,7 @@ TEST_CASE("trainer: SIGINT finishes the step, writes a checkpoint and returns") 
   CHECK(restored);
 }
 
-TEST_CASE("trainer: non-finite steps are skipped; K in a row stop the run with the last good checkpoint intact") {
+TEST_CASE("trainer: non-finite steps are skipped, and K in a row stop the run with the last good checkpoint intact") {
   ScratchDir dir("nonfinite");
   Experiment e = tiny_lm(dir.file("run"));
   e.train.steps = 50;
@@ -329,15 +329,11 @@ TEST_CASE("trainer: the run folder holds the resolved config, the log, metrics a
   CHECK(more.run().step == 8);
 }
 
-TEST_CASE("trainer: a model error names the model path; corpus data is not wired in yet") {
+TEST_CASE("trainer: a model error names the model path") {
   ScratchDir dir("errors");
   Experiment e = tiny_lm(dir.file("run"));
   e.model.attention.type = "no_such_kernel";
   CHECK_THROWS_WITH_AS(Trainer(e, quiet()), doctest::Contains("model: "), Error);
-  Experiment c = tiny_lm(dir.file("run2"));
-  c.data.kind = "corpus";
-  c.data.train = "train.h5";
-  CHECK_THROWS_WITH_AS(Trainer(c, quiet()), doctest::Contains("not available in this build yet"), Error);
 }
 
 TEST_CASE("kat train, Ctrl-C, --resume and kat plot from the command line") {
