@@ -1,5 +1,6 @@
 // `kat plot RUN_DIR... -o curves.png`: training and validation loss of one or several runs on one
-// figure (two panels, one colour per run), drawn by gnuplot from each run's metrics.jsonl.
+// figure (two panels, a third for BLEU when a run has it; one colour per run), drawn by gnuplot
+// from each run's metrics.jsonl.
 
 #include <fmt/format.h>
 #include <sys/wait.h>
@@ -50,16 +51,17 @@ std::string datablock(const std::string& name, const std::vector<std::map<std::s
 int run_plot(const PlotArgs& a) {
   const bool ppl = a.metric == "ppl";
   std::string script;
-  std::vector<std::string> train_plots, valid_plots;
+  std::vector<std::string> train_plots, valid_plots, bleu_plots;
   for (std::size_t i = 0; i < a.runs.size(); ++i) {
     const std::string path = a.runs[i] + "/metrics.jsonl";
     if (!std::filesystem::exists(path)) throw Error(fmt::format("kat plot: {} has no metrics.jsonl", a.runs[i]));
     const auto records = read_metrics(path);
     std::string label = std::filesystem::path(a.runs[i]).lexically_normal().filename().string();
     if (label.empty()) label = std::filesystem::path(a.runs[i]).lexically_normal().parent_path().filename().string();
-    std::size_t n_train = 0, n_valid = 0;
+    std::size_t n_train = 0, n_valid = 0, n_bleu = 0;
     script += datablock(fmt::format("train{}", i), records, "train_loss", ppl, n_train);
     script += datablock(fmt::format("valid{}", i), records, "val_loss", ppl, n_valid);
+    script += datablock(fmt::format("bleu{}", i), records, "bleu", false, n_bleu);
     const std::string style = fmt::format("lw 2 lc {} title {}", i + 1, gp_string(label));
     if (n_train > 0) train_plots.push_back(fmt::format("$train{} using 1:2 with lines {}", i, style));
     if (n_valid > 0) {
@@ -67,16 +69,22 @@ int run_plot(const PlotArgs& a) {
       valid_plots.push_back(
           fmt::format("$valid{} using 1:2 with {} {}", i, n_valid < 30 ? "linespoints pt 7 ps 0.8" : "lines", style));
     }
+    if (n_bleu > 0) {
+      bleu_plots.push_back(
+          fmt::format("$bleu{} using 1:2 with {} {}", i, n_bleu < 30 ? "linespoints pt 7 ps 0.8" : "lines", style));
+    }
     if (n_train == 0 && n_valid == 0) std::fprintf(stderr, "kat plot: %s has no loss records yet\n", path.c_str());
   }
   if (train_plots.empty() && valid_plots.empty()) throw Error("kat plot: no records to plot");
 
   const std::string ylabel = ppl ? "perplexity" : "loss (nats/token)";
-  script +=
-      fmt::format("set terminal pngcairo size 1400,560 enhanced font 'sans,11'\nset output {}\n", gp_string(a.output));
+  const int panels = bleu_plots.empty() ? 2 : 3;
+  script += fmt::format("set terminal pngcairo size {},560 enhanced font 'sans,11'\nset output {}\n", panels * 700,
+                        gp_string(a.output));
   script += "set grid\nset key top right\nset xlabel 'step'\nset ylabel " + gp_string(ylabel) + "\n";
   if (a.log_y) script += "set logscale y\n";
-  script += fmt::format("set multiplot layout 1,2 title {}\n", gp_string(a.title.empty() ? "kat runs" : a.title));
+  script +=
+      fmt::format("set multiplot layout 1,{} title {}\n", panels, gp_string(a.title.empty() ? "kat runs" : a.title));
   auto panel = [&](const std::string& title, const std::vector<std::string>& plots) {
     script += "set title " + gp_string(title) + "\n";
     if (plots.empty()) {
@@ -88,6 +96,10 @@ int run_plot(const PlotArgs& a) {
   };
   panel("training " + std::string(ppl ? "perplexity" : "loss"), train_plots);
   panel("validation " + std::string(ppl ? "perplexity" : "loss"), valid_plots);
+  if (!bleu_plots.empty()) {
+    script += "unset logscale y\nset ylabel 'BLEU'\nset key bottom right\n";
+    panel("validation BLEU", bleu_plots);
+  }
   script += "unset multiplot\n";
 
   FILE* gp = ::popen("gnuplot 2>&1", "w");

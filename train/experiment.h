@@ -90,6 +90,7 @@ struct TrainConfig {
   double clip_norm = 0.0;
   double label_smoothing = 0.0;
   std::int64_t valid_interval = 0;
+  std::int64_t bleu_beam = 0;
   std::int64_t checkpoint_interval = 0;
   std::int64_t keep_last = 0;
   std::int64_t patience = 0;

@@ -56,6 +56,7 @@ std::string inapplicable(const std::string& key, const Experiment& e) {
     return "synthetic sequence lengths come from data.synthetic.min_len and max_len";
   }
   if (key == "data.batch_size" && e.data.max_tokens > 0) return "data.max_tokens sizes the batches";
+  if (key == "train.bleu_beam" && e.task != "translation") return "it applies to task: translation only";
   if ((key == "model.encoder_layers" || key == "model.decoder_layers" || key == "model.share_embeddings") &&
       e.task != "translation") {
     return "it applies to task: translation only";

@@ -224,6 +224,11 @@ Schema build_schema() {
   s.integer("train.valid_interval", member(&Experiment::train, &TrainConfig::valid_interval), 100,
             "Validate every this many steps (0: only at the end).")
       .at_least(0);
+  s.integer("train.bleu_beam", member(&Experiment::train, &TrainConfig::bleu_beam), 1,
+            "translation: validation also decodes the validation set with this beam (1: greedy) and reports BLEU "
+            "(sacreBLEU's 13a tokenization); 0 skips decoding.")
+      .at_least(0)
+      .at_most(64);
   s.integer("train.checkpoint_interval", member(&Experiment::train, &TrainConfig::checkpoint_interval), 500,
             "Write a checkpoint every this many steps (and always at the end).")
       .at_least(1);

@@ -1,7 +1,8 @@
 #pragma once
 // metrics.jsonl: one flat JSON object per line, appended as training goes. Training records carry
 // step, epoch, train_loss, lr, grad_norm, tokens_per_s, wall_time, peak_rss_mb; validation records
-// carry step, val_loss, val_ppl, wall_time, peak_rss_mb. `kat plot` reads them back.
+// carry step, val_loss, val_ppl, bleu (translation), wall_time, peak_rss_mb. `kat plot` reads them
+// back.
 
 #include <cstdint>
 #include <fstream>

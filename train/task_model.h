@@ -7,6 +7,7 @@
 
 #include "data/batch.h"
 #include "layers/attention/attention.h"
+#include "layers/decoding/search.h"
 #include "train/experiment.h"
 #include "train/training_data.h"
 
@@ -18,6 +19,10 @@ class TaskModel {
   virtual Module& module() = 0;
   // (B, T, vocab) logits for the batch's decoder input.
   virtual Variable logits(const Batch& batch) = 0;
+  // translation: the best hypothesis (ids without bos and eos) for each source of the batch, at
+  // most max_len[b] tokens; the model must be in eval mode. A language model throws.
+  virtual std::vector<std::vector<std::int64_t>> translate(const Batch& batch, const SearchOptions& options,
+                                                           const std::vector<std::int64_t>& max_len) = 0;
 };
 
 // Builds the model the experiment describes for the data's vocabularies; initialization draws

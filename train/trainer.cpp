@@ -23,6 +23,7 @@
 #include "train/checkpoint_store.h"
 #include "train/experiment_config.h"
 #include "train/metrics.h"
+#include "train/metrics/bleu.h"
 #include "train/stop_signal.h"
 #include "train/task_model.h"
 #include "train/training_data.h"
@@ -159,21 +160,78 @@ struct Trainer::State {
     info("checkpoint {}{}", path, best ? " (best so far)" : "");
   }
 
-  // The plain cross-entropy per target token over the whole validation set.
-  double validate() {
+  // The plain cross-entropy per target token over the whole validation set, and for translation
+  // (train.bleu_beam > 0) the BLEU of its decoded translations.
+  struct Validation {
+    double loss = 0.0;
+    double bleu = std::nan("");
+  };
+  Validation validate() {
     NoGradGuard no_grad;
     model->module().eval();
     double sum = 0.0;
     std::int64_t tokens = 0;
     CrossEntropyOptions ce;
     ce.ignore_index = data.pad_id;
+    std::vector<std::string> hypotheses, references;
+    const bool bleu = exp.task == "translation" && exp.train.bleu_beam > 0 && data.detokenize;
     for (const Batch& b : data.valid) {
       const Variable loss = cross_entropy(model->logits(b), b.target, ce);
       sum += loss.data().item() * static_cast<double>(b.tokens);
       tokens += b.tokens;
+      if (!bleu) continue;
+      // Decode each source up to twice its length plus 10 tokens.
+      std::vector<std::int64_t> max_len;
+      for (std::int64_t i = 0; i < b.sentences; ++i) {
+        const std::int64_t n = b.src_lengths.empty() ? b.src.size(1) : b.src_lengths[static_cast<std::size_t>(i)];
+        max_len.push_back(2 * n + 10);
+      }
+      SearchOptions search;
+      search.bos = data.bos_id;
+      search.eos = data.eos_id;
+      search.beam = exp.train.bleu_beam;
+      for (const auto& h : model->translate(b, search, max_len)) hypotheses.push_back(data.detokenize(h));
+      const std::int64_t* t = b.target.data<std::int64_t>();
+      for (std::int64_t i = 0; i < b.sentences; ++i) {
+        std::vector<std::int64_t> ref;
+        for (std::int64_t j = 0; j < b.target.size(1); ++j) {
+          const std::int64_t id = t[i * b.target.size(1) + j];
+          if (id != data.pad_id && id != data.eos_id) ref.push_back(id);
+        }
+        references.push_back(data.detokenize(ref));
+      }
     }
     model->module().train();
-    return tokens > 0 ? sum / static_cast<double>(tokens) : std::nan("");
+    Validation v;
+    v.loss = tokens > 0 ? sum / static_cast<double>(tokens) : std::nan("");
+    if (bleu) v.bleu = corpus_bleu(hypotheses, references).score;
+    return v;
+  }
+
+  // Validates at the current step, records and logs the result, and tells whether it is the best
+  // so far. `counts` makes a validation without improvement count towards train.patience.
+  bool validate_and_record(std::int64_t step, double wall_time, bool counts) {
+    const Validation v = validate();
+    last_valid_loss = v.loss;
+    last_valid_step = step;
+    const bool best = v.loss < progress.best_valid_loss;
+    if (best) {
+      progress.best_valid_loss = v.loss;
+      progress.best_step = step;
+      progress.validations_since_best = 0;
+    } else if (counts) {
+      ++progress.validations_since_best;
+    }
+    MetricsRecord record = {{"step", static_cast<double>(step)}, {"val_loss", v.loss}, {"val_ppl", std::exp(v.loss)}};
+    if (!std::isnan(v.bleu)) record.emplace_back("bleu", v.bleu);
+    record.emplace_back("wall_time", wall_time);
+    record.emplace_back("peak_rss_mb", peak_rss_mb());
+    metrics->append(record);
+    info("step {}: validation loss {:.4f}, ppl {:.3f}{}{}{}", step, v.loss, std::exp(v.loss),
+         std::isnan(v.bleu) ? "" : fmt::format(", BLEU {:.2f}", v.bleu),
+         best ? " (best)" : fmt::format(" (best {:.4f} at step {})", progress.best_valid_loss, progress.best_step),
+         data.best_loss ? fmt::format("; the data's best is {:.4f}", *data.best_loss) : "");
+    return best;
   }
 };
 
@@ -407,26 +465,7 @@ TrainResult Trainer::run() {
     // Validation, best checkpoint, early stopping.
     bool best = false;
     if (e.train.valid_interval > 0 && step % e.train.valid_interval == 0) {
-      const double v = s.validate();
-      s.last_valid_loss = v;
-      s.last_valid_step = step;
-      best = v < s.progress.best_valid_loss;
-      if (best) {
-        s.progress.best_valid_loss = v;
-        s.progress.best_step = step;
-        s.progress.validations_since_best = 0;
-      } else {
-        ++s.progress.validations_since_best;
-      }
-      s.metrics->append({{"step", static_cast<double>(step)},
-                         {"val_loss", v},
-                         {"val_ppl", std::exp(v)},
-                         {"wall_time", wall()},
-                         {"peak_rss_mb", peak_rss_mb()}});
-      s.info(
-          "step {}: validation loss {:.4f}, ppl {:.3f}{}{}", step, v, std::exp(v),
-          best ? " (best)" : fmt::format(" (best {:.4f} at step {})", s.progress.best_valid_loss, s.progress.best_step),
-          s.data.best_loss ? fmt::format("; the data's best is {:.4f}", *s.data.best_loss) : "");
+      best = s.validate_and_record(step, wall(), true);
     }
     s.progress.wall_seconds = wall();
     // While steps are non-finite the state is suspect: the last good checkpoint stays the last.
@@ -442,20 +481,7 @@ TrainResult Trainer::run() {
 
   s.progress_line->clear();
   if (result.outcome == TrainOutcome::finished && s.last_valid_step != s.progress.step && !s.data.valid.empty()) {
-    const double v = s.validate();
-    s.last_valid_loss = v;
-    s.last_valid_step = s.progress.step;
-    const bool best = v < s.progress.best_valid_loss;
-    if (best) {
-      s.progress.best_valid_loss = v;
-      s.progress.best_step = s.progress.step;
-    }
-    s.metrics->append({{"step", static_cast<double>(s.progress.step)},
-                       {"val_loss", v},
-                       {"val_ppl", std::exp(v)},
-                       {"wall_time", wall()},
-                       {"peak_rss_mb", peak_rss_mb()}});
-    s.info("step {}: validation loss {:.4f}, ppl {:.3f}", s.progress.step, v, std::exp(v));
+    const bool best = s.validate_and_record(s.progress.step, wall(), false);
     s.progress.wall_seconds = wall();
     s.save(best);
   } else if (result.outcome != TrainOutcome::diverged && s.last_checkpoint_step != s.progress.step) {

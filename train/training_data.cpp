@@ -35,6 +35,13 @@ TrainingData make_synthetic_data(const Experiment& e, const Rng& rng) {
   d.tgt_vocab = d.src_vocab = synthetic_vocab(s);
   d.shared_vocab = true;
   d.pad_id = synthetic_ids::pad;
+  d.bos_id = synthetic_ids::bos;
+  d.eos_id = synthetic_ids::eos;
+  d.detokenize = [](const std::vector<std::int64_t>& ids) {
+    std::string out;
+    for (auto id : ids) out += (out.empty() ? "s" : " s") + std::to_string(id);
+    return out;
+  };
   d.max_length = synthetic_max_length(o);
   if (s.task == "markov") {
     d.best_loss = chain->entropy_rate();
@@ -56,6 +63,8 @@ TrainingData make_corpus_data(const Experiment& e, const Rng& rng) {
   const DatasetInfo info = read_dataset_info(c.train);
   TrainingData d;
   d.pad_id = info.pad_id;
+  d.bos_id = info.bos_id;
+  d.eos_id = info.eos_id;
   if (e.task == "lm") {
     LmBatchOptions o;
     o.seq_len = c.seq_len;

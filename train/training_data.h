@@ -5,6 +5,7 @@
 // data.kind synthetic is built here (train/synthetic_data.h); data.kind corpus reads prepared HDF5
 // datasets (kat prepare dataset) through the data pipeline's loaders (data/loaders.h).
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +27,11 @@ struct TrainingData {
   std::int64_t max_length = 0;         // the longest decoder input the model will see
   std::string description;             // one line for the log
   std::optional<double> best_loss;     // the lowest expected validation loss, when the data fixes it
+  std::int64_t bos_id = 1;             // what decoding starts from and stops at
+  std::int64_t eos_id = 2;
+  // Target ids (no bos, eos or padding) as text, for BLEU: the target tokenizer's decoding, or
+  // the ids as words for synthetic data.
+  std::function<std::string(const std::vector<std::int64_t>&)> detokenize;
 };
 
 // Builds the data of a validated experiment; the training stream draws from `rng` (copied).

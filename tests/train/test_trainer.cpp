@@ -346,6 +346,16 @@ TEST_CASE("kat train, Ctrl-C, --resume and kat plot from the command line") {
   CHECK(first.exit_code == 0);
   CHECK(first.output.find("finished at step 20") != std::string::npos);
   CHECK(first.output.find("validation loss") != std::string::npos);
+  CHECK(first.output.find(", BLEU ") != std::string::npos);
+  bool bleu_recorded = false;
+  for (const auto& r : read_metrics(run + "/metrics.jsonl")) {
+    if (r.count("bleu")) {
+      bleu_recorded = true;
+      CHECK(r.at("bleu") >= 0.0);
+      CHECK(r.at("bleu") <= 100.0);
+    }
+  }
+  CHECK(bleu_recorded);
 
   // SIGINT in the middle of a long run, once it has logged its first steps: the step finishes, a
   // checkpoint is written, exit 0.
