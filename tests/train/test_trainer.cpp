@@ -392,3 +392,35 @@ TEST_CASE("kat train, Ctrl-C, --resume and kat plot from the command line") {
   CHECK(image.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0);
   CHECK(run_command(kat + " plot " + dir.file("nothing") + " -o " + png).exit_code == 2);
 }
+
+TEST_CASE("trainer: training by epochs stops when the stream has gone through them") {
+  ScratchDir dir("epochs");
+  Experiment e = tiny_lm(dir.file("run"));
+  e.train.steps = 0;
+  e.train.epochs = 2;
+  e.data.synthetic.epoch_sentences = 16;  // 4 batches of 4 sentences an epoch
+  e.train.valid_interval = 0;
+  Trainer t(e, quiet());
+  const TrainResult r = t.run();
+  CHECK(r.outcome == TrainOutcome::finished);
+  CHECK(r.step == 8);
+  CHECK(t.progress().epoch == 2);
+}
+
+TEST_CASE("trainer: label smoothing changes the training loss, not the validation loss") {
+  ScratchDir dir("smoothing");
+  auto first_losses = [&](const std::string& sub, double smoothing) {
+    Experiment e = tiny_lm(dir.file(sub));
+    e.train.steps = 1;
+    e.train.log_interval = 1;
+    e.train.label_smoothing = smoothing;
+    Trainer t(e, quiet());
+    const TrainResult r = t.run();
+    return std::pair{r.train_loss, r.valid_loss};
+  };
+  const auto [plain_train, plain_valid] = first_losses("plain", 0.0);
+  const auto [smooth_train, smooth_valid] = first_losses("smooth", 0.2);
+  CHECK(smooth_train != plain_train);
+  // One update apart, the validation losses differ only by the effect of that update.
+  CHECK(std::abs(smooth_valid - plain_valid) < 0.05);
+}
