@@ -112,9 +112,6 @@ struct Experiment {
   ScheduleConfig schedule;
   TrainConfig train;
   OutputConfig output;
-
-  // The total number of updates when counted in steps, else 0 (epochs).
-  std::int64_t total_steps() const { return train.steps; }
 };
 
 }  // namespace kat

@@ -280,6 +280,7 @@ Trainer::Trainer(const Experiment& experiment, TrainerOptions options) : s_(std:
   s.schedule = make_schedule(schedule_options(experiment));
   s.store = std::make_unique<CheckpointStore>(checkpoints, experiment.train.keep_last);
 
+  std::string resume_note;
   if (s.options.resume) {
     const std::string path = s.store->last_path();
     Checkpoint c = read_checkpoint(path);
@@ -312,6 +313,11 @@ Trainer::Trainer(const Experiment& experiment, TrainerOptions options) : s_(std:
       throw Error(fmt::format("checkpoint {}: {}", path, err.what()));
     }
     s.progress = c.progress;
+    const ScheduleOptions now = schedule_options(experiment);
+    if (now.total_steps != c.schedule.total_steps && (now.kind == "cosine" || now.kind == "linear")) {
+      resume_note = fmt::format("the {} schedule now decays over {} steps instead of {} (it follows train.steps)",
+                                now.kind, now.total_steps, c.schedule.total_steps);
+    }
     s.last_checkpoint_step = s.progress.step;
     truncate_metrics(s.dir + "/metrics.jsonl", s.progress.step);
   }
@@ -325,6 +331,7 @@ Trainer::Trainer(const Experiment& experiment, TrainerOptions options) : s_(std:
   }
   s.info("run folder {}{}", s.dir, s.options.resume ? fmt::format(", resuming at step {}", s.progress.step) : "");
   s.info("experiment:\n{}", yaml);
+  if (!resume_note.empty()) s.warn("resume: {}", resume_note);
   s.info("data: {}", s.data.description);
   s.info("model: {} parameters, {} attention, {} attention kernels", s.model->module().parameter_count(),
          experiment.model.attention.type, s.kernels.size());
