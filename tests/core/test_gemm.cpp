@@ -80,8 +80,8 @@ TEST_CASE("matrix-vector products (one row or one column) in every layout, with 
       }
       Tensor c = Tensor::ones({m, n}, dt);
       gemm(a, b, c, false, false, 2.0, 0.5);
-      CHECK(max_abs_diff(c, binary(BinaryOp::add, unary(UnaryOp::scale, want.to(dt), 2.0), Tensor::full({m, n}, 0.5, dt))) <
-            tol);
+      CHECK(max_abs_diff(c, binary(BinaryOp::add, unary(UnaryOp::scale, want.to(dt), 2.0),
+                                   Tensor::full({m, n}, 0.5, dt))) < tol);
     }
   }
 }
