@@ -4,6 +4,10 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 
+namespace kat {
+class ConfigError;
+}
+
 namespace kat::cli {
 
 // Adds the subcommand and returns the function that runs it (an exit code) once parsed.
@@ -11,5 +15,11 @@ using Runner = std::function<int()>;
 Runner add_demo(CLI::App& app);
 Runner add_prepare(CLI::App& app);    // apps/prepare.cpp
 Runner add_tokenizer(CLI::App& app);  // apps/tokenizer.cpp
+Runner add_train(CLI::App& app);      // apps/train.cpp
+Runner add_config(CLI::App& app);     // apps/config.cpp
+Runner add_plot(CLI::App& app);       // apps/plot.cpp
+
+// Prints every diagnostic of a bad experiment to stderr, one per line, and a count.
+void print_config_errors(const ConfigError& err);
 
 }  // namespace kat::cli

@@ -26,6 +26,12 @@ int main(int argc, char** argv) {
   commands.emplace_back(app.get_subcommand("prepare"), prepare);
   kat::cli::Runner tokenizer = kat::cli::add_tokenizer(app);
   commands.emplace_back(app.get_subcommand("tokenizer"), tokenizer);
+  kat::cli::Runner train = kat::cli::add_train(app);
+  commands.emplace_back(app.get_subcommand("train"), train);
+  kat::cli::Runner config = kat::cli::add_config(app);
+  commands.emplace_back(app.get_subcommand("config"), config);
+  kat::cli::Runner plot = kat::cli::add_plot(app);
+  commands.emplace_back(app.get_subcommand("plot"), plot);
 
   try {
     app.parse(argc, argv);

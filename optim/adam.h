@@ -3,7 +3,7 @@
 
 #include <vector>
 
-#include "autograd/variable.h"
+#include "optim/optimizer.h"
 
 namespace kat {
 
@@ -12,29 +12,31 @@ struct AdamOptions {
   double beta1 = 0.9;
   double beta2 = 0.999;
   double eps = 1e-8;
-  double weight_decay = 0.0;
-  bool decoupled = false;  // AdamW: w -= lr * wd * w, outside the adaptive step
+  double weight_decay = 0.0;  // applied only to parameters that decay (NamedParameter::decay)
+  bool decoupled = false;     // AdamW: w -= lr * wd * w, outside the adaptive step
 };
 
-class Adam {
+class Adam : public Optimizer {
  public:
-  Adam(std::vector<Variable> params, const AdamOptions& options);
-
-  // One update of every parameter that has a gradient:
+  // At update t of a parameter with gradient g (plus wd * w for L2 decay when not decoupled):
   //   m = b1 m + (1 - b1) g,  v = b2 v + (1 - b2) g^2,
-  //   w -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
-  void step();
-  void zero_grad();
+  //   w = w * (1 - lr * wd [decoupled only]) - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
+  Adam(NamedParameters params, const AdamOptions& options);
+  Adam(const std::vector<Variable>& params, const AdamOptions& options) : Adam(indexed_parameters(params), options) {}
 
-  double lr() const { return options_.lr; }
-  void set_lr(double lr) { options_.lr = lr; }
-  std::int64_t steps() const { return t_; }
+ protected:
+  Adam(const char* kind, NamedParameters params, const AdamOptions& options);
+  void update(std::size_t i, Tensor& w, const Tensor& g, std::vector<Tensor>& slots) override;
 
  private:
-  std::vector<Variable> params_;
-  std::vector<Tensor> m_, v_;
   AdamOptions options_;
-  std::int64_t t_ = 0;
+};
+
+// Adam with decoupled weight decay. Give it decay_groups(model.named_parameters()) so biases and
+// norm gains are not decayed.
+class AdamW : public Adam {
+ public:
+  AdamW(NamedParameters params, const AdamOptions& options);
 };
 
 }  // namespace kat

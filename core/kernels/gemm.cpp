@@ -43,8 +43,42 @@ Tensor blas_ready(const Tensor& t, BlasMatrix& m) {
 }
 
 template <typename T>
+void gemv_call(bool trans, std::int64_t rows, std::int64_t cols, T alpha, const T* a, std::int64_t lda, const T* x,
+               std::int64_t incx, T beta, T* y, std::int64_t incy) {
+  const auto op = trans ? CblasTrans : CblasNoTrans;
+  if constexpr (std::is_same_v<T, float>) {
+    cblas_sgemv(CblasRowMajor, op, static_cast<int>(rows), static_cast<int>(cols), alpha, a, static_cast<int>(lda), x,
+                static_cast<int>(incx), beta, y, static_cast<int>(incy));
+  } else {
+    cblas_dgemv(CblasRowMajor, op, static_cast<int>(rows), static_cast<int>(cols), alpha, a, static_cast<int>(lda), x,
+                static_cast<int>(incx), beta, y, static_cast<int>(incy));
+  }
+}
+
+template <typename T>
 void gemm_call(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a, std::int64_t lda,
                const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+  // A product with one row or one column is a matrix-vector product: GEMV reads the matrix once,
+  // where GEMM would first pack (copy) all of it. Token-by-token decoding is made of these.
+  if (m == 1) {
+    // c (1 x n) = a (1 x k) op(b): c^T = op(b)^T a^T. The row of a lies with stride 1, or with stride
+    // lda when a is stored transposed (k x 1).
+    if (tb) {
+      gemv_call<T>(false, n, k, alpha, b, ldb, a, ta ? lda : 1, beta, c, 1);  // b stored (n x k)
+    } else {
+      gemv_call<T>(true, k, n, alpha, b, ldb, a, ta ? lda : 1, beta, c, 1);  // b stored (k x n)
+    }
+    return;
+  }
+  if (n == 1) {
+    // c (m x 1) = op(a) b: the column of b lies with stride ldb, or 1 when b is stored as a row.
+    if (ta) {
+      gemv_call<T>(true, k, m, alpha, a, lda, b, tb ? 1 : ldb, beta, c, ldc);  // a stored (k x m)
+    } else {
+      gemv_call<T>(false, m, k, alpha, a, lda, b, tb ? 1 : ldb, beta, c, ldc);  // a stored (m x k)
+    }
+    return;
+  }
   const auto opa = ta ? CblasTrans : CblasNoTrans;
   const auto opb = tb ? CblasTrans : CblasNoTrans;
   if constexpr (std::is_same_v<T, float>) {

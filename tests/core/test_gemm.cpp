@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <tuple>
+
+#include "core/kernels/elementwise.h"
 #include "core/kernels/gemm.h"
 #include "core/parallel.h"
 #include "tests/test_util.h"
@@ -46,6 +49,40 @@ TEST_CASE("gemm honours transpose flags and transposed views alike") {
     Tensor part = wide.slice(1, 2, 9);
     gemm(part, b, c);
     CHECK(max_abs_diff(c, naive_mm(part, b)) < tol);
+  }
+}
+
+TEST_CASE("matrix-vector products (one row or one column) in every layout, with alpha and beta") {
+  // These take the GEMV path; every combination of transpose flag and stored layout must agree.
+  Rng rng(25);
+  for (DType dt : {DType::f32, DType::f64}) {
+    const double tol = dt == DType::f32 ? 1e-5 : 1e-12;
+    for (auto [m, k, n] : {std::tuple{1, 6, 4}, std::tuple{5, 6, 1}, std::tuple{1, 3, 1}}) {
+      CAPTURE(m);
+      CAPTURE(n);
+      const Tensor a = randn({m, k}, rng, dt), b = randn({k, n}, rng, dt);
+      const Tensor want = naive_mm(a, b);
+      const Tensor at = a.transpose(0, 1).contiguous(), bt = b.transpose(0, 1).contiguous();
+      // Strided views: every other column of a wider tensor.
+      Tensor a_wide = randn({m, 2 * k}, rng, dt), b_wide = randn({k, 2 * n}, rng, dt);
+      Tensor a_str = a_wide.slice(1, 0, 2 * k).view({m, k, 2}).select(2, 0);
+      a_str.copy_(a);
+      Tensor b_str = b_wide.view({k, n, 2}).select(2, 1);
+      b_str.copy_(b);
+      for (int variant = 0; variant < 4; ++variant) {
+        CAPTURE(variant);
+        Tensor c = Tensor::ones({m, n}, dt);
+        if (variant == 0) gemm(a, b, c, false, false, 1.0, 0.0);
+        if (variant == 1) gemm(at, bt, c, true, true, 1.0, 0.0);
+        if (variant == 2) gemm(at.transpose(0, 1), bt.transpose(0, 1), c, false, false, 1.0, 0.0);
+        if (variant == 3) gemm(a_str, b_str, c, false, false, 1.0, 0.0);
+        CHECK(max_abs_diff(c, want.to(dt)) < tol);
+      }
+      Tensor c = Tensor::ones({m, n}, dt);
+      gemm(a, b, c, false, false, 2.0, 0.5);
+      CHECK(max_abs_diff(c, binary(BinaryOp::add, unary(UnaryOp::scale, want.to(dt), 2.0),
+                                   Tensor::full({m, n}, 0.5, dt))) < tol);
+    }
   }
 }
 

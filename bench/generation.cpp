@@ -1,0 +1,88 @@
+// Generation speed of the reference language model (vocab 256, d_model 256, 4 layers, 4 heads, FFN
+// 1024, pre-norm), batch 1, one token at a time through the decoding state: a KV cache for softmax
+// attention, the recurrent (S, z) sums for linear and Performer attention.
+//
+//   generation --attention linear [--positions 256,1024,4096,16384 --window 64 --threads 1 --features 64]
+//
+// Prints one JSON line: the mean milliseconds per token over the `window` tokens that end at each
+// position. bench/generation.py runs it against the PyTorch peer (bench/peers/generation_peer.py).
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "autograd/grad_mode.h"
+#include "core/parallel.h"
+#include "layers/models/language_model.h"
+
+int main(int argc, char** argv) {
+  using namespace kat;
+  std::string attention = "linear";
+  std::vector<std::int64_t> positions = {256, 1024, 4096, 16384};
+  std::int64_t window = 64, features = 64;
+  int threads = 1;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i], v = argv[i + 1];
+    if (k == "--attention") {
+      attention = v;
+    } else if (k == "--positions") {
+      positions.clear();
+      std::stringstream ss(v);
+      for (std::string p; std::getline(ss, p, ',');) positions.push_back(std::atoll(p.c_str()));
+    } else if (k == "--window") {
+      window = std::atoll(v.c_str());
+    } else if (k == "--threads") {
+      threads = std::atoi(v.c_str());
+    } else if (k == "--features") {
+      features = std::atoll(v.c_str());
+    } else {
+      std::fprintf(stderr, "generation: unknown option %s\n", k.c_str());
+      return 2;
+    }
+  }
+  set_num_threads(threads);
+  std::int64_t last = 0;
+  for (auto p : positions) last = std::max(last, p);
+
+  Rng rng(1);
+  StackOptions o;
+  o.vocab = 256;
+  o.layers = 4;
+  o.layer.d_model = 256;
+  o.layer.heads = 4;
+  o.layer.d_ff = 1024;
+  o.layer.dropout = 0.0;
+  o.layer.norm = NormPlacement::pre;
+  o.layer.attention.type = attention;
+  o.layer.attention.features = features;
+  o.max_len = last + 1;
+  TransformerLM lm(o, rng);
+  lm.eval();
+  NoGradGuard no_grad;
+
+  DecodeState state = lm.start(1);
+  std::vector<double> ms(static_cast<std::size_t>(last));
+  Tensor token = Tensor::from_vector<std::int64_t>({65});
+  for (std::int64_t t = 0; t < last; ++t) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const Tensor logits = lm.step(token, state);
+    const auto t1 = std::chrono::steady_clock::now();
+    ms[static_cast<std::size_t>(t)] = std::chrono::duration<double, std::milli>(t1 - t0).count();
+    token = Tensor::from_vector<std::int64_t>({static_cast<std::int64_t>(rng.below(256))});
+    (void)logits;
+  }
+  std::printf("{\"impl\": \"kat\", \"attention\": \"%s\", \"threads\": %d, \"ms_per_token\": {", attention.c_str(),
+              threads);
+  for (std::size_t i = 0; i < positions.size(); ++i) {
+    const std::int64_t p = positions[i];
+    double sum = 0;
+    const std::int64_t from = std::max<std::int64_t>(0, p - window);
+    for (std::int64_t t = from; t < p; ++t) sum += ms[static_cast<std::size_t>(t)];
+    std::printf("%s\"%lld\": %.4f", i ? ", " : "", static_cast<long long>(p), sum / static_cast<double>(p - from));
+  }
+  std::printf("}}\n");
+  return 0;
+}

@@ -1,0 +1,214 @@
+// Experiment files: defaults, the resolved config round trip, every example config, and a suite of
+// malformed files, each with its expected FILE:LINE:COL message and, through the kat command, exit
+// code 2.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "tests/train/train_test_util.h"
+
+using namespace kat;
+using kat::test::read_file;
+using kat::test::run_command;
+using kat::test::ScratchDir;
+using kat::test::write_file;
+
+namespace {
+
+// The diagnostics of parsing `yaml` (as file "exp.yaml") with overrides; empty when it validates.
+std::vector<std::string> problems(const std::string& yaml, const std::vector<std::string>& sets = {}) {
+  try {
+    parse_experiment(yaml, "exp.yaml", sets);
+  } catch (const ConfigError& e) {
+    std::vector<std::string> out;
+    for (const auto& d : e.diagnostics()) out.push_back(d.to_string());
+    return out;
+  }
+  return {};
+}
+
+std::string only_problem(const std::string& yaml, const std::vector<std::string>& sets = {}) {
+  const auto p = problems(yaml, sets);
+  REQUIRE_MESSAGE(p.size() == 1, "problems: " << p.size() << (p.empty() ? "" : " first: " + p.front()));
+  return p.front();
+}
+
+}  // namespace
+
+TEST_CASE("config: the defaults validate and the resolved config reads back to the same experiment") {
+  const Experiment d = default_experiment();
+  CHECK(d.task == "lm");
+  CHECK(d.optim.lr == 1e-3);
+  CHECK(d.model.attention.type == "softmax");
+  const Experiment again = parse_experiment(to_yaml(d), "resolved.yaml");
+  CHECK(differing_keys(d, again).empty());
+
+  Experiment e = parse_experiment("task: translation\ndata: {synthetic: {task: reverse}}\noptim: {lr: 3.0e-5}\n",
+                                  "exp.yaml", {"model.attention.type=performer", "model.attention.features=16"});
+  CHECK(e.optim.lr == 3e-5);
+  CHECK(e.model.attention.features == 16);
+  const std::string yaml = to_yaml(e);
+  CHECK(yaml.find("  lr: 3e-05\n") != std::string::npos);
+  CHECK(yaml.find("features: 16") != std::string::npos);
+  CHECK(yaml.find("momentum") == std::string::npos);  // no effect with adamw: left out
+  CHECK(differing_keys(e, parse_experiment(yaml, "resolved.yaml")).empty());
+  CHECK(differing_keys(e, d) == std::vector<std::string>{"task", "data.synthetic.task", "model.attention.type",
+                                                         "model.attention.features", "optim.lr"});
+}
+
+TEST_CASE("config: every example in configs/ validates") {
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(KAT_SOURCE_DIR "/configs")) {
+    if (entry.path().extension() != ".yaml") continue;
+    CAPTURE(entry.path().string());
+    CHECK_NOTHROW(load_experiment(entry.path().string()));
+    ++files;
+  }
+  CHECK(files >= 2);
+}
+
+TEST_CASE("config: a YAML syntax error is located") {
+  CHECK(only_problem("task: lm\nmodel: {layers: 2\n") == "exp.yaml:3:1: YAML syntax error: end of map flow not found");
+  CHECK(only_problem("model:\n  layers: 2\n   heads: 4\n").rfind("exp.yaml:3:", 0) == 0);
+}
+
+TEST_CASE("config: an unknown key names the closest valid key") {
+  CHECK(only_problem("optim:\n  lerning_rate: 0.1\n") ==
+        "exp.yaml:2:3: unknown key 'optim.lerning_rate' (did you mean 'optim.lr'?)");
+  CHECK(only_problem("model:\n  atention: {type: linear}\n") ==
+        "exp.yaml:2:3: unknown key 'model.atention' (did you mean 'model.attention'?)");
+  CHECK(only_problem("lr: 0.1\n") == "exp.yaml:1:1: unknown key 'lr' (did you mean 'optim.lr'?)");
+  CHECK(only_problem("train:\n  colour: blue\n") == "exp.yaml:2:3: unknown key 'train.colour'");
+  CHECK(only_problem("model: 3\n").find("'model' is a section: expected a mapping") != std::string::npos);
+}
+
+TEST_CASE("config: a wrong type names the key and what was expected") {
+  CHECK(only_problem("model:\n  layers: two\n") == "exp.yaml:2:11: 'model.layers' expects an integer, got 'two'");
+  CHECK(only_problem("model:\n  layers: 2.5\n") == "exp.yaml:2:11: 'model.layers' expects an integer, got '2.5'");
+  CHECK(only_problem("optim:\n  lr: [1, 2]\n") == "exp.yaml:2:7: 'optim.lr' expects a number, got a list");
+  CHECK(only_problem("model:\n  tie_embeddings: maybe\n") ==
+        "exp.yaml:2:19: 'model.tie_embeddings' expects true or false, got 'maybe'");
+  CHECK(only_problem("optim:\n  lr: .inf\n") == "exp.yaml:2:7: 'optim.lr' expects a number, got '.inf'");
+}
+
+TEST_CASE("config: values out of range") {
+  CHECK(only_problem("optim:\n  lr: -0.001\n") == "exp.yaml:2:7: 'optim.lr' must be > 0.0, got -0.001");
+  CHECK(only_problem("model:\n  dropout: 1\n") == "exp.yaml:2:12: 'model.dropout' must be in [0.0, 1.0), got 1.0");
+  CHECK(only_problem("model:\n  attention:\n    type: softmx\n") ==
+        "exp.yaml:3:11: 'model.attention.type' must be one of softmax, linear, performer, got 'softmx' (did you mean "
+        "'softmax'?)");
+}
+
+TEST_CASE("config: cross-field errors") {
+  CHECK(only_problem("model:\n  d_model: 100\n  heads: 3\n") ==
+        "exp.yaml:3:10: model.d_model (100) must be divisible by model.heads (3)");
+  CHECK(only_problem("model:\n  attention: {type: performer}\n") ==
+        "exp.yaml:2:21: performer attention with the favor+ feature map needs model.attention.features > 0 (the "
+        "number of random features, e.g. 64)");
+  CHECK(only_problem("model:\n  attention: {type: softmax, features: 64}\n") ==
+        "exp.yaml:2:40: 'model.attention.features' has no effect here: it applies to linear and performer attention "
+        "only");
+  CHECK(only_problem("model:\n  attention: {type: linear, redraw_interval: 100}\n") ==
+        "exp.yaml:2:46: 'model.attention.redraw_interval' has no effect here: it applies to random feature maps "
+        "(favor+, favor-trig), not elu");
+  CHECK(only_problem("model:\n  attention: {type: linear, feature_map: favor-trig}\n")
+            .find("linear attention with the favor-trig feature map needs model.attention.features > 0") !=
+        std::string::npos);
+  CHECK(only_problem("model:\n  attention: {type: linear, feature_map: eluu}\n")
+            .rfind("exp.yaml:2:42: unknown feature map 'eluu' (known: elu, favor+, favor-trig, relu", 0) == 0);
+  CHECK(
+      problems("model:\n  attention: {type: performer, features: 32, redraw_interval: 100, norms: sqrt_d}\n").empty());
+  CHECK(only_problem("task: translation\n") ==
+        "exp.yaml:1:7: synthetic task 'markov' is for task: lm; use copy or reverse with task: translation");
+  CHECK(only_problem("train: {steps: 0}\n") ==
+        "exp.yaml:1:16: give exactly one of train.steps and train.epochs as > 0 (got steps 0, epochs 0)");
+  CHECK(only_problem("schedule: {type: cosine, warmup: 2000}\n") ==
+        "exp.yaml:1:34: schedule cosine decays over steps 2000..1000: schedule.warmup (2000) must be below that total");
+  CHECK(only_problem("optim: {type: sgd, nesterov: true}\n") ==
+        "exp.yaml:1:30: optim.nesterov needs optim.momentum > 0");
+  const auto corpus = problems("data: {kind: corpus, train: /no/such/train.h5, valid: /no/such/valid.h5}\n");
+  REQUIRE(corpus.size() == 2);
+  CHECK(corpus[0] == "exp.yaml:1:29: 'data.train': no such file '/no/such/train.h5'");
+  CHECK(corpus[1] == "exp.yaml:1:55: 'data.valid': no such file '/no/such/valid.h5'");
+}
+
+TEST_CASE("config: every problem is reported at once, in file order, overrides last") {
+  const auto p = problems("model:\n  layers: two\n  heads: 0\noptim:\n  lr: -1\n  beta3: 0.9\n",
+                          {"train.step=3", "optim.type=adamx", "nokey"});
+  REQUIRE(p.size() == 7);
+  CHECK(p[0] == "exp.yaml:2:11: 'model.layers' expects an integer, got 'two'");
+  CHECK(p[1] == "exp.yaml:3:10: 'model.heads' must be >= 1, got 0");
+  CHECK(p[2] == "exp.yaml:5:7: 'optim.lr' must be > 0.0, got -1.0");
+  CHECK(p[3] == "exp.yaml:6:3: unknown key 'optim.beta3' (did you mean 'optim.beta1'?)");
+  CHECK(p[4] == "--set train.step=3: unknown key 'train.step' (did you mean 'train.steps'?)");
+  CHECK(p[5] == "--set nokey: expected KEY=VALUE, e.g. --set optim.lr=3e-4");
+  CHECK(p[6].rfind("--set optim.type=adamx: 'optim.type' must be one of sgd, adam, adamw", 0) == 0);
+}
+
+TEST_CASE("config: overrides replace file values and are checked like them") {
+  const Experiment e = parse_experiment("optim: {lr: 0.1}\nmodel: {layers: 6}\n", "exp.yaml",
+                                        {"optim.lr=3e-4", "model.layers=2", "output.dir=runs/x y"});
+  CHECK(e.optim.lr == 3e-4);
+  CHECK(e.model.layers == 2);
+  CHECK(e.output.dir == "runs/x y");
+  CHECK(only_problem("", {"model.layers=-2"}) == "--set model.layers=-2: 'model.layers' must be in [1, 256], got -2");
+  CHECK(only_problem("model: {d_model: 64}\n", {"model.heads=5"}) ==
+        "--set model.heads=5: model.d_model (64) must be divisible by model.heads (5)");
+}
+
+TEST_CASE("config: a missing file, a folder") {
+  CHECK_THROWS_WITH_AS(load_experiment("/no/such/exp.yaml"), "/no/such/exp.yaml: no such experiment file", ConfigError);
+  ScratchDir dir("config-folder");
+  CHECK_THROWS_WITH_AS(load_experiment(dir.path().string()), doctest::Contains("is a folder"), ConfigError);
+}
+
+TEST_CASE("config: --explain lists every key with its default and help") {
+  const std::string text = explain_experiment();
+  for (const auto& f : experiment_schema().fields()) {
+    CAPTURE(f->key());
+    CHECK(text.find("  " + f->key() + " ") != std::string::npos);
+    CHECK(!f->help().empty());
+  }
+  CHECK(text.find("optim.lr                           number = 0.001; > 0.0") != std::string::npos);
+  CHECK(text.find("Peak learning rate") != std::string::npos);
+}
+
+TEST_CASE("kat config check: exit 0 on a good file, 2 with every message on bad ones") {
+  ScratchDir dir("config-cli");
+  const std::string kat = KAT_BINARY;
+  struct Case {
+    std::string name, yaml, expected;
+  };
+  const std::vector<Case> cases = {
+      {"syntax.yaml", "task: lm\nmodel: {layers: 2\n", "syntax.yaml:3:1: YAML syntax error"},
+      {"unknown.yaml", "optim:\n  lerning_rate: 0.1\n",
+       "unknown.yaml:2:3: unknown key 'optim.lerning_rate' (did you mean 'optim.lr'?)"},
+      {"type.yaml", "model:\n  layers: two\n", "type.yaml:2:11: 'model.layers' expects an integer, got 'two'"},
+      {"lr.yaml", "optim:\n  lr: -3e-4\n", "lr.yaml:2:7: 'optim.lr' must be > 0.0, got -0.0003"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const std::string path = write_file(dir.file(c.name), c.yaml);
+    const auto r = run_command(kat + " config check " + path);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find(c.expected) != std::string::npos);
+    CHECK(r.output.find("1 error in the experiment") != std::string::npos);
+  }
+  const auto missing = run_command(kat + " config check " + dir.file("missing.yaml"));
+  CHECK(missing.exit_code == 2);
+  CHECK(missing.output.find("missing.yaml: no such experiment file") != std::string::npos);
+
+  const std::string good = write_file(dir.file("good.yaml"), "task: lm\n");
+  CHECK(run_command(kat + " config check " + good).exit_code == 0);
+  const auto set = run_command(kat + " config check " + good + " --set model.heads=3");
+  CHECK(set.exit_code == 2);
+  CHECK(set.output.find("--set model.heads=3: model.d_model (128) must be divisible by model.heads (3)") !=
+        std::string::npos);
+  const auto show = run_command(kat + " config show " + good + " --set optim.lr=0.5");
+  CHECK(show.exit_code == 0);
+  CHECK(show.output.find("  lr: 0.5\n") != std::string::npos);
+  const auto explain = run_command(kat + " config --explain");
+  CHECK(explain.exit_code == 0);
+  CHECK(explain.output.find("model.attention.redraw_interval") != std::string::npos);
+}

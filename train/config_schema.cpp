@@ -1,0 +1,223 @@
+#include "train/config_schema.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include "core/error.h"
+#include "train/config_error.h"
+
+namespace kat {
+
+std::string format_number(double v) {
+  std::string s = fmt::format("{}", v);
+  // fmt writes integral doubles as "1"; keep a number that YAML and people read as real.
+  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+  return s;
+}
+
+namespace {
+
+std::string node_kind(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Null: return "nothing";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a mapping";
+    default: return "'" + n.Scalar() + "'";
+  }
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+bool parse_value(const std::string& s, std::int64_t& out) {
+  const char* end = s.data() + s.size();
+  auto [ptr, ec] = std::from_chars(s.data() + (!s.empty() && s[0] == '+' ? 1 : 0), end, out);
+  return ec == std::errc() && ptr == end && !s.empty();
+}
+
+bool parse_value(const std::string& s, double& out) {
+  if (s.empty()) return false;
+  const std::string l = lower(s);
+  if (l == ".inf" || l == "+.inf" || l == "-.inf" || l == ".nan") return false;
+  char* end = nullptr;
+  out = std::strtod(s.c_str(), &end);
+  return end == s.c_str() + s.size() && std::isfinite(out);
+}
+
+bool parse_value(const std::string& s, bool& out) {
+  const std::string l = lower(s);
+  if (l == "true" || l == "yes" || l == "on") {
+    out = true;
+    return true;
+  }
+  if (l == "false" || l == "no" || l == "off") {
+    out = false;
+    return true;
+  }
+  return false;
+}
+
+bool parse_value(const std::string& s, std::string& out) {
+  out = s;
+  return true;
+}
+
+template <typename T>
+std::string text_of(const T& v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return v ? "true" : "false";
+  } else if constexpr (std::is_same_v<T, double>) {
+    return format_number(v);
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return v;
+  } else {
+    return std::to_string(v);
+  }
+}
+
+}  // namespace
+
+template <typename T>
+const char* Field<T>::type_name() const {
+  if constexpr (std::is_same_v<T, bool>) return "boolean";
+  if constexpr (std::is_same_v<T, double>) return "number";
+  if constexpr (std::is_same_v<T, std::string>) return "string";
+  return "integer";
+}
+
+template <typename T>
+std::string Field<T>::default_text() const {
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (default_.empty()) return "\"\"";
+  }
+  return text_of(default_);
+}
+
+template <typename T>
+std::string Field<T>::constraint_text() const {
+  if (!choices_.empty()) return fmt::format("one of: {}", fmt::join(choices_, ", "));
+  if constexpr (std::is_same_v<T, std::int64_t> || std::is_same_v<T, double>) {
+    if (low_ && high_) {
+      return fmt::format("in {}{}, {}{}", low_->exclusive ? "(" : "[", text_of(low_->value), text_of(high_->value),
+                         high_->exclusive ? ")" : "]");
+    }
+    if (low_) return fmt::format("{} {}", low_->exclusive ? ">" : ">=", text_of(low_->value));
+    if (high_) return fmt::format("{} {}", high_->exclusive ? "<" : "<=", text_of(high_->value));
+  }
+  return "";
+}
+
+template <typename T>
+std::string Field<T>::parse(const YAML::Node& node, Experiment& e) const {
+  const char* expected = std::is_same_v<T, std::int64_t> ? "an integer"
+                         : std::is_same_v<T, double>     ? "a number"
+                         : std::is_same_v<T, bool>       ? "true or false"
+                                                         : "a string";
+  if (!node.IsScalar()) return fmt::format("'{}' expects {}, got {}", key(), expected, node_kind(node));
+  T value{};
+  if (!parse_value(node.Scalar(), value)) {
+    return fmt::format("'{}' expects {}, got {}", key(), expected, node_kind(node));
+  }
+  get_(e) = std::move(value);
+  return "";
+}
+
+template <typename T>
+std::string Field<T>::check(const Experiment& e) const {
+  const T& v = get(e);
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (!choices_.empty() && std::find(choices_.begin(), choices_.end(), v) == choices_.end()) {
+      const std::string near = closest_match(v, choices_);
+      return fmt::format("'{}' must be one of {}, got '{}'{}", key(), fmt::join(choices_, ", "), v,
+                         near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near));
+    }
+  }
+  if constexpr (std::is_same_v<T, std::int64_t> || std::is_same_v<T, double>) {
+    const bool low_fails = low_ && (low_->exclusive ? !(v > low_->value) : !(v >= low_->value));
+    const bool high_fails = high_ && (high_->exclusive ? !(v < high_->value) : !(v <= high_->value));
+    if (low_fails || high_fails) return fmt::format("'{}' must be {}, got {}", key(), constraint_text(), text_of(v));
+  }
+  return "";
+}
+
+template <typename T>
+std::string Field<T>::value_text(const Experiment& e) const {
+  return text_of(get(e));
+}
+
+template class Field<std::int64_t>;
+template class Field<double>;
+template class Field<bool>;
+template class Field<std::string>;
+
+template <typename T>
+Field<T>& Schema::add(std::unique_ptr<Field<T>> f) {
+  if (find(f->key())) throw Error(fmt::format("schema: key '{}' declared twice", f->key()));
+  Field<T>& ref = *f;
+  fields_.push_back(std::move(f));
+  return ref;
+}
+
+Field<std::int64_t>& Schema::integer(std::string key, Field<std::int64_t>::Accessor get, std::int64_t def,
+                                     std::string help) {
+  return add(std::make_unique<Field<std::int64_t>>(std::move(key), get, def, std::move(help)));
+}
+Field<double>& Schema::number(std::string key, Field<double>::Accessor get, double def, std::string help) {
+  return add(std::make_unique<Field<double>>(std::move(key), get, def, std::move(help)));
+}
+Field<bool>& Schema::boolean(std::string key, Field<bool>::Accessor get, bool def, std::string help) {
+  return add(std::make_unique<Field<bool>>(std::move(key), get, def, std::move(help)));
+}
+Field<std::string>& Schema::string(std::string key, Field<std::string>::Accessor get, std::string def,
+                                   std::string help) {
+  return add(std::make_unique<Field<std::string>>(std::move(key), get, std::move(def), std::move(help)));
+}
+
+const FieldBase* Schema::find(const std::string& key) const {
+  for (const auto& f : fields_) {
+    if (f->key() == key) return f.get();
+  }
+  return nullptr;
+}
+
+bool Schema::is_section(const std::string& prefix) const {
+  if (prefix.empty()) return true;
+  for (const auto& f : fields_) {
+    if (f->key().size() > prefix.size() && f->key().compare(0, prefix.size(), prefix) == 0 &&
+        f->key()[prefix.size()] == '.') {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<std::string> Schema::children(const std::string& prefix) const {
+  std::vector<std::string> out;
+  const std::string head = prefix.empty() ? "" : prefix + ".";
+  for (const auto& f : fields_) {
+    if (f->key().compare(0, head.size(), head) != 0) continue;
+    const std::string rest = f->key().substr(head.size());
+    const std::string name = rest.substr(0, rest.find('.'));
+    if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+  }
+  return out;
+}
+
+std::vector<std::string> Schema::keys() const {
+  std::vector<std::string> out;
+  for (const auto& f : fields_) out.push_back(f->key());
+  return out;
+}
+
+Experiment Schema::defaults() const {
+  Experiment e;
+  for (const auto& f : fields_) f->set_default(e);
+  return e;
+}
+
+}  // namespace kat

@@ -1,0 +1,120 @@
+#pragma once
+// The declaration table behind experiment files. Each field is declared once, with its dotted key,
+// where it lives in the Experiment struct, its default, its help text and its range; the same
+// table parses YAML, checks ranges, writes the resolved config and prints `kat config --explain`.
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "train/experiment.h"
+
+namespace kat {
+
+class FieldBase {
+ public:
+  FieldBase(std::string key, std::string help) : key_(std::move(key)), help_(std::move(help)) {}
+  virtual ~FieldBase() = default;
+
+  const std::string& key() const { return key_; }
+  const std::string& help() const { return help_; }
+  // Other names people use for this key (learning_rate for optim.lr): "did you mean" finds them.
+  const std::vector<std::string>& aliases() const { return aliases_; }
+  void add_alias(std::string name) { aliases_.push_back(std::move(name)); }
+  virtual const char* type_name() const = 0;        // integer | number | boolean | string
+  virtual std::string default_text() const = 0;     // as YAML would show it
+  virtual std::string constraint_text() const = 0;  // "> 0", "in [0, 1)", "one of: a, b"; "" for none
+  virtual void set_default(Experiment& e) const = 0;
+  // Reads a YAML node into the field; returns what is wrong ("" when the value was taken).
+  virtual std::string parse(const YAML::Node& node, Experiment& e) const = 0;
+  // The range check of the current value; "" when it holds.
+  virtual std::string check(const Experiment& e) const = 0;
+  virtual std::string value_text(const Experiment& e) const = 0;  // YAML scalar text of the value
+
+ private:
+  std::string key_;
+  std::string help_;
+  std::vector<std::string> aliases_;
+};
+
+template <typename T>
+class Field final : public FieldBase {
+ public:
+  using Accessor = std::function<T&(Experiment&)>;
+  Field(std::string key, Accessor get, T def, std::string help)
+      : FieldBase(std::move(key), std::move(help)), get_(get), default_(std::move(def)) {}
+
+  // Bounds (numbers) and the allowed values (strings); each returns the field for chaining.
+  Field& at_least(T v) { return bound(low_, v, false); }
+  Field& above(T v) { return bound(low_, v, true); }
+  Field& at_most(T v) { return bound(high_, v, false); }
+  Field& below(T v) { return bound(high_, v, true); }
+  Field& alias(std::string name) {
+    add_alias(std::move(name));
+    return *this;
+  }
+  Field& one_of(std::vector<std::string> choices) {
+    choices_ = std::move(choices);
+    return *this;
+  }
+
+  const char* type_name() const override;
+  std::string default_text() const override;
+  std::string constraint_text() const override;
+  void set_default(Experiment& e) const override { get_(e) = default_; }
+  std::string parse(const YAML::Node& node, Experiment& e) const override;
+  std::string check(const Experiment& e) const override;
+  std::string value_text(const Experiment& e) const override;
+
+  const T& get(const Experiment& e) const { return get_(const_cast<Experiment&>(e)); }
+  const std::vector<std::string>& choices() const { return choices_; }
+
+ private:
+  struct Bound {
+    T value;
+    bool exclusive;
+  };
+  Field& bound(std::optional<Bound>& slot, T v, bool exclusive) {
+    slot = Bound{v, exclusive};
+    return *this;
+  }
+
+  Accessor get_;
+  T default_;
+  std::optional<Bound> low_, high_;
+  std::vector<std::string> choices_;
+};
+
+class Schema {
+ public:
+  Field<std::int64_t>& integer(std::string key, Field<std::int64_t>::Accessor get, std::int64_t def, std::string help);
+  Field<double>& number(std::string key, Field<double>::Accessor get, double def, std::string help);
+  Field<bool>& boolean(std::string key, Field<bool>::Accessor get, bool def, std::string help);
+  Field<std::string>& string(std::string key, Field<std::string>::Accessor get, std::string def, std::string help);
+
+  const std::vector<std::unique_ptr<FieldBase>>& fields() const { return fields_; }
+  const FieldBase* find(const std::string& key) const;
+  // True when some field lives under `prefix.` ("" is the root).
+  bool is_section(const std::string& prefix) const;
+  // The names directly under a section: "optim" -> lr, momentum, ...; "" -> task, data, model, ...
+  std::vector<std::string> children(const std::string& prefix) const;
+  std::vector<std::string> keys() const;
+
+  Experiment defaults() const;
+
+ private:
+  template <typename T>
+  Field<T>& add(std::unique_ptr<Field<T>> f);
+  std::vector<std::unique_ptr<FieldBase>> fields_;
+};
+
+// Formats a double the way the resolved config writes it: the shortest text that reads back to the
+// same value (0.001, 3e-05, 1).
+std::string format_number(double v);
+
+}  // namespace kat

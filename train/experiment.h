@@ -1,0 +1,117 @@
+#pragma once
+// An experiment: everything one training run needs, as typed structs. The values come from a YAML
+// file read through the declaration table in train/experiment_schema.cpp, which gives every field
+// its default, its help text and its range; default_experiment() is the table's defaults.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kat {
+
+struct SyntheticDataConfig {
+  std::string task;  // copy | reverse (translation); markov | duplicate (lm)
+  std::int64_t symbols = 0;
+  std::int64_t min_len = 0;
+  std::int64_t max_len = 0;
+  std::int64_t branching = 0;
+  std::int64_t seed = 0;
+  std::int64_t valid_sentences = 0;
+  std::int64_t epoch_sentences = 0;
+};
+
+struct DataConfig {
+  std::string kind;  // synthetic | corpus
+  SyntheticDataConfig synthetic;
+  std::string train;             // corpus: prepared HDF5 dataset for training
+  std::string valid;             // corpus: prepared HDF5 dataset for validation
+  std::string side;              // lm corpus
+  bool sentence_level = false;   // lm corpus
+  std::string src_side;          // translation corpus
+  std::string tgt_side;          // translation corpus
+  std::int64_t bucket_size = 0;  // translation corpus
+  std::int64_t prefetch = 0;     // corpus
+  std::int64_t seq_len = 0;
+  std::int64_t batch_size = 0;  // sentences per batch
+  std::int64_t max_tokens = 0;  // > 0: batches of up to this many target tokens instead
+};
+
+struct AttentionConfig {
+  std::string type;
+  std::string feature_map;  // empty: the type's own
+  std::int64_t features = 0;
+  std::int64_t redraw_interval = 0;
+  bool orthogonal = false;
+  std::string norms;
+  double feature_eps = 0.0;
+  double eps = 0.0;
+};
+
+struct ModelConfig {
+  std::int64_t layers = 0;
+  std::int64_t encoder_layers = 0;  // translation; 0: layers
+  std::int64_t decoder_layers = 0;  // translation; 0: layers
+  std::int64_t d_model = 0;
+  std::int64_t heads = 0;
+  std::int64_t d_ff = 0;
+  double dropout = 0.0;
+  std::string activation;
+  std::string norm;  // pre | post
+  std::string positional;
+  std::int64_t max_len = 0;
+  bool tie_embeddings = false;
+  bool share_embeddings = false;
+  AttentionConfig attention;
+};
+
+struct OptimConfig {
+  std::string type;  // sgd | adam | adamw
+  double lr = 0.0;
+  double momentum = 0.0;
+  bool nesterov = false;
+  double beta1 = 0.0;
+  double beta2 = 0.0;
+  double eps = 0.0;
+  double weight_decay = 0.0;
+  bool decay_all = false;
+};
+
+struct ScheduleConfig {
+  std::string type;
+  std::int64_t warmup = 0;
+  std::int64_t total_steps = 0;
+  double min_lr = 0.0;
+};
+
+struct TrainConfig {
+  std::int64_t steps = 0;
+  std::int64_t epochs = 0;
+  std::int64_t accumulate = 0;
+  double clip_norm = 0.0;
+  double label_smoothing = 0.0;
+  std::int64_t valid_interval = 0;
+  std::int64_t bleu_beam = 0;
+  std::int64_t checkpoint_interval = 0;
+  std::int64_t keep_last = 0;
+  std::int64_t patience = 0;
+  std::int64_t max_bad_steps = 0;
+  std::int64_t log_interval = 0;
+  std::int64_t seed = 0;
+  std::int64_t threads = 0;
+};
+
+struct OutputConfig {
+  std::string dir;
+};
+
+struct Experiment {
+  std::string task;  // lm | translation
+  DataConfig data;
+  ModelConfig model;
+  OptimConfig optim;
+  ScheduleConfig schedule;
+  TrainConfig train;
+  OutputConfig output;
+};
+
+}  // namespace kat

@@ -1,0 +1,458 @@
+#include "train/experiment_config.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "layers/attention/feature_maps/registry.h"
+
+namespace kat {
+namespace {
+
+// Where a key's value came from: a place in the file, or an override.
+struct Origin {
+  std::string file;
+  int line = 0;
+  int column = 0;
+};
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+}  // namespace
+
+std::string effective_feature_map(const AttentionConfig& a) {
+  if (!a.feature_map.empty()) return a.feature_map;
+  return a.type == "performer" ? "favor+" : a.type == "linear" ? "elu" : "";
+}
+
+std::string inapplicable(const std::string& key, const Experiment& e) {
+  const auto& syn = e.data.synthetic.task;
+  const bool synthetic = e.data.kind == "synthetic";
+  if (starts_with(key, "data.synthetic.")) {
+    if (!synthetic) return "it applies to data.kind: synthetic only";
+    const bool sequences = syn == "copy" || syn == "reverse" || syn == "duplicate";
+    if ((key == "data.synthetic.min_len" || key == "data.synthetic.max_len") && !sequences) {
+      return "it applies to the copy, reverse and duplicate tasks only";
+    }
+    if (key == "data.synthetic.branching" && syn != "markov") return "it applies to the markov task only";
+    return "";
+  }
+  if ((key == "data.train" || key == "data.valid" || key == "data.prefetch") && synthetic) {
+    return "it applies to data.kind: corpus only";
+  }
+  if ((key == "data.side" || key == "data.sentence_level") && (synthetic || e.task != "lm")) {
+    return "it applies to language-model corpora only";
+  }
+  if ((key == "data.src_side" || key == "data.tgt_side" || key == "data.bucket_size") &&
+      (synthetic || e.task != "translation")) {
+    return "it applies to translation corpora only";
+  }
+  if (key == "data.seq_len" && synthetic && syn != "markov") {
+    return "synthetic sequence lengths come from data.synthetic.min_len and max_len";
+  }
+  if (key == "data.batch_size" && e.data.max_tokens > 0) return "data.max_tokens sizes the batches";
+  if (key == "train.bleu_beam" && e.task != "translation") return "it applies to task: translation only";
+  if ((key == "model.encoder_layers" || key == "model.decoder_layers" || key == "model.share_embeddings") &&
+      e.task != "translation") {
+    return "it applies to task: translation only";
+  }
+  const auto& type = e.model.attention.type;
+  if (starts_with(key, "model.attention.") && key != "model.attention.type") {
+    if (type == "softmax") return "it applies to linear and performer attention only";
+    const std::string map = effective_feature_map(e.model.attention);
+    const bool random = map != "elu" && map != "relu";
+    if ((key == "model.attention.features" || key == "model.attention.redraw_interval" ||
+         key == "model.attention.orthogonal" || key == "model.attention.norms") &&
+        !random) {
+      return fmt::format("it applies to random feature maps (favor+, favor-trig), not {}", map);
+    }
+  }
+  if ((key == "optim.momentum" || key == "optim.nesterov") && e.optim.type != "sgd") {
+    return "it applies to optim.type: sgd only";
+  }
+  if ((key == "optim.beta1" || key == "optim.beta2" || key == "optim.eps") && e.optim.type == "sgd") {
+    return "it applies to optim.type: adam and adamw only";
+  }
+  if ((key == "schedule.total_steps" || key == "schedule.min_lr") && e.schedule.type != "cosine" &&
+      e.schedule.type != "linear") {
+    return "it applies to the cosine and linear schedules only";
+  }
+  return "";
+}
+
+namespace {
+
+class Reader {
+ public:
+  Reader(const Schema& schema, std::string file) : schema_(schema), file_(std::move(file)) {}
+
+  Experiment read(const std::string& yaml, const std::vector<std::string>& overrides) {
+    Experiment e = schema_.defaults();
+    YAML::Node root;
+    try {
+      root = YAML::Load(yaml);
+    } catch (const YAML::ParserException& ex) {
+      error_at(file_, ex.mark, "YAML syntax error: " + ex.msg);
+      throw ConfigError(diagnostics_);
+    }
+    if (root.IsMap()) {
+      walk(root, "", e);
+    } else if (!root.IsNull()) {
+      error_at(file_, root.Mark(), "an experiment file is a mapping of sections (task, data, model, ...)");
+    }
+    for (const auto& o : overrides) apply_override(o, e);
+    for (const auto& f : schema_.fields()) {
+      if (!set_by_parse_error_.count(f->key())) {
+        const std::string why = f->check(e);
+        if (!why.empty()) error_for({f->key()}, why);
+      }
+    }
+    if (diagnostics_.empty()) cross_checks(e);
+    if (!diagnostics_.empty()) {
+      // The file's problems in reading order, then the overrides' in the order given.
+      std::stable_sort(diagnostics_.begin(), diagnostics_.end(), [&](const auto& a, const auto& b) {
+        const bool a_set = a.file != file_, b_set = b.file != file_;
+        if (a_set || b_set) return !a_set && b_set;
+        return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+      });
+      throw ConfigError(diagnostics_);
+    }
+    return e;
+  }
+
+ private:
+  void error_at(const std::string& file, const YAML::Mark& mark, const std::string& message) {
+    diagnostics_.push_back({file, mark.is_null() ? 0 : mark.line + 1, mark.is_null() ? 0 : mark.column + 1, message});
+  }
+
+  // Locates a problem at the first of `keys` that was given explicitly, else at the file.
+  void error_for(const std::vector<std::string>& keys, const std::string& message) {
+    for (const auto& k : keys) {
+      auto it = origins_.find(k);
+      if (it != origins_.end()) {
+        diagnostics_.push_back({it->second.file, it->second.line, it->second.column, message});
+        return;
+      }
+    }
+    diagnostics_.push_back({file_, 0, 0, message});
+  }
+
+  void walk(const YAML::Node& map, const std::string& prefix, Experiment& e) {
+    std::set<std::string> seen;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      const YAML::Node key_node = it->first;
+      const YAML::Node value = it->second;
+      if (!key_node.IsScalar()) {
+        error_at(file_, key_node.Mark(), "keys must be plain names");
+        continue;
+      }
+      const std::string name = key_node.Scalar();
+      const std::string path = prefix.empty() ? name : prefix + "." + name;
+      if (!seen.insert(name).second) {
+        error_at(file_, key_node.Mark(), fmt::format("duplicate key '{}'", path));
+        continue;
+      }
+      const YAML::Mark at = value.Mark().is_null() ? key_node.Mark() : value.Mark();
+      if (const FieldBase* f = schema_.find(path)) {
+        origins_[path] = {file_, at.line + 1, at.column + 1};
+        const std::string why = f->parse(value, e);
+        if (!why.empty()) {
+          error_at(file_, at, why);
+          set_by_parse_error_.insert(path);
+        }
+      } else if (schema_.is_section(path)) {
+        origins_[path] = {file_, at.line + 1, at.column + 1};
+        if (value.IsMap()) {
+          walk(value, path, e);
+        } else if (!value.IsNull()) {
+          error_at(file_, at,
+                   fmt::format("'{}' is a section: expected a mapping of its keys ({})", path,
+                               fmt::join(schema_.children(path), ", ")));
+        }
+      } else {
+        error_at(file_, key_node.Mark(), unknown_key_message(name, prefix));
+      }
+    }
+  }
+
+  std::string unknown_key_message(const std::string& name, const std::string& prefix) const {
+    const std::string path = prefix.empty() ? name : prefix + "." + name;
+    return fmt::format("unknown key '{}'{}", path, suggestion(name, prefix));
+  }
+
+  // " (did you mean 'optim.lr'?)" for the key `name` under `prefix`, or "".
+  std::string suggestion(const std::string& name, const std::string& prefix) const {
+    // Names in the same section, and the other names their fields are known by (learning_rate).
+    std::vector<std::string> names;
+    std::map<std::string, std::string> full;
+    const std::string head = prefix.empty() ? "" : prefix + ".";
+    for (const auto& child : schema_.children(prefix)) {
+      names.push_back(child);
+      full[child] = head + child;
+    }
+    for (const auto& f : schema_.fields()) {
+      if (f->key().rfind(head, 0) != 0 || f->key().find('.', head.size()) != std::string::npos) continue;
+      for (const auto& alias : f->aliases()) {
+        names.push_back(alias);
+        full[alias] = f->key();
+      }
+    }
+    std::string near = closest_match(name, names);
+    if (!near.empty()) near = full[near];
+    if (near.empty()) {
+      // The key may belong to another section: `lr` at the top level is optim.lr.
+      for (const auto& key : schema_.keys()) {
+        if (key.size() > name.size() && key.compare(key.size() - name.size() - 1, std::string::npos, "." + name) == 0) {
+          near = key;
+          break;
+        }
+      }
+    }
+    if (near.empty()) near = closest_match(head + name, schema_.keys());
+    return near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near);
+  }
+
+  void apply_override(const std::string& text, Experiment& e) {
+    const std::string where = "--set " + text;
+    const auto eq = text.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      diagnostics_.push_back({where, 0, 0, "expected KEY=VALUE, e.g. --set optim.lr=3e-4"});
+      return;
+    }
+    const std::string key = text.substr(0, eq);
+    const std::string value = text.substr(eq + 1);
+    const FieldBase* f = schema_.find(key);
+    if (!f) {
+      const std::string near = closest_match(key, schema_.keys());
+      diagnostics_.push_back(
+          {where, 0, 0,
+           fmt::format("unknown key '{}'{}", key, near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near))});
+      return;
+    }
+    YAML::Node node;
+    try {
+      node = YAML::Load(value);
+    } catch (const YAML::ParserException& ex) {
+      diagnostics_.push_back({where, 0, 0, "YAML syntax error in the value: " + ex.msg});
+      return;
+    }
+    if (node.IsNull() && value.empty()) node = YAML::Node(std::string());
+    origins_[key] = {where, 0, 0};
+    set_by_parse_error_.erase(key);
+    const std::string why = f->parse(node, e);
+    if (!why.empty()) {
+      diagnostics_.push_back({where, 0, 0, why});
+      set_by_parse_error_.insert(key);
+    }
+  }
+
+  void cross_checks(const Experiment& e) {
+    // A key given where it has no effect is a mistake worth reporting (a wrong kind, a leftover).
+    for (const auto& [key, origin] : origins_) {
+      if (!schema_.find(key)) continue;
+      const std::string why = inapplicable(key, e);
+      if (!why.empty()) error_for({key}, fmt::format("'{}' has no effect here: {}", key, why));
+    }
+    const auto& m = e.model;
+    const auto& a = m.attention;
+    const auto& syn = e.data.synthetic;
+    if (m.d_model % m.heads != 0) {
+      error_for({"model.heads", "model.d_model"},
+                fmt::format("model.d_model ({}) must be divisible by model.heads ({})", m.d_model, m.heads));
+    }
+    if (a.type != "softmax") {
+      const std::string map = effective_feature_map(a);
+      if (!has_feature_map(map)) {
+        error_for({"model.attention.feature_map", "model.attention.type"},
+                  fmt::format("unknown feature map '{}' (known: {})", map, fmt::join(feature_map_names(), ", ")));
+      } else if (starts_with(map, "favor") && a.features == 0) {
+        error_for({"model.attention.type", "model.attention.feature_map", "model.attention.features"},
+                  fmt::format("{} attention with the {} feature map needs model.attention.features > 0 (the "
+                              "number of random features, e.g. 64)",
+                              a.type, map));
+      }
+    }
+
+    const bool translation = e.task == "translation";
+
+    if (e.data.kind == "synthetic") {
+      const bool translation_task = syn.task == "copy" || syn.task == "reverse";
+      if (translation != translation_task) {
+        error_for({"data.synthetic.task", "task"},
+                  fmt::format("synthetic task '{}' is for task: {}; use {} with task: {}", syn.task,
+                              translation_task ? "translation" : "lm",
+                              translation ? "copy or reverse" : "markov or duplicate", e.task));
+      }
+      if (syn.min_len > syn.max_len) {
+        error_for({"data.synthetic.min_len", "data.synthetic.max_len"},
+                  fmt::format("data.synthetic.min_len ({}) must not exceed data.synthetic.max_len ({})", syn.min_len,
+                              syn.max_len));
+      }
+    } else {
+      for (const char* k : {"data.train", "data.valid"}) {
+        const std::string& path = std::string(k) == "data.train" ? e.data.train : e.data.valid;
+        if (path.empty()) {
+          error_for({"data.kind"}, fmt::format("data.kind: corpus needs '{}' (a prepared HDF5 dataset)", k));
+        } else if (!std::filesystem::exists(path)) {
+          error_for({k}, fmt::format("'{}': no such file '{}'", k, path));
+        }
+      }
+    }
+    if (e.data.kind == "synthetic" && e.data.max_tokens > 0 && e.data.max_tokens < longest_sequence(e)) {
+      error_for({"data.max_tokens"}, fmt::format("data.max_tokens ({}) is smaller than one sequence ({} tokens)",
+                                                 e.data.max_tokens, longest_sequence(e)));
+    }
+    if (m.positional == "learned" && e.data.kind == "synthetic" && longest_sequence(e) > m.max_len) {
+      error_for({"model.max_len", "model.positional"},
+                fmt::format("model.max_len ({}) is shorter than the longest synthetic sequence ({})", m.max_len,
+                            longest_sequence(e)));
+    }
+
+    const auto& o = e.optim;
+    if (o.type == "sgd" && o.nesterov && o.momentum == 0) {
+      error_for({"optim.nesterov"}, "optim.nesterov needs optim.momentum > 0");
+    }
+
+    const auto& t = e.train;
+    if ((t.steps > 0) == (t.epochs > 0)) {
+      error_for({"train.steps", "train.epochs"},
+                fmt::format("give exactly one of train.steps and train.epochs as > 0 (got steps {}, epochs {})",
+                            t.steps, t.epochs));
+    }
+    const auto& s = e.schedule;
+    if (s.min_lr > o.lr) {
+      error_for({"schedule.min_lr"}, fmt::format("schedule.min_lr ({}) exceeds optim.lr ({})", format_number(s.min_lr),
+                                                 format_number(o.lr)));
+    }
+    if (s.type == "inverse_sqrt" && s.warmup < 1) {
+      error_for({"schedule.warmup", "schedule.type"}, "schedule inverse_sqrt needs schedule.warmup >= 1");
+    }
+    if (s.type == "cosine" || s.type == "linear") {
+      const std::int64_t total = s.total_steps > 0 ? s.total_steps : t.steps;
+      if (total == 0) {
+        error_for({"schedule.type"}, fmt::format("schedule {} with train.epochs needs schedule.total_steps", s.type));
+      } else if (total <= s.warmup) {
+        error_for({"schedule.warmup", "schedule.total_steps", "train.steps"},
+                  fmt::format("schedule {} decays over steps {}..{}: schedule.warmup ({}) must be below that total",
+                              s.type, s.warmup, total, s.warmup));
+      }
+    }
+    if (t.patience > 0 && t.valid_interval == 0) {
+      error_for({"train.patience"},
+                "train.patience needs train.valid_interval > 0 (early stopping counts validations)");
+    }
+    if (e.output.dir.empty()) error_for({"output.dir"}, "output.dir must name the run folder");
+  }
+
+  const Schema& schema_;
+  std::string file_;
+  std::map<std::string, Origin> origins_;
+  std::set<std::string> set_by_parse_error_;
+  std::vector<ConfigDiagnostic> diagnostics_;
+};
+
+}  // namespace
+
+std::int64_t synthetic_vocab(const SyntheticDataConfig& s) { return s.symbols + 4; }
+
+std::int64_t longest_sequence(const Experiment& e) {
+  const auto& s = e.data.synthetic;
+  if (e.data.kind != "synthetic") return e.data.seq_len;
+  if (s.task == "markov") return e.data.seq_len;
+  if (s.task == "duplicate") return 2 * s.max_len + 1;  // bos x sep x, read one short
+  return s.max_len + 1;                                 // bos y / y eos
+}
+
+Experiment parse_experiment(const std::string& yaml, const std::string& name,
+                            const std::vector<std::string>& overrides) {
+  return Reader(experiment_schema(), name).read(yaml, overrides);
+}
+
+Experiment load_experiment(const std::string& path, const std::vector<std::string>& overrides) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    throw ConfigError({{path, 0, 0, "no such experiment file"}});
+  }
+  if (std::filesystem::is_directory(path, ec)) {
+    throw ConfigError({{path, 0, 0, "is a folder, not an experiment file"}});
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError({{path, 0, 0, "cannot read the experiment file"}});
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_experiment(ss.str(), path, overrides);
+}
+
+std::string to_yaml(const Experiment& e) {
+  // Nested by section, in declaration order. Values are written as YAML scalars; strings are
+  // double-quoted so that "1" or "yes" read back as strings.
+  std::string out;
+  std::vector<std::string> open;  // the sections currently open
+  for (const auto& f : experiment_schema().fields()) {
+    if (!inapplicable(f->key(), e).empty()) continue;
+    std::vector<std::string> parts;
+    std::stringstream ks(f->key());
+    for (std::string p; std::getline(ks, p, '.');) parts.push_back(p);
+    std::size_t common = 0;
+    while (common < open.size() && common + 1 < parts.size() && open[common] == parts[common]) ++common;
+    open.resize(common);
+    for (std::size_t i = common; i + 1 < parts.size(); ++i) {
+      out += std::string(2 * i, ' ') + parts[i] + ":\n";
+      open.push_back(parts[i]);
+    }
+    std::string value = f->value_text(e);
+    if (std::string(f->type_name()) == "string") {
+      YAML::Emitter em;
+      em << YAML::DoubleQuoted << value;
+      value = em.c_str();
+    }
+    out += std::string(2 * (parts.size() - 1), ' ') + parts.back() + ": " + value + "\n";
+  }
+  return out;
+}
+
+std::string explain_experiment() {
+  std::string out =
+      "Keys of an experiment file (kat train EXP.yaml). Nested YAML: `model: {layers: 2}` sets model.layers;\n"
+      "`--set model.layers=2` overrides a key from the command line.\n";
+  std::string section = "-";
+  for (const auto& f : experiment_schema().fields()) {
+    const auto dot = f->key().find('.');
+    const std::string s = dot == std::string::npos ? "" : f->key().substr(0, dot);
+    if (s != section) {
+      out += "\n" + (s.empty() ? std::string("(top level)") : s) + "\n";
+      section = s;
+    }
+    const std::string range = f->constraint_text();
+    out += fmt::format("  {:<34} {} = {}{}\n", f->key(), f->type_name(), f->default_text(),
+                       range.empty() ? "" : "; " + range);
+    // The help, wrapped at 100 columns under the key.
+    std::string line = "     ";
+    std::stringstream words(f->help());
+    for (std::string w; words >> w;) {
+      if (line.size() + 1 + w.size() > 100 && line.size() > 5) {
+        out += line + "\n";
+        line = "     ";
+      }
+      line += " " + w;
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::vector<std::string> differing_keys(const Experiment& a, const Experiment& b) {
+  std::vector<std::string> out;
+  for (const auto& f : experiment_schema().fields()) {
+    if (!inapplicable(f->key(), a).empty() && !inapplicable(f->key(), b).empty()) continue;
+    if (f->value_text(a) != f->value_text(b)) out.push_back(f->key());
+  }
+  return out;
+}
+
+}  // namespace kat

@@ -1,0 +1,51 @@
+#pragma once
+// Reading, checking and writing experiment files.
+//
+//   Experiment e = load_experiment("configs/lm-tiny.yaml", {"optim.lr=3e-4"});
+//
+// reads the YAML (keeping line and column of every value), applies the `--set KEY=VALUE`
+// overrides, and validates everything before any work starts: unknown keys (with the closest
+// valid key suggested), wrong types, values out of range and cross-field errors such as
+// d_model % heads != 0. All problems are reported at once in one ConfigError, each as
+// FILE:LINE:COL: message.
+
+#include <string>
+#include <vector>
+
+#include "train/config_error.h"
+#include "train/config_schema.h"
+#include "train/experiment.h"
+
+namespace kat {
+
+const Schema& experiment_schema();
+Experiment default_experiment();
+
+// Reads `path`, applies the overrides ("model.layers=2"), validates; throws ConfigError.
+Experiment load_experiment(const std::string& path, const std::vector<std::string>& overrides = {});
+// The same from YAML text; `name` stands for the file in messages.
+Experiment parse_experiment(const std::string& yaml, const std::string& name,
+                            const std::vector<std::string>& overrides = {});
+
+// Why `key` has no effect in this experiment ("it applies to performer attention only"), or "" when
+// it has. Giving such a key is an error; the resolved config leaves it out.
+std::string inapplicable(const std::string& key, const Experiment& e);
+
+// The resolved experiment as YAML: every key that has an effect, in declaration order, nested by
+// section.
+std::string to_yaml(const Experiment& e);
+// Every key with its type, default, range and help, for `kat config --explain`.
+std::string explain_experiment();
+// The keys whose values differ between two experiments (keys without effect in both are equal).
+std::vector<std::string> differing_keys(const Experiment& a, const Experiment& b);
+
+// The feature map linear or performer attention uses: model.attention.feature_map, or the type's own
+// (linear: elu, performer: favor+); "" for softmax.
+std::string effective_feature_map(const AttentionConfig& a);
+
+// The sizes a synthetic data set implies for the model, used by validation and by the data
+// factory: the vocabulary (symbols plus pad, bos, eos, sep) and the longest decoder input.
+std::int64_t synthetic_vocab(const SyntheticDataConfig& s);
+std::int64_t longest_sequence(const Experiment& e);
+
+}  // namespace kat

@@ -1,0 +1,270 @@
+// The declaration table of experiment files: every key once, with its default, help and range.
+#include "train/experiment_config.h"
+
+namespace kat {
+namespace {
+
+// The accessor of a nested member: member(&Experiment::optim, &OptimConfig::lr) reaches e.optim.lr.
+template <typename... Members>
+auto member(Members... path) {
+  return [=](Experiment & e) -> auto& { return (e.*....*path); };
+}
+
+Schema build_schema() {
+  Schema s;
+  s.string("task", member(&Experiment::task), "lm",
+           "What is trained: a decoder-only language model (lm) or an encoder-decoder (translation).")
+      .one_of({"lm", "translation"});
+
+  // data
+  s.string("data.kind", member(&Experiment::data, &DataConfig::kind), "synthetic",
+           "Where batches come from: generated sequences (synthetic) or a prepared HDF5 corpus (corpus).")
+      .one_of({"synthetic", "corpus"});
+  s.string("data.synthetic.task", member(&Experiment::data, &DataConfig::synthetic, &SyntheticDataConfig::task),
+           "markov",
+           "Synthetic data: copy or reverse a random sequence (translation, Katharopoulos et al. 2020 Sec. 4.1); "
+           "a fixed random Markov chain (lm; the best loss is its entropy rate) or a sequence followed by its "
+           "duplicate (lm, the paper's duplication task; only the copy is scored).")
+      .one_of({"copy", "reverse", "markov", "duplicate"});
+  s.integer("data.synthetic.symbols", member(&Experiment::data, &DataConfig::synthetic, &SyntheticDataConfig::symbols),
+            10, "Distinct symbols in the synthetic sequences (the vocabulary adds pad, bos, eos and sep).")
+      .at_least(2)
+      .at_most(1000000);
+  s.integer("data.synthetic.min_len", member(&Experiment::data, &DataConfig::synthetic, &SyntheticDataConfig::min_len),
+            4, "copy, reverse, duplicate: shortest random sequence.")
+      .at_least(1);
+  s.integer("data.synthetic.max_len", member(&Experiment::data, &DataConfig::synthetic, &SyntheticDataConfig::max_len),
+            16, "copy, reverse, duplicate: longest random sequence.")
+      .at_least(1);
+  s.integer("data.synthetic.branching",
+            member(&Experiment::data, &DataConfig::synthetic, &SyntheticDataConfig::branching), 3,
+            "markov: successors each symbol may have (random probabilities); lower is easier.")
+      .at_least(1);
+  s.integer("data.synthetic.seed", member(&Experiment::data, &DataConfig::synthetic, &SyntheticDataConfig::seed), 1234,
+            "Seed of the task itself (the Markov chain, the validation set); train.seed drives the training stream.")
+      .at_least(0);
+  s.integer("data.synthetic.valid_sentences",
+            member(&Experiment::data, &DataConfig::synthetic, &SyntheticDataConfig::valid_sentences), 256,
+            "Sentences in the fixed validation set.")
+      .at_least(1);
+  s.integer("data.synthetic.epoch_sentences",
+            member(&Experiment::data, &DataConfig::synthetic, &SyntheticDataConfig::epoch_sentences), 10000,
+            "Sentences that count as one epoch of the endless synthetic stream.")
+      .at_least(1);
+  s.string("data.train", member(&Experiment::data, &DataConfig::train), "",
+           "corpus: the prepared HDF5 dataset to train on (kat prepare dataset); it holds its tokenizer.");
+  s.string("data.valid", member(&Experiment::data, &DataConfig::valid), "",
+           "corpus: the prepared HDF5 dataset to validate on (kat prepare dataset).");
+  s.string("data.side", member(&Experiment::data, &DataConfig::side), "",
+           "lm corpus: which side (language) of the dataset to read; empty for its first.");
+  s.boolean("data.sentence_level", member(&Experiment::data, &DataConfig::sentence_level), false,
+            "lm corpus: one sentence a row (bos + sentence, padded) instead of windows of data.seq_len tokens cut "
+            "from the running text.");
+  s.string("data.src_side", member(&Experiment::data, &DataConfig::src_side), "",
+           "translation corpus: the source side; empty for the dataset's first.");
+  s.string("data.tgt_side", member(&Experiment::data, &DataConfig::tgt_side), "",
+           "translation corpus: the target side; empty for the dataset's second.");
+  s.integer("data.bucket_size", member(&Experiment::data, &DataConfig::bucket_size), 4096,
+            "translation corpus: pairs pooled and sorted by length before batching (less padding).")
+      .at_least(1);
+  s.integer("data.prefetch", member(&Experiment::data, &DataConfig::prefetch), 2,
+            "corpus: batches a background thread prepares ahead (0: none); resuming stays exact.")
+      .at_least(0)
+      .at_most(1024);
+  s.integer("data.seq_len", member(&Experiment::data, &DataConfig::seq_len), 64,
+            "lm (markov and corpus): tokens per training row; translation corpus: longest source or target kept "
+            "for training (longer pairs are skipped).")
+      .at_least(1);
+  s.integer("data.batch_size", member(&Experiment::data, &DataConfig::batch_size), 32,
+            "Sentences (rows) per batch, unless data.max_tokens is set.")
+      .at_least(1)
+      .alias("batch");
+  s.integer("data.max_tokens", member(&Experiment::data, &DataConfig::max_tokens), 0,
+            "When > 0: batches of up to this many (padded) tokens instead of data.batch_size sentences. A "
+            "translation corpus without it gets a budget of data.batch_size * data.seq_len.")
+      .at_least(0);
+
+  // model
+  s.integer("model.layers", member(&Experiment::model, &ModelConfig::layers), 2,
+            "Transformer layers (lm), and the default for both stacks of a translation model.")
+      .at_least(1)
+      .at_most(256)
+      .alias("num_layers")
+      .alias("n_layers");
+  s.integer("model.encoder_layers", member(&Experiment::model, &ModelConfig::encoder_layers), 0,
+            "translation: encoder layers (0: model.layers).")
+      .at_least(0)
+      .at_most(256);
+  s.integer("model.decoder_layers", member(&Experiment::model, &ModelConfig::decoder_layers), 0,
+            "translation: decoder layers (0: model.layers).")
+      .at_least(0)
+      .at_most(256);
+  s.integer("model.d_model", member(&Experiment::model, &ModelConfig::d_model), 128,
+            "Width of the residual stream; must be divisible by model.heads.")
+      .at_least(1);
+  s.integer("model.heads", member(&Experiment::model, &ModelConfig::heads), 4, "Attention heads.")
+      .at_least(1)
+      .alias("num_heads")
+      .alias("n_heads");
+  s.integer("model.d_ff", member(&Experiment::model, &ModelConfig::d_ff), 512,
+            "Inner width of the feed-forward blocks.")
+      .at_least(1);
+  s.number("model.dropout", member(&Experiment::model, &ModelConfig::dropout), 0.1,
+           "Dropout on embeddings, sublayer outputs and inside the feed-forward blocks.")
+      .at_least(0.0)
+      .below(1.0);
+  s.string("model.activation", member(&Experiment::model, &ModelConfig::activation), "relu", "Feed-forward activation.")
+      .one_of({"relu", "gelu"});
+  s.string("model.norm", member(&Experiment::model, &ModelConfig::norm), "pre",
+           "Layer norm before each sublayer (pre) or after each residual sum (post, the original Transformer).")
+      .one_of({"pre", "post"});
+  s.string("model.positional", member(&Experiment::model, &ModelConfig::positional), "sinusoidal",
+           "Positional encoding added to the embeddings.")
+      .one_of({"sinusoidal", "learned", "none"});
+  s.integer("model.max_len", member(&Experiment::model, &ModelConfig::max_len), 1024,
+            "Longest sequence the model accepts (the size of a learned position table).")
+      .at_least(1);
+  s.boolean("model.tie_embeddings", member(&Experiment::model, &ModelConfig::tie_embeddings), true,
+            "Output projection tied to the (target) embedding.");
+  s.boolean("model.share_embeddings", member(&Experiment::model, &ModelConfig::share_embeddings), false,
+            "translation: one embedding table for source and target (needs a shared vocabulary).");
+  s.string("model.attention.type", member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::type),
+           "softmax",
+           "Attention kernel: softmax (Vaswani et al. 2017), linear (Katharopoulos et al. 2020) or performer "
+           "(Choromanski et al. 2021).")
+      .one_of({"softmax", "linear", "performer"});
+  s.string("model.attention.feature_map",
+           member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::feature_map), "",
+           "linear, performer: the feature map by its registered name: elu (elu(x) + 1), relu, favor+ (positive "
+           "random features), favor-trig, or one a program registered; empty for the type's own (linear: elu, "
+           "performer: favor+).");
+  s.integer("model.attention.features", member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::features),
+            0, "Random feature maps (favor+, favor-trig): the number of random features m (required).")
+      .at_least(0);
+  s.integer("model.attention.redraw_interval",
+            member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::redraw_interval), 0,
+            "Random feature maps: redraw the random projections every this many training steps (0: never).")
+      .at_least(0);
+  s.boolean("model.attention.orthogonal",
+            member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::orthogonal), true,
+            "Random feature maps: blocks of orthogonal projections (true) or i.i.d. Gaussian ones.");
+  s.string("model.attention.norms", member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::norms), "chi",
+           "Random feature maps: norms of the orthogonal rows, chi-distributed (chi) or all sqrt(d) (sqrt_d).")
+      .one_of({"chi", "sqrt_d"});
+  s.number("model.attention.feature_eps",
+           member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::feature_eps), 1e-6,
+           "relu: added to every feature; favor+: added to the query features.")
+      .at_least(0.0);
+  s.number("model.attention.eps", member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::eps), 1e-6,
+           "linear, performer: added to every attention normalizer.")
+      .at_least(0.0);
+
+  // optim
+  s.string("optim.type", member(&Experiment::optim, &OptimConfig::type), "adamw",
+           "Optimizer: sgd, adam (L2 decay inside the moments) or adamw (decoupled decay).")
+      .one_of({"sgd", "adam", "adamw"});
+  s.number("optim.lr", member(&Experiment::optim, &OptimConfig::lr), 1e-3,
+           "Peak learning rate; the schedule scales it.")
+      .above(0.0)
+      .alias("learning_rate")
+      .alias("lrate");
+  s.number("optim.momentum", member(&Experiment::optim, &OptimConfig::momentum), 0.0, "sgd: momentum.")
+      .at_least(0.0)
+      .below(1.0);
+  s.boolean("optim.nesterov", member(&Experiment::optim, &OptimConfig::nesterov), false,
+            "sgd: Nesterov momentum (needs optim.momentum > 0).");
+  s.number("optim.beta1", member(&Experiment::optim, &OptimConfig::beta1), 0.9, "adam, adamw: beta1.")
+      .at_least(0.0)
+      .below(1.0);
+  s.number("optim.beta2", member(&Experiment::optim, &OptimConfig::beta2), 0.98, "adam, adamw: beta2.")
+      .at_least(0.0)
+      .below(1.0);
+  s.number("optim.eps", member(&Experiment::optim, &OptimConfig::eps), 1e-9, "adam, adamw: epsilon.").above(0.0);
+  s.number("optim.weight_decay", member(&Experiment::optim, &OptimConfig::weight_decay), 0.01,
+           "Weight decay (L2 for sgd and adam, decoupled for adamw).")
+      .at_least(0.0);
+  s.boolean("optim.decay_all", member(&Experiment::optim, &OptimConfig::decay_all), false,
+            "Decay every parameter; by default biases and normalization gains are not decayed.");
+
+  // schedule
+  s.string("schedule.type", member(&Experiment::schedule, &ScheduleConfig::type), "inverse_sqrt",
+           "Learning-rate schedule: constant, inverse_sqrt (the Transformer's), cosine or linear decay; all "
+           "start with schedule.warmup steps of linear warmup.")
+      .one_of({"constant", "inverse_sqrt", "cosine", "linear"});
+  s.integer("schedule.warmup", member(&Experiment::schedule, &ScheduleConfig::warmup), 100,
+            "Steps of linear warmup to optim.lr.")
+      .at_least(0);
+  s.integer("schedule.total_steps", member(&Experiment::schedule, &ScheduleConfig::total_steps), 0,
+            "cosine, linear: step at which the rate reaches schedule.min_lr (0: train.steps).")
+      .at_least(0);
+  s.number("schedule.min_lr", member(&Experiment::schedule, &ScheduleConfig::min_lr), 0.0,
+           "cosine, linear: the final learning rate.")
+      .at_least(0.0);
+
+  // train
+  s.integer("train.steps", member(&Experiment::train, &TrainConfig::steps), 1000,
+            "Optimizer updates to train for (0 when training by train.epochs).")
+      .at_least(0)
+      .alias("max_steps")
+      .alias("after_batches");
+  s.integer("train.epochs", member(&Experiment::train, &TrainConfig::epochs), 0,
+            "Epochs to train for instead of train.steps (0: count steps).")
+      .at_least(0);
+  s.integer("train.accumulate", member(&Experiment::train, &TrainConfig::accumulate), 1,
+            "Batches whose gradients are summed into one update (the same update as one batch this many times "
+            "larger).")
+      .at_least(1);
+  s.number("train.clip_norm", member(&Experiment::train, &TrainConfig::clip_norm), 1.0,
+           "Clip the global gradient norm to this value (0: no clipping).")
+      .at_least(0.0);
+  s.number("train.label_smoothing", member(&Experiment::train, &TrainConfig::label_smoothing), 0.0,
+           "Label smoothing of the training loss (validation reports the plain cross-entropy).")
+      .at_least(0.0)
+      .below(1.0);
+  s.integer("train.valid_interval", member(&Experiment::train, &TrainConfig::valid_interval), 100,
+            "Validate every this many steps (0: only at the end).")
+      .at_least(0);
+  s.integer("train.bleu_beam", member(&Experiment::train, &TrainConfig::bleu_beam), 1,
+            "translation: validation also decodes the validation set with this beam (1: greedy) and reports BLEU "
+            "(sacreBLEU's 13a tokenization); 0 skips decoding.")
+      .at_least(0)
+      .at_most(64);
+  s.integer("train.checkpoint_interval", member(&Experiment::train, &TrainConfig::checkpoint_interval), 500,
+            "Write a checkpoint every this many steps (and always at the end).")
+      .at_least(1);
+  s.integer("train.keep_last", member(&Experiment::train, &TrainConfig::keep_last), 3,
+            "Step checkpoints kept on disk (last.h5 and best.h5 are kept besides).")
+      .at_least(1);
+  s.integer("train.patience", member(&Experiment::train, &TrainConfig::patience), 0,
+            "Stop after this many validations without a better validation loss (0: never).")
+      .at_least(0);
+  s.integer("train.max_bad_steps", member(&Experiment::train, &TrainConfig::max_bad_steps), 5,
+            "Stop after this many steps in a row with a non-finite loss or gradient (each is skipped).")
+      .at_least(1);
+  s.integer("train.log_interval", member(&Experiment::train, &TrainConfig::log_interval), 10,
+            "Log a line and a metrics.jsonl record every this many steps.")
+      .at_least(1);
+  s.integer("train.seed", member(&Experiment::train, &TrainConfig::seed), 1,
+            "Seed of the model's initialization, dropout and the training data stream.")
+      .at_least(0);
+  s.integer("train.threads", member(&Experiment::train, &TrainConfig::threads), 0,
+            "Threads for oneTBB and OpenBLAS (0: kat --threads, KAT_NUM_THREADS or all cores).")
+      .at_least(0)
+      .at_most(1024);
+
+  // output
+  s.string("output.dir", member(&Experiment::output, &OutputConfig::dir), "runs/default",
+           "The run folder: resolved config, train.log, metrics.jsonl and checkpoints/.");
+  return s;
+}
+
+}  // namespace
+
+const Schema& experiment_schema() {
+  static const Schema schema = build_schema();
+  return schema;
+}
+
+Experiment default_experiment() { return experiment_schema().defaults(); }
+
+}  // namespace kat

@@ -1,0 +1,33 @@
+#include "train/stop_signal.h"
+
+#include <csignal>
+
+namespace kat {
+namespace {
+
+volatile std::sig_atomic_t g_signal = 0;
+struct sigaction g_previous_int, g_previous_term;
+
+extern "C" void on_stop_signal(int sig) { g_signal = sig; }
+
+}  // namespace
+
+StopSignal::StopSignal() {
+  g_signal = 0;
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESETHAND;  // the second signal takes the default action
+  sigaction(SIGINT, &sa, &g_previous_int);
+  sigaction(SIGTERM, &sa, &g_previous_term);
+}
+
+StopSignal::~StopSignal() {
+  sigaction(SIGINT, &g_previous_int, nullptr);
+  sigaction(SIGTERM, &g_previous_term, nullptr);
+}
+
+bool StopSignal::requested() const { return g_signal != 0; }
+int StopSignal::signal_number() const { return g_signal; }
+
+}  // namespace kat

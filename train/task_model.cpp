@@ -1,0 +1,115 @@
+#include "train/task_model.h"
+
+#include <fmt/format.h>
+
+#include "autograd/grad_mode.h"
+#include "layers/models/language_model.h"
+#include "layers/models/seq2seq.h"
+
+namespace kat {
+namespace {
+
+TransformerLayerOptions layer_options(const ModelConfig& m) {
+  TransformerLayerOptions l;
+  l.d_model = m.d_model;
+  l.heads = m.heads;
+  l.d_ff = m.d_ff;
+  l.dropout = m.dropout;
+  l.activation = m.activation == "gelu" ? Activation::gelu : Activation::relu;
+  l.norm = m.norm == "post" ? NormPlacement::post : NormPlacement::pre;
+  l.attention.type = m.attention.type;
+  l.attention.feature_map = m.attention.feature_map;
+  l.attention.features = m.attention.features;
+  l.attention.redraw_interval = m.attention.redraw_interval;
+  l.attention.orthogonal = m.attention.orthogonal;
+  l.attention.norms = m.attention.norms;
+  l.attention.feature_eps = m.attention.feature_eps;
+  l.attention.eps = m.attention.eps;
+  return l;
+}
+
+PositionalKind positional(const std::string& name) {
+  if (name == "learned") return PositionalKind::learned;
+  if (name == "none") return PositionalKind::none;
+  return PositionalKind::sinusoidal;
+}
+
+class LanguageModelTask final : public TaskModel {
+ public:
+  LanguageModelTask(const StackOptions& o, Rng& rng) : model_(o, rng) {}
+  Module& module() override { return model_; }
+  Variable logits(const Batch& b) override { return model_.forward(b.input, b.lengths); }
+  std::vector<std::vector<std::int64_t>> translate(const Batch&, const SearchOptions&,
+                                                   const std::vector<std::int64_t>&) override {
+    throw Error("translate: a language model does not translate");
+  }
+
+ private:
+  TransformerLM model_;
+};
+
+class TranslationTask final : public TaskModel {
+ public:
+  TranslationTask(const Seq2SeqOptions& o, Rng& rng) : model_(o, rng) {}
+  Module& module() override { return model_; }
+  Variable logits(const Batch& b) override { return model_.forward(b.src, b.src_lengths, b.input, b.lengths); }
+  std::vector<std::vector<std::int64_t>> translate(const Batch& b, const SearchOptions& options,
+                                                   const std::vector<std::int64_t>& max_len) override {
+    NoGradGuard no_grad;
+    const Tensor memory = model_.encode(b.src, b.src_lengths).data();
+    DecodeState state = model_.start(memory, b.src_lengths);
+    const StepFn step = [this](const Tensor& ids, DecodeState& s) { return model_.step(ids, s); };
+    std::vector<std::vector<std::int64_t>> out;
+    for (auto& h : beam_search(step, state, max_len, options)) out.push_back(std::move(h.tokens));
+    return out;
+  }
+
+ private:
+  Seq2Seq model_;
+};
+
+void collect_kernels(Module& m, std::vector<AttentionKernel*>& out) {
+  if (auto* k = dynamic_cast<AttentionKernel*>(&m)) out.push_back(k);
+  for (auto& [name, child] : m.named_children()) collect_kernels(*child, out);
+}
+
+}  // namespace
+
+std::unique_ptr<TaskModel> make_task_model(const Experiment& e, const TrainingData& data, Rng& rng) {
+  const ModelConfig& m = e.model;
+  try {
+    if (e.task == "lm") {
+      StackOptions o;
+      o.vocab = data.tgt_vocab;
+      o.layers = m.layers;
+      o.layer = layer_options(m);
+      o.positional = positional(m.positional);
+      o.max_len = m.max_len;
+      o.padding_idx = data.pad_id;
+      o.tie_output = m.tie_embeddings;
+      return std::make_unique<LanguageModelTask>(o, rng);
+    }
+    Seq2SeqOptions o;
+    o.src_vocab = data.src_vocab;
+    o.tgt_vocab = data.tgt_vocab;
+    o.shared_vocab = m.share_embeddings;
+    o.encoder_layers = m.encoder_layers > 0 ? m.encoder_layers : m.layers;
+    o.decoder_layers = m.decoder_layers > 0 ? m.decoder_layers : m.layers;
+    o.layer = layer_options(m);
+    o.positional = positional(m.positional);
+    o.max_len = m.max_len;
+    o.padding_idx = data.pad_id;
+    o.tie_output = m.tie_embeddings;
+    return std::make_unique<TranslationTask>(o, rng);
+  } catch (const Error& err) {
+    throw Error(fmt::format("model: {}", err.what()));
+  }
+}
+
+std::vector<AttentionKernel*> attention_kernels(Module& root) {
+  std::vector<AttentionKernel*> out;
+  collect_kernels(root, out);
+  return out;
+}
+
+}  // namespace kat

@@ -1,0 +1,525 @@
+#include "train/trainer.h"
+
+#include <fmt/format.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <set>
+
+#include "autograd/ops.h"
+#include "core/parallel.h"
+#include "optim/adam.h"
+#include "optim/clip.h"
+#include "optim/schedule.h"
+#include "optim/sgd.h"
+#include "train/checkpoint_store.h"
+#include "train/experiment_config.h"
+#include "train/metrics.h"
+#include "train/metrics/bleu.h"
+#include "train/stop_signal.h"
+#include "train/task_model.h"
+#include "train/training_data.h"
+
+namespace kat {
+
+namespace fs = std::filesystem;
+
+const char* outcome_name(TrainOutcome outcome) {
+  switch (outcome) {
+    case TrainOutcome::finished: return "finished";
+    case TrainOutcome::interrupted: return "interrupted";
+    case TrainOutcome::early_stopped: return "early_stopped";
+    case TrainOutcome::diverged: return "diverged";
+  }
+  return "?";
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Keys a resumed run may change: how long and how often, not what is trained.
+const std::set<std::string> kResumableKeys = {
+    "train.steps",     "train.epochs",   "train.valid_interval", "train.checkpoint_interval",
+    "train.keep_last", "train.patience", "train.max_bad_steps",  "train.log_interval",
+    "train.threads",   "output.dir"};
+
+std::unique_ptr<Optimizer> make_optimizer(const Experiment& e, Module& model) {
+  const OptimConfig& o = e.optim;
+  NamedParameters params = decay_groups(model.named_parameters(), o.decay_all);
+  if (o.type == "sgd") {
+    return std::make_unique<Sgd>(std::move(params), SgdOptions{o.lr, o.momentum, o.nesterov, o.weight_decay});
+  }
+  AdamOptions a{o.lr, o.beta1, o.beta2, o.eps, o.weight_decay, false};
+  if (o.type == "adamw") return std::make_unique<AdamW>(std::move(params), a);
+  return std::make_unique<Adam>(std::move(params), a);
+}
+
+ScheduleOptions schedule_options(const Experiment& e) {
+  ScheduleOptions s;
+  s.kind = e.schedule.type;
+  s.lr = e.optim.lr;
+  s.warmup = e.schedule.warmup;
+  s.total_steps = e.schedule.total_steps > 0 ? e.schedule.total_steps : e.train.steps;
+  s.min_lr = e.schedule.min_lr;
+  return s;
+}
+
+// A progress line rewritten in place on a terminal.
+class ProgressLine {
+ public:
+  explicit ProgressLine(bool terminal) : terminal_(terminal) {}
+  bool terminal() const { return terminal_; }
+  void show(const std::string& text) {
+    if (!terminal_) return;
+    std::fprintf(stderr, "\r\033[K%s", text.c_str());
+    std::fflush(stderr);
+    shown_ = true;
+  }
+  void clear() {
+    if (!terminal_ || !shown_) return;
+    std::fprintf(stderr, "\r\033[K");
+    std::fflush(stderr);
+    shown_ = false;
+  }
+
+ private:
+  bool terminal_;
+  bool shown_ = false;
+};
+
+}  // namespace
+
+struct Trainer::State {
+  Experiment exp;
+  TrainerOptions options;
+  std::string dir;
+  std::shared_ptr<spdlog::logger> log;
+  std::optional<ProgressLine> progress_line;
+  TrainingData data;
+  std::unique_ptr<TaskModel> model;
+  std::vector<AttentionKernel*> kernels;
+  std::unique_ptr<Optimizer> optimizer;
+  std::unique_ptr<Schedule> schedule;
+  std::unique_ptr<CheckpointStore> store;
+  std::unique_ptr<MetricsLog> metrics;
+  TrainerProgress progress;
+  std::int64_t last_checkpoint_step = -1;
+  std::int64_t last_valid_step = -1;
+  double last_valid_loss = std::nan("");
+
+  // The running means of the current log interval.
+  double interval_loss_sum = 0.0;
+  std::int64_t interval_tokens = 0;
+  std::int64_t interval_steps = 0;
+  double interval_norm = 0.0;
+  Clock::time_point interval_start;
+  double last_interval_loss = std::nan("");
+  double tokens_per_second = 0.0;
+
+  template <typename... Args>
+  void info(fmt::format_string<Args...> f, Args&&... args) {
+    progress_line->clear();
+    log->info(f, std::forward<Args>(args)...);
+  }
+  template <typename... Args>
+  void warn(fmt::format_string<Args...> f, Args&&... args) {
+    progress_line->clear();
+    log->warn(f, std::forward<Args>(args)...);
+  }
+
+  bool done() const {
+    if (exp.train.steps > 0) return progress.step >= exp.train.steps;
+    return progress.epoch >= exp.train.epochs;
+  }
+
+  Checkpoint snapshot() {
+    Checkpoint c;
+    c.progress = progress;
+    for (auto& [name, t] : model->module().state_dict()) c.model[name] = t.clone();
+    c.optimizer = optimizer->state();
+    const ScheduleOptions so = schedule_options(exp);
+    c.schedule = {so.kind, so.lr, so.warmup, so.total_steps, so.min_lr};
+    c.data_kind = exp.data.kind;
+    c.data_state = data.train->state();
+    c.config = to_yaml(exp);
+    return c;
+  }
+
+  void save(bool best) {
+    const std::string path = store->save(snapshot(), best);
+    last_checkpoint_step = progress.step;
+    info("checkpoint {}{}", path, best ? " (best so far)" : "");
+  }
+
+  // The plain cross-entropy per target token over the whole validation set, and for translation
+  // (train.bleu_beam > 0) the BLEU of its decoded translations.
+  struct Validation {
+    double loss = 0.0;
+    double bleu = std::nan("");
+  };
+  Validation validate() {
+    NoGradGuard no_grad;
+    model->module().eval();
+    double sum = 0.0;
+    std::int64_t tokens = 0;
+    CrossEntropyOptions ce;
+    ce.ignore_index = data.pad_id;
+    std::vector<std::string> hypotheses, references;
+    const bool bleu = exp.task == "translation" && exp.train.bleu_beam > 0 && data.detokenize;
+    for (const Batch& b : data.valid) {
+      const Variable loss = cross_entropy(model->logits(b), b.target, ce);
+      sum += loss.data().item() * static_cast<double>(b.tokens);
+      tokens += b.tokens;
+      if (!bleu) continue;
+      // Decode each source up to twice its length plus 10 tokens.
+      std::vector<std::int64_t> max_len;
+      for (std::int64_t i = 0; i < b.sentences; ++i) {
+        const std::int64_t n = b.src_lengths.empty() ? b.src.size(1) : b.src_lengths[static_cast<std::size_t>(i)];
+        max_len.push_back(2 * n + 10);
+      }
+      SearchOptions search;
+      search.bos = data.bos_id;
+      search.eos = data.eos_id;
+      search.beam = exp.train.bleu_beam;
+      for (const auto& h : model->translate(b, search, max_len)) hypotheses.push_back(data.detokenize(h));
+      const std::int64_t* t = b.target.data<std::int64_t>();
+      for (std::int64_t i = 0; i < b.sentences; ++i) {
+        std::vector<std::int64_t> ref;
+        for (std::int64_t j = 0; j < b.target.size(1); ++j) {
+          const std::int64_t id = t[i * b.target.size(1) + j];
+          if (id != data.pad_id && id != data.eos_id) ref.push_back(id);
+        }
+        references.push_back(data.detokenize(ref));
+      }
+    }
+    model->module().train();
+    Validation v;
+    v.loss = tokens > 0 ? sum / static_cast<double>(tokens) : std::nan("");
+    if (bleu) v.bleu = corpus_bleu(hypotheses, references).score;
+    return v;
+  }
+
+  // Validates at the current step, records and logs the result, and tells whether it is the best
+  // so far. `counts` makes a validation without improvement count towards train.patience.
+  bool validate_and_record(std::int64_t step, double wall_time, bool counts) {
+    const Validation v = validate();
+    last_valid_loss = v.loss;
+    last_valid_step = step;
+    const bool best = v.loss < progress.best_valid_loss;
+    if (best) {
+      progress.best_valid_loss = v.loss;
+      progress.best_step = step;
+      progress.validations_since_best = 0;
+    } else if (counts) {
+      ++progress.validations_since_best;
+    }
+    MetricsRecord record = {{"step", static_cast<double>(step)}, {"val_loss", v.loss}, {"val_ppl", std::exp(v.loss)}};
+    if (!std::isnan(v.bleu)) record.emplace_back("bleu", v.bleu);
+    record.emplace_back("wall_time", wall_time);
+    record.emplace_back("peak_rss_mb", peak_rss_mb());
+    metrics->append(record);
+    info("step {}: validation loss {:.4f}, ppl {:.3f}{}{}{}", step, v.loss, std::exp(v.loss),
+         std::isnan(v.bleu) ? "" : fmt::format(", BLEU {:.2f}", v.bleu),
+         best ? " (best)" : fmt::format(" (best {:.4f} at step {})", progress.best_valid_loss, progress.best_step),
+         data.best_loss ? fmt::format("; the data's best is {:.4f}", *data.best_loss) : "");
+    return best;
+  }
+};
+
+Trainer::Trainer(const Experiment& experiment, TrainerOptions options) : s_(std::make_unique<State>()) {
+  State& s = *s_;
+  s.exp = experiment;
+  s.options = std::move(options);
+  s.dir = experiment.output.dir;
+  const std::string checkpoints = s.dir + "/checkpoints";
+  const bool has_run = fs::exists(checkpoints + "/last.h5");
+  if (s.options.resume && !has_run) {
+    throw Error(
+        fmt::format("--resume {}: no checkpoint to resume from ({}/last.h5 does not exist)", s.dir, checkpoints));
+  }
+  if (!s.options.resume && has_run) {
+    throw Error(
+        fmt::format("output.dir {} already holds a run ({}/last.h5); continue it with --resume {} or choose "
+                    "another output.dir",
+                    s.dir, checkpoints, s.dir));
+  }
+  std::error_code ec;
+  fs::create_directories(s.dir, ec);
+  if (ec) throw Error(fmt::format("output.dir: cannot create {}: {}", s.dir, ec.message()));
+
+  // Logging: the run folder's train.log always; the console unless turned off.
+  std::vector<spdlog::sink_ptr> sinks;
+  sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(s.dir + "/train.log"));
+  const bool terminal = s.options.console && ::isatty(STDERR_FILENO);
+  if (s.options.console) sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  s.log = std::make_shared<spdlog::logger>("train", sinks.begin(), sinks.end());
+  s.log->set_pattern("[%Y-%m-%d %H:%M:%S] [%^%l%$] %v");
+  s.log->flush_on(spdlog::level::info);
+  s.progress_line.emplace(terminal);
+
+  if (experiment.train.threads > 0) set_num_threads(static_cast<int>(experiment.train.threads));
+
+  // Generators: one root seed, split for the model (initialization and dropout) and the data.
+  Rng root(static_cast<std::uint64_t>(experiment.train.seed));
+  Rng model_rng = root.split();
+  Rng data_rng = root.split();
+  s.data = make_training_data(experiment, data_rng);
+  s.model = make_task_model(experiment, s.data, model_rng);
+  s.model->module().train();
+  s.kernels = attention_kernels(s.model->module());
+  s.optimizer = make_optimizer(experiment, s.model->module());
+  s.schedule = make_schedule(schedule_options(experiment));
+  s.store = std::make_unique<CheckpointStore>(checkpoints, experiment.train.keep_last);
+
+  std::string resume_note;
+  if (s.options.resume) {
+    const std::string path = s.store->last_path();
+    Checkpoint c = read_checkpoint(path);
+    Experiment saved;
+    try {
+      saved = parse_experiment(c.config, path + " (config attribute)");
+    } catch (const ConfigError& err) {
+      throw Error(fmt::format("checkpoint {}: its config does not validate: {}", path, err.what()));
+    }
+    std::vector<std::string> changed;
+    for (const auto& key : differing_keys(saved, experiment)) {
+      if (!kResumableKeys.count(key)) {
+        const FieldBase* f = experiment_schema().find(key);
+        changed.push_back(fmt::format("{} ({} -> {})", key, f->value_text(saved), f->value_text(experiment)));
+      }
+    }
+    if (!changed.empty()) {
+      throw Error(fmt::format("--resume {}: the experiment differs from the checkpoint's in {}; only {} may change",
+                              s.dir, fmt::join(changed, ", "), fmt::join(kResumableKeys, ", ")));
+    }
+    if (c.data_kind != experiment.data.kind) {
+      throw Error(fmt::format("checkpoint {}: data kind '{}', but the experiment has '{}'", path, c.data_kind,
+                              experiment.data.kind));
+    }
+    try {
+      s.model->module().load_state_dict(c.model);
+      s.optimizer->load_state(c.optimizer);
+      s.data.train->set_state(c.data_state);
+    } catch (const Error& err) {
+      throw Error(fmt::format("checkpoint {}: {}", path, err.what()));
+    }
+    s.progress = c.progress;
+    const ScheduleOptions now = schedule_options(experiment);
+    if (now.total_steps != c.schedule.total_steps && (now.kind == "cosine" || now.kind == "linear")) {
+      resume_note = fmt::format("the {} schedule now decays over {} steps instead of {} (it follows train.steps)",
+                                now.kind, now.total_steps, c.schedule.total_steps);
+    }
+    s.last_checkpoint_step = s.progress.step;
+    truncate_metrics(s.dir + "/metrics.jsonl", s.progress.step);
+  }
+  s.metrics = std::make_unique<MetricsLog>(s.dir + "/metrics.jsonl");
+
+  const std::string yaml = to_yaml(experiment);
+  {
+    std::ofstream out(s.dir + "/config.yaml", std::ios::trunc);
+    out << "# The resolved experiment of this run (every key; see kat config --explain).\n" << yaml;
+    if (!out) throw Error(fmt::format("output.dir: cannot write {}/config.yaml", s.dir));
+  }
+  s.info("run folder {}{}", s.dir, s.options.resume ? fmt::format(", resuming at step {}", s.progress.step) : "");
+  s.info("experiment:\n{}", yaml);
+  if (!resume_note.empty()) s.warn("resume: {}", resume_note);
+  s.info("data: {}", s.data.description);
+  s.info("model: {} parameters, {} attention, {} attention kernels", s.model->module().parameter_count(),
+         experiment.model.attention.type, s.kernels.size());
+}
+
+Trainer::~Trainer() = default;
+
+Module& Trainer::model() { return s_->model->module(); }
+const TrainerProgress& Trainer::progress() const { return s_->progress; }
+const std::string& Trainer::run_dir() const { return s_->dir; }
+spdlog::logger& Trainer::logger() { return *s_->log; }
+
+TrainResult Trainer::run() {
+  State& s = *s_;
+  const Experiment& e = s.exp;
+  std::optional<StopSignal> signals;
+  if (s.options.signals) signals.emplace();
+  auto stop_wanted = [&] { return stop_requested_ || (signals && signals->requested()); };
+
+  const std::vector<Variable> params = s.optimizer->variables();
+  CrossEntropyOptions ce;
+  ce.ignore_index = s.data.pad_id;
+  ce.label_smoothing = e.train.label_smoothing;
+
+  TrainResult result;
+  result.outcome = TrainOutcome::finished;
+  const auto run_start = Clock::now();
+  const double wall_before = s.progress.wall_seconds;
+  auto wall = [&] { return wall_before + std::chrono::duration<double>(Clock::now() - run_start).count(); };
+  s.interval_start = Clock::now();
+  auto last_progress_draw = Clock::now() - std::chrono::seconds(1);
+  const std::int64_t first_step = s.progress.step;
+
+  while (!s.done()) {
+    if (stop_wanted()) {
+      result.outcome = TrainOutcome::interrupted;
+      break;
+    }
+    const std::int64_t step = s.progress.step + 1;
+    for (AttentionKernel* k : s.kernels) k->on_train_step(step);
+
+    // Forward and backward over train.accumulate batches. Each batch's mean loss is back-propagated
+    // weighted by its token count and the sum divided by all tokens afterwards, so the update is the
+    // one a single batch holding every token would give.
+    s.optimizer->zero_grad();
+    double loss_sum = 0.0;
+    std::int64_t tokens = 0;
+    for (std::int64_t k = 0; k < e.train.accumulate; ++k) {
+      const Batch batch = s.data.train->next();
+      if (batch.tokens == 0) continue;
+      const Variable loss = cross_entropy(s.model->logits(batch), batch.target, ce);
+      loss.backward(Tensor::scalar(static_cast<double>(batch.tokens), loss.dtype()));
+      loss_sum += loss.data().item() * static_cast<double>(batch.tokens);
+      tokens += batch.tokens;
+    }
+    if (tokens > 0) scale_grads(params, 1.0 / static_cast<double>(tokens));
+    const double loss = tokens > 0 ? loss_sum / static_cast<double>(tokens) : std::nan("");
+    const double norm = grad_norm(params);
+    s.progress.step = step;
+    s.progress.epoch = s.data.train->epoch();
+    s.progress.tokens += tokens;
+
+    if (!std::isfinite(loss) || !std::isfinite(norm)) {
+      ++s.progress.bad_steps_in_row;
+      s.optimizer->zero_grad();
+      s.warn("step {}: non-finite {} ({}); step skipped ({} of {} in a row allowed)", step,
+             std::isfinite(loss) ? "gradient norm" : "loss", std::isfinite(loss) ? norm : loss,
+             s.progress.bad_steps_in_row, e.train.max_bad_steps);
+      if (s.progress.bad_steps_in_row >= e.train.max_bad_steps) {
+        result.outcome = TrainOutcome::diverged;
+        result.message = fmt::format(
+            "training diverged: {} steps in a row with a non-finite loss or gradient (up to step {}); the last good "
+            "checkpoint is {} (step {}). Lower optim.lr, raise schedule.warmup or set train.clip_norm.",
+            s.progress.bad_steps_in_row, step, s.store->last_path(), s.last_checkpoint_step);
+        break;
+      }
+    } else {
+      s.progress.bad_steps_in_row = 0;
+      if (e.train.clip_norm > 0 && norm > e.train.clip_norm) scale_grads(params, e.train.clip_norm / norm);
+      s.optimizer->set_lr(s.schedule->lr(step));
+      s.optimizer->step();
+      s.interval_loss_sum += loss * static_cast<double>(tokens);
+      s.interval_tokens += tokens;
+      s.interval_norm += norm;
+      ++s.interval_steps;
+    }
+
+    // Progress and metrics.
+    // Progress: a line (and a metrics record) every train.log_interval steps; on a terminal, also
+    // a line rewritten in place after every step (at most ten times a second).
+    const bool log_now = step % e.train.log_interval == 0 && s.interval_steps > 0;
+    const bool draw = s.progress_line->terminal() && Clock::now() - last_progress_draw > std::chrono::milliseconds(100);
+    if (log_now || draw) {
+      const double seconds = std::chrono::duration<double>(Clock::now() - s.interval_start).count();
+      const double interval_loss =
+          s.interval_tokens > 0 ? s.interval_loss_sum / static_cast<double>(s.interval_tokens) : s.last_interval_loss;
+      const double tokens_per_second =
+          seconds > 0 && s.interval_tokens > 0 ? static_cast<double>(s.interval_tokens) / seconds : s.tokens_per_second;
+      const double mean_norm = s.interval_steps > 0 ? s.interval_norm / static_cast<double>(s.interval_steps) : norm;
+      const double done_steps = static_cast<double>(step - first_step);
+      const double eta = e.train.steps > 0 && done_steps > 0
+                             ? std::chrono::duration<double>(Clock::now() - run_start).count() / done_steps *
+                                   static_cast<double>(e.train.steps - step)
+                             : std::nan("");
+      const std::string line =
+          fmt::format("step {}{}  loss {:.4f}  lr {:.3g}  |g| {:.3g}  {:.0f} tok/s  epoch {}  ETA {}", step,
+                      e.train.steps > 0 ? fmt::format("/{}", e.train.steps) : "", interval_loss, s.optimizer->lr(),
+                      mean_norm, tokens_per_second, s.progress.epoch, format_duration(eta));
+      if (log_now) {
+        s.last_interval_loss = interval_loss;
+        s.tokens_per_second = tokens_per_second;
+        s.metrics->append({{"step", static_cast<double>(step)},
+                           {"epoch", static_cast<double>(s.progress.epoch)},
+                           {"train_loss", interval_loss},
+                           {"lr", s.optimizer->lr()},
+                           {"grad_norm", mean_norm},
+                           {"tokens_per_s", tokens_per_second},
+                           {"wall_time", wall()},
+                           {"peak_rss_mb", peak_rss_mb()}});
+        if (s.progress_line->terminal()) {
+          // The file gets the line; the console keeps the progress line instead.
+          s.log->sinks().front()->log(spdlog::details::log_msg("train", spdlog::level::info, line));
+        } else {
+          s.info("{}", line);
+        }
+        s.interval_loss_sum = 0.0;
+        s.interval_tokens = 0;
+        s.interval_steps = 0;
+        s.interval_norm = 0.0;
+        s.interval_start = Clock::now();
+      }
+      if (s.progress_line->terminal()) {
+        s.progress_line->show(line);
+        last_progress_draw = Clock::now();
+      }
+    }
+
+    // Validation, best checkpoint, early stopping.
+    bool best = false;
+    if (e.train.valid_interval > 0 && step % e.train.valid_interval == 0) {
+      best = s.validate_and_record(step, wall(), true);
+    }
+    s.progress.wall_seconds = wall();
+    // While steps are non-finite the state is suspect: the last good checkpoint stays the last.
+    if ((best || step % e.train.checkpoint_interval == 0) && s.progress.bad_steps_in_row == 0) s.save(best);
+    if (s.options.after_step) s.options.after_step(*this, step);
+    if (e.train.patience > 0 && s.progress.validations_since_best >= e.train.patience) {
+      result.outcome = TrainOutcome::early_stopped;
+      result.message = fmt::format("early stop at step {}: {} validations without improving on {:.4f} (step {})", step,
+                                   s.progress.validations_since_best, s.progress.best_valid_loss, s.progress.best_step);
+      break;
+    }
+  }
+
+  s.progress_line->clear();
+  if (result.outcome == TrainOutcome::finished && s.last_valid_step != s.progress.step && !s.data.valid.empty()) {
+    const bool best = s.validate_and_record(s.progress.step, wall(), false);
+    s.progress.wall_seconds = wall();
+    s.save(best);
+  } else if (result.outcome != TrainOutcome::diverged && s.last_checkpoint_step != s.progress.step) {
+    if (s.progress.bad_steps_in_row == 0) {
+      s.progress.wall_seconds = wall();
+      s.save(false);
+    } else {
+      s.warn("no checkpoint of step {}: its last {} steps were non-finite; the last checkpoint is step {}",
+             s.progress.step, s.progress.bad_steps_in_row, s.last_checkpoint_step);
+    }
+  }
+
+  switch (result.outcome) {
+    case TrainOutcome::finished: result.message = fmt::format("finished at step {}", s.progress.step); break;
+    case TrainOutcome::interrupted:
+      result.message =
+          fmt::format("stopped at step {} on request; continue with: kat train --resume {}", s.progress.step, s.dir);
+      break;
+    default: break;
+  }
+  if (result.outcome == TrainOutcome::diverged) {
+    s.log->error("{}", result.message);
+  } else {
+    s.info("{}", result.message);
+  }
+  result.step = s.progress.step;
+  result.train_loss = s.last_interval_loss;
+  result.valid_loss = s.last_valid_loss;
+  result.best_valid_loss = s.progress.best_valid_loss;
+  s.log->flush();
+  return result;
+}
+
+}  // namespace kat
