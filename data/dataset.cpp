@@ -105,7 +105,9 @@ class Writer {
     // file's metadata, so HDF5 refuses a damaged file instead of parsing it (Reader::open insists).
     Handle access(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
     H5Pset_libver_bounds(access.get(), H5F_LIBVER_V18, H5F_LIBVER_V18);
-    const hid_t id = H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get());
+    Handle create(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+    H5Pset_obj_track_times(create.get(), false);  // the root group's header would hold timestamps
+    const hid_t id = H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, create.get(), access.get());
     if (id < 0) throw Error(path_ + ": cannot create the HDF5 file " + tmp);
     return id;
   }

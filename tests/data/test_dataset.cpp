@@ -90,6 +90,20 @@ TEST_CASE("datasets: written and read back exactly, with the tokenizer embedded"
   CHECK(info.pad_id == 0);
   CHECK(info.eos_id == 2);
   CHECK(info.side("es").tokenizer->decode(tok->encode(es[2])) == es[2]);
+
+  // Checksummed metadata (superblock 2) and no timestamps anywhere, so that two runs a second
+  // apart write the same bytes.
+  CHECK(slurp(path).substr(0, 9) == std::string("\x89HDF\r\n\x1a\n\x02", 9));
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  REQUIRE(file >= 0);
+  for (const char* object : {"/", "/en", "/en/ids", "/es/vocab"}) {
+    CAPTURE(object);
+    H5O_info_t info{};
+    REQUIRE(H5Oget_info_by_name2(file, object, &info, H5O_INFO_TIME, H5P_DEFAULT) >= 0);
+    CHECK(info.ctime == 0);
+    CHECK(info.mtime == 0);
+  }
+  H5Fclose(file);
 }
 
 TEST_CASE("datasets: bad text input names the file and the line") {

@@ -1,38 +1,13 @@
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
-
 #include <spdlog/spdlog.h>
 
 #include "core/error.h"
 #include "data/dataset.h"
 #include "data/loaders.h"
 #include "tests/fuzz/fuzz_targets.h"
+#include "tests/fuzz/temp_file.h"
 
 namespace kat::fuzz {
 namespace {
-
-// The input as a file in the temporary folder, removed when done.
-class TempFile {
- public:
-  explicit TempFile(std::string_view bytes)
-      : path_((std::filesystem::temp_directory_path() / ("kat-fuzz-" + std::to_string(::getpid()) + ".h5")).string()) {
-    std::ofstream out(path_, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    expect(out.good(), "cannot write " + path_);
-  }
-  ~TempFile() {
-    std::error_code ec;
-    std::filesystem::remove(path_, ec);
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 void check_batches(const std::vector<Batch>& batches, std::int64_t vocab) {
   for (const Batch& b : batches) {
@@ -74,7 +49,7 @@ bool dataset_input(std::span<const std::uint8_t> data) {
     return true;
   }();
   (void)quiet;
-  const TempFile file(as_text(data));
+  const TempFile file(as_text(data), ".h5");
   const std::string& path = file.path();
   bool info_ok = false;
   try {

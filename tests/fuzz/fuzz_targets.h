@@ -50,4 +50,12 @@ bool bleu_input(std::span<const std::uint8_t> data);
 // HDF5 dataset (metadata, ids, evaluation batches and training sources).
 bool dataset_input(std::span<const std::uint8_t> data);
 
+// train/experiment_config.h: the bytes up to the first NUL as an experiment file, the lines after
+// it as --set overrides; an accepted experiment must reload from its resolved YAML unchanged.
+bool experiment_input(std::span<const std::uint8_t> data);
+
+// train/checkpoint.h: the bytes written to a temporary file and read as a checkpoint; an accepted
+// checkpoint must survive a write and a read unchanged.
+bool checkpoint_input(std::span<const std::uint8_t> data);
+
 }  // namespace kat::fuzz

@@ -1,7 +1,8 @@
-// Writes the binary seed inputs of the fuzz targets (tokenizer files and HDF5 datasets) into
+// Writes the binary seed inputs of the fuzz targets (tokenizer files, HDF5 datasets, checkpoints) into
 // OUT_DIR/<target>/, as committed in tests/fuzz/seeds/:
 //   kat_fuzz_seeds tests/fuzz/seeds
-// kat writes both deterministically, so running it again rewrites the same bytes.
+// Tokenizer files and datasets come out byte for byte the same on every run; checkpoints hold HDF5
+// timestamps.
 
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include "data/char_tokenizer.h"
 #include "data/dataset.h"
 #include "data/spm_tokenizer.h"
+#include "train/checkpoint.h"
 
 namespace {
 
@@ -31,6 +33,11 @@ void write(const std::filesystem::path& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << bytes;
   if (!out) throw kat::Error("cannot write " + path.string());
+}
+
+std::string read(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 }  // namespace
@@ -61,9 +68,28 @@ int main(int argc, char** argv) {
     mt.sides.push_back(kat::tokenize_lines("es", kSpanish, *chars, "seed"));
     kat::write_token_dataset((out / "dataset" / "ok-mt.h5").string(), mt);
     // A file cut short, as a copy interrupted half-way leaves it.
-    std::ifstream whole(out / "dataset" / "ok-mt.h5", std::ios::binary);
-    const std::string bytes_of_mt{std::istreambuf_iterator<char>(whole), std::istreambuf_iterator<char>()};
+    const std::string bytes_of_mt = read(out / "dataset" / "ok-mt.h5");
     write(out / "dataset" / "bad-truncated.h5", bytes_of_mt.substr(0, bytes_of_mt.size() / 2));
+    // Checkpoint target: a small checkpoint with a tensor of each kind the trainer saves.
+    kat::Checkpoint c;
+    c.model["decoder.layers.0.attn.q_proj.weight"] =
+        kat::Tensor::from_vector<float>({0.5f, -1.0f, 2.0f, 0.25f}, {2, 2});
+    c.model["decoder.scale"] = kat::Tensor::scalar(2.5, kat::DType::f64);
+    c.model["decoder.layers.0.dropout.rng"] = kat::Tensor::from_vector<std::int64_t>({1, -2, 3, 4});
+    c.model["decoder.layers.0.attn.kernel.projection"] = kat::Tensor::zeros({0, 2});
+    c.optimizer.kind = "adamw";
+    c.optimizer.steps = 3;
+    c.optimizer.slots["decoder.layers.0.attn.q_proj.weight.exp_avg"] = kat::Tensor::full({2, 2}, 0.125);
+    c.schedule = {"cosine", 1e-3, 10, 100, 1e-5};
+    c.data_kind = "synthetic";
+    c.data_state = {7, 0, 3};
+    c.config = "task: lm\nmodel:\n  layers: 1\n";
+    c.progress.step = 3;
+    c.progress.tokens = 96;
+    std::filesystem::create_directories(out / "checkpoint");
+    kat::write_checkpoint((out / "checkpoint" / "ok-small.h5").string(), c);
+    kat::write_checkpoint((out / "checkpoint" / "ok-empty.h5").string(), kat::Checkpoint{});
+    write(out / "checkpoint" / "bad-truncated.h5", read(out / "checkpoint" / "ok-small.h5").substr(0, 4096));
   } catch (const std::exception& e) {
     std::cerr << "kat_fuzz_seeds: " << e.what() << "\n";
     return 1;

@@ -54,3 +54,5 @@ TEST_CASE("fuzz regressions: tokenizers") { replay("tokenizer", kat::fuzz::token
 TEST_CASE("fuzz regressions: mod2imp records and OSIS text") { replay("records", kat::fuzz::records_input); }
 TEST_CASE("fuzz regressions: BLEU and chrF") { replay("bleu", kat::fuzz::bleu_input); }
 TEST_CASE("fuzz regressions: HDF5 datasets") { replay("dataset", kat::fuzz::dataset_input); }
+TEST_CASE("fuzz regressions: experiment files") { replay("experiment", kat::fuzz::experiment_input); }
+TEST_CASE("fuzz regressions: checkpoints") { replay("checkpoint", kat::fuzz::checkpoint_input); }

@@ -1,0 +1,7 @@
+// libFuzzer entry point of the experiment target (built with KAT_FUZZ=ON); the body is in experiment_target.cpp.
+#include "tests/fuzz/fuzz_targets.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  kat::fuzz::experiment_input({data, size});
+  return 0;
+}
