@@ -3,10 +3,10 @@
 #include <hdf5.h>
 
 #include <filesystem>
-#include <fstream>
 #include <functional>
 
 #include "core/error.h"
+#include "data/hdf5_file.h"
 #include "data/text_io.h"
 
 namespace kat {
@@ -115,16 +115,6 @@ class Writer {
   Handle file_;
 };
 
-// The version byte of an HDF5 superblock at the start of the file, or -1 when the file does not
-// start with one (a user block before it).
-int superblock_version(const std::string& path) {
-  constexpr std::string_view kSignature = "\x89HDF\r\n\x1a\n";
-  std::ifstream in(path, std::ios::binary);
-  char head[kSignature.size() + 1] = {};
-  if (!in.read(head, sizeof head) || std::string_view(head, kSignature.size()) != kSignature) return -1;
-  return static_cast<unsigned char>(head[kSignature.size()]);
-}
-
 class Reader {
  public:
   explicit Reader(const std::string& path) : path_(path), file_(open(path), H5Fclose) {}
@@ -197,10 +187,8 @@ class Reader {
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) throw Error(path + ": no such dataset file");
     if (H5Fis_hdf5(path.c_str()) <= 0) throw Error(path + ": not an HDF5 file (another format, or truncated)");
-    // HDF5 parses metadata without checksums (superblock versions 0 and 1) as it finds it, and a
-    // damaged header can make the library read out of bounds; kat writes checksummed metadata
-    // only and reads nothing else.
-    const int superblock = superblock_version(path);
+    // Metadata without checksums is not parsed at all (data/hdf5_file.h).
+    const int superblock = hdf5_superblock_version(path);
     if (superblock < 2) {
       throw Error(path + ": HDF5 file without metadata checksums (" +
                   (superblock < 0 ? std::string("superblock after a user block")

@@ -12,6 +12,7 @@
 #include <functional>
 
 #include "core/error.h"
+#include "data/hdf5_file.h"
 
 namespace kat {
 namespace {
@@ -349,6 +350,16 @@ std::map<std::string, Tensor> read_tree(hid_t parent, const std::string& name) {
 }
 
 Checkpoint read_file(const std::string& path) {
+  // Metadata without checksums is not parsed at all: HDF5 1.10 can read out of bounds on a damaged
+  // one (data/hdf5_file.h). kat writes checkpoints in the checksummed layout only.
+  const int superblock = hdf5_superblock_version(path);
+  if (superblock < 0)
+    throw H5Failure("not a readable HDF5 file: truncated or corrupted (no HDF5 superblock at its start)");
+  if (superblock < 2) {
+    throw H5Failure(fmt::format(
+        "not a kat checkpoint: HDF5 without metadata checksums (superblock version {}), which kat never writes",
+        superblock));
+  }
   Hid file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose,
            "not a readable HDF5 file: truncated or corrupted");
   const hid_t root = file.get();

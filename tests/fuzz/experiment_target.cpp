@@ -6,7 +6,8 @@
 namespace kat::fuzz {
 
 bool experiment_input(std::span<const std::uint8_t> data) {
-  // The YAML text up to the first NUL byte; after it, one --set override a line.
+  // The YAML text up to the first NUL byte; after it, one --set override a line (or between NULs:
+  // a command-line argument holds none).
   const std::string_view text = as_text(data);
   const std::size_t nul = text.find('\0');
   const std::string yaml(text.substr(0, nul));
@@ -14,7 +15,7 @@ bool experiment_input(std::span<const std::uint8_t> data) {
   if (nul != std::string_view::npos) {
     std::size_t start = nul + 1;
     while (start <= text.size()) {
-      const std::size_t end = std::min(text.find('\n', start), text.size());
+      const std::size_t end = std::min(text.find_first_of(std::string_view("\n\0", 2), start), text.size());
       overrides.emplace_back(text.substr(start, end - start));
       start = end + 1;
     }

@@ -1,6 +1,7 @@
 // HDF5 checkpoints: a round trip of every part; missing, truncated, corrupted and foreign files give
 // an error naming the file; the checkpoint folder keeps the last K, last.h5 and best.h5.
 #include <doctest/doctest.h>
+#include <hdf5.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -130,6 +131,16 @@ TEST_CASE("checkpoint: missing, foreign and truncated files give an error naming
 
   const std::string text = write_file(dir.file("text.h5"), "task: lm\n");
   CHECK_THROWS_WITH_AS(read_checkpoint(text), doctest::Contains("text.h5: not a readable HDF5 file"), Error);
+
+  // HDF5's default layout, without metadata checksums: refused before HDF5 parses any of it.
+  const std::string unchecked = dir.file("unchecked.h5");
+  const hid_t file = H5Fcreate(unchecked.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  REQUIRE(file >= 0);
+  H5Fclose(file);
+  CHECK_THROWS_WITH_AS(read_checkpoint(unchecked),
+                       doctest::Contains("unchecked.h5: not a kat checkpoint: HDF5 without metadata checksums "
+                                         "(superblock version 0)"),
+                       Error);
 
   const std::string good = dir.file("good.h5");
   write_checkpoint(good, sample_checkpoint(5));
