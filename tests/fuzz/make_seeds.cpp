@@ -67,6 +67,12 @@ int main(int argc, char** argv) {
     mt.sides.push_back(kat::tokenize_lines("en", kEnglish, *chars, "seed"));
     mt.sides.push_back(kat::tokenize_lines("es", kSpanish, *chars, "seed"));
     kat::write_token_dataset((out / "dataset" / "ok-mt.h5").string(), mt);
+    // A side of more than 65536 tokens: chunked and compressed, with a chunk index.
+    std::vector<std::string> many;
+    for (int i = 0; i < 2400; ++i) many.push_back("verse " + std::to_string(i) + " of a corpus, long enough.");
+    kat::TokenDataset big{.path = "", .corpus = "seed", .split = "train", .sides = {}};
+    big.sides.push_back(kat::tokenize_lines("en", many, *bytes, "seed"));
+    kat::write_token_dataset((out / "dataset" / "ok-chunked.h5").string(), big);
     // A file cut short, as a copy interrupted half-way leaves it.
     const std::string bytes_of_mt = read(out / "dataset" / "ok-mt.h5");
     write(out / "dataset" / "bad-truncated.h5", bytes_of_mt.substr(0, bytes_of_mt.size() / 2));
