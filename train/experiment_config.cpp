@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "data/utf8.h"
 #include "layers/attention/feature_maps/registry.h"
 
 namespace kat {
@@ -93,6 +94,16 @@ class Reader {
 
   Experiment read(const std::string& yaml, const std::vector<std::string>& overrides) {
     Experiment e = schema_.defaults();
+    // YAML is UTF-8 here; yaml-cpp would keep an invalid byte in a string, and the resolved config
+    // (written with the byte replaced) would then name another output folder than the run uses.
+    if (const auto bad = find_invalid_utf8(yaml)) {
+      const std::size_t newline = yaml.rfind('\n', *bad);
+      const std::size_t column = *bad - (newline == std::string::npos ? 0 : newline + 1) + 1;
+      const auto line = std::count(yaml.begin(), yaml.begin() + static_cast<std::ptrdiff_t>(*bad), '\n') + 1;
+      diagnostics_.push_back({file_, static_cast<int>(line), static_cast<int>(column),
+                              "invalid UTF-8 (an experiment file is UTF-8 text)"});
+      throw ConfigError(diagnostics_);
+    }
     YAML::Node root;
     try {
       root = YAML::Load(yaml);
@@ -222,6 +233,10 @@ class Reader {
     const auto eq = text.find('=');
     if (eq == std::string::npos || eq == 0) {
       diagnostics_.push_back({where, 0, 0, "expected KEY=VALUE, e.g. --set optim.lr=3e-4"});
+      return;
+    }
+    if (find_invalid_utf8(text)) {
+      diagnostics_.push_back({where, 0, 0, "invalid UTF-8"});
       return;
     }
     const std::string key = text.substr(0, eq);

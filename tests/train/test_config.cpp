@@ -73,6 +73,12 @@ TEST_CASE("config: a YAML syntax error is located") {
   CHECK(only_problem("model:\n  layers: 2\n   heads: 4\n").rfind("exp.yaml:3:", 0) == 0);
 }
 
+TEST_CASE("config: invalid UTF-8 is located, in the file and in an override") {
+  CHECK(only_problem("task: lm\noutput:\n  dir: run\xA9/x\n") ==
+        "exp.yaml:3:11: invalid UTF-8 (an experiment file is UTF-8 text)");
+  CHECK(only_problem("", {"output.dir=run\xA9"}) == "--set output.dir=run\xA9: invalid UTF-8");
+}
+
 TEST_CASE("config: an unknown key names the closest valid key") {
   CHECK(only_problem("optim:\n  lerning_rate: 0.1\n") ==
         "exp.yaml:2:3: unknown key 'optim.lerning_rate' (did you mean 'optim.lr'?)");
