@@ -174,6 +174,16 @@ TEST_CASE("kat eval, translate, generate and compare from the command line") {
   const auto not_mt = run_command(fmt::format("echo hello | {} translate {}", kat, dir.file("runs/linear")));
   CHECK(not_mt.exit_code == 2);
   CHECK(not_mt.output.find("not a translation run") != std::string::npos);
+  write_file(dir.file("hyp.txt"), "a b c d\nthe cat\n");
+  write_file(dir.file("ref.txt"), "a b x d\nthe cat\n");
+  const auto bleu = run_command(fmt::format("{} bleu {} {}", kat, dir.file("hyp.txt"), dir.file("ref.txt")));
+  CHECK(bleu.exit_code == 0);
+  CHECK(bleu.output.find("BLEU = 40.17 83.3/50.0/25.0/25.0") != std::string::npos);
+  CHECK(bleu.output.find("nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp") != std::string::npos);
+  write_file(dir.file("short.txt"), "a b x d\n");
+  const auto mismatch = run_command(fmt::format("{} bleu {} {}", kat, dir.file("hyp.txt"), dir.file("short.txt")));
+  CHECK(mismatch.exit_code == 2);
+  CHECK(mismatch.output.find("has 2 lines but") != std::string::npos);
   const auto no_run = run_command(fmt::format("{} eval {}", kat, dir.file("runs/none")));
   CHECK(no_run.exit_code == 2);
   CHECK(no_run.output.find("not a run folder") != std::string::npos);
