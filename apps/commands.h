@@ -18,6 +18,14 @@ Runner add_tokenizer(CLI::App& app);  // apps/tokenizer.cpp
 Runner add_train(CLI::App& app);      // apps/train.cpp
 Runner add_config(CLI::App& app);     // apps/config.cpp
 Runner add_plot(CLI::App& app);       // apps/plot.cpp
+Runner add_eval(CLI::App& app);       // apps/eval.cpp
+Runner add_translate(CLI::App& app);  // apps/translate.cpp
+Runner add_generate(CLI::App& app);   // apps/generate.cpp
+Runner add_compare(CLI::App& app);    // apps/compare.cpp
+Runner add_bleu(CLI::App& app);       // apps/bleu.cpp
+
+// Draws the curves of run folders into a PNG (apps/plot.cpp).
+int plot_runs(const std::vector<std::string>& runs, const std::string& output, const std::string& title);
 
 // Prints every diagnostic of a bad experiment to stderr, one per line, and a count.
 void print_config_errors(const ConfigError& err);

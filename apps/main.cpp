@@ -32,6 +32,11 @@ int main(int argc, char** argv) {
   commands.emplace_back(app.get_subcommand("config"), config);
   kat::cli::Runner plot = kat::cli::add_plot(app);
   commands.emplace_back(app.get_subcommand("plot"), plot);
+  commands.emplace_back(app.get_subcommand("eval"), kat::cli::add_eval(app));
+  commands.emplace_back(app.get_subcommand("translate"), kat::cli::add_translate(app));
+  commands.emplace_back(app.get_subcommand("generate"), kat::cli::add_generate(app));
+  commands.emplace_back(app.get_subcommand("compare"), kat::cli::add_compare(app));
+  commands.emplace_back(app.get_subcommand("bleu"), kat::cli::add_bleu(app));
 
   try {
     app.parse(argc, argv);

@@ -116,6 +116,14 @@ int run_plot(const PlotArgs& a) {
 
 }  // namespace
 
+int plot_runs(const std::vector<std::string>& runs, const std::string& output, const std::string& title) {
+  PlotArgs a;
+  a.runs = runs;
+  a.output = output;
+  a.title = title;
+  return run_plot(a);
+}
+
 Runner add_plot(CLI::App& app) {
   auto args = std::make_shared<PlotArgs>();
   CLI::App* cmd = app.add_subcommand("plot", "Plot training and validation curves of runs into a PNG (gnuplot)");

@@ -42,7 +42,7 @@ ThreadState& state() {
     s.threads = default_threads();
     s.control = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
                                                       static_cast<std::size_t>(s.threads));
-    blas_set_num_threads(s.threads);
+    blas_set_num_threads(1);  // OpenBLAS runs on the calling thread; oneTBB splits (parallel.h)
   });
   return s;
 }
@@ -65,7 +65,6 @@ void set_num_threads(int n) {
   s.control.reset();
   s.control =
       std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(n));
-  blas_set_num_threads(n);
 }
 
 bool in_parallel_region() { return t_parallel_depth > 0; }
@@ -86,14 +85,6 @@ void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain,
         fn(r.begin(), r.end());
       },
       tbb::simple_partitioner());
-}
-
-BlasSingleThreadGuard::BlasSingleThreadGuard() : saved_(num_threads()) {
-  if (saved_ != 1) blas_set_num_threads(1);
-}
-
-BlasSingleThreadGuard::~BlasSingleThreadGuard() {
-  if (saved_ != 1) blas_set_num_threads(saved_);
 }
 
 }  // namespace kat

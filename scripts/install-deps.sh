@@ -9,15 +9,14 @@ set -euo pipefail
 packages=(cmake g++ make pkg-config clang-format
           libopenblas-dev libtbb-dev libhdf5-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
           doctest-dev libcli11-dev libsentencepiece-dev gnuplot-nox)
-if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(libbenchmark-dev python3-torch python3-numpy libopenblas0-openmp)
-fi
-if [[ "${1:-}" == "--sword" ]]; then
-  packages+=(sword-text-web sword-text-sparv libsword-utils)
-fi
-if [[ "${1:-}" == "--fuzz" ]]; then
-  packages+=(clang libclang-rt-14-dev)
-fi
+for flag in "$@"; do
+  case "$flag" in
+    --bench) packages+=(libbenchmark-dev python3-torch python3-numpy libopenblas0-openmp) ;;
+    --sword) packages+=(sword-text-web sword-text-sparv libsword-utils) ;;
+    --fuzz) packages+=(clang libclang-rt-14-dev) ;;
+    *) echo "install-deps: unknown option $flag (known: --bench, --sword, --fuzz)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

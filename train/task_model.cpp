@@ -43,6 +43,11 @@ class LanguageModelTask final : public TaskModel {
                                                    const std::vector<std::int64_t>&) override {
     throw Error("translate: a language model does not translate");
   }
+  DecodeState start_generation(std::int64_t batch) override { return model_.start(batch); }
+  Tensor generation_step(const Tensor& ids, DecodeState& state) override {
+    NoGradGuard no_grad;
+    return model_.step(ids, state);
+  }
 
  private:
   TransformerLM model_;
@@ -62,6 +67,12 @@ class TranslationTask final : public TaskModel {
     std::vector<std::vector<std::int64_t>> out;
     for (auto& h : beam_search(step, state, max_len, options)) out.push_back(std::move(h.tokens));
     return out;
+  }
+  DecodeState start_generation(std::int64_t) override {
+    throw Error("generate: a translation model generates through translate (kat translate)");
+  }
+  Tensor generation_step(const Tensor&, DecodeState&) override {
+    throw Error("generate: a translation model generates through translate (kat translate)");
   }
 
  private:

@@ -23,6 +23,10 @@ class TaskModel {
   // most max_len[b] tokens; the model must be in eval mode. A language model throws.
   virtual std::vector<std::vector<std::int64_t>> translate(const Batch& batch, const SearchOptions& options,
                                                            const std::vector<std::int64_t>& max_len) = 0;
+  // language model: a fresh decoding state for `batch` rows, then one token per row at a time,
+  // returning the next-token logits (B, vocab). A translation model throws.
+  virtual DecodeState start_generation(std::int64_t batch) = 0;
+  virtual Tensor generation_step(const Tensor& ids, DecodeState& state) = 0;
 };
 
 // Builds the model the experiment describes for the data's vocabularies; initialization draws

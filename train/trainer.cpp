@@ -514,6 +514,17 @@ TrainResult Trainer::run() {
   } else {
     s.info("{}", result.message);
   }
+  // A run that ran its course says so (kat compare reuses it instead of training again).
+  if (result.outcome == TrainOutcome::finished || result.outcome == TrainOutcome::early_stopped) {
+    const std::string tmp = s.dir + "/outcome.tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << outcome_name(result.outcome) << " " << s.progress.step << "\n";
+    }
+    std::filesystem::rename(tmp, s.dir + "/outcome");
+  } else {
+    std::filesystem::remove(s.dir + "/outcome");
+  }
   result.step = s.progress.step;
   result.train_loss = s.last_interval_loss;
   result.valid_loss = s.last_valid_loss;

@@ -78,6 +78,7 @@ TrainingData make_corpus_data(const Experiment& e, const Rng& rng) {
     d.valid = lm_eval_batches(c.valid, o);
     d.src_vocab = d.tgt_vocab = side.vocab_size;
     d.shared_vocab = true;
+    d.detokenize = [tok = side.tokenizer](const std::vector<std::int64_t>& ids) { return tok->decode(ids); };
     d.max_length = c.seq_len;
     d.description =
         fmt::format("corpus {} side {}: {} sentences, {} tokens, vocabulary {} ({}); {} rows of {} tokens{}", c.train,
@@ -102,6 +103,7 @@ TrainingData make_corpus_data(const Experiment& e, const Rng& rng) {
     d.valid = translation_eval_batches(c.valid, o);
     d.src_vocab = src.vocab_size;
     d.tgt_vocab = tgt.vocab_size;
+    d.detokenize = [tok = tgt.tokenizer](const std::vector<std::int64_t>& ids) { return tok->decode(ids); };
     d.shared_vocab = serialize_tokenizer(*src.tokenizer) == serialize_tokenizer(*tgt.tokenizer);
     if (e.model.share_embeddings && !d.shared_vocab) {
       throw Error(

@@ -180,15 +180,37 @@ void bmm(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool trans_b
       gemm_call<T>(ta, tb, m, n, k, static_cast<T>(alpha), pa + oa, la.ld, pb + ob, lb.ld, static_cast<T>(beta),
                    pc + oc, ldc);
     };
-    // Threading policy (core/parallel.h): one large problem or a few large ones run on OpenBLAS's
-    // threads; many small ones run their batch over oneTBB with OpenBLAS held to one thread.
+    // Threading policy (core/parallel.h): OpenBLAS runs on the calling thread only; oneTBB splits
+    // the work. A batch of products runs its items in parallel; a single large product is cut
+    // into blocks of rows (or of columns, when it has few rows), one per thread.
     const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-    if (nbatch == 1 || flops >= 2.0 * 256 * 256 * 256 || num_threads() == 1 || in_parallel_region()) {
+    const int threads = num_threads();
+    if (threads == 1 || in_parallel_region() || flops * static_cast<double>(nbatch) < 2.0 * 96 * 96 * 96) {
       for (std::int64_t i = 0; i < nbatch; ++i) one(i);
-    } else {
-      BlasSingleThreadGuard guard;
+    } else if (nbatch >= threads) {
       parallel_for(0, nbatch, 1, [&](std::int64_t b0, std::int64_t e0) {
         for (std::int64_t i = b0; i < e0; ++i) one(i);
+      });
+    } else {
+      // Fewer items than threads: each item's rows (or columns) in `parts` blocks.
+      const bool by_rows = m >= n;
+      const std::int64_t extent = by_rows ? m : n;
+      const std::int64_t parts = std::min<std::int64_t>(extent, (threads + nbatch - 1) / nbatch);
+      parallel_for(0, nbatch * parts, 1, [&](std::int64_t b0, std::int64_t e0) {
+        for (std::int64_t job = b0; job < e0; ++job) {
+          const std::int64_t i = job / parts, part = job % parts;
+          const std::int64_t lo = extent * part / parts, hi = extent * (part + 1) / parts;
+          if (hi <= lo) continue;
+          std::int64_t oa, ob, oc;
+          offsets(i, oa, ob, oc);
+          if (by_rows) {  // rows lo..hi of op(a) and of c
+            gemm_call<T>(ta, tb, hi - lo, n, k, static_cast<T>(alpha), pa + oa + (ta ? lo : lo * la.ld), la.ld, pb + ob,
+                         lb.ld, static_cast<T>(beta), pc + oc + lo * ldc, ldc);
+          } else {  // columns lo..hi of op(b) and of c
+            gemm_call<T>(ta, tb, m, hi - lo, k, static_cast<T>(alpha), pa + oa, la.ld, pb + ob + (tb ? lo * lb.ld : lo),
+                         lb.ld, static_cast<T>(beta), pc + oc + lo, ldc);
+          }
+        }
       });
     }
   });

@@ -86,6 +86,25 @@ TEST_CASE("matrix-vector products (one row or one column) in every layout, with 
   }
 }
 
+TEST_CASE("a single large product split over threads equals the one-thread result") {
+  Rng rng(26);
+  const int saved = num_threads();
+  for (auto [m, k, n] : {std::tuple{300, 200, 150}, std::tuple{40, 300, 500}}) {  // split by rows, by columns
+    const Tensor a = randn({m, k}, rng, DType::f32), b = randn({k, n}, rng, DType::f32);
+    const Tensor at = a.transpose(0, 1).contiguous(), bt = b.transpose(0, 1).contiguous();
+    Tensor one = Tensor::empty({m, n}), two = Tensor::empty({m, n}), two_t = Tensor::empty({m, n});
+    set_num_threads(1);
+    gemm(a, b, one);
+    set_num_threads(2);
+    gemm(a, b, two);
+    gemm(at, bt, two_t, true, true);
+    CHECK(max_abs_diff(one, two) < 1e-4);
+    CHECK(max_abs_diff(one, two_t) < 1e-4);
+    CHECK(max_abs_diff(one.to(DType::f64), naive_mm(a.to(DType::f64), b.to(DType::f64))) < 1e-3);
+  }
+  set_num_threads(saved);
+}
+
 TEST_CASE("gemm alpha and beta accumulate into the output") {
   Rng rng(21);
   Tensor a = randn({4, 6}, rng);

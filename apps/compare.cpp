@@ -1,0 +1,293 @@
+// `kat compare configs/lm/*.yaml [--out DIR]`: trains each experiment (or reuses a run that has
+// finished, or resumes one that has not), evaluates it on the test split, measures its speed, and
+// writes DIR/comparison.md (a table: quality, training tokens/s, peak memory, generation ms/token,
+// parameters), DIR/comparison.json and DIR/curves.png (validation curves side by side).
+
+#include <fmt/format.h>
+#include <spawn.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+
+#include <cerrno>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "apps/commands.h"
+#include "core/parallel.h"
+#include "train/config_error.h"
+#include "train/evaluate.h"
+#include "train/experiment_config.h"
+#include "train/metrics.h"
+
+extern char** environ;
+
+namespace kat::cli {
+namespace fs = std::filesystem;
+namespace {
+
+struct CompareArgs {
+  std::vector<std::string> configs;
+  std::vector<std::string> sets;
+  std::string out;
+  std::string split = "test";
+  std::int64_t beam = 4;
+  std::int64_t gen_tokens = 512;
+  bool retrain = false;
+};
+
+struct Row {
+  std::string config, run, label;
+  std::string task;
+  std::int64_t params = 0, steps = 0;
+  double train_minutes = 0;
+  double quality = 0, quality2 = 0;  // lm: bits/char, perplexity; translation: BLEU, chrF
+  double tokens_per_s = 0, peak_mb = 0, gen_ms = 0;
+};
+
+std::string label_of(const Experiment& e) {
+  const auto& a = e.model.attention;
+  if (a.type == "softmax") return "softmax";
+  std::string s = a.type + " (" + effective_feature_map(a);
+  if (a.features > 0) s += fmt::format(", m={}", a.features);
+  return s + ")";
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return std::nan("");
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Trains the experiment unless its run folder holds a finished run; resumes an unfinished one. The
+// training runs as a child `kat train`, so each run's peak memory is its own.
+void ensure_trained(const std::string& config, const std::vector<std::string>& sets, const Experiment& e,
+                    bool retrain) {
+  const std::string dir = e.output.dir;
+  if (retrain && fs::exists(dir)) fs::remove_all(dir);
+  if (fs::exists(dir + "/outcome")) {
+    std::fprintf(stderr, "kat compare: %s has finished; reusing it\n", dir.c_str());
+    return;
+  }
+  const bool resume = fs::exists(dir + "/checkpoints/last.h5");
+  std::fprintf(stderr, "kat compare: %s %s\n", resume ? "resuming" : "training", dir.c_str());
+  std::vector<std::string> args{"kat", "--threads", std::to_string(num_threads()), "train", config};
+  for (const auto& s : sets) {
+    args.push_back("--set");
+    args.push_back(s);
+  }
+  if (resume) {
+    args.push_back("--resume");
+    args.push_back(dir);
+  }
+  std::vector<char*> argv;
+  for (auto& s : args) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), environ) != 0) {
+    throw Error(fmt::format("kat compare: cannot start kat train for {}", config));
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    throw Error(fmt::format("kat compare: training {} failed ({}); see {}/train.log", config,
+                            WIFEXITED(status) ? fmt::format("exit {}", WEXITSTATUS(status)) : "killed by a signal",
+                            dir));
+  }
+  if (!fs::exists(dir + "/outcome")) {
+    throw Error(
+        fmt::format("kat compare: {} stopped before the end (interrupted?); run kat compare again to continue", dir));
+  }
+}
+
+// Mean ms per generated token of a language model, over the last half of `tokens` tokens.
+double lm_generation_ms(LoadedRun& run, std::int64_t tokens) {
+  if (run.experiment.model.positional == "learned") tokens = std::min(tokens, run.experiment.model.max_len - 1);
+  DecodeState state = run.model->start_generation(1);
+  Tensor logits = run.model->generation_step(Tensor::from_vector<std::int64_t>({run.data.eos_id}), state);
+  Rng rng(7);
+  SamplingOptions s;
+  double ms = 0;
+  std::int64_t timed = 0;
+  for (std::int64_t i = 0; i < tokens; ++i) {
+    const Tensor next = sample_tokens(logits, s, rng);
+    const auto t0 = std::chrono::steady_clock::now();
+    logits = run.model->generation_step(next, state);
+    if (i >= tokens / 2) {
+      ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      ++timed;
+    }
+  }
+  return timed > 0 ? ms / static_cast<double>(timed) : std::nan("");
+}
+
+std::string machine_line() {
+  utsname u{};
+  uname(&u);
+  std::string cpu = "unknown CPU";
+  std::ifstream info("/proc/cpuinfo");
+  for (std::string line; std::getline(info, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      cpu = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  return fmt::format("{} ({} {}), {} hardware threads, kat using {}", cpu, u.sysname, u.machine,
+                     std::thread::hardware_concurrency(), num_threads());
+}
+
+int run_compare(const CompareArgs& a) {
+  std::vector<Experiment> experiments;
+  for (const auto& c : a.configs) {
+    try {
+      experiments.push_back(load_experiment(c, a.sets));
+    } catch (const ConfigError& err) {
+      print_config_errors(err);
+      return 2;
+    }
+  }
+  for (std::size_t i = 1; i < experiments.size(); ++i) {
+    if (experiments[i].task != experiments[0].task) {
+      throw Error(fmt::format("kat compare: {} is a {} experiment but {} is {}", a.configs[i], experiments[i].task,
+                              a.configs[0], experiments[0].task));
+    }
+  }
+  const std::string task = experiments.at(0).task;
+  const std::string out = a.out.empty() ? fs::path(experiments[0].output.dir).parent_path().string() : a.out;
+  fs::create_directories(out.empty() ? "." : out);
+
+  std::vector<Row> rows;
+  for (std::size_t i = 0; i < experiments.size(); ++i) {
+    const Experiment& e = experiments[i];
+    ensure_trained(a.configs[i], a.sets, e, a.retrain);
+    LoadedRun run = load_run(e.output.dir, "best");
+    Row r;
+    r.config = a.configs[i];
+    r.run = e.output.dir;
+    r.label = label_of(e);
+    r.task = task;
+    r.params = run.model->module().parameter_count();
+    const std::string path = split_path(e, a.split);
+    if (task == "lm") {
+      const LmEvaluation ev = evaluate_lm(run, path);
+      r.quality = ev.bits_per_char;
+      r.quality2 = ev.perplexity;
+      r.gen_ms = lm_generation_ms(run, a.gen_tokens);
+    } else {
+      TranslationOptions o;
+      o.search.beam = a.beam;
+      const TranslationEvaluation ev = evaluate_translation(run, path, o);
+      r.quality = ev.bleu;
+      r.quality2 = ev.chrf;
+      r.gen_ms = ev.generated_tokens > 0 ? 1e3 * ev.seconds / static_cast<double>(ev.generated_tokens) : std::nan("");
+    }
+    std::vector<double> speeds;
+    for (const auto& rec : read_metrics(e.output.dir + "/metrics.jsonl")) {
+      if (auto it = rec.find("tokens_per_s"); it != rec.end() && std::isfinite(it->second))
+        speeds.push_back(it->second);
+      if (auto it = rec.find("peak_rss_mb"); it != rec.end() && std::isfinite(it->second)) {
+        r.peak_mb = std::max(r.peak_mb, it->second);
+      }
+      if (auto it = rec.find("step"); it != rec.end())
+        r.steps = std::max(r.steps, static_cast<std::int64_t>(it->second));
+      if (auto it = rec.find("wall_time"); it != rec.end() && std::isfinite(it->second)) {
+        r.train_minutes = std::max(r.train_minutes, it->second / 60.0);
+      }
+    }
+    r.tokens_per_s = median(speeds);
+    rows.push_back(r);
+    std::fprintf(stderr, "kat compare: %s: %s %.3f\n", r.label.c_str(), task == "lm" ? "bits/char" : "BLEU", r.quality);
+  }
+
+  // The table, the curves, the JSON.
+  const std::time_t now = std::time(nullptr);
+  char date[64];
+  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  std::string cmd = "kat compare";
+  for (const auto& c : a.configs) cmd += " " + c;
+  for (const auto& s : a.sets) cmd += " --set " + s;
+  std::string md = fmt::format("# {} comparison\n\n`{}` on {}, {}.\n\n",
+                               task == "lm" ? "Language model" : "Translation", cmd, date, machine_line());
+  if (task == "lm") {
+    md += fmt::format(
+        "| attention | {} bits/char | {} perplexity (per token) | training tokens/s | peak memory MB | generation "
+        "ms/token | "
+        "parameters | steps | training minutes |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+        a.split, a.split);
+  } else {
+    md += fmt::format(
+        "| attention | {} BLEU | {} chrF2 | training tokens/s | peak memory MB | decoding ms/token (beam {}) | "
+        "parameters | "
+        "steps | training minutes |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+        a.split, a.split, a.beam);
+  }
+  std::string json = "[";
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
+    md += fmt::format("| {} | {:.{}f} | {:.{}f} | {:.0f} | {:.0f} | {:.3f} | {} | {} | {:.1f} |\n", r.label, r.quality,
+                      task == "lm" ? 3 : 2, r.quality2, 2, r.tokens_per_s, r.peak_mb, r.gen_ms, r.params, r.steps,
+                      r.train_minutes);
+    json += fmt::format(
+        "{}{{\"config\": \"{}\", \"run\": \"{}\", \"attention\": \"{}\", \"task\": \"{}\", \"{}\": {:.6f}, \"{}\": "
+        "{:.6f}, \"tokens_per_s\": {:.1f}, \"peak_rss_mb\": {:.1f}, \"generation_ms_per_token\": {:.4f}, "
+        "\"parameters\": {}, \"steps\": {}, \"training_minutes\": {:.2f}}}",
+        i ? ",\n " : "", r.config, r.run, r.label, r.task, task == "lm" ? "bits_per_char" : "bleu", r.quality,
+        task == "lm" ? "perplexity" : "chrf", r.quality2, r.tokens_per_s, r.peak_mb, r.gen_ms, r.params, r.steps,
+        r.train_minutes);
+  }
+  json += "]\n";
+  md += "\nTraining tokens/s is the median over the run's logged intervals; peak memory the process's resident set; ";
+  md += task == "lm"
+            ? fmt::format("generation is batch 1, sampled, timed over tokens {}..{}.\n", a.gen_tokens / 2, a.gen_tokens)
+            : "decoding time is beam search over the test set divided by the tokens produced.\n";
+  std::vector<std::string> runs;
+  for (const Row& r : rows) runs.push_back(r.run);
+  const std::string png = out + "/curves.png";
+  try {
+    plot_runs(runs, png,
+              task == "lm" ? "language model: softmax, linear and Performer attention"
+                           : "translation: softmax, linear and Performer attention");
+    md += "\n![validation curves](curves.png)\n";
+  } catch (const Error& e) {
+    std::fprintf(stderr, "kat compare: no plot: %s\n", e.what());
+  }
+  {
+    std::ofstream f(out + "/comparison.md", std::ios::trunc);
+    f << md;
+    std::ofstream j(out + "/comparison.json", std::ios::trunc);
+    j << json;
+    if (!f || !j) throw Error(fmt::format("kat compare: cannot write into {}", out));
+  }
+  std::printf("%s", md.c_str());
+  std::fprintf(stderr, "kat compare: wrote %s/comparison.md, comparison.json and curves.png\n", out.c_str());
+  return 0;
+}
+
+}  // namespace
+
+Runner add_compare(CLI::App& app) {
+  auto args = std::make_shared<CompareArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "compare", "Train (or reuse), evaluate and compare experiments side by side: a Markdown table");
+  cmd->add_option("configs", args->configs, "Experiment files of one task (e.g. configs/lm/*.yaml)")->required();
+  cmd->add_option("--set", args->sets, "Override a key in every experiment (repeatable)")->take_all();
+  cmd->add_option("--out", args->out, "Folder for comparison.md (default: the runs' common parent folder)");
+  cmd->add_option("--split", args->split, "Split to evaluate on")
+      ->check(CLI::IsMember({"test", "valid"}))
+      ->capture_default_str();
+  cmd->add_option("--beam", args->beam, "Beam size for translation")->check(CLI::Range(1, 64))->capture_default_str();
+  cmd->add_option("--gen-tokens", args->gen_tokens, "Language models: tokens generated for the speed measurement")
+      ->check(CLI::Range(2, 1000000))
+      ->capture_default_str();
+  cmd->add_flag("--retrain", args->retrain, "Delete the runs and train them again");
+  return [args] { return run_compare(*args); };
+}
+
+}  // namespace kat::cli
