@@ -101,10 +101,11 @@ class Writer {
 
  private:
   hid_t open(const std::string& tmp) const {
-    // The HDF5 1.8 layout (superblock version 2, version 2 object headers) checksums all of the
-    // file's metadata, so HDF5 refuses a damaged file instead of parsing it (Reader::open insists).
+    // The HDF5 1.10 layout (superblock version 3) checksums all of the file's metadata, the index
+    // of a chunked dataset's chunks included (the 1.8 layout's B-tree has none), so HDF5 refuses a
+    // damaged file instead of parsing it (Reader::open insists on this layout).
     Handle access(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-    H5Pset_libver_bounds(access.get(), H5F_LIBVER_V18, H5F_LIBVER_V18);
+    H5Pset_libver_bounds(access.get(), H5F_LIBVER_V110, H5F_LIBVER_V110);
     Handle create(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
     H5Pset_obj_track_times(create.get(), false);  // the root group's header would hold timestamps
     const hid_t id = H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, create.get(), access.get());
@@ -189,11 +190,11 @@ class Reader {
     if (H5Fis_hdf5(path.c_str()) <= 0) throw Error(path + ": not an HDF5 file (another format, or truncated)");
     // Metadata without checksums is not parsed at all (data/hdf5_file.h).
     const int superblock = hdf5_superblock_version(path);
-    if (superblock < 2) {
-      throw Error(path + ": HDF5 file without metadata checksums (" +
+    if (superblock < 3) {
+      throw Error(path + ": an HDF5 layout without checksums on all metadata (" +
                   (superblock < 0 ? std::string("superblock after a user block")
                                   : "superblock version " + std::to_string(superblock)) +
-                  "), not a dataset written by `kat prepare`; prepare it again");
+                  "; kat writes version 3), not a dataset of this kat; prepare it again with `kat prepare`");
     }
     const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
     if (id < 0) throw Error(path + ": cannot open as HDF5 (truncated or corrupt file)");

@@ -8,7 +8,7 @@
 //   /<side>/offsets    int64  (sentences + 1)    sentence k is ids[offsets[k] : offsets[k + 1]]
 //   /<side>/tokenizer  uint8  (bytes)            the tokenizer file (data/tokenizer.h), embedded
 //   /<side>/vocab      string (vocabulary size)  each id's piece, for inspection with h5dump
-// Written in the HDF5 1.8 file layout (superblock version 2), where all metadata carries checksums.
+// Written in the HDF5 1.10 file layout (superblock version 3), where all metadata carries checksums.
 // A file that is not HDF5, lacks those checksums (HDF5's default layout), is truncated or damaged,
 // lacks these entries or has another format version is refused with an error naming the file.
 

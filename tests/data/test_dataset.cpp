@@ -37,7 +37,7 @@ std::string join_lines(const std::vector<std::string>& lines) {
 // the checksummed layout kat writes or in HDF5's default layout without checksums.
 void write_foreign_hdf5(const std::string& path, bool kat_format, std::int64_t version, bool checksummed = true) {
   const hid_t access = H5Pcreate(H5P_FILE_ACCESS);
-  if (checksummed) H5Pset_libver_bounds(access, H5F_LIBVER_V18, H5F_LIBVER_V18);
+  if (checksummed) H5Pset_libver_bounds(access, H5F_LIBVER_V110, H5F_LIBVER_V110);
   const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access);
   H5Pclose(access);
   REQUIRE(file >= 0);
@@ -91,9 +91,9 @@ TEST_CASE("datasets: written and read back exactly, with the tokenizer embedded"
   CHECK(info.eos_id == 2);
   CHECK(info.side("es").tokenizer->decode(tok->encode(es[2])) == es[2]);
 
-  // Checksummed metadata (superblock 2) and no timestamps anywhere, so that two runs a second
+  // Checksummed metadata (superblock 3) and no timestamps anywhere, so that two runs a second
   // apart write the same bytes.
-  CHECK(slurp(path).substr(0, 9) == std::string("\x89HDF\r\n\x1a\n\x02", 9));
+  CHECK(slurp(path).substr(0, 9) == std::string("\x89HDF\r\n\x1a\n\x03", 9));
   const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   REQUIRE(file >= 0);
   for (const char* object : {"/", "/en", "/en/ids", "/es/vocab"}) {
@@ -152,7 +152,8 @@ TEST_CASE("datasets: missing, foreign, truncated and other-version files are ref
   write_foreign_hdf5(unchecked, true, 1, false);
   CHECK(error_of([&] {
           read_token_dataset(unchecked);
-        }).find(unchecked + ": HDF5 file without metadata checksums (superblock version 0)") != std::string::npos);
+        }).find(unchecked + ": an HDF5 layout without checksums on all metadata (superblock version 0; kat") !=
+        std::string::npos);
 
   // A real dataset cut short.
   std::vector<std::string> lines;
@@ -174,5 +175,15 @@ TEST_CASE("datasets: missing, foreign, truncated and other-version files are ref
   damaged_bytes[at] = 'K';
   const std::string damaged = dir.write("damaged.h5", damaged_bytes);
   CHECK(error_of([&] { read_token_dataset(damaged); }).find(damaged + ": cannot read the metadata of 'kat_format'") !=
+        std::string::npos);
+
+  // The ids of this file are chunked; the index of their chunks (a fixed array data block, "FADB",
+  // holding each chunk's address and stored size) is checksummed too.
+  std::string index_bytes = bytes;
+  const std::size_t block = index_bytes.find("FADB");
+  REQUIRE(block != std::string::npos);
+  index_bytes[block + 4 + 1 + 1 + 8 + 8] ^= 0x40;  // the first chunk's stored size
+  const std::string bad_index = dir.write("bad-index.h5", index_bytes);
+  CHECK(error_of([&] { read_token_dataset(bad_index); }).find(bad_index + ": cannot read /en/ids") !=
         std::string::npos);
 }

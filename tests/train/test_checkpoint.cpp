@@ -221,6 +221,22 @@ TEST_CASE("checkpoint: damage inside a tensor's bytes is caught by its checksum"
   CHECK_THROWS_WITH_AS(read_checkpoint(mpath), doctest::Contains("checksum mismatch"), Error);
 }
 
+TEST_CASE("checkpoint: a damaged chunk size in HDF5's chunk index is refused before anything is read") {
+  // The 1.8 layout indexes chunks with a version 1 B-tree ("TREE" nodes), which has no checksum;
+  // the first key of a node holds its first chunk's stored size (after the signature, node type and
+  // level, entry count and two sibling addresses). A size of ~4 GiB must not become an allocation.
+  ScratchDir dir("ckpt-chunk-size");
+  const std::string good = dir.file("good.h5");
+  write_checkpoint(good, sample_checkpoint(5));
+  std::string bytes = read_file(good);
+  const std::size_t node = bytes.find("TREE");
+  REQUIRE(node != std::string::npos);
+  const std::size_t size_at = node + 4 + 1 + 1 + 2 + 8 + 8;
+  bytes.replace(size_at, 4, "\xda\xff\xff\xff");
+  const std::string damaged = write_file(dir.file("damaged.h5"), bytes);
+  CHECK_THROWS_WITH_AS(read_checkpoint(damaged), doctest::Contains("4294967258 bytes stored where kat writes"), Error);
+}
+
 TEST_CASE("checkpoint: a failed write leaves no file behind") {
   CHECK_THROWS_WITH_AS(write_checkpoint("/no/such/folder/c.h5", sample_checkpoint(1)),
                        doctest::Contains("checkpoint /no/such/folder/c.h5: cannot write"), Error);
