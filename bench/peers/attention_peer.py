@@ -4,7 +4,9 @@
 Written the ways a PyTorch user would: softmax with an explicit causal mask; causal linear
 attention (elu + 1 features) through a cumulative sum of outer products (materializes N x M x Dv)
 or chunked (blocks computed quadratically under a mask, the (S, z) state carried between blocks);
-the Performer (FAVOR+ features, Choromanski et al. 2021) chunked the same way.
+the Performer (FAVOR+ features, Choromanski et al. 2021) chunked the same way. The chunked form is
+vectorized over blocks (no Python loop): one batched product for the blocks, a cumulative sum over
+block states.
 
 Run with Debian's interpreter and the OpenMP OpenBLAS (bench/BENCHMARKING notes):
   LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp /usr/bin/python3 attention_peer.py \
@@ -62,21 +64,27 @@ def linear_cumsum(fq, fk, v, eps=1e-6):
 
 
 def linear_chunked(fq, fk, v, chunk=64, eps=1e-6):
+    """Blocks of `chunk` positions, all at once: quadratic inside each block under a mask, and the
+    (S, z) sums of the blocks before it through a cumulative sum over blocks (N / chunk states of
+    M x Dv per head, not N)."""
     b, h, n, m = fq.shape
-    s = fq.new_zeros(b, h, m, v.shape[-1])
-    z = fq.new_zeros(b, h, m, 1)
-    mask = torch.ones(chunk, chunk).tril()
-    outs = []
-    for i in range(0, n, chunk):
-        qc, kc, vc = fq[:, :, i:i + chunk], fk[:, :, i:i + chunk], v[:, :, i:i + chunk]
-        c = qc.shape[2]
-        a = (qc @ kc.transpose(-1, -2)) * mask[:c, :c]
-        num = a @ vc + qc @ s
-        den = a.sum(-1, keepdim=True) + qc @ z + eps
-        outs.append(num / den)
-        s = s + kc.transpose(-1, -2) @ vc
-        z = z + kc.sum(2).unsqueeze(-1)
-    return torch.cat(outs, 2)
+    dv = v.shape[-1]
+    pad = (-n) % chunk
+    if pad:
+        fq, fk, v = (torch.nn.functional.pad(t, (0, 0, 0, pad)) for t in (fq, fk, v))
+    nc = (n + pad) // chunk
+    q = fq.reshape(b, h, nc, chunk, m)
+    k = fk.reshape(b, h, nc, chunk, m)
+    vv = v.reshape(b, h, nc, chunk, dv)
+    a = (q @ k.transpose(-1, -2)) * torch.ones(chunk, chunk).tril()  # (b, h, nc, chunk, chunk)
+    kv = k.transpose(-1, -2) @ vv                                     # (b, h, nc, m, dv)
+    s = kv.cumsum(2) - kv                                             # sums of the blocks before
+    ks = k.sum(3)                                                     # (b, h, nc, m)
+    z = ks.cumsum(2) - ks
+    num = a @ vv + q @ s
+    den = a.sum(-1) + (q * z.unsqueeze(3)).sum(-1) + eps
+    out = (num / den.unsqueeze(-1)).reshape(b, h, nc * chunk, dv)
+    return out[:, :, :n]
 
 
 def main():
