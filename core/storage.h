@@ -28,14 +28,19 @@ class Storage {
   std::size_t bytes_ = 0;
 };
 
-// Bytes held by live Storage objects, the highest value since the last reset, and allocation count.
+// Bytes held by live Storage objects (in size classes: blocks of 64 KiB and more are rounded up by
+// at most 12.5%), the highest value since the last reset, the allocation count, and the bytes of
+// freed blocks kept for reuse (storage.cpp; at most KAT_CACHE_MB MiB, default 2048, 0 disables).
 struct MemoryStats {
   std::int64_t live_bytes = 0;
   std::int64_t peak_bytes = 0;
   std::int64_t allocations = 0;
+  std::int64_t cached_bytes = 0;
 };
 MemoryStats memory_stats();
 // Sets the peak to the current live bytes, so a test can measure the peak of one region.
 void reset_peak_memory();
+// Returns the kept blocks to the system.
+void release_cached_memory();
 
 }  // namespace kat
