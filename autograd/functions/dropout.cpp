@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include "core/kernels/elementwise.h"
 #include "core/parallel.h"
 
@@ -15,15 +17,34 @@ class DropoutNode final : public Node {
   std::vector<Tensor> backward(const Tensor& g) override { return {binary(BinaryOp::mul, g, mask)}; }
 };
 
+// A stateless 64-bit mix of (key, counter) (the finalizer of SplitMix64), inlined so the mask loop
+// does not call out per element.
+inline std::uint64_t mix(std::uint64_t key, std::uint64_t counter) {
+  std::uint64_t z = key ^ (counter * 0xD6E8FEB86659FD93ULL);
+  z += 0x9E3779B97F4A7C15ULL;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+// Element i is dropped when its 16-bit draw is below round(p * 65536): one hash of (key, i / 4)
+// gives the draws of four elements. The probability is p to within 2^-17; the mask depends on the
+// key and the element index only, not on how the threads split the work.
 Tensor make_mask(const Shape& shape, DType dtype, double p, std::uint64_t key) {
   Tensor mask = Tensor::empty(shape, dtype);
+  const auto threshold = static_cast<std::uint32_t>(std::llround(p * 65536.0));
   dispatch_float(dtype, "dropout", [&](auto tag) {
     using T = decltype(tag);
     T* m = mask.data<T>();
     const T keep = static_cast<T>(1.0 / (1.0 - p));
-    parallel_for(0, mask.numel(), 16384, [&](std::int64_t b, std::int64_t e) {
-      for (std::int64_t i = b; i < e; ++i) {
-        m[i] = counter_uniform(key, static_cast<std::uint64_t>(i)) < p ? T(0) : keep;
+    const std::int64_t n = mask.numel();
+    parallel_for(0, (n + 3) / 4, 4096, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t g = b; g < e; ++g) {
+        const std::uint64_t h = mix(key, static_cast<std::uint64_t>(g));
+        const std::int64_t base = 4 * g;
+        for (int j = 0; j < 4 && base + j < n; ++j) {
+          m[base + j] = static_cast<std::uint32_t>((h >> (16 * j)) & 0xFFFF) < threshold ? T(0) : keep;
+        }
       }
     });
   });

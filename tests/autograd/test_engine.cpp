@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include "core/parallel.h"
+
 #include <cmath>
 
 #include "autograd/ops.h"
@@ -172,4 +174,18 @@ TEST_CASE("dropout: the mask follows the generator, not the threads; eval passes
   CHECK(kept < 850);
   Rng c(5);
   CHECK(dropout(x, 0.25, c, false).data().storage() == x.data().storage());
+  // A large odd-sized input: the drop rate is p, and one or two threads draw the same mask.
+  Variable big(Tensor::ones({1000003}, DType::f32), false);
+  const int saved = num_threads();
+  set_num_threads(1);
+  Rng d1(9);
+  const Tensor one = dropout(big, 0.1, d1).data();
+  set_num_threads(2);
+  Rng d2(9);
+  const Tensor two = dropout(big, 0.1, d2).data();
+  set_num_threads(saved);
+  CHECK(max_abs_diff(one, two) == 0.0);
+  const double dropped = 1000003.0 - kat::sum(one).item() * 0.9;
+  CHECK(std::abs(dropped / 1000003.0 - 0.1) < 0.002);  // 6 standard deviations
+  CHECK(one.at({1000002}) >= 0.0);
 }
