@@ -337,6 +337,20 @@ Trainer::Trainer(const Experiment& experiment, TrainerOptions options) : s_(std:
   // Records after the checkpoint the run continues from (or all, starting afresh in the folder of
   // a run killed before its first checkpoint) are of steps that will run again.
   truncate_metrics(s.dir + "/metrics.jsonl", s.progress.step);
+  if (s.options.resume) {
+    // The checkpoint's step was validated already when the log says so (a run resumed after it
+    // finished): the end of the run does not validate it again or log it twice.
+    try {
+      for (const auto& r : read_metrics(s.dir + "/metrics.jsonl")) {
+        if (r.count("val_loss") && r.at("step") == static_cast<double>(s.progress.step)) {
+          s.last_valid_step = s.progress.step;
+          s.last_valid_loss = r.at("val_loss");
+        }
+      }
+    } catch (const Error&) {
+      // An unreadable metrics file only means validating again.
+    }
+  }
   s.metrics = std::make_unique<MetricsLog>(s.dir + "/metrics.jsonl");
 
   const std::string yaml = to_yaml(experiment);

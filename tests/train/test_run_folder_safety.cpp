@@ -118,3 +118,23 @@ TEST_CASE("trainer: a run started afresh in the folder of one killed before its 
     if (r.count("train_loss")) CHECK(r.at("train_loss") < 9.0);  // the new run's, not the killed one's
   }
 }
+
+TEST_CASE("trainer: resuming a finished run neither validates its last step again nor rewrites its checkpoint") {
+  ScratchDir dir("resume-finished");
+  Experiment e = tiny_lm(dir.file("run"));
+  e.train.steps = 6;
+  e.train.valid_interval = 0;  // validated once, at the end
+  const TrainResult first = Trainer(e, quiet()).run();
+  const std::string last = dir.file("run") + "/checkpoints/last.h5";
+  const std::string checkpoint = read_file(last);
+  TrainerOptions resume = quiet();
+  resume.resume = true;
+  const TrainResult again = Trainer(e, resume).run();
+  CHECK(again.outcome == TrainOutcome::finished);
+  CHECK(again.step == 6);
+  CHECK(again.valid_loss == first.valid_loss);
+  int validations = 0;
+  for (const auto& r : read_metrics(dir.file("run") + "/metrics.jsonl")) validations += r.count("val_loss") > 0;
+  CHECK(validations == 1);
+  CHECK(read_file(last) == checkpoint);  // the same file: wall time and all
+}
