@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   try {
+    kat::num_threads();  // a bad KAT_NUM_THREADS is refused before a command creates anything
     if (threads > 0) kat::set_num_threads(threads);
     for (auto& [sub, run] : commands) {
       if (sub->parsed()) return run();
