@@ -1,8 +1,8 @@
 // crash_test: kills `kat train` with SIGKILL at random moments and checks that nothing it saved is
 // lost. A tiny language model trains with a checkpoint every 3 steps; each kill lands at a random
 // moment of one of three kinds:
-//   write   while a checkpoint is being written (a *.tmp file in checkpoints/ is seen, then a
-//           random delay of up to a few milliseconds)
+//   write   while a checkpoint is being written to disk (a new *.tmp file in checkpoints/ is seen,
+//           then a random delay of up to half the time a write takes in the uninterrupted run)
 //   step    a random moment after a random step
 //   start   a random moment of the start-up (loading the checkpoint, writing config.yaml, ...)
 // After each kill, every checkpoint file must load, last.h5 must hold at least the newest
@@ -244,8 +244,11 @@ int main(int argc, char** argv) {
   const std::string checkpoints = run + "/checkpoints";
 
   // A tiny language model with dropout, a checkpoint every 3 steps and a validation (and possibly
-  // a best checkpoint) every 10; one thread, so that the runs can be compared bit for bit.
+  // a best checkpoint) every 10; one thread, so that the runs can be compared bit for bit. Its wide
+  // feed-forward layers make checkpoints of about 1 MB, which take a few milliseconds to write (and
+  // to aim a kill at) while a step stays quick.
   kat::Experiment e = kat::test::tiny_lm(run);
+  e.model.d_ff = 1024;
   e.train.steps = o.steps;
   e.train.checkpoint_interval = 3;
   e.train.valid_interval = 10;
@@ -352,7 +355,7 @@ int main(int argc, char** argv) {
                Clock::now() < give_up) {
           std::this_thread::sleep_for(std::chrono::microseconds(20));
         }
-        std::this_thread::sleep_for(std::chrono::duration<double>(uniform(0, writing_seconds)));
+        std::this_thread::sleep_for(std::chrono::duration<double>(uniform(0, writing_seconds / 2)));
       } else {
         std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int>(uniform(0, 5000))));
       }

@@ -39,7 +39,7 @@ std::vector<double> logged_train_steps(const std::string& metrics) {
 
 }  // namespace
 
-TEST_CASE("kat train: a checkpoint beyond a file-size limit stops the run, naming the file; the last one stays") {
+TEST_CASE("kat train: a checkpoint beyond a file-size limit stops the run naming the file, and the last one stays") {
   ScratchDir dir("disk-full");
   const std::string kat = std::string("OPENBLAS_CORETYPE=Haswell ") + KAT_BINARY;
   const std::string run = dir.file("run");
