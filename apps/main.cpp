@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <exception>
 #include <vector>
 
@@ -12,6 +13,9 @@
 #include "core/parallel.h"
 
 int main(int argc, char** argv) {
+  // Beyond a file-size limit (ulimit -f) a write fails with EFBIG, reported with the file's name,
+  // instead of SIGXFSZ ending the process in the middle of writing it.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"kat: Kernelized Attention Trainer"};
   app.set_version_flag("--version", std::string("kat ") + KAT_VERSION);
   app.require_subcommand(1);
@@ -45,6 +49,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   try {
+    kat::num_threads();  // a bad KAT_NUM_THREADS is refused before a command creates anything
     if (threads > 0) kat::set_num_threads(threads);
     for (auto& [sub, run] : commands) {
       if (sub->parsed()) return run();

@@ -1,6 +1,7 @@
 // `kat train EXP.yaml [--set KEY=VALUE]... [--resume RUN_DIR]`: validates the experiment, then
 // trains it (or continues the run in RUN_DIR). Exit codes: 0 finished, stopped early or stopped on
-// request (Ctrl-C; resume later); 1 diverged; 2 a bad experiment, checkpoint or command line.
+// request (Ctrl-C; resume later); 1 diverged; 2 a bad experiment, checkpoint or command line, or a
+// checkpoint that cannot be written (the run stops; the checkpoints written before stay).
 
 #include <spdlog/spdlog.h>
 

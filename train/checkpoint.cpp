@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -198,11 +199,62 @@ void set_attr(hid_t obj, const std::string& name, const std::string& v) {
   check(H5Awrite(a.get(), type.get(), padded.data()), "cannot write attribute " + name);
 }
 
-void write_file(const std::string& path, const Checkpoint& c) {
+// Bob Jenkins' lookup3 hash (hashlittle, initial value 0): the checksum of HDF5's metadata.
+std::uint32_t lookup3(const unsigned char* k, std::size_t n) {
+  auto rot = [](std::uint32_t x, int r) { return (x << r) | (x >> (32 - r)); };
+  auto word = [](const unsigned char* p, std::size_t avail) {
+    std::uint32_t w = 0;
+    for (std::size_t i = 0; i < 4 && i < avail; ++i) w |= static_cast<std::uint32_t>(p[i]) << (8 * i);
+    return w;
+  };
+  std::uint32_t a = 0xdeadbeefU + static_cast<std::uint32_t>(n), b = a, c = a;
+  for (; n > 12; n -= 12, k += 12) {
+    a += word(k, 4);
+    b += word(k + 4, 4);
+    c += word(k + 8, 4);
+    a -= c, a ^= rot(c, 4), c += b;
+    b -= a, b ^= rot(a, 6), a += c;
+    c -= b, c ^= rot(b, 8), b += a;
+    a -= c, a ^= rot(c, 16), c += b;
+    b -= a, b ^= rot(a, 19), a += c;
+    c -= b, c ^= rot(b, 4), b += a;
+  }
+  if (n == 0) return c;
+  a += word(k, n);
+  b += n > 4 ? word(k + 4, n - 4) : 0;
+  c += n > 8 ? word(k + 8, n - 8) : 0;
+  c ^= b, c -= rot(b, 14);
+  a ^= c, a -= rot(c, 11);
+  b ^= a, b -= rot(a, 25);
+  c ^= b, c -= rot(b, 16);
+  a ^= c, a -= rot(c, 4);
+  b ^= a, b -= rot(a, 14);
+  c ^= b, c -= rot(b, 24);
+  return c;
+}
+
+// HDF5 1.10's H5Fget_file_image clears the superblock's status flags in the image of a file open
+// for writing but keeps the checksum computed with them set, so the image fails its own check.
+// The checksum is recomputed over the superblock as the file format specifies it (versions 2 and 3
+// with 8-byte addresses: 44 bytes, then their lookup3 checksum, little-endian).
+void fix_superblock_checksum(std::vector<unsigned char>& image) {
+  constexpr std::size_t kSigned = 44;
+  if (image.size() < kSigned + 4 || (image[8] != 2 && image[8] != 3) || image[9] != 8 || image[10] != 8) {
+    throw H5Failure("the HDF5 library wrote a superblock other than version 2 or 3 with 8-byte addresses");
+  }
+  const std::uint32_t sum = lookup3(image.data(), kSigned);
+  for (std::size_t i = 0; i < 4; ++i) image[kSigned + i] = static_cast<unsigned char>(sum >> (8 * i));
+}
+
+// The checkpoint as the bytes of an HDF5 file, built in memory (HDF5's core driver without a
+// backing store): the library never touches the disk, so a failing disk cannot leave it holding
+// a half-flushed file (HDF5 1.10 then crashes at exit closing it again).
+std::vector<unsigned char> file_image(const std::string& name, const Checkpoint& c) {
   Hid fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "file access properties");
   // Object headers of the 1.8 format carry checksums; every HDF5 reader since 2008 reads them.
   check(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_LATEST), "format bounds");
-  Hid file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose, "cannot create the file");
+  check(H5Pset_fapl_core(fapl.get(), std::size_t{1} << 20, /*backing_store=*/0), "memory file driver");
+  Hid file(H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose, "cannot create the file");
   const hid_t root = file.get();
   set_attr(root, "format", std::string("kat-checkpoint"));
   set_attr(root, "format_version", kCheckpointFormatVersion);
@@ -244,10 +296,44 @@ void write_file(const std::string& path, const Checkpoint& c) {
   set_attr(root, "strings_checksum", strings_checksum(c));
   set_attr(root, "complete", std::int64_t{1});
   check(H5Fflush(root, H5F_SCOPE_GLOBAL), "cannot flush the file");
+  const ssize_t size = H5Fget_file_image(root, nullptr, 0);
+  if (size <= 0) fail("cannot get the file image");
+  std::vector<unsigned char> image(static_cast<std::size_t>(size));
+  if (H5Fget_file_image(root, image.data(), image.size()) != size) fail("cannot get the file image");
+  fix_superblock_checksum(image);
+  return image;
 }
 
-void fsync_path(const std::string& path, bool directory) {
-  const int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+// Writes `bytes` to a new file `path` and forces them to the disk. Throws naming the file and the
+// system's reason (a full disk, a file-size limit); the caller removes what was written.
+void write_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
+  auto failure = [&](const char* what) {
+    return std::runtime_error(fmt::format("{}: {} failed: {}", path, what, std::strerror(errno)));
+  };
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw failure("create");
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const auto error = failure("write");
+      ::close(fd);
+      throw error;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    const auto error = failure("fsync");
+    ::close(fd);
+    throw error;
+  }
+  if (::close(fd) != 0) throw failure("close");
+}
+
+// Makes a rename in `dir` durable (best effort: not every file system syncs a folder).
+void fsync_dir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return;
   ::fsync(fd);
   ::close(fd);
@@ -449,10 +535,9 @@ void write_checkpoint(const std::string& path, const Checkpoint& c) {
   const fs::path final_path(path);
   const fs::path tmp = final_path.parent_path() / (final_path.filename().string() + ".tmp");
   try {
-    write_file(tmp.string(), c);
-    fsync_path(tmp.string(), false);
+    write_bytes(tmp.string(), file_image(tmp.string(), c));
     fs::rename(tmp, final_path);
-    fsync_path(final_path.parent_path().empty() ? "." : final_path.parent_path().string(), true);
+    fsync_dir(final_path.parent_path().empty() ? "." : final_path.parent_path().string());
   } catch (const std::exception& e) {
     std::error_code ec;
     fs::remove(tmp, ec);

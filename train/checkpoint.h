@@ -13,9 +13,9 @@
 //   /data                 attrs kind; dataset train_state (int64): the BatchSource position
 //
 // Every dataset carries a `checksum` attribute (FNV-1a 64 of its little-endian bytes) and chunked
-// ones also HDF5's Fletcher-32 filter, so a corrupted tensor is detected when read. Files are
-// written to a temporary name, flushed and renamed: a crash never leaves a half-written file under
-// the final name.
+// ones also HDF5's Fletcher-32 filter, so a corrupted tensor is detected when read. A file is built
+// in memory, written to a temporary name, flushed to disk and renamed: a crash never leaves a
+// half-written file under the final name, and a failed write (a full disk) leaves the old one.
 
 #include <cstdint>
 #include <limits>
@@ -61,7 +61,8 @@ struct Checkpoint {
 };
 
 // Writes `c` to `path` through a temporary file in the same folder, then renames it into place.
-// Throws kat::Error naming the file on failure (the temporary file is removed).
+// Throws kat::Error naming the file and the system's reason on failure (the temporary file is
+// removed; a file already at `path` is untouched).
 void write_checkpoint(const std::string& path, const Checkpoint& c);
 
 // Reads a checkpoint. A missing, truncated, corrupted or foreign file throws kat::Error naming the

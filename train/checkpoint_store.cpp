@@ -42,10 +42,18 @@ void CheckpointStore::point(const std::string& name, const std::string& target) 
   fs::remove(tmp, ec);
   if (::link(target.c_str(), tmp.c_str()) != 0) {
     fs::copy_file(target, tmp, fs::copy_options::overwrite_existing, ec);
-    if (ec) throw Error(fmt::format("checkpoints: cannot write {}: {}", tmp, ec.message()));
+    if (ec) {
+      const std::string reason = ec.message();
+      fs::remove(tmp, ec);
+      throw Error(fmt::format("checkpoints: cannot write {}: {}", tmp, reason));
+    }
   }
   fs::rename(tmp, final_path, ec);
-  if (ec) throw Error(fmt::format("checkpoints: cannot replace {}: {}", final_path, ec.message()));
+  if (ec) {
+    const std::string reason = ec.message();
+    fs::remove(tmp, ec);
+    throw Error(fmt::format("checkpoints: cannot replace {}: {}", final_path, reason));
+  }
 }
 
 std::string CheckpointStore::save(const Checkpoint& c, bool best) {

@@ -89,6 +89,8 @@ void truncate_metrics(const std::string& path, std::int64_t step) {
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << kept;
+    out.close();
+    if (!out) throw Error(fmt::format("metrics: cannot write {}", tmp));
   }
   std::filesystem::rename(tmp, path);
 }

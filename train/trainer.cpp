@@ -155,7 +155,21 @@ struct Trainer::State {
   }
 
   void save(bool best) {
-    const std::string path = store->save(snapshot(), best);
+    std::string path;
+    try {
+      path = store->save(snapshot(), best);
+    } catch (const Error& e) {
+      // A checkpoint that cannot be written (a full disk) stops the run; the ones written stay.
+      const std::string message =
+          fmt::format("{}; the run stops at step {}, {}", e.what(), progress.step,
+                      last_checkpoint_step >= 0
+                          ? fmt::format("its last checkpoint is {} (step {})", store->last_path(), last_checkpoint_step)
+                          : std::string("before its first checkpoint"));
+      // train.log records it; the console hears it from whoever catches the error.
+      log->sinks().front()->log(spdlog::details::log_msg("train", spdlog::level::err, message));
+      log->flush();
+      throw Error(message);
+    }
     last_checkpoint_step = progress.step;
     info("checkpoint {}{}", path, best ? " (best so far)" : "");
   }
@@ -319,15 +333,37 @@ Trainer::Trainer(const Experiment& experiment, TrainerOptions options) : s_(std:
                                 now.kind, now.total_steps, c.schedule.total_steps);
     }
     s.last_checkpoint_step = s.progress.step;
-    truncate_metrics(s.dir + "/metrics.jsonl", s.progress.step);
+  }
+  // Records after the checkpoint the run continues from (or all, starting afresh in the folder of
+  // a run killed before its first checkpoint) are of steps that will run again.
+  truncate_metrics(s.dir + "/metrics.jsonl", s.progress.step);
+  if (s.options.resume) {
+    // The checkpoint's step was validated already when the log says so (a run resumed after it
+    // finished): the end of the run does not validate it again or log it twice.
+    try {
+      for (const auto& r : read_metrics(s.dir + "/metrics.jsonl")) {
+        if (r.count("val_loss") && r.at("step") == static_cast<double>(s.progress.step)) {
+          s.last_valid_step = s.progress.step;
+          s.last_valid_loss = r.at("val_loss");
+        }
+      }
+    } catch (const Error&) {
+      // An unreadable metrics file only means validating again.
+    }
   }
   s.metrics = std::make_unique<MetricsLog>(s.dir + "/metrics.jsonl");
 
   const std::string yaml = to_yaml(experiment);
   {
-    std::ofstream out(s.dir + "/config.yaml", std::ios::trunc);
+    // Through a temporary name: `kat train --resume` reads this file, and a kill while it is
+    // written must not leave a run that cannot resume.
+    const std::string tmp = s.dir + "/config.yaml.tmp";
+    std::ofstream out(tmp, std::ios::trunc);
     out << "# The resolved experiment of this run (every key; see kat config --explain).\n" << yaml;
-    if (!out) throw Error(fmt::format("output.dir: cannot write {}/config.yaml", s.dir));
+    out.close();
+    if (!out) throw Error(fmt::format("output.dir: cannot write {}", tmp));
+    fs::rename(tmp, s.dir + "/config.yaml", ec);
+    if (ec) throw Error(fmt::format("output.dir: cannot replace {}/config.yaml: {}", s.dir, ec.message()));
   }
   s.info("run folder {}{}", s.dir, s.options.resume ? fmt::format(", resuming at step {}", s.progress.step) : "");
   s.info("experiment:\n{}", yaml);

@@ -163,7 +163,7 @@ TEST_CASE("dropping a very long graph does not overflow the stack") {
   CHECK(true);
 }
 
-TEST_CASE("dropout: the mask follows the generator, not the threads; eval passes through") {
+TEST_CASE("dropout: the mask follows the generator, not the threads, and eval passes through") {
   Variable x(Tensor::ones({1000}, DType::f32), false);
   Rng a(5), b(5);
   Tensor m1 = dropout(x, 0.25, a).data();

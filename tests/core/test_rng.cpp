@@ -7,7 +7,7 @@
 
 using namespace kat;
 
-TEST_CASE("same seed, same stream; different seeds differ") {
+TEST_CASE("same seed, same stream, and different seeds differ") {
   Rng a(42), b(42), c(43);
   for (int i = 0; i < 100; ++i) {
     const auto x = a.next_u64();

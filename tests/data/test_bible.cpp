@@ -61,7 +61,7 @@ const char* kEnglishExport =
 
 }  // namespace
 
-TEST_CASE("mod2imp records: keys, bodies, lines; verse keys parsed") {
+TEST_CASE("mod2imp records: keys, bodies, lines, and verse keys parsed") {
   const auto records = parse_imp(kEnglishExport, "web.imp");
   REQUIRE(records.size() == 8);
   CHECK(records[0].key == "[ Module Heading ]");
@@ -94,7 +94,7 @@ TEST_CASE("mod2imp records: bad exports are refused naming the source and line")
         }).find("dict.imp: no verse records") != std::string::npos);
 }
 
-TEST_CASE("OSIS cleaning: notes, headings, speakers dropped; psalm titles kept; spaces restored") {
+TEST_CASE("OSIS cleaning: notes, headings, speakers dropped, psalm titles kept, spaces restored") {
   const auto verses = read_bible_verses({kEnglishExport, "web.imp"});
   REQUIRE(verses.size() == 5);
   CHECK(verses[0].text == "In the beginning, God created the heavens and the earth.");

@@ -2,10 +2,12 @@
 // an error naming the file; the checkpoint folder keeps the last K, last.h5 and best.h5.
 #include <doctest/doctest.h>
 #include <hdf5.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 
@@ -240,6 +242,53 @@ TEST_CASE("checkpoint: a damaged chunk size in HDF5's chunk index is refused bef
 TEST_CASE("checkpoint: a failed write leaves no file behind") {
   CHECK_THROWS_WITH_AS(write_checkpoint("/no/such/folder/c.h5", sample_checkpoint(1)),
                        doctest::Contains("checkpoint /no/such/folder/c.h5: cannot write"), Error);
+}
+
+TEST_CASE("checkpoint: a write that fails for lack of room names the file and leaves the previous one intact") {
+  // A file-size limit (RLIMIT_FSIZE, as `ulimit -f` sets) makes the write fail as a full disk does.
+  // The limit holds for the whole process, so the write runs in a child; it reports the error.
+  ScratchDir dir("ckpt-full");
+  const std::string path = dir.file("last.h5");
+  write_checkpoint(path, sample_checkpoint(5));
+  const std::string before = read_file(path);
+  Checkpoint big = sample_checkpoint(6);
+  big.model["decoder.big"] = Tensor::full({256, 256}, 0.5);  // 256 KiB, beyond the limit
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::close(fds[0]);
+    std::signal(SIGXFSZ, SIG_IGN);  // as kat's main does: EFBIG instead of the signal
+    const rlimit limit{64 * 1024, 64 * 1024};
+    std::string message = "no error";
+    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) {
+      message = "setrlimit failed";
+    } else {
+      try {
+        write_checkpoint(path, big);
+      } catch (const Error& e) {
+        message = e.what();
+      }
+    }
+    const bool sent = ::write(fds[1], message.data(), message.size()) == static_cast<ssize_t>(message.size());
+    ::_exit(sent ? 0 : 3);
+  }
+  ::close(fds[1]);
+  std::string message;
+  char buf[1024];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) message.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE_MESSAGE(WIFEXITED(status), "the writing process died of signal " << WTERMSIG(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK_MESSAGE(
+      message.find("checkpoint " + path + ": cannot write: " + path + ".tmp: write failed: File too large") == 0,
+      message);
+  CHECK(read_file(path) == before);  // not a byte changed
+  CHECK(read_checkpoint(path).progress.step == 5);
+  CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
 }
 
 TEST_CASE("checkpoint folder: keeps the last K step files, last.h5 and best.h5") {
