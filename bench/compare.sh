@@ -5,7 +5,7 @@
 # softmax, linear and Performer B4 N1024; generation ms/token at 256, 1024, 4096 and 16384.
 # Builds what it needs (Release), installs the PyTorch peer if missing (scripts/install-deps.sh
 # --bench, non-interactive), alternates kat and PyTorch, 5 fresh processes each per case.
-# About 6 minutes on an idle 2-core machine; run it on an idle one.
+# Run it on an idle machine: about 6 minutes on 2 cores (estimated; bench/RESULTS.md section 8.3).
 #
 #   bench/compare.sh [--build DIR] [--rounds 5] [--steps 3] [--threads 2] [--quick]
 set -euo pipefail
