@@ -23,6 +23,7 @@ Runner add_translate(CLI::App& app);  // apps/translate.cpp
 Runner add_generate(CLI::App& app);   // apps/generate.cpp
 Runner add_compare(CLI::App& app);    // apps/compare.cpp
 Runner add_bleu(CLI::App& app);       // apps/bleu.cpp
+Runner add_bench(CLI::App& app);      // apps/bench.cpp
 
 // Draws the curves of run folders into a PNG (apps/plot.cpp).
 int plot_runs(const std::vector<std::string>& runs, const std::string& output, const std::string& title);

@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   commands.emplace_back(app.get_subcommand("generate"), kat::cli::add_generate(app));
   commands.emplace_back(app.get_subcommand("compare"), kat::cli::add_compare(app));
   commands.emplace_back(app.get_subcommand("bleu"), kat::cli::add_bleu(app));
+  commands.emplace_back(app.get_subcommand("bench"), kat::cli::add_bench(app));
 
   try {
     app.parse(argc, argv);

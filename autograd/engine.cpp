@@ -5,9 +5,19 @@
 #include <unordered_map>
 #include <vector>
 
+#include "autograd/profiler.h"
 #include "core/kernels/elementwise.h"
 
 namespace kat {
+namespace {
+
+// The sum of two gradients that reach the same node, timed as a row of its own when profiling.
+Tensor accumulate(const Tensor& a, const Tensor& b) {
+  OpTimer timer("grad_accumulate (engine)", Pass::backward);
+  return binary(BinaryOp::add, a, b);
+}
+
+}  // namespace
 
 Node::~Node() {
   // Unlink iteratively: dropping a long chain recursively would overflow the stack.
@@ -55,7 +65,9 @@ void Engine::run(const std::shared_ptr<Node>& root, const Tensor& grad_output) {
     auto it = grads.find(node.get());
     Tensor grad = std::move(it->second);
     grads.erase(it);
+    OpTimer timer(*node);
     std::vector<Tensor> input_grads = node->backward(grad);
+    timer.stop();
     grad = Tensor();
     node->released_ = true;
     for (std::size_t i = 0; i < node->next_.size(); ++i) {
@@ -71,7 +83,7 @@ void Engine::run(const std::shared_ptr<Node>& root, const Tensor& grad_output) {
                                 node->name(), to_string(g.shape()), i, to_string(node->input_shapes_[i])));
       }
       auto [slot, first] = grads.try_emplace(next.get(), Tensor());
-      slot->second = first ? std::move(g) : binary(BinaryOp::add, slot->second, g);
+      slot->second = first ? std::move(g) : accumulate(slot->second, g);
       if (--pending[next.get()] == 0) ready.push_back(next);
     }
     node->next_.clear();  // drop edges: upstream nodes die once nothing else needs them

@@ -3,9 +3,18 @@
 // attention, the recurrent (S, z) sums for linear and Performer attention.
 //
 //   generation --attention linear [--positions 256,1024,4096,16384 --window 64 --threads 1 --features 64]
+//              [--jump 1]
 //
 // Prints one JSON line: the mean milliseconds per token over the `window` tokens that end at each
 // position. bench/generation.py runs it against the PyTorch peer (bench/peers/generation_peer.py).
+//
+// By default one run decodes every token from position 0 to the last position. With --jump 1 each
+// position starts from a fresh state made at position p - window - 8: every layer's attention state
+// holds that many random keys and values (softmax: a KV cache of them, through start_cross; linear
+// and Performer: their sums), and the decoder's position is set to it; then 8 untimed tokens and
+// the window are decoded. A token costs what it costs at that position (the work depends on the
+// state's size, not on its values), without decoding the thousands of tokens before it: that is
+// how bench/compare.sh reaches position 16384 for softmax attention in its time budget.
 
 #include <chrono>
 #include <cstdio>
@@ -16,7 +25,18 @@
 
 #include "autograd/grad_mode.h"
 #include "core/parallel.h"
+#include "layers/attention/attention.h"
 #include "layers/models/language_model.h"
+
+namespace {
+
+// The attention kernels of the model, in layer order.
+void collect_kernels(kat::Module& m, std::vector<kat::AttentionKernel*>& out) {
+  if (auto* k = dynamic_cast<kat::AttentionKernel*>(&m)) out.push_back(k);
+  for (auto& [name, child] : m.named_children()) collect_kernels(*child, out);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace kat;
@@ -24,6 +44,7 @@ int main(int argc, char** argv) {
   std::vector<std::int64_t> positions = {256, 1024, 4096, 16384};
   std::int64_t window = 64, features = 64;
   int threads = 1;
+  bool jump = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--attention") {
@@ -38,6 +59,8 @@ int main(int argc, char** argv) {
       threads = std::atoi(v.c_str());
     } else if (k == "--features") {
       features = std::atoll(v.c_str());
+    } else if (k == "--jump") {
+      jump = v == "1";
     } else {
       std::fprintf(stderr, "generation: unknown option %s\n", k.c_str());
       return 2;
@@ -63,16 +86,40 @@ int main(int argc, char** argv) {
   lm.eval();
   NoGradGuard no_grad;
 
-  DecodeState state = lm.start(1);
   std::vector<double> ms(static_cast<std::size_t>(last));
   Tensor token = Tensor::from_vector<std::int64_t>({65});
-  for (std::int64_t t = 0; t < last; ++t) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const Tensor logits = lm.step(token, state);
-    const auto t1 = std::chrono::steady_clock::now();
-    ms[static_cast<std::size_t>(t)] = std::chrono::duration<double, std::milli>(t1 - t0).count();
-    token = Tensor::from_vector<std::int64_t>({static_cast<std::int64_t>(rng.below(256))});
-    (void)logits;
+  // Decodes positions [from, to) from `state`, recording each token's milliseconds.
+  auto decode = [&](DecodeState& state, std::int64_t from, std::int64_t to) {
+    for (std::int64_t t = from; t < to; ++t) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const Tensor logits = lm.step(token, state);
+      const auto t1 = std::chrono::steady_clock::now();
+      ms[static_cast<std::size_t>(t)] = std::chrono::duration<double, std::milli>(t1 - t0).count();
+      token = Tensor::from_vector<std::int64_t>({static_cast<std::int64_t>(rng.below(256))});
+      (void)logits;
+    }
+  };
+  if (!jump) {
+    DecodeState state = lm.start(1);
+    decode(state, 0, last);
+  } else {
+    std::vector<AttentionKernel*> kernels;
+    collect_kernels(lm, kernels);
+    const std::int64_t heads = o.layer.heads, head_dim = o.layer.d_model / o.layer.heads;
+    for (auto p : positions) {
+      const std::int64_t from = std::max<std::int64_t>(0, p - window - 8);
+      DecodeState state = lm.start(1);
+      if (from > 0) {
+        for (std::size_t i = 0; i < kernels.size(); ++i) {
+          Tensor k = Tensor::empty({1, heads, from, head_dim}), v = Tensor::empty({1, heads, from, head_dim});
+          fill_normal(k, rng, 0.0, 1.0);
+          fill_normal(v, rng, 0.0, 1.0);
+          state.self[i] = kernels[i]->start_cross(k, v, AttentionMask{});
+        }
+        state.position = from;
+      }
+      decode(state, from, p);
+    }
   }
   std::printf("{\"impl\": \"kat\", \"attention\": \"%s\", \"threads\": %d, \"ms_per_token\": {", attention.c_str(),
               threads);

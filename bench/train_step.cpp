@@ -2,12 +2,14 @@
 // 4 heads, FFN 1024, pre-norm, dropout 0.1, Adam): forward, cross-entropy, backward, optimizer
 // step, on random tokens.
 //
-//   train_step --attention softmax [--batch 16 --seq 256 --steps 10 --threads 2 --features 64]
+//   train_step --attention softmax [--batch 16 --seq 256 --steps 10 --warmup 2 --threads 2 --features 64]
 //
-// Prints one JSON line: tokens/s (median over the timed steps after two warm-up steps), the
+// Prints one JSON line: tokens/s (median over the timed steps after the warm-up steps), the
 // achieved GEMM FLOP/s of the step (2 M N K per product, forward and backward, counted from the
-// shapes), and the peak of kat's tensor memory and of the process (ru_maxrss) above their values
-// once the model and the batch exist. bench/train_step.py runs it against PyTorch
+// shapes), the peak of kat's tensor memory and of the process (ru_maxrss) above their values once
+// the model and the batch exist, and the heap allocations of a timed step: every malloc of the
+// process (bench/malloc_count.cpp), those of 64 KiB and more by size, and kat's tensor blocks by
+// origin (block cache or system). bench/train_step.py and bench/compare.sh run it against PyTorch
 // (bench/peers/train_step_peer.py).
 
 #include <sys/resource.h>
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "autograd/ops.h"
+#include "bench/malloc_count.h"
 #include "core/parallel.h"
 #include "core/storage.h"
 #include "layers/models/language_model.h"
@@ -51,7 +54,7 @@ int main(int argc, char** argv) {
   using namespace kat;
   std::string attention = "softmax";
   std::int64_t batch = 16, seq = 256, features = 64;
-  int steps = 10, threads = 2;
+  int steps = 10, warmup = 2, threads = 2;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--attention")
@@ -62,6 +65,8 @@ int main(int argc, char** argv) {
       seq = std::atoll(v.c_str());
     else if (k == "--steps")
       steps = std::atoi(v.c_str());
+    else if (k == "--warmup")
+      warmup = std::atoi(v.c_str());
     else if (k == "--threads")
       threads = std::atoi(v.c_str());
     else if (k == "--features")
@@ -97,15 +102,34 @@ int main(int argc, char** argv) {
   const std::int64_t live_before = memory_stats().live_bytes;
   reset_peak_memory();
   std::vector<double> secs;
-  for (int s = 0; s < steps + 2; ++s) {
+  MemoryStats blocks_before;
+  bench::MallocCounts mallocs_before;
+  std::int64_t phase_mallocs[3] = {0, 0, 0};  // forward and loss, backward, optimizer step
+  for (int s = 0; s < steps + warmup; ++s) {
+    if (s == warmup) {
+      blocks_before = memory_stats();
+      mallocs_before = bench::malloc_counts();
+    }
     const auto t0 = std::chrono::steady_clock::now();
     opt.zero_grad();
+    const std::int64_t m0 = bench::malloc_calls();
     Variable loss = cross_entropy(lm.forward(input), target);
+    const std::int64_t m1 = bench::malloc_calls();
     loss.backward();
+    const std::int64_t m2 = bench::malloc_calls();
     opt.step();
+    const std::int64_t m3 = bench::malloc_calls();
+    if (s >= warmup) {
+      phase_mallocs[0] += m1 - m0;
+      phase_mallocs[1] += m2 - m1;
+      phase_mallocs[2] += m3 - m2;
+    }
     const auto t1 = std::chrono::steady_clock::now();
-    if (s >= 2) secs.push_back(std::chrono::duration<double>(t1 - t0).count());
+    if (s >= warmup) secs.push_back(std::chrono::duration<double>(t1 - t0).count());
   }
+  const bench::MallocCounts mallocs = bench::malloc_counts() - mallocs_before;
+  const MemoryStats blocks = memory_stats();
+  const double n = static_cast<double>(steps);
   std::sort(secs.begin(), secs.end());
   const double med = secs[secs.size() / 2];
   const double tokens = static_cast<double>(batch * seq);
@@ -113,10 +137,18 @@ int main(int argc, char** argv) {
   std::printf(
       "{\"impl\": \"kat\", \"attention\": \"%s\", \"batch\": %lld, \"seq\": %lld, \"threads\": %d, \"tokens_per_s\": "
       "%.1f, \"tokens_per_s_min\": %.1f, \"tokens_per_s_max\": %.1f, \"step_ms\": %.2f, \"gemm_gflops\": %.1f, "
-      "\"tensor_peak_mb\": %.1f, \"rss_extra_mb\": %.1f}\n",
+      "\"tensor_peak_mb\": %.1f, \"rss_extra_mb\": %.1f, \"mallocs_per_step\": %.1f, \"malloc_mb_per_step\": %.2f, "
+      "\"large_mallocs_per_step\": %.2f, \"large_mallocs\": \"%s\", \"tensor_blocks_per_step\": %.1f, "
+      "\"tensor_blocks_from_system_per_step\": %.2f, \"mallocs_forward\": %.1f, \"mallocs_backward\": %.1f, "
+      "\"mallocs_optimizer\": %.1f}\n",
       attention.c_str(), static_cast<long long>(batch), static_cast<long long>(seq), threads, tokens / med,
       tokens / secs.back(), tokens / secs.front(), 1e3 * med, gflops,
       static_cast<double>(memory_stats().peak_bytes - live_before) / 1e6,
-      static_cast<double>(max_rss_kb() - rss_before) / 1e3);
+      static_cast<double>(max_rss_kb() - rss_before) / 1e3, static_cast<double>(mallocs.calls) / n,
+      static_cast<double>(mallocs.bytes) / n / 1e6, static_cast<double>(mallocs.large_calls) / n,
+      bench::describe_large(mallocs).c_str(), static_cast<double>(blocks.allocations - blocks_before.allocations) / n,
+      static_cast<double>(blocks.system_allocations - blocks_before.system_allocations) / n,
+      static_cast<double>(phase_mallocs[0]) / n, static_cast<double>(phase_mallocs[1]) / n,
+      static_cast<double>(phase_mallocs[2]) / n);
   return 0;
 }

@@ -18,6 +18,9 @@ namespace {
 std::atomic<std::int64_t> g_live{0};
 std::atomic<std::int64_t> g_peak{0};
 std::atomic<std::int64_t> g_count{0};
+std::atomic<std::int64_t> g_cache_hits{0};
+std::atomic<std::int64_t> g_system_count{0};
+std::atomic<std::int64_t> g_system_bytes{0};
 
 void note_alloc(std::int64_t bytes) {
   const std::int64_t live = g_live.fetch_add(bytes, std::memory_order_relaxed) + bytes;
@@ -103,7 +106,15 @@ Storage::Storage(std::size_t bytes) {
   // aligned_alloc needs a size that is a multiple of the alignment.
   bytes_ = (std::max<std::size_t>(bytes, 1) + kStorageAlignment - 1) / kStorageAlignment * kStorageAlignment;
   bytes_ = size_class(bytes_);
-  data_ = bytes_ >= kCachedFrom ? cache().take(bytes_) : nullptr;
+  if (bytes_ >= kCachedFrom) {
+    data_ = cache().take(bytes_);
+    if (data_ != nullptr) {
+      g_cache_hits.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      g_system_count.fetch_add(1, std::memory_order_relaxed);
+      g_system_bytes.fetch_add(static_cast<std::int64_t>(bytes_), std::memory_order_relaxed);
+    }
+  }
   if (data_ == nullptr) data_ = std::aligned_alloc(kStorageAlignment, bytes_);
   if (data_ == nullptr) throw std::bad_alloc();
   note_alloc(static_cast<std::int64_t>(bytes_));
@@ -115,8 +126,13 @@ Storage::~Storage() {
 }
 
 MemoryStats memory_stats() {
-  MemoryStats s{g_live.load(std::memory_order_relaxed), g_peak.load(std::memory_order_relaxed),
-                g_count.load(std::memory_order_relaxed), 0};
+  MemoryStats s;
+  s.live_bytes = g_live.load(std::memory_order_relaxed);
+  s.peak_bytes = g_peak.load(std::memory_order_relaxed);
+  s.allocations = g_count.load(std::memory_order_relaxed);
+  s.cache_hits = g_cache_hits.load(std::memory_order_relaxed);
+  s.system_allocations = g_system_count.load(std::memory_order_relaxed);
+  s.system_bytes = g_system_bytes.load(std::memory_order_relaxed);
   {
     std::lock_guard lock(cache().mutex);
     s.cached_bytes = static_cast<std::int64_t>(cache().cached);

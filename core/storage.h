@@ -31,11 +31,16 @@ class Storage {
 // Bytes held by live Storage objects (in size classes: blocks of 64 KiB and more are rounded up by
 // at most 12.5%), the highest value since the last reset, the allocation count, and the bytes of
 // freed blocks kept for reuse (storage.cpp; at most KAT_CACHE_MB MiB, default 2048, 0 disables).
+// Where the blocks came from: a large block (64 KiB and more) from the cache or, on a miss, from
+// the system (aligned_alloc); the small ones (allocations minus those two) always from malloc.
 struct MemoryStats {
   std::int64_t live_bytes = 0;
   std::int64_t peak_bytes = 0;
   std::int64_t allocations = 0;
   std::int64_t cached_bytes = 0;
+  std::int64_t cache_hits = 0;
+  std::int64_t system_allocations = 0;  // large blocks the cache did not have
+  std::int64_t system_bytes = 0;        // their bytes
 };
 MemoryStats memory_stats();
 // Sets the peak to the current live bytes, so a test can measure the peak of one region.

@@ -43,6 +43,9 @@ void Adam::update(std::size_t i, Tensor& w, const Tensor& g, std::vector<Tensor>
     const T l2 = static_cast<T>(options_.decoupled ? 0.0 : wd);
     const T decay = static_cast<T>(options_.decoupled ? 1.0 - lr() * wd : 1.0);
     parallel_for(0, w.numel(), 16384, [&](std::int64_t b, std::int64_t e) {
+    // The weight, its gradient and its two slots are four separate tensors: no element depends
+    // on another, which the compiler cannot prove (three arrays written, one read).
+#pragma omp simd
       for (std::int64_t j = b; j < e; ++j) {
         const T gj = pg[j] + l2 * pw[j];
         pm[j] = b1 * pm[j] + (T(1) - b1) * gj;

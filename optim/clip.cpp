@@ -16,8 +16,11 @@ double grad_norm(const std::vector<Variable>& params) {
     dispatch_float(g.dtype(), "grad_norm", [&](auto tag) {
       using T = decltype(tag);
       const T* pg = g.data<T>();
+      // Vector lanes hold partial sums (a fixed order, whatever the threads: this loop runs on one).
       double s = 0.0;
-      for (std::int64_t i = 0; i < g.numel(); ++i) s += static_cast<double>(pg[i]) * static_cast<double>(pg[i]);
+      const std::int64_t n = g.numel();
+#pragma omp simd reduction(+ : s)
+      for (std::int64_t i = 0; i < n; ++i) s += static_cast<double>(pg[i]) * static_cast<double>(pg[i]);
       total += s;
     });
   }

@@ -32,6 +32,17 @@ namespace kat {
 
 namespace fs = std::filesystem;
 
+std::unique_ptr<Optimizer> make_optimizer(const Experiment& e, Module& model) {
+  const OptimConfig& o = e.optim;
+  NamedParameters params = decay_groups(model.named_parameters(), o.decay_all);
+  if (o.type == "sgd") {
+    return std::make_unique<Sgd>(std::move(params), SgdOptions{o.lr, o.momentum, o.nesterov, o.weight_decay});
+  }
+  AdamOptions a{o.lr, o.beta1, o.beta2, o.eps, o.weight_decay, false};
+  if (o.type == "adamw") return std::make_unique<AdamW>(std::move(params), a);
+  return std::make_unique<Adam>(std::move(params), a);
+}
+
 const char* outcome_name(TrainOutcome outcome) {
   switch (outcome) {
     case TrainOutcome::finished: return "finished";
@@ -51,17 +62,6 @@ const std::set<std::string> kResumableKeys = {
     "train.steps",     "train.epochs",   "train.valid_interval", "train.checkpoint_interval",
     "train.keep_last", "train.patience", "train.max_bad_steps",  "train.log_interval",
     "train.threads",   "output.dir"};
-
-std::unique_ptr<Optimizer> make_optimizer(const Experiment& e, Module& model) {
-  const OptimConfig& o = e.optim;
-  NamedParameters params = decay_groups(model.named_parameters(), o.decay_all);
-  if (o.type == "sgd") {
-    return std::make_unique<Sgd>(std::move(params), SgdOptions{o.lr, o.momentum, o.nesterov, o.weight_decay});
-  }
-  AdamOptions a{o.lr, o.beta1, o.beta2, o.eps, o.weight_decay, false};
-  if (o.type == "adamw") return std::make_unique<AdamW>(std::move(params), a);
-  return std::make_unique<Adam>(std::move(params), a);
-}
 
 ScheduleOptions schedule_options(const Experiment& e) {
   ScheduleOptions s;

@@ -21,7 +21,12 @@ class logger;
 namespace kat {
 
 class Module;
+class Optimizer;
 class Trainer;
+
+// The optimizer the experiment's optim section describes, over the model's parameters (with their
+// weight-decay groups).
+std::unique_ptr<Optimizer> make_optimizer(const Experiment& e, Module& model);
 
 enum class TrainOutcome {
   finished,       // reached train.steps or train.epochs

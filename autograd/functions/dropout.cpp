@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "autograd/profiler.h"
 #include "core/kernels/elementwise.h"
 #include "core/parallel.h"
 
@@ -57,6 +58,7 @@ Variable dropout(const Variable& x, double p, Rng& rng, bool training) {
   if (!x.defined()) throw Error("dropout: undefined input");
   if (!(p >= 0.0 && p < 1.0)) throw Error(fmt::format("dropout: probability must be in [0, 1), got {}", p));
   if (!training || p == 0.0) return x;
+  OpTimer timer("dropout");
   Tensor mask = make_mask(x.shape(), x.dtype(), p, rng.next_u64());
   Tensor out = binary(BinaryOp::mul, x.data(), mask);
   if (!any_requires_grad({&x})) return Variable(out);

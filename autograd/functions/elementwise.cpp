@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "autograd/profiler.h"
 #include "core/kernels/elementwise.h"
 #include "core/kernels/reduce.h"
 
@@ -63,6 +64,7 @@ class DivNode final : public Node {
 
 Variable add_or_sub(const Variable& a, const Variable& b, bool subtract) {
   const char* op = subtract ? "sub" : "add";
+  OpTimer timer(op);
   check_defined(op, {&a, &b});
   check_nonempty(op, a);
   check_nonempty(op, b);
@@ -96,6 +98,7 @@ class UnaryNode final : public Node {
 };
 
 Variable unary_op(UnaryOp op, const Variable& x, double alpha = 0.0) {
+  OpTimer timer(unary_name(op));
   check_defined(unary_name(op), {&x});
   check_nonempty(unary_name(op), x);
   Tensor y = unary(op, x.data(), alpha);
@@ -119,6 +122,7 @@ Variable add(const Variable& a, const Variable& b) { return add_or_sub(a, b, fal
 Variable sub(const Variable& a, const Variable& b) { return add_or_sub(a, b, true); }
 
 Variable mul(const Variable& a, const Variable& b) {
+  OpTimer timer("mul");
   check_defined("mul", {&a, &b});
   check_nonempty("mul", a);
   check_nonempty("mul", b);
@@ -133,6 +137,7 @@ Variable mul(const Variable& a, const Variable& b) {
 }
 
 Variable div(const Variable& a, const Variable& b) {
+  OpTimer timer("div");
   check_defined("div", {&a, &b});
   check_nonempty("div", a);
   check_nonempty("div", b);

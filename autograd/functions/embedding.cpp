@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "autograd/profiler.h"
 #include "core/kernels/index.h"
 
 namespace kat {
@@ -24,6 +25,7 @@ class EmbeddingNode final : public Node {
 }  // namespace
 
 Variable embedding(const Variable& weight, const Tensor& ids, std::int64_t padding_idx) {
+  OpTimer timer("embedding");
   if (!weight.defined() || !ids.defined()) throw Error("embedding: undefined input");
   if (padding_idx >= weight.size(0)) {
     throw Error(fmt::format("embedding: padding index {} outside the table's {} rows", padding_idx, weight.size(0)));

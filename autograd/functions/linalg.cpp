@@ -1,5 +1,6 @@
 #include "autograd/functions/linalg.h"
 
+#include "autograd/profiler.h"
 #include "core/kernels/gemm.h"
 #include "core/kernels/reduce.h"
 
@@ -51,7 +52,13 @@ class MatmulNode final : public Node {
 
 Variable matmul(const Variable& a, const Variable& b) {
   if (!a.defined() || !b.defined()) throw Error("matmul: undefined input");
+  OpTimer timer("matmul");
   Tensor out = kat::matmul(a.data(), b.data());
+  if (timer.active()) {
+    // 2 M N K per product; backward runs one product of the same size per input needing a gradient.
+    const double flops = 2.0 * static_cast<double>(out.numel()) * static_cast<double>(a.size(-1));
+    timer.set_flops(flops, flops * ((a.requires_grad() ? 1 : 0) + (b.requires_grad() ? 1 : 0)));
+  }
   if (!any_requires_grad({&a, &b})) return Variable(out);
   auto node = std::make_shared<MatmulNode>();
   node->a_shape = a.shape();

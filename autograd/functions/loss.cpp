@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "autograd/profiler.h"
+
 namespace kat {
 namespace {
 
@@ -22,6 +24,7 @@ class CrossEntropyNode final : public Node {
 }  // namespace
 
 Variable cross_entropy(const Variable& logits, const Tensor& targets, const CrossEntropyOptions& options) {
+  OpTimer timer("cross_entropy");
   if (!logits.defined() || !targets.defined()) throw Error("cross_entropy: undefined input");
   if (logits.dim() < 1) throw Error("cross_entropy: logits need a class axis, got a scalar");
   Shape expect(logits.shape().begin(), logits.shape().end() - 1);

@@ -1,5 +1,6 @@
 #include "autograd/functions/norm.h"
 
+#include "autograd/profiler.h"
 #include "core/kernels/norm.h"
 
 namespace kat {
@@ -20,6 +21,7 @@ class LayerNormNode final : public Node {
 }  // namespace
 
 Variable layer_norm(const Variable& x, const Variable& weight, const Variable& bias, double eps) {
+  OpTimer timer("layer_norm");
   if (!x.defined()) throw Error("layer_norm: undefined input");
   static const Tensor none;
   const Tensor& w = weight.defined() ? weight.data() : none;

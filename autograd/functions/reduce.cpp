@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "autograd/profiler.h"
 #include "core/kernels/elementwise.h"
 #include "core/kernels/reduce.h"
 
@@ -30,6 +31,7 @@ class ReduceNode final : public Node {
 Variable reduce_op(ReduceOp op, const Variable& x, const std::vector<std::int64_t>& axes, bool keepdim) {
   const bool is_mean = op == ReduceOp::mean;
   const char* name = is_mean ? "mean" : "sum";
+  OpTimer timer(name);
   if (!x.defined()) throw Error(fmt::format("{}: undefined input", name));
   if (x.numel() == 0) throw Error(fmt::format("{}: empty input of shape {}", name, to_string(x.shape())));
   Tensor out = reduce(op, x.data(), axes, keepdim);

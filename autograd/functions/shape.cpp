@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "autograd/profiler.h"
 #include "core/kernels/index.h"
 #include "core/kernels/reduce.h"
 
@@ -73,21 +74,25 @@ Variable reshape_like(const Variable& x, Tensor out) {
 
 Variable reshape(const Variable& x, const Shape& shape) {
   check_input("reshape", x);
+  OpTimer timer("reshape");
   return reshape_like(x, x.data().reshape(shape));
 }
 
 Variable unsqueeze(const Variable& x, std::int64_t axis) {
   check_input("unsqueeze", x);
+  OpTimer timer("reshape");
   return reshape_like(x, x.data().unsqueeze(axis));
 }
 
 Variable squeeze(const Variable& x, std::int64_t axis) {
   check_input("squeeze", x);
+  OpTimer timer("reshape");
   return reshape_like(x, x.data().squeeze(axis));
 }
 
 Variable permute(const Variable& x, const std::vector<std::int64_t>& order) {
   check_input("permute", x);
+  OpTimer timer("permute");
   Tensor out = x.data().permute(order);
   if (!any_requires_grad({&x})) return Variable(out);
   auto node = std::make_shared<PermuteNode>();
@@ -108,6 +113,7 @@ Variable transpose(const Variable& x, std::int64_t a, std::int64_t b) {
 
 Variable slice(const Variable& x, std::int64_t axis, std::int64_t start, std::int64_t end) {
   check_input("slice", x);
+  OpTimer timer("slice");
   Tensor out = x.data().slice(axis, start, end);
   if (!any_requires_grad({&x})) return Variable(out);
   auto node = std::make_shared<SliceNode>();
@@ -120,6 +126,7 @@ Variable slice(const Variable& x, std::int64_t axis, std::int64_t start, std::in
 
 Variable expand(const Variable& x, const Shape& shape) {
   check_input("expand", x);
+  OpTimer timer("expand");
   Tensor out = x.data().expand(shape);
   if (!any_requires_grad({&x})) return Variable(out);
   auto node = std::make_shared<ExpandNode>();
@@ -128,6 +135,7 @@ Variable expand(const Variable& x, const Shape& shape) {
 }
 
 Variable concat(const std::vector<Variable>& parts, std::int64_t axis) {
+  OpTimer timer("concat");
   std::vector<Tensor> tensors;
   VariableRefs refs;
   for (const Variable& p : parts) {

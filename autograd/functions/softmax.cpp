@@ -1,5 +1,6 @@
 #include "autograd/functions/softmax.h"
 
+#include "autograd/profiler.h"
 #include "core/kernels/softmax.h"
 
 namespace kat {
@@ -22,6 +23,7 @@ class SoftmaxNode final : public Node {
 };
 
 Variable softmax_op(const Variable& x, bool log) {
+  OpTimer timer(log ? "log_softmax" : "softmax");
   if (!x.defined()) throw Error(log ? "log_softmax: undefined input" : "softmax: undefined input");
   Tensor y = log ? kat::log_softmax(x.data()) : kat::softmax(x.data());
   if (!any_requires_grad({&x})) return Variable(y);

@@ -72,6 +72,7 @@ def main():
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--features", type=int, default=64)
+    p.add_argument("--warmup", type=int, default=2)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     gen = torch.Generator().manual_seed(1)
@@ -81,14 +82,14 @@ def main():
     inp, tgt = ids[:, :-1], ids[:, 1:]
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     secs = []
-    for s in range(a.steps + 2):
+    for s in range(a.steps + a.warmup):
         t0 = time.perf_counter()
         opt.zero_grad()
         loss = torch.nn.functional.cross_entropy(model(inp).reshape(-1, 256), tgt.reshape(-1))
         loss.backward()
         opt.step()
         t1 = time.perf_counter()
-        if s >= 2:
+        if s >= a.warmup:
             secs.append(t1 - t0)
     secs.sort()
     med = secs[len(secs) // 2]

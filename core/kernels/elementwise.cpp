@@ -70,7 +70,7 @@ struct Elu {
 };
 template <typename T>
 struct Sigmoid {
-  static T f(T x, T) { return T(1) / (T(1) + std::exp(-x)); }
+  static T f(T x, T) { return T(1) / (T(1) + detail::exp_vec(-x)); }
   static T df(T g, T, T y, T) { return g * y * (T(1) - y); }
 };
 template <typename T>

@@ -52,6 +52,7 @@ double cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEnt
       for (std::int64_t r = b; r < e; ++r) {
         const T* x = pl + r * V;
         T m = x[0];
+#pragma omp simd reduction(max : m)
         for (std::int64_t i = 1; i < V; ++i) m = x[i] > m ? x[i] : m;
         T s = 0, sx = 0;
 #pragma omp simd reduction(+ : s, sx)

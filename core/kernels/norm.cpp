@@ -93,15 +93,17 @@ void layer_norm_backward(const Tensor& grad, const Tensor& x, const Tensor& gamm
     const T* pm = mean.data<T>();
     const T* pr = rstd.data<T>();
     T* pdx = dx != nullptr ? dx->data<T>() : nullptr;
-    // Partial sums of dgamma and dbeta per fixed chunk of rows, combined in order afterwards.
-    std::vector<T> part_g(want_params ? static_cast<std::size_t>(nchunks * C) : 0, T(0));
-    std::vector<T> part_b(want_params ? static_cast<std::size_t>(nchunks * C) : 0, T(0));
+    // Partial sums of dgamma and dbeta per fixed chunk of rows, combined in order afterwards. A
+    // tensor, so that the block cache keeps it from one step to the next (64 KiB for 4096 rows of 256).
+    Tensor parts = want_params ? Tensor::zeros({2, nchunks, C}, x.dtype()) : Tensor();
+    T* part_g = want_params ? parts.data<T>() : nullptr;
+    T* part_b = want_params ? part_g + nchunks * C : nullptr;
     parallel_for(0, nchunks, std::max<std::int64_t>(1, 4096 / (C * kRowsPerChunk)),
                  [&](std::int64_t cb, std::int64_t ce) {
                    std::vector<T> dxhat(static_cast<std::size_t>(C));
                    for (std::int64_t c = cb; c < ce; ++c) {
-                     T* pg_acc = want_params ? part_g.data() + c * C : nullptr;
-                     T* pb_acc = want_params ? part_b.data() + c * C : nullptr;
+                     T* pg_acc = want_params ? part_g + c * C : nullptr;
+                     T* pb_acc = want_params ? part_b + c * C : nullptr;
                      const std::int64_t r1 = std::min(R, (c + 1) * kRowsPerChunk);
                      for (std::int64_t r = c * kRowsPerChunk; r < r1; ++r) {
                        const T* xr = px + r * C;
@@ -127,7 +129,7 @@ void layer_norm_backward(const Tensor& grad, const Tensor& x, const Tensor& gamm
                      }
                    }
                  });
-    auto combine = [&](const std::vector<T>& part, Tensor* out) {
+    auto combine = [&](const T* part, Tensor* out) {
       if (out == nullptr) return;
       *out = Tensor::zeros({C}, x.dtype());
       T* po = out->data<T>();

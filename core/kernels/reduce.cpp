@@ -21,7 +21,8 @@ void reduce_block(ReduceOp op, const T* in, T* out, std::int64_t outer, std::int
     // Each output reduces one contiguous row of R values. Long rows are cut into fixed chunks
     // combined in order, so the sum is the same whatever the threads.
     const std::int64_t nchunks = (R + kChunk - 1) / kChunk;
-    std::vector<double> partial(static_cast<std::size_t>(outer * nchunks));
+    Tensor partial_t = Tensor::empty({outer * nchunks}, DType::f64);  // a tensor: the block cache reuses it
+    double* partial = partial_t.data<double>();
     parallel_for(0, outer * nchunks, std::max<std::int64_t>(1, 32768 / std::min(R, kChunk)),
                  [&](std::int64_t b, std::int64_t e) {
                    for (std::int64_t t = b; t < e; ++t) {
@@ -52,14 +53,15 @@ void reduce_block(ReduceOp op, const T* in, T* out, std::int64_t outer, std::int
   // Each output row gathers R rows of `inner` values: accumulate row by row (vectorized over
   // inner) in fixed chunks of R, one float64 buffer per chunk, then combine the chunks in order.
   const std::int64_t nchunks = (R + kChunk - 1) / kChunk;
-  std::vector<double> partial(static_cast<std::size_t>(outer * nchunks * inner));
+  Tensor partial_t = Tensor::empty({outer * nchunks * inner}, DType::f64);
+  double* partial = partial_t.data<double>();
   const std::int64_t work = std::min(R, kChunk) * inner;
   parallel_for(0, outer * nchunks, std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(work, 1)),
                [&](std::int64_t b, std::int64_t e) {
                  for (std::int64_t t = b; t < e; ++t) {
                    const std::int64_t o = t / nchunks, c = t % nchunks;
                    const std::int64_t r0 = c * kChunk, r1 = std::min(R, r0 + kChunk);
-                   double* acc = partial.data() + t * inner;
+                   double* acc = partial + t * inner;
                    const T* first = in + (o * R + r0) * inner;
                    for (std::int64_t i = 0; i < inner; ++i) acc[i] = static_cast<double>(first[i]);
                    for (std::int64_t r = r0 + 1; r < r1; ++r) {
@@ -75,7 +77,7 @@ void reduce_block(ReduceOp op, const T* in, T* out, std::int64_t outer, std::int
                  }
                });
   for (std::int64_t o = 0; o < outer; ++o) {
-    double* acc = partial.data() + o * nchunks * inner;
+    double* acc = partial + o * nchunks * inner;
     for (std::int64_t c = 1; c < nchunks; ++c) {
       const double* p = acc + c * inner;
       for (std::int64_t i = 0; i < inner; ++i) acc[i] = is_max ? std::max(acc[i], p[i]) : acc[i] + p[i];

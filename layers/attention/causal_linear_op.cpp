@@ -6,6 +6,7 @@
 #include <cassert>
 #include <cmath>
 
+#include "autograd/profiler.h"
 #include "core/parallel.h"
 
 namespace kat {
@@ -267,7 +268,16 @@ Variable causal_linear_attention(const Variable& phi_q, const Variable& phi_k, c
                                  const Tensor& key_log_scale) {
   check_inputs(phi_q.defined() ? phi_q.data() : Tensor(), phi_k.defined() ? phi_k.data() : Tensor(),
                v.defined() ? v.data() : Tensor(), eps);
+  OpTimer timer("causal_linear_attention");
   const Tensor q = unit_last_stride(phi_q.data()), k = unit_last_stride(phi_k.data()), vv = unit_last_stride(v.data());
+  if (timer.active()) {
+    // The kernels' multiply-adds over the (M, Dv) running sums, 2 FLOPs each: forward S += k v^T and
+    // o += q S (4 M Dv per position); backward 4 M Dv in the forward sweep (dQ) and 6 M Dv in the
+    // reverse one (R, dK, dV). Not GEMMs: vector updates of a running state that stays in cache.
+    const double per = static_cast<double>(q.size(0) * q.size(1) * q.size(2) * q.size(3) * vv.size(3));
+    timer.set_flops(4.0 * per, (phi_q.requires_grad() ? 4.0 : 0.0) * per +
+                                   (phi_k.requires_grad() || v.requires_grad() ? 6.0 : 0.0) * per);
+  }
   Tensor c;
   if (key_log_scale.defined()) {
     if (key_log_scale.shape() != Shape{q.size(0), q.size(1), q.size(2), 1} || key_log_scale.dtype() != q.dtype()) {

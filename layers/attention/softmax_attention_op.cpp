@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "autograd/profiler.h"
 #include "core/kernels/fast_math.h"
 #include "core/kernels/gemm.h"
 #include "core/parallel.h"
@@ -174,6 +175,15 @@ Variable softmax_attention(const Variable& q, const Variable& k, const Variable&
   check_inputs(q, k, v, mask, scale);
   const std::int64_t B = q.size(0), H = q.size(1), N = q.size(2), M = k.size(2), Dv = v.size(3);
   const DType dtype = q.dtype();
+  OpTimer timer("softmax_attention");
+  if (timer.active()) {
+    // The products run over all N x M scores (masked ones included): 2 B H N M (Dk + Dv) forward;
+    // backward dV = P^T dO, dP = dO V^T, dQ = dS K, dK = dS^T Q, as the inputs need them.
+    const double qk = 2.0 * static_cast<double>(B * H * N * M * q.size(3));
+    const double pv = 2.0 * static_cast<double>(B * H * N * M * Dv);
+    const bool gq = q.requires_grad(), gk = k.requires_grad(), gv = v.requires_grad();
+    timer.set_flops(qk + pv, (gv ? pv : 0) + (gq || gk ? pv : 0) + (gq ? qk : 0) + (gk ? qk : 0));
+  }
   Tensor s = Tensor::empty({B, H, N, M}, dtype);  // logits q k^T, then probabilities P in place
   bmm(q.data(), k.data(), s, false, /*trans_b=*/true);
   dispatch_float(dtype, "softmax_attention", [&](auto tag) {

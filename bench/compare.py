@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""kat against PyTorch on every case of the performance targets, in one run: one Markdown table.
+
+bench/compare.sh builds the programs, installs the peer if missing, and runs this. For each case
+it alternates kat and PyTorch (kat, PyTorch, kat, ...), ROUNDS fresh processes each, and prints
+the medians [min-max], the ratio kat / PyTorch, the target and whether it is met:
+
+  SGEMM 2048^3 on 1 and 2 threads          bench/sgemm                bench/peers/sgemm_peer.py
+  training step of the reference char-LM   bench/train_step           bench/peers/train_step_peer.py
+    (tokens/s, GEMM FLOP/s, peak memory, heap allocations per step)
+  generation, batch 1, ms/token            bench/generation --jump 1  bench/peers/generation_peer.py --jump 1
+
+  bench/compare.py --build build [--rounds 5] [--steps 3] [--quick]
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from train_step import PEER_ENV, run  # noqa: E402  (the drivers' runner: one JSON line per process)
+
+PEERS = os.path.join(HERE, "peers")
+PYTHON = "/usr/bin/python3"  # Debian's interpreter, the one with torch
+TRAIN_CASES = [("softmax", 16, 256, 1.3), ("softmax", 4, 1024, None), ("linear", 4, 1024, 1.5),
+               ("performer", 4, 1024, 1.5)]
+POSITIONS = [256, 1024, 4096, 16384]
+
+
+def alternate(rounds, kat_cmd, peer_cmd, label):
+    """Runs kat and the peer alternately, `rounds` times each; returns their JSON results."""
+    kat, peer = [], []
+    for r in range(rounds):
+        t0 = time.monotonic()
+        kat.append(run(kat_cmd))
+        t1 = time.monotonic()
+        peer.append(run([PYTHON] + peer_cmd, env=PEER_ENV, cwd=PEERS))
+        t2 = time.monotonic()
+        print(f"  {label}: round {r + 1}/{rounds} (kat {t1 - t0:.1f} s, PyTorch {t2 - t1:.1f} s)", file=sys.stderr)
+    return kat, peer
+
+
+def stat(values, fmt):
+    """'median [min-max]' of the values, formatted."""
+    m = statistics.median(values)
+    if len(values) == 1:
+        return m, fmt.format(m)
+    return m, f"{fmt.format(m)} [{fmt.format(min(values))}-{fmt.format(max(values))}]"
+
+
+class Table:
+    def __init__(self):
+        self.rows = []
+
+    def add(self, case, target, kat, peer, ratio, met):
+        mark = "" if met is None else ("yes" if met else "**no**")
+        self.rows.append((case, target, kat, peer, "" if ratio is None else f"{ratio:.2f}", mark))
+
+    def print(self):
+        print("| case | target | kat | PyTorch | kat / PyTorch | met |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for r in self.rows:
+            print("| " + " | ".join(r) + " |")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--build", default="build")
+    p.add_argument("--rounds", type=int, default=5, help="fresh processes per side and case (>= 5 for the record)")
+    p.add_argument("--steps", type=int, default=3, help="timed training steps per process (after 2 warm-up)")
+    p.add_argument("--threads", type=int, default=2, help="threads of the training step (generation uses 1)")
+    p.add_argument("--quick", action="store_true", help="a smoke test: 1 round, small training cases")
+    a = p.parse_args()
+    rounds = 1 if a.quick else a.rounds
+    start = time.monotonic()
+    load = os.getloadavg()[0]
+    if load > 0.5:
+        print(f"compare.py: load average {load:.1f}: other processes are running; the figures will be disturbed "
+              "(and PyTorch's 2-thread steps can take many times longer)", file=sys.stderr)
+    binary = {name: os.path.abspath(os.path.join(a.build, "bench", name)) for name in ("sgemm", "train_step", "generation")}
+    for path in binary.values():
+        if not os.path.exists(path):
+            sys.exit(f"compare.py: {path} not found; bench/compare.sh builds it")
+    table = Table()
+
+    # SGEMM ceiling.
+    print("SGEMM 2048^3", file=sys.stderr)
+    k, t = alternate(rounds, [binary["sgemm"], "--threads", "1,2"], ["sgemm_peer.py", "--threads", "1,2"], "sgemm")
+    ceiling = 0.0
+    for th in ("1", "2"):
+        km, ks = stat([r["gflops"][th] for r in k], "{:.1f}")
+        tm, ts = stat([r["gflops"][th] for r in t], "{:.1f}")
+        table.add(f"SGEMM 2048³, {th} thread{'s' if th != '1' else ''}, GFLOP/s", "the ceiling", ks, ts, km / tm, None)
+        if th == "2":
+            ceiling = max(km, tm)
+
+    # Training step.
+    train = {}
+    for attention, batch, seq, target in TRAIN_CASES:
+        if a.quick:
+            batch, seq = (2, 128) if seq == 256 else (1, 256)
+        label = f"train {attention} B{batch} N{seq}"
+        print(label, file=sys.stderr)
+        common = ["--attention", attention, "--batch", str(batch), "--seq", str(seq), "--steps", str(a.steps),
+                  "--warmup", "2", "--threads", str(a.threads)]
+        train[(attention, batch, seq)] = alternate(rounds, [binary["train_step"]] + common,
+                                                   ["train_step_peer.py"] + common, label)
+    for attention, batch, seq, target in TRAIN_CASES:
+        if a.quick:
+            batch, seq = (2, 128) if seq == 256 else (1, 256)
+        k, t = train[(attention, batch, seq)]
+        km, ks = stat([r["tokens_per_s"] for r in k], "{:.0f}")
+        tm, ts = stat([r["tokens_per_s"] for r in t], "{:.0f}")
+        peer_form = "" if attention == "softmax" else " (PyTorch chunked)"
+        table.add(f"train tokens/s, {attention} B{batch}×N{seq}{peer_form}",
+                  f"kat / PyTorch ≥ {target}" if target else "(no target)", ks, ts, km / tm,
+                  km / tm >= target if target else None)
+    k, _ = train[next(iter(train))]
+    gm, gs = stat([r["gemm_gflops"] for r in k], "{:.1f}")
+    b0, n0 = next(iter(train))[1:]
+    table.add(f"GEMM GFLOP/s of the softmax step B{b0}×N{n0}, against the 2-thread SGEMM ceiling",
+              "≥ 0.80 of the ceiling", gs, f"ceiling {ceiling:.1f}", gm / ceiling, gm / ceiling >= 0.8)
+    for (attention, batch, seq), (k, t) in train.items():
+        km, ks = stat([r["rss_extra_mb"] for r in k], "{:.0f}")
+        tm, ts = stat([r["rss_extra_mb"] for r in t], "{:.0f}")
+        table.add(f"peak memory of a step, MB above model and batch, {attention} B{batch}×N{seq}",
+                  "kat / PyTorch ≤ 0.7", ks, ts, km / tm, km / tm <= 0.7)
+    for (attention, batch, seq), (k, _) in train.items():
+        mm, ms = stat([r["mallocs_per_step"] for r in k], "{:.0f}")
+        lm, ls = stat([r["large_mallocs_per_step"] for r in k], "{:.1f}")
+        sizes = "; ".join(sorted({r["large_mallocs"] for r in k if r["large_mallocs"]}))
+        table.add(f"heap allocations per steady-state step, {attention} B{batch}×N{seq}",
+                  "no large (≥ 64 KiB) malloc", f"{ms} ({ls} large{': ' + sizes if sizes else ''})", "", None,
+                  lm == 0)
+
+    # Generation.
+    gen = {}
+    for attention in ("softmax", "linear", "performer"):
+        label = f"generation {attention}"
+        print(label, file=sys.stderr)
+        common = ["--attention", attention, "--positions", ",".join(map(str, POSITIONS)), "--threads", "1",
+                  "--jump", "1"]
+        gen[attention] = alternate(rounds, [binary["generation"]] + common, ["generation_peer.py"] + common, label)
+    for attention in ("softmax", "linear", "performer"):
+        k, t = gen[attention]
+        for pos in POSITIONS:
+            km, ks = stat([r["ms_per_token"][str(pos)] for r in k], "{:.3f}")
+            tm, ts = stat([r["ms_per_token"][str(pos)] for r in t], "{:.3f}")
+            if attention == "softmax":
+                target, met = "kat / PyTorch ≤ 1", km <= tm
+            else:
+                target, met = "kat ≤ 0.25 ms", km <= 0.25
+            table.add(f"generation ms/token, batch 1, {attention} at {pos}", target, ks, ts, km / tm, met)
+    soft = statistics.median(r["ms_per_token"]["4096"] for r in gen["softmax"][0])
+    lin = statistics.median(r["ms_per_token"]["4096"] for r in gen["linear"][0])
+    table.add("generation at 4096: kat softmax ms / kat linear ms", "≥ 10", f"{soft / lin:.1f}×", "", None,
+              soft / lin >= 10)
+
+    table.print()
+    elapsed = time.monotonic() - start
+    load = max(load, os.getloadavg()[0])
+    if load > 0.5:
+        print(f"\nBusy machine: load average {load:.1f} beside this run, so these figures are disturbed. PyTorch's "
+              "OpenMP threads spin at their barriers and slow down many times when another process holds a core; "
+              "measure on an idle machine.")
+    print(f"\n{rounds} rounds per case, kat and PyTorch alternating in fresh processes; training: "
+          f"{a.steps} timed steps after 2 warm-up per process, {a.threads} threads; generation: 1 thread, "
+          f"mean of the 64 tokens before each position. Wall time {elapsed / 60:.1f} min.")
+
+
+if __name__ == "__main__":
+    main()
