@@ -48,11 +48,14 @@ int train(const TrainArgs& a, const std::shared_ptr<Communicator>& comm) {
     print_config_errors(err);
     return 2;
   }
-  // Ranks on one host share its cores unless the experiment, --threads or KAT_NUM_THREADS say more.
+  // Under a launcher, ranks on one host share its cores (or keep to the cores the launcher bound
+  // them to) unless the experiment, --threads or KAT_NUM_THREADS say otherwise.
   const char* env_threads = std::getenv("KAT_NUM_THREADS");
   const bool threads_given = (a.root != nullptr && a.root->get_option("--threads")->count() > 0) ||
                              (env_threads != nullptr && *env_threads != '\0');
-  if (comm->size() > 1 && e.train.threads == 0 && !threads_given) set_num_threads(default_threads_per_rank(*comm));
+  if (launched_processes() > 0 && e.train.threads == 0 && !threads_given) {
+    set_num_threads(default_threads_per_rank(*comm));
+  }
   TrainerOptions options;
   options.resume = !a.resume.empty();
   options.comm = comm;

@@ -321,3 +321,14 @@ TEST_CASE("mpiexec -n 2 kat train: SIGUSR1 to the launcher stops every rank clea
   CHECK(c.progress.step > 0);
   CHECK(out.find("stopped at step " + std::to_string(c.progress.step) + " on request") != std::string::npos);
 }
+
+TEST_CASE("mpiexec -n 2 kat config: commands other than train refuse to run as several processes") {
+  ScratchDir dir("mpi-other");
+  Job job(launcher(2) + std::vector<std::string>{KAT_BINARY, "config", "check",
+                                                 std::string(KAT_SOURCE_DIR) + "/configs/copy-tiny.yaml"},
+          dir.file("job.log"));
+  REQUIRE(job.wait(30));
+  INFO(job.output());
+  CHECK(job.exit_code() == 2);
+  CHECK(job.output().find("kat config runs as one process, but an MPI launcher started 2") != std::string::npos);
+}
