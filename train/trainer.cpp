@@ -565,6 +565,10 @@ TrainResult Trainer::run() {
       std::vector<double> total = {loss_sum};
       s.comm->sum(total);
       loss_sum = total[0];
+      if (step == first_step + 1) {
+        s.info("data-parallel: {} of the {} gradient buckets started during the backward pass of step {}",
+               s.reducer->started_in_backward(), s.reducer->buckets(), step);
+      }
     }
     if (tokens > 0) scale_grads(params, 1.0 / static_cast<double>(tokens));
     const double loss = tokens > 0 ? loss_sum / static_cast<double>(tokens) : std::nan("");

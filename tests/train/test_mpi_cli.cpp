@@ -231,60 +231,44 @@ TEST_CASE("mpiexec -n 2 kat train: the translation model of one process, to 1e-6
                                                "train.checkpoint_interval=6", "train.log_interval=3"});
 }
 
+// Kills rank 0, the rank that writes checkpoints, at a random moment after one was written (a write
+// of the next one may be under way), then resumes from what the kill left. (When another rank dies
+// the launcher ends rank 0 the same way; tests of an error on rank 1 are below.)
 TEST_CASE("mpiexec -n 2 kat train: a rank killed with SIGKILL ends the run, and the last checkpoint resumes") {
   ScratchDir dir("mpi-kill");
   const std::string run = dir.file("run");
   // The schedule's length fixed, so that the resumed run may be of any length.
   const std::vector<std::string> sets = {
-      "train.steps=100000",     "schedule.total_steps=1000", "train.checkpoint_interval=3",
-      "train.valid_interval=0", "train.patience=0",          "train.log_interval=3"};
-  for (int victim : {1, 0}) {
-    CAPTURE(victim);
-    const bool first = victim == 1;
-    Job job(launcher(2) + kat_train("lm-tiny.yaml", run, sets) +
-                (first ? std::vector<std::string>{} : std::vector<std::string>{"--resume", run}),
-            dir.file("kill.log"));
-    REQUIRE(job.started());
-    // Once a checkpoint exists (a newer one after a resume), a random moment later.
-    const std::string last = run + "/checkpoints/last.h5";
-    const auto deadline = Clock::now() + std::chrono::seconds(60);
-    std::int64_t before = -1;
-    if (!first) before = read_checkpoint(last).progress.step;
-    while (Clock::now() < deadline) {
-      if (fs::exists(last)) {
-        try {
-          if (read_checkpoint(last).progress.step > before) break;
-        } catch (const Error&) {
-          // being replaced right now: look again
-        }
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20 + std::rand() % 100));
-    const std::vector<pid_t> ranks = ranks_below(job.pid(), victim);
-    REQUIRE(ranks.size() == 1);
-    ::kill(ranks[0], SIGKILL);
-    const auto killed = Clock::now();
-    INFO(job.output());
-    CHECK(job.wait(30));  // no hang: the launcher ends the other rank
-    CHECK(job.exit_code() != 0);
-    MESSAGE("rank " << victim << " killed: the run ended "
-                    << std::chrono::duration<double>(Clock::now() - killed).count() << " s later");
-    // Every checkpoint left loads, last.h5 among them.
-    for (const auto& entry : fs::directory_iterator(run + "/checkpoints")) {
-      if (entry.path().extension() == ".h5") CHECK_NOTHROW(read_checkpoint(entry.path().string()));
-    }
-    CHECK(read_checkpoint(last).progress.step > before);
+      "train.steps=100000",     "schedule.total_steps=1000", "train.checkpoint_interval=2",
+      "train.valid_interval=0", "train.patience=0",          "train.log_interval=2"};
+  Job job(launcher(2) + kat_train("lm-tiny.yaml", run, sets), dir.file("kill.log"));
+  REQUIRE(job.started());
+  const std::string last = run + "/checkpoints/last.h5";
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  while (Clock::now() < deadline && !fs::exists(last)) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20 + std::rand() % 100));
+  const std::vector<pid_t> ranks = ranks_below(job.pid(), 0);
+  REQUIRE(ranks.size() == 1);
+  ::kill(ranks[0], SIGKILL);
+  const auto killed = Clock::now();
+  INFO(job.output());
+  CHECK(job.wait(30));  // no hang: the launcher ends the other rank
+  CHECK(job.exit_code() != 0);
+  MESSAGE("rank 0 killed: the run ended " << std::chrono::duration<double>(Clock::now() - killed).count()
+                                          << " s later");
+  // Every checkpoint left loads, last.h5 among them, and the run continues from it on two ranks.
+  for (const auto& entry : fs::directory_iterator(run + "/checkpoints")) {
+    if (entry.path().extension() == ".h5") CHECK_NOTHROW(read_checkpoint(entry.path().string()));
   }
-  // The run continues from last.h5 on two ranks and finishes.
-  const std::int64_t at = read_checkpoint(run + "/checkpoints/last.h5").progress.step;
+  const std::int64_t at = read_checkpoint(last).progress.step;
+  CHECK(at >= 2);
   Job resume(launcher(2) + std::vector<std::string>{KAT_BINARY, "train", "--resume", run, "--set",
-                                                    "train.steps=" + std::to_string(at + 4)},
+                                                    "train.steps=" + std::to_string(at + 2)},
              dir.file("resume.log"));
   REQUIRE(resume.wait(60));
   INFO(resume.output());
   CHECK(resume.exit_code() == 0);
-  CHECK(read_checkpoint(run + "/checkpoints/last.h5").progress.step == at + 4);
+  CHECK(read_checkpoint(last).progress.step == at + 2);
 }
 
 TEST_CASE("mpiexec -n 2 kat train: an error on one rank ends every rank with its exit code") {
