@@ -87,6 +87,7 @@ void ensure_trained(const std::string& config, const std::vector<std::string>& s
     args.push_back(dir);
   }
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& s : args) argv.push_back(s.data());
   argv.push_back(nullptr);
   pid_t pid = 0;
@@ -248,6 +249,7 @@ int run_compare(const CompareArgs& a) {
             ? fmt::format("generation is batch 1, sampled, timed over tokens {}..{}.\n", a.gen_tokens / 2, a.gen_tokens)
             : "decoding time is beam search over the test set divided by the tokens produced.\n";
   std::vector<std::string> runs;
+  runs.reserve(rows.size());
   for (const Row& r : rows) runs.push_back(r.run);
   const std::string png = out + "/curves.png";
   try {

@@ -27,6 +27,7 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
 GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs, std::vector<Variable> params,
                           const GradcheckOptions& opt) {
   std::vector<Variable> vars;
+  vars.reserve(inputs.size());
   for (const Tensor& t : inputs) vars.emplace_back(t.to(DType::f64).clone(), true);
   for (Variable& p : params) {
     if (!p.is_leaf() || !p.requires_grad() || p.dtype() != DType::f64 || !p.data().is_contiguous()) {

@@ -15,7 +15,7 @@ enum class DType : std::uint8_t { f32, f64, i64 };
 inline std::size_t dtype_size(DType t) {
   switch (t) {
     case DType::f32: return 4;
-    case DType::f64: return 8;
+    case DType::f64:
     case DType::i64: return 8;
   }
   return 0;

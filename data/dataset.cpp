@@ -91,6 +91,7 @@ class Writer {
     H5Tset_size(type.get(), H5T_VARIABLE);
     H5Tset_cset(type.get(), H5T_CSET_UTF8);
     std::vector<const char*> pointers;
+    pointers.reserve(values.size());
     for (const std::string& v : values) pointers.push_back(v.c_str());
     array(where, name, type.get(), type.get(), pointers.data(), pointers.size());
   }

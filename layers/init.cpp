@@ -9,7 +9,8 @@ namespace kat::init {
 void xavier_uniform(Tensor& w, Rng& rng, double gain) {
   if (w.dim() < 2) throw Error(fmt::format("xavier_uniform: needs a matrix, got shape {}", to_string(w.shape())));
   const double fan_in = static_cast<double>(w.size(0));
-  const double fan_out = static_cast<double>(w.numel() / w.size(0));
+  const std::int64_t receptive = w.numel() / w.size(0);  // the product of the other axes, exact
+  const double fan_out = static_cast<double>(receptive);
   const double a = gain * std::sqrt(6.0 / (fan_in + fan_out));
   fill_uniform(w, rng, -a, a);
 }

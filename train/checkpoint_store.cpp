@@ -57,7 +57,7 @@ void CheckpointStore::point(const std::string& name, const std::string& target) 
 }
 
 std::string CheckpointStore::save(const Checkpoint& c, bool best) {
-  const std::string path = step_path(c.progress.step);
+  std::string path = step_path(c.progress.step);
   write_checkpoint(path, c);
   point("last.h5", path);
   if (best) point("best.h5", path);

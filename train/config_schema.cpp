@@ -165,17 +165,17 @@ Field<T>& Schema::add(std::unique_ptr<Field<T>> f) {
 
 Field<std::int64_t>& Schema::integer(std::string key, Field<std::int64_t>::Accessor get, std::int64_t def,
                                      std::string help) {
-  return add(std::make_unique<Field<std::int64_t>>(std::move(key), get, def, std::move(help)));
+  return add(std::make_unique<Field<std::int64_t>>(std::move(key), std::move(get), def, std::move(help)));
 }
 Field<double>& Schema::number(std::string key, Field<double>::Accessor get, double def, std::string help) {
-  return add(std::make_unique<Field<double>>(std::move(key), get, def, std::move(help)));
+  return add(std::make_unique<Field<double>>(std::move(key), std::move(get), def, std::move(help)));
 }
 Field<bool>& Schema::boolean(std::string key, Field<bool>::Accessor get, bool def, std::string help) {
-  return add(std::make_unique<Field<bool>>(std::move(key), get, def, std::move(help)));
+  return add(std::make_unique<Field<bool>>(std::move(key), std::move(get), def, std::move(help)));
 }
 Field<std::string>& Schema::string(std::string key, Field<std::string>::Accessor get, std::string def,
                                    std::string help) {
-  return add(std::make_unique<Field<std::string>>(std::move(key), get, std::move(def), std::move(help)));
+  return add(std::make_unique<Field<std::string>>(std::move(key), std::move(get), std::move(def), std::move(help)));
 }
 
 const FieldBase* Schema::find(const std::string& key) const {

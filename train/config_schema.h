@@ -47,7 +47,7 @@ class Field final : public FieldBase {
  public:
   using Accessor = std::function<T&(Experiment&)>;
   Field(std::string key, Accessor get, T def, std::string help)
-      : FieldBase(std::move(key), std::move(help)), get_(get), default_(std::move(def)) {}
+      : FieldBase(std::move(key), std::move(help)), get_(std::move(get)), default_(std::move(def)) {}
 
   // Bounds (numbers) and the allowed values (strings); each returns the field for chaining.
   Field& at_least(T v) { return bound(low_, v, false); }

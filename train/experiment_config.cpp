@@ -162,7 +162,7 @@ class Reader {
         error_at(file_, key_node.Mark(), "keys must be plain names");
         continue;
       }
-      const std::string name = key_node.Scalar();
+      const std::string& name = key_node.Scalar();
       const std::string path = prefix.empty() ? name : prefix + "." + name;
       if (!seen.insert(name).second) {
         error_at(file_, key_node.Mark(), fmt::format("duplicate key '{}'", path));

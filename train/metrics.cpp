@@ -117,7 +117,7 @@ double peak_rss_mb() {
 
 std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
-  const auto s = static_cast<std::int64_t>(seconds + 0.5);
+  const auto s = static_cast<std::int64_t>(std::llround(seconds));
   if (s >= 3600) return fmt::format("{}h {:02d}m", s / 3600, (s % 3600) / 60);
   if (s >= 60) return fmt::format("{}m {:02d}s", s / 60, s % 60);
   return fmt::format("{}s", s);

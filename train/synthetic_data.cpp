@@ -213,7 +213,7 @@ void SyntheticSource::set_state(const std::vector<std::int64_t>& state) {
   sentences_ = state[5];
 }
 
-std::vector<Batch> synthetic_batches(const SyntheticOptions& options, std::shared_ptr<const MarkovChain> chain,
+std::vector<Batch> synthetic_batches(const SyntheticOptions& options, const std::shared_ptr<const MarkovChain>& chain,
                                      std::uint64_t seed, std::int64_t sentences) {
   SyntheticOptions o = options;
   SyntheticSource source(o, chain, Rng(seed));

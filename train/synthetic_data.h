@@ -82,7 +82,7 @@ std::int64_t synthetic_max_length(const SyntheticOptions& options);
 
 // `sentences` sentences drawn from a generator seeded with `seed`, in batches: a fixed set for
 // validation.
-std::vector<Batch> synthetic_batches(const SyntheticOptions& options, std::shared_ptr<const MarkovChain> chain,
+std::vector<Batch> synthetic_batches(const SyntheticOptions& options, const std::shared_ptr<const MarkovChain>& chain,
                                      std::uint64_t seed, std::int64_t sentences);
 
 }  // namespace kat

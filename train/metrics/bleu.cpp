@@ -278,16 +278,17 @@ ChrfScore corpus_chrf(const std::vector<std::string>& hypotheses, const std::vec
         if (it != rc.end()) m += std::min(c, it->second);
       }
       for (const auto& [g, c] : rc) r += c;
-      stats[static_cast<std::size_t>(3 * (n - 1))] += h;
-      stats[static_cast<std::size_t>(3 * (n - 1) + 1)] += r;
-      stats[static_cast<std::size_t>(3 * (n - 1) + 2)] += m;
+      const std::size_t at = 3 * (un - 1);
+      stats[at] += h;
+      stats[at + 1] += r;
+      stats[at + 2] += m;
     }
   }
   double prec = 0, rec = 0;
   int effective = 0;
   for (int n = 0; n < kOrder; ++n) {
-    const auto h = stats[static_cast<std::size_t>(3 * n)], r = stats[static_cast<std::size_t>(3 * n + 1)],
-               m = stats[static_cast<std::size_t>(3 * n + 2)];
+    const std::size_t at = 3 * static_cast<std::size_t>(n);
+    const auto h = stats[at], r = stats[at + 1], m = stats[at + 2];
     if (h > 0 && r > 0) {
       prec += static_cast<double>(m) / static_cast<double>(h);
       rec += static_cast<double>(m) / static_cast<double>(r);
