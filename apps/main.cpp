@@ -1,5 +1,6 @@
 // kat: the command-line entry point. Subcommands live one per file (apps/<name>.cpp).
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -11,6 +12,7 @@
 #include "apps/version.h"
 #include "core/error.h"
 #include "core/parallel.h"
+#include "train/distributed.h"
 
 int main(int argc, char** argv) {
   // Beyond a file-size limit (ulimit -f) a write fails with EFBIG, reported with the file's name,
@@ -53,7 +55,15 @@ int main(int argc, char** argv) {
     kat::num_threads();  // a bad KAT_NUM_THREADS is refused before a command creates anything
     if (threads > 0) kat::set_num_threads(threads);
     for (auto& [sub, run] : commands) {
-      if (sub->parsed()) return run();
+      if (!sub->parsed()) continue;
+      // Several copies of any other command would do the same work into the same files.
+      if (const int n = kat::launched_processes(); n > 1 && sub->get_name() != "train") {
+        throw kat::Error(
+            fmt::format("kat {} runs as one process, but an MPI launcher started {}: only kat train "
+                        "trains on several (docs/distributed.md)",
+                        sub->get_name(), n));
+      }
+      return run();
     }
   } catch (const kat::Error& e) {
     spdlog::error("{}", e.what());

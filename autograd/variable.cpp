@@ -12,8 +12,9 @@ struct VariableImpl {
   Tensor data;
   Tensor grad;
   bool requires_grad = false;
-  std::shared_ptr<Node> grad_fn;    // set for outputs of recorded ops
-  std::weak_ptr<Node> accumulator;  // leaves: the node that adds incoming gradients into `grad`
+  std::shared_ptr<Node> grad_fn;     // set for outputs of recorded ops
+  std::weak_ptr<Node> accumulator;   // leaves: the node that adds incoming gradients into `grad`
+  std::function<void()> grad_ready;  // leaves: called once a backward's gradient is in `grad`
 };
 
 namespace {
@@ -36,6 +37,8 @@ class AccumulateGrad final : public Node {
     } else {
       add_scaled_(leaf->grad, g);
     }
+    // The engine runs this node once per backward, after every consumer of the leaf delivered.
+    if (leaf->grad_ready) leaf->grad_ready();
     return {};
   }
 
@@ -104,6 +107,21 @@ const Tensor& Variable::grad() const {
 
 void Variable::zero_grad() {
   if (impl_) impl_->grad = Tensor();
+}
+
+void Variable::set_grad(Tensor grad) {
+  if (!is_leaf()) throw Error("Variable::set_grad: only leaves hold a gradient");
+  if (grad.defined() && (grad.shape() != shape() || grad.dtype() != dtype())) {
+    throw Error(fmt::format("Variable::set_grad: gradient {} {} does not match the variable {} {}",
+                            dtype_name(grad.dtype()), to_string(grad.shape()), dtype_name(dtype()),
+                            to_string(shape())));
+  }
+  impl_->grad = std::move(grad);
+}
+
+void Variable::set_grad_ready_hook(std::function<void()> hook) {
+  if (!is_leaf()) throw Error("Variable::set_grad_ready_hook: only leaves accumulate a gradient");
+  impl_->grad_ready = std::move(hook);
 }
 
 std::shared_ptr<Node> Variable::gradient_edge() const {

@@ -2,6 +2,7 @@
 // Variable: a tensor that takes part in reverse-mode differentiation. It holds its data, its
 // gradient (leaves only), whether it requires one, and the Node that produced it. Copies alias.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,6 +36,16 @@ class Variable {
   // The accumulated gradient of a leaf (undefined until a backward reaches it).
   const Tensor& grad() const;
   void zero_grad();  // drops the gradient; the next backward writes a fresh one
+  // Replaces a leaf's gradient with a tensor of its shape and dtype (data-parallel training writes
+  // back the gradient summed over processes). An undefined tensor drops it, as zero_grad does.
+  void set_grad(Tensor grad);
+
+  // A function called after every backward that reaches this leaf, as soon as that backward's
+  // gradient has been added into grad(): every path into the leaf has delivered, so the gradient
+  // is final for this backward while the engine goes on with the rest of the graph. Data-parallel
+  // training starts reducing a gradient here, overlapping communication with the backward pass.
+  // Leaves only; one hook per leaf; an empty function removes it.
+  void set_grad_ready_hook(std::function<void()> hook);
 
   // Backpropagates from this variable: a scalar (one element) gets gradient 1; otherwise pass
   // the gradient of the loss with respect to it, of its shape. Frees the graph as it goes.

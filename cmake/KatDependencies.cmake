@@ -29,3 +29,23 @@ endif()
 # SentencePiece: Debian ships a pkg-config file (libsentencepiece-dev), no CMake package.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)
+
+# MPI (Debian's libopenmpi-dev) for data-parallel training, optional: without it kat builds and
+# runs as one process. kat calls MPI's C interface, so the C component is all it needs.
+set(KAT_MPI "auto" CACHE STRING "Data-parallel training over MPI: auto (when found), on (required), off")
+set_property(CACHE KAT_MPI PROPERTY STRINGS auto on off)
+string(TOLOWER "${KAT_MPI}" kat_mpi_choice)
+if(kat_mpi_choice STREQUAL "on")
+  find_package(MPI REQUIRED COMPONENTS C)
+elseif(kat_mpi_choice STREQUAL "auto")
+  find_package(MPI QUIET COMPONENTS C)
+elseif(NOT kat_mpi_choice STREQUAL "off")
+  message(FATAL_ERROR "KAT_MPI must be auto, on or off, got '${KAT_MPI}'")
+endif()
+if(MPI_C_FOUND AND NOT kat_mpi_choice STREQUAL "off")
+  set(KAT_HAVE_MPI ON)
+  message(STATUS "kat: data-parallel training over MPI ${MPI_C_VERSION} (${MPIEXEC_EXECUTABLE})")
+else()
+  set(KAT_HAVE_MPI OFF)
+  message(STATUS "kat: without MPI (one process; install libopenmpi-dev for data-parallel training)")
+endif()

@@ -1,5 +1,7 @@
 #include "data/batch_builder.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "core/error.h"
@@ -33,6 +35,26 @@ Batch decoder_batch(const std::vector<TokenRow>& inputs, const std::vector<Token
   }
   b.sentences = static_cast<std::int64_t>(inputs.size());
   return b;
+}
+
+Batch batch_rows(const Batch& batch, std::int64_t begin, std::int64_t end, std::int64_t pad_id) {
+  if (begin < 0 || end < begin || end > batch.sentences) {
+    throw Error(fmt::format("batch_rows: rows [{}, {}) of a batch of {}", begin, end, batch.sentences));
+  }
+  auto rows = [&](const Tensor& t) { return t.defined() ? t.slice(0, begin, end).clone() : Tensor(); };
+  auto part = [&](const std::vector<std::int64_t>& v) {
+    return v.empty() ? v : std::vector<std::int64_t>(v.begin() + begin, v.begin() + end);
+  };
+  Batch out;
+  out.src = rows(batch.src);
+  out.src_lengths = part(batch.src_lengths);
+  out.input = rows(batch.input);
+  out.target = rows(batch.target);
+  out.lengths = part(batch.lengths);
+  out.sentences = end - begin;
+  const std::int64_t* t = out.target.data<std::int64_t>();
+  for (std::int64_t i = 0; i < out.target.numel(); ++i) out.tokens += t[i] != pad_id;
+  return out;
 }
 
 }  // namespace kat

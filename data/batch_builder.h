@@ -17,4 +17,10 @@ Tensor pad_rows(const std::vector<TokenRow>& rows, std::vector<std::int64_t>& le
 // A decoder batch from (input, target) rows of equal length each; tokens counts non-pad targets.
 Batch decoder_batch(const std::vector<TokenRow>& inputs, const std::vector<TokenRow>& targets);
 
+// The rows [begin, end) of a batch as a batch of their own (a data-parallel process's share). The
+// padded widths stay those of the whole batch, and so do the lengths (kept whenever the whole batch
+// has them), so each row is computed exactly as in the whole batch; tokens counts the rows' targets
+// that are not pad_id. Throws kat::Error on a range outside [0, sentences].
+Batch batch_rows(const Batch& batch, std::int64_t begin, std::int64_t end, std::int64_t pad_id);
+
 }  // namespace kat

@@ -98,6 +98,7 @@ struct TrainConfig {
   std::int64_t log_interval = 0;
   std::int64_t seed = 0;
   std::int64_t threads = 0;
+  double bucket_mb = 0.0;  // data-parallel gradient buckets
 };
 
 struct OutputConfig {

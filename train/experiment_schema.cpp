@@ -248,9 +248,15 @@ Schema build_schema() {
             "Seed of the model's initialization, dropout and the training data stream.")
       .at_least(0);
   s.integer("train.threads", member(&Experiment::train, &TrainConfig::threads), 0,
-            "Threads for oneTBB and OpenBLAS (0: kat --threads, KAT_NUM_THREADS or all cores).")
+            "Threads for oneTBB and OpenBLAS (0: kat --threads, KAT_NUM_THREADS or all cores; under mpirun, the "
+            "cores of the host shared among its ranks).")
       .at_least(0)
       .at_most(1024);
+  s.number("train.bucket_mb", member(&Experiment::train, &TrainConfig::bucket_mb), 4.0,
+           "Data-parallel runs (mpirun): gradients are summed over the processes in buckets of about this many MB, "
+           "each started as soon as backward has finished it.")
+      .above(0.0)
+      .at_most(1024.0);
 
   // output
   s.string("output.dir", member(&Experiment::output, &OutputConfig::dir), "runs/default",

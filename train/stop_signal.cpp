@@ -6,7 +6,7 @@ namespace kat {
 namespace {
 
 volatile std::sig_atomic_t g_signal = 0;
-struct sigaction g_previous_int, g_previous_term;
+struct sigaction g_previous_int, g_previous_term, g_previous_usr1;
 
 extern "C" void on_stop_signal(int sig) { g_signal = sig; }
 
@@ -20,11 +20,13 @@ StopSignal::StopSignal() {
   sa.sa_flags = SA_RESETHAND;  // the second signal takes the default action
   sigaction(SIGINT, &sa, &g_previous_int);
   sigaction(SIGTERM, &sa, &g_previous_term);
+  sigaction(SIGUSR1, &sa, &g_previous_usr1);
 }
 
 StopSignal::~StopSignal() {
   sigaction(SIGINT, &g_previous_int, nullptr);
   sigaction(SIGTERM, &g_previous_term, nullptr);
+  sigaction(SIGUSR1, &g_previous_usr1, nullptr);
 }
 
 bool StopSignal::requested() const { return g_signal != 0; }

@@ -1,8 +1,10 @@
 #pragma once
-// Ctrl-C (SIGINT) and SIGTERM as a request to stop: while a StopSignal is alive, the first signal
+// Ctrl-C (SIGINT), SIGTERM and SIGUSR1 as a request to stop: while a StopSignal is alive, the first signal
 // sets a flag that the trainer reads between steps (it finishes the step, writes a checkpoint and
 // returns); a second signal gets the default action and ends the process at once. The flag is the
-// one piece of process-wide state here, because a signal handler can reach nothing else.
+// one piece of process-wide state here, because a signal handler can reach nothing else. SIGUSR1
+// is there for data-parallel runs: Open MPI's mpirun passes it on to every rank as it is, whereas
+// on SIGINT or SIGTERM it kills the ranks one second after passing on SIGTERM.
 
 namespace kat {
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -16,12 +17,16 @@
 
 #include "autograd/ops.h"
 #include "core/parallel.h"
+#include "data/batch_builder.h"
+#include "layers/dropout.h"
 #include "optim/adam.h"
 #include "optim/clip.h"
 #include "optim/schedule.h"
 #include "optim/sgd.h"
 #include "train/checkpoint_store.h"
+#include "train/distributed.h"
 #include "train/experiment_config.h"
+#include "train/grad_reducer.h"
 #include "train/metrics.h"
 #include "train/metrics/bleu.h"
 #include "train/stop_signal.h"
@@ -58,10 +63,17 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Keys a resumed run may change: how long and how often, not what is trained.
-const std::set<std::string> kResumableKeys = {
-    "train.steps",     "train.epochs",   "train.valid_interval", "train.checkpoint_interval",
-    "train.keep_last", "train.patience", "train.max_bad_steps",  "train.log_interval",
-    "train.threads",   "output.dir"};
+const std::set<std::string> kResumableKeys = {"train.steps",
+                                              "train.epochs",
+                                              "train.valid_interval",
+                                              "train.checkpoint_interval",
+                                              "train.keep_last",
+                                              "train.patience",
+                                              "train.max_bad_steps",
+                                              "train.log_interval",
+                                              "train.threads",
+                                              "train.bucket_mb",
+                                              "output.dir"};
 
 ScheduleOptions schedule_options(const Experiment& e) {
   ScheduleOptions s;
@@ -71,6 +83,30 @@ ScheduleOptions schedule_options(const Experiment& e) {
   s.total_steps = e.schedule.total_steps > 0 ? e.schedule.total_steps : e.train.steps;
   s.min_lr = e.schedule.min_lr;
   return s;
+}
+
+// A 64-bit checksum of every parameter, buffer and generator state of the model, in the state
+// dict's (sorted) order: equal on every rank of a data-parallel run unless their models differ.
+std::uint64_t state_checksum(Module& model) {
+  std::uint64_t h = 0x6b61742d73746174ULL;
+  auto mix = [&h](std::uint64_t w) {
+    h ^= w + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
+    h *= 0xBF58476D1CE4E5B9ULL;
+  };
+  for (const auto& [name, t] : model.state_dict()) {
+    for (char c : name) mix(static_cast<unsigned char>(c));
+    const Tensor c = t.contiguous();
+    const auto* bytes = static_cast<const unsigned char*>(c.raw_data());
+    const std::size_t n = static_cast<std::size_t>(c.numel()) * dtype_size(c.dtype());
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      std::uint64_t w;
+      std::memcpy(&w, bytes + i, 8);
+      mix(w);
+    }
+    for (; i < n; ++i) mix(bytes[i]);
+  }
+  return h;
 }
 
 // A progress line rewritten in place on a terminal.
@@ -101,7 +137,12 @@ class ProgressLine {
 struct Trainer::State {
   Experiment exp;
   TrainerOptions options;
+  std::shared_ptr<Communicator> comm;
+  bool lead = true;       // rank 0 (or the only process): writes the run folder
+  bool parallel = false;  // more than one rank
+  std::unique_ptr<GradientReducer> reducer;
   std::string dir;
+  std::string last_path;  // checkpoints/last.h5
   std::shared_ptr<spdlog::logger> log;
   std::optional<ProgressLine> progress_line;
   TrainingData data;
@@ -154,7 +195,31 @@ struct Trainer::State {
     return c;
   }
 
+  // Data-parallel runs: every rank's model must equal rank 0's (same start, same summed gradients,
+  // same feature redraws). A difference means the ranks did not start from the same checkpoint or
+  // run different builds; training on would average the gradients of different models.
+  void check_same_state(const char* when) {
+    if (!parallel) return;
+    std::vector<std::uint64_t> mine = {state_checksum(model->module())};
+    std::vector<std::uint64_t> lead_sum = mine;
+    comm->broadcast(lead_sum, 0);
+    std::vector<double> differ = {mine[0] == lead_sum[0] ? 0.0 : 1.0};
+    comm->sum(differ);
+    if (differ[0] > 0) {
+      throw Error(fmt::format(
+          "data-parallel: {} at step {}, the models of {} of the {} ranks differ from rank 0's (this rank's checksum "
+          "{:016x}, rank 0's {:016x}). Every rank must resume from the same checkpoint (a folder all hosts share) and "
+          "run the same kat build",
+          when, progress.step, differ[0], comm->size(), mine[0], lead_sum[0]));
+    }
+  }
+
   void save(bool best) {
+    check_same_state("before a checkpoint");
+    if (!lead) {
+      last_checkpoint_step = progress.step;
+      return;
+    }
     std::string path;
     try {
       path = store->save(snapshot(), best);
@@ -189,7 +254,10 @@ struct Trainer::State {
     ce.ignore_index = data.pad_id;
     std::vector<std::string> hypotheses, references;
     const bool bleu = exp.task == "translation" && exp.train.bleu_beam > 0 && data.detokenize;
-    for (const Batch& b : data.valid) {
+    // Data-parallel runs share the validation batches out among the ranks and sum their results.
+    for (std::size_t i = static_cast<std::size_t>(comm->rank()); i < data.valid.size();
+         i += static_cast<std::size_t>(comm->size())) {
+      const Batch& b = data.valid[i];
       const Variable loss = cross_entropy(model->logits(b), b.target, ce);
       sum += loss.data().item() * static_cast<double>(b.tokens);
       tokens += b.tokens;
@@ -216,9 +284,27 @@ struct Trainer::State {
       }
     }
     model->module().train();
+    // One sum over the ranks: loss, tokens and BLEU's counts (exact integers in a double).
+    const BleuScore counts = bleu ? corpus_bleu(hypotheses, references) : BleuScore{};
+    std::vector<double> totals = {sum, static_cast<double>(tokens), static_cast<double>(counts.sys_len),
+                                  static_cast<double>(counts.ref_len)};
+    for (std::size_t n = 0; n < 4; ++n) {
+      totals.push_back(static_cast<double>(counts.correct[n]));
+      totals.push_back(static_cast<double>(counts.total[n]));
+    }
+    comm->sum(totals);
     Validation v;
-    v.loss = tokens > 0 ? sum / static_cast<double>(tokens) : std::nan("");
-    if (bleu) v.bleu = corpus_bleu(hypotheses, references).score;
+    v.loss = totals[1] > 0 ? totals[0] / totals[1] : std::nan("");
+    if (bleu) {
+      BleuScore all;
+      all.sys_len = static_cast<std::int64_t>(totals[2]);
+      all.ref_len = static_cast<std::int64_t>(totals[3]);
+      for (std::size_t n = 0; n < 4; ++n) {
+        all.correct[n] = static_cast<std::int64_t>(totals[4 + 2 * n]);
+        all.total[n] = static_cast<std::int64_t>(totals[5 + 2 * n]);
+      }
+      v.bleu = bleu_from_counts(all).score;
+    }
     return v;
   }
 
@@ -240,7 +326,7 @@ struct Trainer::State {
     if (!std::isnan(v.bleu)) record.emplace_back("bleu", v.bleu);
     record.emplace_back("wall_time", wall_time);
     record.emplace_back("peak_rss_mb", peak_rss_mb());
-    metrics->append(record);
+    if (metrics) metrics->append(record);
     info("step {}: validation loss {:.4f}, ppl {:.3f}{}{}{}", step, v.loss, std::exp(v.loss),
          std::isnan(v.bleu) ? "" : fmt::format(", BLEU {:.2f}", v.bleu),
          best ? " (best)" : fmt::format(" (best {:.4f} at step {})", progress.best_valid_loss, progress.best_step),
@@ -253,9 +339,14 @@ Trainer::Trainer(const Experiment& experiment, TrainerOptions options) : s_(std:
   State& s = *s_;
   s.exp = experiment;
   s.options = std::move(options);
+  s.comm = s.options.comm ? s.options.comm : std::shared_ptr<Communicator>(single_process());
+  s.lead = s.comm->rank() == 0;
+  s.parallel = s.comm->size() > 1;
   s.dir = experiment.output.dir;
   const std::string checkpoints = s.dir + "/checkpoints";
-  const bool has_run = fs::exists(checkpoints + "/last.h5");
+  s.last_path = checkpoints + "/last.h5";
+  const std::string& last_path = s.last_path;
+  const bool has_run = fs::exists(last_path);
   if (s.options.resume && !has_run) {
     throw Error(
         fmt::format("--resume {}: no checkpoint to resume from ({}/last.h5 does not exist)", s.dir, checkpoints));
@@ -267,16 +358,22 @@ Trainer::Trainer(const Experiment& experiment, TrainerOptions options) : s_(std:
                     s.dir, checkpoints, s.dir));
   }
   std::error_code ec;
-  fs::create_directories(s.dir, ec);
-  if (ec) throw Error(fmt::format("output.dir: cannot create {}: {}", s.dir, ec.message()));
+  if (s.lead) {
+    fs::create_directories(s.dir, ec);
+    if (ec) throw Error(fmt::format("output.dir: cannot create {}: {}", s.dir, ec.message()));
+  }
 
-  // Logging: the run folder's train.log always; the console unless turned off.
+  // Logging: the run folder's train.log always; the console unless turned off. The other ranks of
+  // a data-parallel run write nothing into the run folder and print only errors, marked with
+  // their rank (rank 0 logs everything the ranks share).
   std::vector<spdlog::sink_ptr> sinks;
-  sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(s.dir + "/train.log"));
-  const bool terminal = s.options.console && ::isatty(STDERR_FILENO);
+  if (s.lead) sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(s.dir + "/train.log"));
+  const bool terminal = s.lead && s.options.console && ::isatty(STDERR_FILENO);
   if (s.options.console) sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
   s.log = std::make_shared<spdlog::logger>("train", sinks.begin(), sinks.end());
-  s.log->set_pattern("[%Y-%m-%d %H:%M:%S] [%^%l%$] %v");
+  s.log->set_pattern(s.lead ? "[%Y-%m-%d %H:%M:%S] [%^%l%$] %v"
+                            : fmt::format("[%Y-%m-%d %H:%M:%S] [rank {}] [%^%l%$] %v", s.comm->rank()));
+  if (!s.lead) s.log->set_level(spdlog::level::err);
   s.log->flush_on(spdlog::level::info);
   s.progress_line.emplace(terminal);
 
@@ -292,11 +389,16 @@ Trainer::Trainer(const Experiment& experiment, TrainerOptions options) : s_(std:
   s.kernels = attention_kernels(s.model->module());
   s.optimizer = make_optimizer(experiment, s.model->module());
   s.schedule = make_schedule(schedule_options(experiment));
-  s.store = std::make_unique<CheckpointStore>(checkpoints, experiment.train.keep_last);
+  if (s.lead) s.store = std::make_unique<CheckpointStore>(checkpoints, experiment.train.keep_last);
+  if (s.parallel) {
+    const auto bytes = static_cast<std::size_t>(experiment.train.bucket_mb * 1024.0 * 1024.0);
+    s.reducer = std::make_unique<GradientReducer>(*s.comm, s.optimizer->variables(), bytes);
+  }
 
   std::string resume_note;
   if (s.options.resume) {
-    const std::string path = s.store->last_path();
+    // Every rank reads the same last.h5 (the run folder is shared, or copied to every host).
+    const std::string path = last_path;
     Checkpoint c = read_checkpoint(path);
     Experiment saved;
     try {
@@ -336,8 +438,8 @@ Trainer::Trainer(const Experiment& experiment, TrainerOptions options) : s_(std:
   }
   // Records after the checkpoint the run continues from (or all, starting afresh in the folder of
   // a run killed before its first checkpoint) are of steps that will run again.
-  truncate_metrics(s.dir + "/metrics.jsonl", s.progress.step);
-  if (s.options.resume) {
+  if (s.lead) truncate_metrics(s.dir + "/metrics.jsonl", s.progress.step);
+  if (s.lead && s.options.resume) {
     // The checkpoint's step was validated already when the log says so (a run resumed after it
     // finished): the end of the run does not validate it again or log it twice.
     try {
@@ -351,10 +453,19 @@ Trainer::Trainer(const Experiment& experiment, TrainerOptions options) : s_(std:
       // An unreadable metrics file only means validating again.
     }
   }
-  s.metrics = std::make_unique<MetricsLog>(s.dir + "/metrics.jsonl");
+  if (s.parallel) {
+    // Rank 0 alone reads the log; the others must make the same decision at the end of the run.
+    std::uint64_t loss_bits = 0;
+    std::memcpy(&loss_bits, &s.last_valid_loss, sizeof loss_bits);
+    std::vector<std::uint64_t> seen = {static_cast<std::uint64_t>(s.last_valid_step), loss_bits};
+    s.comm->broadcast(seen, 0);
+    s.last_valid_step = static_cast<std::int64_t>(seen[0]);
+    std::memcpy(&s.last_valid_loss, &seen[1], sizeof loss_bits);
+  }
+  if (s.lead) s.metrics = std::make_unique<MetricsLog>(s.dir + "/metrics.jsonl");
 
   const std::string yaml = to_yaml(experiment);
-  {
+  if (s.lead) {
     // Through a temporary name: `kat train --resume` reads this file, and a kill while it is
     // written must not leave a run that cannot resume.
     const std::string tmp = s.dir + "/config.yaml.tmp";
@@ -371,6 +482,15 @@ Trainer::Trainer(const Experiment& experiment, TrainerOptions options) : s_(std:
   s.info("data: {}", s.data.description);
   s.info("model: {} parameters, {} attention, {} attention kernels", s.model->module().parameter_count(),
          experiment.model.attention.type, s.kernels.size());
+  if (s.parallel) {
+    s.info(
+        "data-parallel: {}, {} thread{} each; each rank computes its share of the rows of every batch; "
+        "gradients summed in {} buckets of up to {} MB",
+        s.comm->describe(), num_threads(), num_threads() == 1 ? "" : "s", s.reducer->buckets(),
+        experiment.train.bucket_mb);
+  }
+  // The ranks start from the same model: the same seed, or the same checkpoint.
+  s.check_same_state(s.options.resume ? "after resuming" : "after initialization");
 }
 
 Trainer::~Trainer() = default;
@@ -385,7 +505,14 @@ TrainResult Trainer::run() {
   const Experiment& e = s.exp;
   std::optional<StopSignal> signals;
   if (s.options.signals) signals.emplace();
-  auto stop_wanted = [&] { return stop_requested_ || (signals && signals->requested()); };
+  // A data-parallel run stops when any rank is asked to, all before the same step.
+  auto stop_wanted = [&] {
+    const bool mine = stop_requested_ || (signals && signals->requested());
+    if (!s.parallel) return mine;
+    std::vector<double> any = {mine ? 1.0 : 0.0};
+    s.comm->sum(any);
+    return any[0] > 0;
+  };
 
   const std::vector<Variable> params = s.optimizer->variables();
   CrossEntropyOptions ce;
@@ -412,16 +539,36 @@ TrainResult Trainer::run() {
     // Forward and backward over train.accumulate batches. Each batch's mean loss is back-propagated
     // weighted by its token count and the sum divided by all tokens afterwards, so the update is the
     // one a single batch holding every token would give.
+    // Data-parallel: every rank reads the whole batch (the same stream everywhere, so the data
+    // position stays one global position) and computes on its rows; the token-weighted gradients
+    // summed over the ranks and divided by the whole batch's tokens are the gradient of one process.
     s.optimizer->zero_grad();
     double loss_sum = 0.0;
     std::int64_t tokens = 0;
     for (std::int64_t k = 0; k < e.train.accumulate; ++k) {
-      const Batch batch = s.data.train->next();
+      Batch batch = s.data.train->next();
+      tokens += batch.tokens;
+      if (s.parallel) {
+        if (k == e.train.accumulate - 1) s.reducer->arm();  // this backward starts the sums
+        const std::int64_t rows = batch.sentences, ranks = s.comm->size(), r = s.comm->rank();
+        const std::int64_t begin = rows * r / ranks, end = rows * (r + 1) / ranks;
+        batch = batch_rows(batch, begin, end, s.data.pad_id);
+        set_dropout_first_row(s.model->module(), begin);
+      }
       if (batch.tokens == 0) continue;
       const Variable loss = cross_entropy(s.model->logits(batch), batch.target, ce);
       loss.backward(Tensor::scalar(static_cast<double>(batch.tokens), loss.dtype()));
       loss_sum += loss.data().item() * static_cast<double>(batch.tokens);
-      tokens += batch.tokens;
+    }
+    if (s.parallel) {
+      s.reducer->finish();
+      std::vector<double> total = {loss_sum};
+      s.comm->sum(total);
+      loss_sum = total[0];
+      if (step == first_step + 1) {
+        s.info("data-parallel: {} of the {} gradient buckets started during the backward pass of step {}",
+               s.reducer->started_in_backward(), s.reducer->buckets(), step);
+      }
     }
     if (tokens > 0) scale_grads(params, 1.0 / static_cast<double>(tokens));
     const double loss = tokens > 0 ? loss_sum / static_cast<double>(tokens) : std::nan("");
@@ -441,7 +588,7 @@ TrainResult Trainer::run() {
         result.message = fmt::format(
             "training diverged: {} steps in a row with a non-finite loss or gradient (up to step {}); the last good "
             "checkpoint is {} (step {}). Lower optim.lr, raise schedule.warmup or set train.clip_norm.",
-            s.progress.bad_steps_in_row, step, s.store->last_path(), s.last_checkpoint_step);
+            s.progress.bad_steps_in_row, step, s.last_path, s.last_checkpoint_step);
         break;
       }
     } else {
@@ -479,14 +626,15 @@ TrainResult Trainer::run() {
       if (log_now) {
         s.last_interval_loss = interval_loss;
         s.tokens_per_second = tokens_per_second;
-        s.metrics->append({{"step", static_cast<double>(step)},
-                           {"epoch", static_cast<double>(s.progress.epoch)},
-                           {"train_loss", interval_loss},
-                           {"lr", s.optimizer->lr()},
-                           {"grad_norm", mean_norm},
-                           {"tokens_per_s", tokens_per_second},
-                           {"wall_time", wall()},
-                           {"peak_rss_mb", peak_rss_mb()}});
+        if (s.metrics)
+          s.metrics->append({{"step", static_cast<double>(step)},
+                             {"epoch", static_cast<double>(s.progress.epoch)},
+                             {"train_loss", interval_loss},
+                             {"lr", s.optimizer->lr()},
+                             {"grad_norm", mean_norm},
+                             {"tokens_per_s", tokens_per_second},
+                             {"wall_time", wall()},
+                             {"peak_rss_mb", peak_rss_mb()}});
         if (s.progress_line->terminal()) {
           // The file gets the line; the console keeps the progress line instead.
           s.log->sinks().front()->log(spdlog::details::log_msg("train", spdlog::level::info, line));
@@ -551,7 +699,9 @@ TrainResult Trainer::run() {
     s.info("{}", result.message);
   }
   // A run that ran its course says so (kat compare reuses it instead of training again).
-  if (result.outcome == TrainOutcome::finished || result.outcome == TrainOutcome::early_stopped) {
+  if (!s.lead) {
+    // Rank 0 writes the outcome.
+  } else if (result.outcome == TrainOutcome::finished || result.outcome == TrainOutcome::early_stopped) {
     const std::string tmp = s.dir + "/outcome.tmp";
     {
       std::ofstream out(tmp, std::ios::trunc);

@@ -2,7 +2,7 @@
 // The training loop (after Marian's src/training/): batches, forward, loss, backward, clipping,
 // optimizer step and schedule; validation, the best checkpoint and early stopping; checkpoints
 // from which a run continues exactly; Ctrl-C; non-finite steps skipped; logs and metrics in the
-// run folder.
+// run folder; data-parallel training over several processes (TrainerOptions::comm).
 //
 //   Trainer trainer(load_experiment("configs/copy-tiny.yaml"));
 //   TrainResult r = trainer.run();
@@ -20,6 +20,7 @@ class logger;
 
 namespace kat {
 
+class Communicator;
 class Module;
 class Optimizer;
 class Trainer;
@@ -48,7 +49,12 @@ struct TrainResult {
 struct TrainerOptions {
   bool resume = false;  // continue from output.dir/checkpoints/last.h5
   bool console = true;  // log to the console besides output.dir/train.log
-  bool signals = true;  // SIGINT and SIGTERM request a stop while run() is active
+  bool signals = true;  // SIGINT, SIGTERM and SIGUSR1 request a stop while run() is active
+  // The processes of a data-parallel run (train/distributed.h; docs/distributed.md), null for this
+  // process alone. Every rank builds every batch and computes on its share of the rows; gradients
+  // are summed over the ranks, so each takes the step one process would take on the whole batch.
+  // Rank 0 alone writes the run folder; a stop request on any rank stops all before the same step.
+  std::shared_ptr<Communicator> comm;
   // Called after every step (tests and tools use it to inspect or stop a run).
   std::function<void(Trainer&, std::int64_t step)> after_step;
 };

@@ -30,8 +30,9 @@ inline std::uint64_t mix(std::uint64_t key, std::uint64_t counter) {
 
 // Element i is dropped when its 16-bit draw is below round(p * 65536): one hash of (key, i / 4)
 // gives the draws of four elements. The probability is p to within 2^-17; the mask depends on the
-// key and the element index only, not on how the threads split the work.
-Tensor make_mask(const Shape& shape, DType dtype, double p, std::uint64_t key) {
+// key and the element index only, not on how the threads split the work. Indices start at
+// `first`: the mask of elements [first, first + n) of a larger tensor drawn with the same key.
+Tensor make_mask(const Shape& shape, DType dtype, double p, std::uint64_t key, std::int64_t first) {
   Tensor mask = Tensor::empty(shape, dtype);
   const auto threshold = static_cast<std::uint32_t>(std::llround(p * 65536.0));
   dispatch_float(dtype, "dropout", [&](auto tag) {
@@ -39,11 +40,14 @@ Tensor make_mask(const Shape& shape, DType dtype, double p, std::uint64_t key) {
     T* m = mask.data<T>();
     const T keep = static_cast<T>(1.0 / (1.0 - p));
     const std::int64_t n = mask.numel();
-    parallel_for(0, (n + 3) / 4, 4096, [&](std::int64_t b, std::int64_t e) {
+    const std::int64_t first_group = first / 4;
+    const std::int64_t end_group = (first + n + 3) / 4;
+    parallel_for(first_group, end_group, 4096, [&](std::int64_t b, std::int64_t e) {
       for (std::int64_t g = b; g < e; ++g) {
         const std::uint64_t h = mix(key, static_cast<std::uint64_t>(g));
-        const std::int64_t base = 4 * g;
-        for (int j = 0; j < 4 && base + j < n; ++j) {
+        const std::int64_t base = 4 * g - first;  // local index of the group's first element
+        for (int j = 0; j < 4; ++j) {
+          if (base + j < 0 || base + j >= n) continue;
           m[base + j] = static_cast<std::uint32_t>((h >> (16 * j)) & 0xFFFF) < threshold ? T(0) : keep;
         }
       }
@@ -54,12 +58,13 @@ Tensor make_mask(const Shape& shape, DType dtype, double p, std::uint64_t key) {
 
 }  // namespace
 
-Variable dropout(const Variable& x, double p, Rng& rng, bool training) {
+Variable dropout(const Variable& x, double p, Rng& rng, bool training, std::int64_t first_element) {
   if (!x.defined()) throw Error("dropout: undefined input");
   if (!(p >= 0.0 && p < 1.0)) throw Error(fmt::format("dropout: probability must be in [0, 1), got {}", p));
+  if (first_element < 0) throw Error(fmt::format("dropout: first_element must be >= 0, got {}", first_element));
   if (!training || p == 0.0) return x;
   OpTimer timer("dropout");
-  Tensor mask = make_mask(x.shape(), x.dtype(), p, rng.next_u64());
+  Tensor mask = make_mask(x.shape(), x.dtype(), p, rng.next_u64(), first_element);
   Tensor out = binary(BinaryOp::mul, x.data(), mask);
   if (!any_requires_grad({&x})) return Variable(out);
   auto node = std::make_shared<DropoutNode>();

@@ -6,7 +6,10 @@ namespace kat {
 
 // Inverted dropout: in training, each element is zeroed with probability p and the rest are scaled
 // by 1 / (1 - p); otherwise (or p = 0) the input passes through. The mask comes from `rng` (one
-// draw per call) and is the same whatever the thread count.
-Variable dropout(const Variable& x, double p, Rng& rng, bool training = true);
+// draw per call) and is the same whatever the thread count. With first_element > 0, x holds the
+// elements [first_element, first_element + numel) of a larger (row-major) tensor, and gets the
+// part of the mask that tensor would get from the same generator: a data-parallel process working
+// on a slice of rows drops what one process working on the whole batch would.
+Variable dropout(const Variable& x, double p, Rng& rng, bool training = true, std::int64_t first_element = 0);
 
 }  // namespace kat

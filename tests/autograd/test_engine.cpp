@@ -2,7 +2,10 @@
 
 #include "core/parallel.h"
 
+#include <algorithm>
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "autograd/ops.h"
 #include "core/kernels/elementwise.h"
@@ -188,4 +191,62 @@ TEST_CASE("dropout: the mask follows the generator, not the threads, and eval pa
   const double dropped = 1000003.0 - kat::sum(one).item() * 0.9;
   CHECK(std::abs(dropped / 1000003.0 - 0.1) < 0.002);  // 6 standard deviations
   CHECK(one.at({1000002}) >= 0.0);
+}
+
+TEST_CASE("dropout: a slice of elements gets the slice of the whole tensor's mask") {
+  // Offsets not a multiple of four cut the groups of four draws one hash gives.
+  Variable whole(Tensor::ones({5, 7}, DType::f32), false);
+  Rng a(11);
+  const Tensor full = dropout(whole, 0.5, a).data();
+  for (std::int64_t first_row : {0, 1, 2, 3}) {
+    const std::int64_t rows = 5 - first_row;
+    Variable part(Tensor::ones({rows, 7}, DType::f32), false);
+    Rng b(11);
+    const Tensor got = dropout(part, 0.5, b, true, first_row * 7).data();
+    CHECK(max_abs_diff(got, full.slice(0, first_row, 5).contiguous()) == 0.0);
+  }
+  Rng c(11);
+  CHECK_THROWS_AS(dropout(whole, 0.5, c, true, -1), Error);
+}
+
+TEST_CASE("the grad-ready hook of a leaf fires once per backward, when its gradient is final") {
+  Variable a(Tensor::from_vector<double>({1.0, 2.0}), true);
+  Variable b(Tensor::from_vector<double>({3.0, 4.0}), true);
+  Variable unused(Tensor::from_vector<double>({5.0}), true);
+  std::vector<std::string> order;
+  std::vector<double> seen;
+  // a is used on three paths; its hook must see the sum of all three (d/da = 2a + b + 1).
+  a.set_grad_ready_hook([&] {
+    order.push_back("a");
+    seen.push_back(a.grad().at({0}));
+  });
+  b.set_grad_ready_hook([&] { order.push_back("b"); });
+  unused.set_grad_ready_hook([&] { order.push_back("unused"); });
+  Variable y = sum(a * a + a * b + a);
+  y.backward();
+  REQUIRE(order.size() == 2);
+  CHECK(std::count(order.begin(), order.end(), "a") == 1);
+  CHECK(std::count(order.begin(), order.end(), "b") == 1);
+  CHECK(seen.back() == doctest::Approx(2 * 1.0 + 3.0 + 1.0));
+  // A second backward accumulates and fires again; the hook sees the running sum.
+  sum(a * 10.0).backward();
+  CHECK(order.size() == 3);
+  CHECK(seen.back() == doctest::Approx(6.0 + 10.0));
+  a.set_grad_ready_hook({});
+  sum(a).backward();
+  CHECK(order.size() == 3);
+  CHECK_THROWS_AS(y.set_grad_ready_hook([] {}), Error);
+}
+
+TEST_CASE("set_grad replaces a leaf's gradient and checks its shape") {
+  Variable w(Tensor::from_vector<double>({1.0, 2.0}), true);
+  sum(w).backward();
+  w.set_grad(Tensor::full({2}, 7.0, DType::f64));
+  CHECK(w.grad().at({1}) == 7.0);
+  sum(w).backward();
+  CHECK(w.grad().at({1}) == 8.0);
+  CHECK_THROWS_AS(w.set_grad(Tensor::ones({3}, DType::f64)), Error);
+  CHECK_THROWS_AS(w.set_grad(Tensor::ones({2}, DType::f32)), Error);
+  w.set_grad(Tensor());
+  CHECK_FALSE(w.grad().defined());
 }

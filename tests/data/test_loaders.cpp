@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "data/batch_builder.h"
 #include "data/char_tokenizer.h"
 #include "data/corpus_datasets.h"
 #include "data/loaders.h"
@@ -330,4 +331,29 @@ TEST_CASE("translation evaluation batches: every pair once, in file order, withi
     }
   }
   CHECK(k == f.en.size());
+}
+
+TEST_CASE("batch_rows: a slice keeps the whole batch's widths and lengths and counts its own tokens") {
+  // Targets: row 0 full, row 1 padded, row 2 padded more.
+  Batch b = decoder_batch({{1, 5, 6, 7}, {1, 5}, {1}}, {{5, 6, 7, 2}, {5, 2}, {2}});
+  b.src = Tensor::from_vector<std::int64_t>({4, 4, 2, 4, 2, 0, 2, 0, 0}, {3, 3});
+  b.src_lengths = {3, 2, 1};
+  REQUIRE(b.tokens == 7);
+  const Batch top = batch_rows(b, 0, 1, kPadId);
+  CHECK(top.sentences == 1);
+  CHECK(top.input.shape() == Shape{1, 4});
+  CHECK(top.lengths == std::vector<std::int64_t>{4});  // kept although this row is full
+  CHECK(top.tokens == 4);
+  const Batch rest = batch_rows(b, 1, 3, kPadId);
+  CHECK(rest.sentences == 2);
+  CHECK(rest.target.shape() == Shape{2, 4});
+  CHECK(rest.src.shape() == Shape{2, 3});
+  CHECK(rest.src_lengths == std::vector<std::int64_t>{2, 1});
+  CHECK(rest.lengths == std::vector<std::int64_t>{2, 1});
+  CHECK(rest.tokens == 3);
+  CHECK(rest.target.at({0, 1}) == 2.0);
+  CHECK(top.tokens + rest.tokens == b.tokens);
+  CHECK(batch_rows(b, 2, 2, kPadId).sentences == 0);
+  CHECK_THROWS_AS(batch_rows(b, 2, 4, kPadId), Error);
+  CHECK_THROWS_AS(batch_rows(b, -1, 1, kPadId), Error);
 }

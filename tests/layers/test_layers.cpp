@@ -5,6 +5,7 @@
 
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
+#include "layers/dropout.h"
 #include "layers/embedding.h"
 #include "layers/feed_forward.h"
 #include "layers/layer_norm.h"
@@ -138,4 +139,22 @@ TEST_CASE("multi-head attention: bad input names the layer and sizes") {
   CHECK_THROWS_AS(mha.forward(Variable(Tensor::zeros({2, 3, 8})), Variable(), mask), Error);
   CHECK_THROWS_WITH_AS(mha.forward(Variable(Tensor::zeros({2, 3, 7})), Variable(), AttentionMask{}),
                        doctest::Contains("(batch, length, 8)"), LayerError);
+}
+
+TEST_CASE("dropout layer: two halves of a batch with their first rows drop what the whole batch drops") {
+  Rng rng(3);
+  Dropout whole(0.3, rng);
+  Rng rng2(3);
+  Dropout half(0.3, rng2);
+  const Variable x(Tensor::ones({6, 4, 8}, DType::f32));
+  const Tensor full = whole.forward(x).data();
+  const Variable top(Tensor::ones({3, 4, 8}, DType::f32));
+  // The second half, drawn with the generator state the first call starts from.
+  Rng rng3(3);
+  Dropout second(0.3, rng3);
+  set_dropout_first_row(second, 3);
+  CHECK(second.first_row() == 3);
+  CHECK(max_abs_diff(half.forward(top).data(), full.slice(0, 0, 3).contiguous()) == 0.0);
+  CHECK(max_abs_diff(second.forward(top).data(), full.slice(0, 3, 6).contiguous()) == 0.0);
+  CHECK_THROWS_AS(second.set_first_row(-2), Error);
 }

@@ -85,3 +85,24 @@ TEST_CASE("chrF: character n-grams without white space, averaged over orders, be
   CHECK(corpus_chrf({""}, {"abc"}).score == 0.0);
   CHECK(ChrfScore{52.314}.format() == "chrF2 = 52.31");
 }
+
+TEST_CASE("BLEU of a corpus scored in two parts: the summed counts give the whole corpus's score") {
+  const std::vector<std::string> hyp = {"the cat sat on the mat", "a dog barked at the moon", "hello world",
+                                        "it is raining today in the city"};
+  const std::vector<std::string> ref = {"the cat sat on a mat", "the dog barked at the moon", "hello there world",
+                                        "today it is raining in the city"};
+  const BleuScore whole = corpus_bleu(hyp, ref);
+  const BleuScore a = corpus_bleu({hyp[0], hyp[2]}, {ref[0], ref[2]});
+  const BleuScore b = corpus_bleu({hyp[1], hyp[3]}, {ref[1], ref[3]});
+  BleuScore sum;
+  for (std::size_t n = 0; n < 4; ++n) {
+    sum.correct[n] = a.correct[n] + b.correct[n];
+    sum.total[n] = a.total[n] + b.total[n];
+  }
+  sum.sys_len = a.sys_len + b.sys_len;
+  sum.ref_len = a.ref_len + b.ref_len;
+  const BleuScore parts = bleu_from_counts(sum);
+  CHECK(parts.score == whole.score);
+  CHECK(parts.brevity_penalty == whole.brevity_penalty);
+  CHECK(whole.score > 0.0);
+}

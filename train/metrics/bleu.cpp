@@ -190,6 +190,35 @@ std::string BleuScore::format() const {
                      ref_len);
 }
 
+BleuScore bleu_from_counts(const BleuScore& counts) {
+  BleuScore r;
+  r.correct = counts.correct;
+  r.total = counts.total;
+  r.sys_len = counts.sys_len;
+  r.ref_len = counts.ref_len;
+  if (r.sys_len < r.ref_len) {
+    r.brevity_penalty =
+        r.sys_len > 0 ? std::exp(1.0 - static_cast<double>(r.ref_len) / static_cast<double>(r.sys_len)) : 0.0;
+  }
+  bool any_match = false;
+  for (auto c : r.correct) any_match = any_match || c > 0;
+  if (!any_match) return r;  // nothing matches: 0, whatever the smoothing would say
+  double smooth = 1.0;
+  for (std::size_t n = 0; n < 4; ++n) {
+    if (r.total[n] == 0) break;
+    if (r.correct[n] == 0) {
+      smooth *= 2;
+      r.precisions[n] = 100.0 / (smooth * static_cast<double>(r.total[n]));
+    } else {
+      r.precisions[n] = 100.0 * static_cast<double>(r.correct[n]) / static_cast<double>(r.total[n]);
+    }
+  }
+  double log_sum = 0;
+  for (double p : r.precisions) log_sum += p > 0 ? std::log(p) : -9999999999.0;
+  r.score = r.brevity_penalty * std::exp(log_sum / 4.0);
+  return r;
+}
+
 BleuScore corpus_bleu(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references) {
   check_sizes("corpus_bleu", hypotheses.size(), references.size());
   BleuScore r;
@@ -218,27 +247,7 @@ BleuScore corpus_bleu(const std::vector<std::string>& hypotheses, const std::vec
       }
     }
   }
-  if (r.sys_len < r.ref_len) {
-    r.brevity_penalty =
-        r.sys_len > 0 ? std::exp(1.0 - static_cast<double>(r.ref_len) / static_cast<double>(r.sys_len)) : 0.0;
-  }
-  bool any_match = false;
-  for (auto c : r.correct) any_match = any_match || c > 0;
-  if (!any_match) return r;  // nothing matches: 0, whatever the smoothing would say
-  double smooth = 1.0;
-  for (std::size_t n = 0; n < 4; ++n) {
-    if (r.total[n] == 0) break;
-    if (r.correct[n] == 0) {
-      smooth *= 2;
-      r.precisions[n] = 100.0 / (smooth * static_cast<double>(r.total[n]));
-    } else {
-      r.precisions[n] = 100.0 * static_cast<double>(r.correct[n]) / static_cast<double>(r.total[n]);
-    }
-  }
-  double log_sum = 0;
-  for (double p : r.precisions) log_sum += p > 0 ? std::log(p) : -9999999999.0;
-  r.score = r.brevity_penalty * std::exp(log_sum / 4.0);
-  return r;
+  return bleu_from_counts(r);
 }
 
 std::string ChrfScore::format() const { return fmt::format("chrF2 = {:.2f}", score); }

@@ -30,6 +30,10 @@ struct BleuScore {
 
 // Throws kat::Error when the two lists differ in length.
 BleuScore corpus_bleu(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references);
+// The score of a corpus from its counts (correct, total, sys_len, ref_len; the rest is ignored):
+// BLEU sums them over the lines, so the counts of a corpus scored in parts (by several processes)
+// add up to the whole corpus's, and this gives its score.
+BleuScore bleu_from_counts(const BleuScore& counts);
 
 // chrF (Popović 2015) as sacreBLEU's default CHRF: character n-grams of orders 1..6 over each line
 // with its white space removed (Unicode code points), counts summed over the corpus, precision
