@@ -31,7 +31,6 @@
 #include <map>
 #include <optional>
 #include <random>
-#include <regex>
 #include <set>
 #include <string>
 #include <thread>
@@ -103,6 +102,13 @@ std::string slurp(const std::string& path) {
 }
 
 // One `kat train` process, its output in a file of its own.
+// The run of decimal digits of `text` that starts at `pos` (empty when there is none).
+std::string leading_digits(const std::string& text, std::size_t pos) {
+  std::size_t end = pos;
+  while (end < text.size() && std::isdigit(static_cast<unsigned char>(text[end]))) ++end;
+  return text.substr(std::min(pos, text.size()), end - std::min(pos, text.size()));
+}
+
 class Attempt {
  public:
   Attempt(const std::vector<std::string>& args, std::string log) : log_(std::move(log)) {
@@ -157,19 +163,28 @@ class Attempt {
   }
   // The step "resuming at step N" names, if the process got that far.
   std::optional<std::int64_t> resumed_at() const {
-    static const std::regex line(R"(resuming at step (\d+))");
-    std::smatch m;
     const std::string text = output();
-    if (!std::regex_search(text, m, line)) return std::nullopt;
-    return std::stoll(m[1].str());
+    const std::string mark = "resuming at step ";
+    const std::size_t pos = text.find(mark);
+    if (pos == std::string::npos) return std::nullopt;
+    const std::string digits = leading_digits(text, pos + mark.size());
+    if (digits.empty()) return std::nullopt;
+    return std::stoll(digits);
   }
-  // The newest checkpoint the process reported written ("checkpoint .../step-00000012.h5").
+  // The newest checkpoint the process reported written ("] checkpoint .../step-00000012.h5").
   std::int64_t last_reported_checkpoint() const {
-    static const std::regex line(R"(\] checkpoint \S*/step-(\d+)\.h5)");
     const std::string text = output();
+    const std::string mark = "] checkpoint ";
     std::int64_t step = 0;
-    for (auto it = std::sregex_iterator(text.begin(), text.end(), line); it != std::sregex_iterator(); ++it) {
-      step = std::max<std::int64_t>(step, std::stoll((*it)[1].str()));
+    for (std::size_t pos = text.find(mark); pos != std::string::npos; pos = text.find(mark, pos + 1)) {
+      const std::size_t begin = pos + mark.size();
+      const std::size_t end = std::min(text.find_first_of(" \t\n", begin), text.size());
+      const std::string path = text.substr(begin, end - begin);
+      const std::size_t name = path.rfind("/step-");
+      if (name == std::string::npos) continue;
+      const std::string digits = leading_digits(path, name + 6);
+      if (digits.empty() || path.compare(name + 6 + digits.size(), std::string::npos, ".h5") != 0) continue;
+      step = std::max<std::int64_t>(step, std::stoll(digits));
     }
     return step;
   }
