@@ -153,11 +153,13 @@ Schema build_schema() {
       .one_of({"chi", "sqrt_d"});
   s.number("model.attention.feature_eps",
            member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::feature_eps), 1e-6,
-           "relu: added to every feature; favor+: added to the query features.")
+           "relu: added to every feature.")
       .at_least(0.0);
-  s.number("model.attention.eps", member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::eps), 1e-6,
-           "linear, performer: added to every attention normalizer.")
-      .at_least(0.0);
+  s.number("model.attention.eps", member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::eps), -1,
+           "linear, performer: added to every attention normalizer; negative: the feature map's own, 1e-6, or "
+           "1e-30 for favor+ and favor-trig, whose stabilized features have no fixed scale (a larger value would "
+           "bias their attention).")
+      .at_least(-1.0);
 
   // optim
   s.string("optim.type", member(&Experiment::optim, &OptimConfig::type), "adamw",

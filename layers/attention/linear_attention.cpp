@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include "autograd/ops.h"
 #include "core/kernels/elementwise.h"
 #include "core/kernels/gemm.h"
@@ -51,7 +53,7 @@ LinearAttention::LinearAttention(const AttentionOptions& o, const AttentionSetup
                                  Rng& rng)
     : AttentionKernel("linear_attention"), setup_(setup), eps_(o.eps) {
   if (setup.head_dim <= 0) fail(fmt::format("head_dim must be positive, got {}", setup.head_dim));
-  if (!(o.eps >= 0)) fail(fmt::format("eps must be >= 0, got {}", o.eps));
+  if (std::isnan(o.eps)) fail("eps must be a number, got NaN");
   FeatureMapOptions fo;
   fo.name = o.feature_map.empty() ? default_map : o.feature_map;
   fo.head_dim = setup.head_dim;
@@ -71,6 +73,8 @@ LinearAttention::LinearAttention(const AttentionOptions& o, const AttentionSetup
   feature_map_ = register_module("feature_map", map);
 }
 
+double LinearAttention::eps() const { return eps_ >= 0 ? eps_ : feature_map_->normalizer_eps(); }
+
 Variable LinearAttention::forward(const Variable& q, const Variable& k, const Variable& v, const AttentionMask& mask) {
   check_qkv(q.defined() ? q.data() : Tensor(), k.defined() ? k.data() : Tensor(), v.defined() ? v.data() : Tensor(),
             where());
@@ -87,10 +91,10 @@ Variable LinearAttention::forward(const Variable& q, const Variable& k, const Va
   Variable phi_k = feature_map_->forward(k, causal ? FeatureRole::causal_key : FeatureRole::key, &c);
   const Tensor w = key_padding_weights(mask, k.size(0), k.size(2), phi_k.dtype());
   if (w.defined()) phi_k = phi_k * Variable(w);
-  if (causal) return causal_linear_attention(phi_q, phi_k, v, eps_, c);
-  const Variable kv = matmul(transpose(phi_k, 2, 3), v);                  // (B, H, M, Dv)
-  const Variable k_sum = sum(phi_k, {2}, /*keepdim=*/true);               // (B, H, 1, M)
-  const Variable den = sum(phi_q * k_sum, {3}, /*keepdim=*/true) + eps_;  // (B, H, N, 1)
+  if (causal) return causal_linear_attention(phi_q, phi_k, v, eps(), c);
+  const Variable kv = matmul(transpose(phi_k, 2, 3), v);                   // (B, H, M, Dv)
+  const Variable k_sum = sum(phi_k, {2}, /*keepdim=*/true);                // (B, H, 1, M)
+  const Variable den = sum(phi_q * k_sum, {3}, /*keepdim=*/true) + eps();  // (B, H, N, 1)
   return matmul(phi_q, kv) / den;
 }
 
@@ -128,7 +132,7 @@ Tensor LinearAttention::step_self(const Tensor& q, const Tensor& k, const Tensor
     }
   }
   ++st.used;
-  return causal_linear_step(st.s, st.z, phi_q, phi_k, v, decay, eps_);
+  return causal_linear_step(st.s, st.z, phi_q, phi_k, v, decay, eps());
 }
 
 std::unique_ptr<AttentionState> LinearAttention::start_cross(const Tensor& k, const Tensor& v,
@@ -155,7 +159,7 @@ Tensor LinearAttention::step_cross(const Tensor& q, AttentionState& state) {
   }
   const Tensor num = matmul(phi_q, st.s);               // (B, H, N, Dv)
   const Tensor den = matmul(phi_q, st.z.unsqueeze(3));  // (B, H, N, 1)
-  return binary(BinaryOp::div, num, unary(UnaryOp::add_scalar, den, eps_));
+  return binary(BinaryOp::div, num, unary(UnaryOp::add_scalar, den, eps()));
 }
 
 }  // namespace kat

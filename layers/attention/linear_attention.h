@@ -31,10 +31,12 @@ class LinearAttention : public AttentionKernel {
   void on_train_step(std::int64_t step) override { feature_map_->on_train_step(step); }
 
   FeatureMap& feature_map() { return *feature_map_; }
+  // The epsilon added to every normalizer: options.eps, or the feature map's own when that is < 0.
+  double eps() const;
 
  private:
   AttentionSetup setup_;
-  double eps_;
+  double eps_;  // as given; < 0: the feature map's
   std::shared_ptr<FeatureMap> feature_map_;
 };
 

@@ -21,8 +21,10 @@ struct AttentionOptions {
   std::int64_t redraw_interval = 0;  // redraw the random features every this many training steps (0: never)
   bool orthogonal = true;            // orthogonal (true) or i.i.d. random projections
   std::string norms = "chi";         // norms of orthogonal projection rows: chi | sqrt_d
-  double feature_eps = 1e-6;         // relu: added to the features; favor+: added to query features
-  double eps = 1e-6;                 // linear and performer: added to every attention normalizer
+  double feature_eps = 1e-6;         // relu: added to the features
+  // Linear and performer: added to every attention normalizer; < 0: the feature map's own
+  // (FeatureMap::normalizer_eps: 1e-6, or 1e-30 for the stabilized favor+ and favor-trig maps).
+  double eps = -1;
 };
 
 // What the surrounding layer fixes: the head width and whether attention is causal.

@@ -9,6 +9,7 @@
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
 #include "core/kernels/elementwise.h"
+#include "core/kernels/reduce.h"
 #include "core/parallel.h"
 #include "core/storage.h"
 #include "layers/attention/causal_linear_op.h"
@@ -86,7 +87,7 @@ TEST_CASE("linear attention equals the quadratic formula, values and gradients, 
         CAPTURE(causal);
         CAPTURE(padded);
         // The stabilizers cancel exactly where no epsilon sits beside them: favor maps run with
-        // both epsilons at 0 here (their role is tested below).
+        // a normalizer epsilon of 0 here (their default, 1e-30, is tested below).
         const bool favor = c.map.rfind("favor", 0) == 0;
         const double eps = favor ? 0.0 : 1e-6;
         auto kernel = make_linear(c, D, causal, rng, /*feature_eps=*/favor ? 0.0 : 1e-6, eps);
@@ -116,6 +117,51 @@ TEST_CASE("linear attention equals the quadratic formula, values and gradients, 
       }
     }
   }
+}
+
+TEST_CASE("FAVOR attention does not depend on its stabilizer, even where normalizers are tiny") {
+  // Queries and keys of norm 12 in random directions: after the stabilizers most normalizers are
+  // far below 1e-6, as in trained language models. With the default epsilons the result is the
+  // plain formula's; an epsilon of 1e-6 on the normalizers would bias it (checked too, so the test
+  // knows it is in that regime).
+  Rng rng(29);
+  const std::int64_t N = 24, D = 16, Dv = 3;
+  auto with_norm = [&](double norm) {
+    Tensor x = randn({1, 2, N, D}, rng);
+    const Tensor len = unary(UnaryOp::sqrt, sum(unary(UnaryOp::square, x), {3}, true));
+    return unary(UnaryOp::scale, binary(BinaryOp::div, x, len), norm);
+  };
+  const Tensor q = with_norm(12.0), k = with_norm(12.0), v = randn({1, 2, N, Dv}, rng);
+  for (bool causal : {false, true}) {
+    CAPTURE(causal);
+    AttentionOptions o;
+    o.type = "performer";
+    o.features = 32;
+    Rng draw(5);
+    LinearAttention kernel(o, AttentionSetup{D, causal}, "favor+", draw);
+    kernel.to(DType::f64);
+    CHECK(kernel.eps() == 1e-30);
+    const Tensor out = kernel.forward(Variable(q), Variable(k), Variable(v), AttentionMask{}).data();
+
+    auto& fm = dynamic_cast<FavorFeatureMap&>(kernel.feature_map());
+    fm.set_stabilize(false);
+    const AttentionMask ref_mask{causal, {}};
+    const Tensor ref = quadratic(fm.forward(Variable(q), FeatureRole::query), fm.forward(Variable(k), FeatureRole::key),
+                                 Variable(v), ref_mask, 0.0)
+                           .data();
+    fm.set_stabilize(true);
+    CHECK(allclose(out, ref, 1e-9, 1e-9));
+
+    o.eps = 1e-6;
+    Rng same_draw(5);
+    LinearAttention biased(o, AttentionSetup{D, causal}, "favor+", same_draw);
+    biased.to(DType::f64);
+    const Tensor off = biased.forward(Variable(q), Variable(k), Variable(v), AttentionMask{}).data();
+    CHECK_FALSE(allclose(off, ref, 1e-3, 1e-3));
+  }
+  // Maps with a fixed scale keep 1e-6 (Katharopoulos et al. 2020).
+  LinearAttention elu(AttentionOptions{}, AttentionSetup{D, true}, "elu", rng);
+  CHECK(elu.eps() == 1e-6);
 }
 
 TEST_CASE("gradcheck: linear attention through each feature map, causal and not, with padding") {

@@ -11,19 +11,13 @@
 #include "train/trainer.h"
 
 using namespace kat;
+using kat::test::quiet;
 using kat::test::run_command;
 using kat::test::ScratchDir;
 using kat::test::tiny_lm;
 using kat::test::write_file;
 
 namespace {
-
-TrainerOptions quiet() {
-  TrainerOptions o;
-  o.console = false;
-  o.signals = false;
-  return o;
-}
 
 // A finished 4-step run in `dir`; returns its experiment.
 Experiment finished_run(const std::string& dir) {

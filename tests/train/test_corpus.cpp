@@ -14,6 +14,7 @@
 #include "train/trainer.h"
 
 using namespace kat;
+using kat::test::quiet;
 using kat::test::ScratchDir;
 
 namespace {
@@ -35,13 +36,6 @@ std::string write_dataset(const ScratchDir& dir, const std::string& name, const 
   const std::string path = dir.file(name + ".h5");
   write_token_dataset(path, d);
   return path;
-}
-
-TrainerOptions quiet() {
-  TrainerOptions o;
-  o.console = false;
-  o.signals = false;
-  return o;
 }
 
 std::map<std::string, Tensor> snapshot(Trainer& t) {

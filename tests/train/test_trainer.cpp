@@ -14,6 +14,7 @@
 #include "train/trainer.h"
 
 using namespace kat;
+using kat::test::quiet;
 using kat::test::read_file;
 using kat::test::run_command;
 using kat::test::ScratchDir;
@@ -21,13 +22,6 @@ using kat::test::tiny_copy;
 using kat::test::tiny_lm;
 
 namespace {
-
-TrainerOptions quiet() {
-  TrainerOptions o;
-  o.console = false;
-  o.signals = false;
-  return o;
-}
 
 // Every parameter, buffer and generator state, copied.
 std::map<std::string, Tensor> snapshot(Trainer& t) {

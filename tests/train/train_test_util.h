@@ -11,6 +11,7 @@
 #include <string>
 
 #include "train/experiment_config.h"
+#include "train/trainer.h"
 
 namespace kat::test {
 
@@ -60,6 +61,14 @@ inline CommandResult run_command(const std::string& command) {
   const int status = ::pclose(p);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// Trainer options for tests: nothing on the console, no signal handlers.
+inline TrainerOptions quiet() {
+  TrainerOptions o;
+  o.console = false;
+  o.signals = false;
+  return o;
 }
 
 // A tiny language model on the Markov data: trains a step in a few milliseconds.

@@ -18,14 +18,12 @@ FavorFeatureMap::FavorFeatureMap(Kind kind, const FeatureMapOptions& o, Rng& rng
       orthogonal_(o.orthogonal),
       norms_(ProjectionNorms::chi),
       redraw_interval_(o.redraw_interval),
-      eps_(o.eps),
       rng_(rng.split()) {
   if (o.head_dim <= 0) fail(fmt::format("head_dim must be positive, got {}", o.head_dim));
   if (o.features <= 0) {
     fail(fmt::format("{} needs a positive number of random features (attention.features), got {}", o.name, o.features));
   }
   if (o.redraw_interval < 0) fail(fmt::format("redraw_interval must be >= 0, got {}", o.redraw_interval));
-  if (!(o.eps >= 0)) fail(fmt::format("eps must be >= 0, got {}", o.eps));
   try {
     norms_ = parse_projection_norms(o.norms);
   } catch (const Error& e) {
@@ -91,9 +89,7 @@ Variable FavorFeatureMap::forward(const Variable& x, FeatureRole role, Tensor* k
   if (kind_ == Kind::positive) {
     const Variable a = proj - half_sq;  // exponents (B, H, N, m)
     if (!stabilize_) return exp(a) * norm;
-    Variable e = exp(a - Variable(shift(max(a.data(), {-1}, true))));
-    if (role == FeatureRole::query && eps_ > 0) e = e + eps_;
-    return e * norm;
+    return exp(a - Variable(shift(max(a.data(), {-1}, true)))) * norm;
   }
 
   const Variable trig = concat({sin(proj), cos(proj)}, -1);  // (B, H, N, 2m)

@@ -30,6 +30,8 @@ class FavorFeatureMap : public FeatureMap {
   Variable forward(const Variable& x, FeatureRole role, Tensor* key_log_scale = nullptr) override;
   bool non_negative() const override { return kind_ == Kind::positive; }
   void on_train_step(std::int64_t step) override;
+  // Stabilized features have no fixed scale: the normalizer epsilon only guards an empty sum.
+  double normalizer_eps() const override { return stabilize_ ? 1e-30 : 1e-6; }
 
   // Draws new projections from the map's generator.
   void redraw();
@@ -43,7 +45,6 @@ class FavorFeatureMap : public FeatureMap {
   bool orthogonal_;
   ProjectionNorms norms_;
   std::int64_t redraw_interval_;
-  double eps_;
   bool stabilize_ = true;
   Rng rng_;
   Tensor projection_;

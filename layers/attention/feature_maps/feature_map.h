@@ -12,6 +12,11 @@
 // along the sequence and depending only on keys <= j (a running maximum), and reports C; the causal
 // op (causal_linear_op.h) and the decoding state rescale their running sums as C grows, so that
 // the result equals the unstabilized formula and nothing flows backwards in time.
+//
+// The factors are exact only where nothing is added beside them: a stabilized map's features, and
+// so the attention normalizers, have no fixed scale (normalizers of 1e-17 occur in a trained
+// language model), so such a map adds no epsilon to its features and asks linear attention for a
+// normalizer epsilon that only guards an empty sum (normalizer_eps).
 
 #include <cstdint>
 #include <string>
@@ -33,7 +38,7 @@ struct FeatureMapOptions {
   bool orthogonal = true;            // random maps: blocks of orthogonal projections, or i.i.d. Gaussian
   std::string norms = "chi";         // orthogonal rows rescaled to chi-distributed norms, or "sqrt_d"
   std::int64_t redraw_interval = 0;  // redraw random projections every this many training steps (0: never)
-  double eps = 1e-6;                 // relu: added to every feature; favor+: added to query features
+  double eps = 1e-6;                 // relu: added to every feature
 };
 
 class FeatureMap : public Module {
@@ -51,6 +56,10 @@ class FeatureMap : public Module {
   // Whether every feature is >= 0 (then the attention normalizer is positive). Trigonometric
   // features are not.
   virtual bool non_negative() const { return true; }
+
+  // What linear attention adds to its normalizers unless told a value (AttentionOptions::eps < 0):
+  // 1e-6 for features with a fixed scale; stabilized maps return a value that biases nothing.
+  virtual double normalizer_eps() const { return 1e-6; }
 
   // Called by the attention layer before each training step; random maps redraw here.
   virtual void on_train_step(std::int64_t /*step*/) {}
