@@ -71,17 +71,7 @@ int main(int argc, char** argv) {
   for (auto p : positions) last = std::max(last, p);
 
   Rng rng(1);
-  StackOptions o;
-  o.vocab = 256;
-  o.layers = 4;
-  o.layer.d_model = 256;
-  o.layer.heads = 4;
-  o.layer.d_ff = 1024;
-  o.layer.dropout = 0.0;
-  o.layer.norm = NormPlacement::pre;
-  o.layer.attention.type = attention;
-  o.layer.attention.features = features;
-  o.max_len = last + 1;
+  const StackOptions o = reference_lm_options(attention, features, /*dropout=*/0.0, last + 1);
   TransformerLM lm(o, rng);
   lm.eval();
   NoGradGuard no_grad;

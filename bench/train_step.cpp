@@ -78,18 +78,7 @@ int main(int argc, char** argv) {
   }
   set_num_threads(threads);
   Rng rng(1);
-  StackOptions o;
-  o.vocab = 256;
-  o.layers = 4;
-  o.layer.d_model = 256;
-  o.layer.heads = 4;
-  o.layer.d_ff = 1024;
-  o.layer.dropout = 0.1;
-  o.layer.norm = NormPlacement::pre;
-  o.layer.attention.type = attention;
-  o.layer.attention.features = features;
-  o.max_len = seq;
-  TransformerLM lm(o, rng);
+  TransformerLM lm(reference_lm_options(attention, features, /*dropout=*/0.1, seq), rng);
   AdamOptions ao;
   ao.lr = 1e-4;
   Adam opt(lm.parameters(), ao);

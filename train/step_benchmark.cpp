@@ -40,18 +40,8 @@ double median(std::vector<double> v) {
 StepWorkload reference_lm_workload(const std::string& attention, std::int64_t batch, std::int64_t seq,
                                    std::int64_t features) {
   Rng rng(1);
-  StackOptions o;
-  o.vocab = 256;
-  o.layers = 4;
-  o.layer.d_model = 256;
-  o.layer.heads = 4;
-  o.layer.d_ff = 1024;
-  o.layer.dropout = 0.1;
-  o.layer.norm = NormPlacement::pre;
-  o.layer.attention.type = attention;
-  o.layer.attention.features = features;
-  o.max_len = std::max<std::int64_t>(seq, 4096);
-  auto lm = std::make_shared<TransformerLM>(o, rng);
+  auto lm = std::make_shared<TransformerLM>(
+      reference_lm_options(attention, features, /*dropout=*/0.1, std::max<std::int64_t>(seq, 4096)), rng);
   std::vector<std::int64_t> ids(static_cast<std::size_t>(batch * (seq + 1)));
   for (auto& x : ids) x = static_cast<std::int64_t>(rng.below(256));
   const Tensor all = Tensor::from_vector(ids, {batch, seq + 1});

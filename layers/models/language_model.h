@@ -22,4 +22,9 @@ class TransformerLM : public Module {
   std::shared_ptr<TransformerDecoder> decoder_;
 };
 
+// The benchmarks' model: the shape of configs/lm (4 pre-norm layers, d_model 256, 4 heads, d_ff
+// 1024) over a vocabulary of 256 bytes, with the given attention (features: favor maps' m).
+StackOptions reference_lm_options(const std::string& attention, std::int64_t features, double dropout,
+                                  std::int64_t max_len);
+
 }  // namespace kat
