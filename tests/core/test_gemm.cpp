@@ -89,7 +89,11 @@ TEST_CASE("matrix-vector products (one row or one column) in every layout, with 
 TEST_CASE("a single large product split over threads equals the one-thread result") {
   Rng rng(26);
   const int saved = num_threads();
-  for (auto [m, k, n] : {std::tuple{300, 200, 150}, std::tuple{40, 300, 500}}) {  // split by rows, by columns
+  // Split by rows, by columns, and matrix-vector products of 256 x 512 (split from 64 Ki elements).
+  for (auto [m, k, n] :
+       {std::tuple{300, 200, 150}, std::tuple{40, 300, 500}, std::tuple{1, 256, 512}, std::tuple{512, 256, 1}}) {
+    CAPTURE(m);
+    CAPTURE(n);
     const Tensor a = randn({m, k}, rng, DType::f32), b = randn({k, n}, rng, DType::f32);
     const Tensor at = a.transpose(0, 1).contiguous(), bt = b.transpose(0, 1).contiguous();
     Tensor one = Tensor::empty({m, n}), two = Tensor::empty({m, n}), two_t = Tensor::empty({m, n});
