@@ -39,7 +39,9 @@ void FavorFeatureMap::redraw() {
 }
 
 void FavorFeatureMap::on_train_step(std::int64_t step) {
-  if (redraw_interval_ > 0 && step > 0 && step % redraw_interval_ == 0) redraw();
+  // Steps count from 1: steps 1..k use the first draw, k+1..2k the second, and so on, so a run of
+  // a multiple of k steps ends on a model trained k steps with its features.
+  if (redraw_interval_ > 0 && step > 1 && (step - 1) % redraw_interval_ == 0) redraw();
 }
 
 namespace {
