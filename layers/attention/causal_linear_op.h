@@ -22,9 +22,13 @@ namespace kat {
 // phi_q, phi_k (B, H, N, M), v (B, H, N, Dv), one float dtype, any layout with unit stride on the
 // last axis (others are copied) -> (B, H, N, Dv) contiguous. eps >= 0 is added to every normalizer.
 // key_log_scale: C as (B, H, N, 1), a constant (no gradient), or undefined for C = 0.
+// chunk: rows per chunk of the chunked kernels (matrix products inside a chunk, the running sums
+// between chunks; temporaries of O(chunk (chunk + M + Dv)) per thread), or 0 for the row-by-row
+// recurrence. Both compute the same formula.
 // Throws kat::Error naming "causal_linear_attention" and the shapes on bad input.
+inline constexpr std::int64_t causal_linear_chunk = 64;
 Variable causal_linear_attention(const Variable& phi_q, const Variable& phi_k, const Variable& v, double eps,
-                                 const Tensor& key_log_scale = Tensor());
+                                 const Tensor& key_log_scale = Tensor(), std::int64_t chunk = causal_linear_chunk);
 
 // One step of the same recurrence, in place, without gradients: for each (b, h), with the new
 // position's phi_q, phi_k (B, H, 1, M) and v (B, H, 1, Dv),
