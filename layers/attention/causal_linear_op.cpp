@@ -299,25 +299,21 @@ void backward_kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Te
     T* dn = w.ptr(w.o_dn());
     T* den = dn + w.L * Dv;
     T* dd = den + w.L;
-    // dnum', dden' and P of rows [i0, i1) from den' (den holds den' on entry).
-    auto chunk_grads = [&](std::int64_t b, std::int64_t h, std::int64_t i0, std::int64_t i1, const Tensor& vc) {
-      const std::int64_t n = i1 - i0;
-      for (std::int64_t i = 0; i < n; ++i) {
-        const T* gi = G.row(b, h, i0 + i);
-        const T inv = T(1) / den[i];
-        dd[i] = -dot(gi, O.row(b, h, i0 + i), Dv) * inv;
+    // dnum'_i and dden'_i of row i0 + i from den'_i.
+    auto row_grads = [&](std::int64_t b, std::int64_t h, std::int64_t i0, std::int64_t i) {
+      const T* gi = G.row(b, h, i0 + i);
+      const T inv = T(1) / den[i];
+      dd[i] = -dot(gi, O.row(b, h, i0 + i), Dv) * inv;
 #pragma omp simd
-        for (std::int64_t d = 0; d < Dv; ++d) dn[i * Dv + d] = gi[d] * inv;
-      }
-      const Tensor dnum = w.mat(w.o_dn(), n, Dv);
+      for (std::int64_t d = 0; d < Dv; ++d) dn[i * Dv + d] = gi[d] * inv;
+    };
+    // P = tril(dnum' V_c^T); the dden' part of P enters through running sums instead.
+    auto scores = [&](std::int64_t n, const Tensor& dnum, const Tensor& vc) {
       Tensor p = w.mat(w.o_p(), n, n);
       gemm(dnum, vc, p, false, true);
       T* pp = p.data<T>();
-      for (std::int64_t i = 0; i < n; ++i) {
-        for (std::int64_t j = 0; j <= i; ++j) pp[i * n + j] += dd[i];
-        std::fill(pp + i * n + i + 1, pp + (i + 1) * n, T(0));
-      }
-      return std::make_pair(dnum, p);
+      for (std::int64_t i = 0; i < n; ++i) std::fill(pp + i * n + i + 1, pp + (i + 1) * n, T(0));
+      return p;
     };
     for (std::int64_t t = t0; t < t1; ++t) {
       const std::int64_t b = t / H, h = t % H;
@@ -331,22 +327,27 @@ void backward_kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Te
           if (C != nullptr && i0 > 0) scale_(S, M * Dv + M, static_cast<T>(std::exp(C[i0 - 1] - r)));
           const Tensor qc = block(q, b, h, i0, i1), vc = block(v, b, h, i0, i1);
           const Tensor kc = scaled_keys(k, b, h, C, i0, i1, w);
-          causal_scores(qc, kc, z, C, i0, i1, eps, w, den);
-          if (reverse) {
-            for (std::int64_t i = 0; i < n; ++i)
-              rows_of<T>(*stash_tensor).row(b, h, i0 + i)[0] = den[i] / rel(C, i0 + i, r);
-          }
-          const auto [dnum, p] = chunk_grads(b, h, i0, i1, vc);
+          // den by running sums of the keys; dphi(Q) starts as dden'_i z_i (z through row i).
           Tensor dqc = block(*dq, b, h, i0, i1);
-          gemm(dnum, Sm, dqc, false, true);
-          gemm(p, kc, dqc, false, false, 1.0, 1.0);
           T* pdq = dqc.data<T>();
+          const T* pk = kc.data<T>();
+          const T* pq = qc.data<T>();
           for (std::int64_t i = 0; i < n; ++i) {
+            const T* ki = pk + i * kc.stride(0);
+#pragma omp simd
+            for (std::int64_t m = 0; m < M; ++m) z[m] += ki[m];
+            const T e = rel(C, i0 + i, r);
+            den[i] = dot(pq + i * qc.stride(0), z, M) + eps * e;
+            if (reverse) rows_of<T>(*stash_tensor).row(b, h, i0 + i)[0] = den[i] / e;
+            row_grads(b, h, i0, i);
             T* row = pdq + i * dqc.stride(0);
 #pragma omp simd
-            for (std::int64_t m = 0; m < M; ++m) row[m] += dd[i] * z[m];
+            for (std::int64_t m = 0; m < M; ++m) row[m] = dd[i] * z[m];
           }
-          accumulate_state(kc, vc, Sm, z);
+          const Tensor dnum = w.mat(w.o_dn(), n, Dv);
+          gemm(dnum, Sm, dqc, false, true, 1.0, 1.0);
+          gemm(scores(n, dnum, vc), kc, dqc, false, false, 1.0, 1.0);
+          gemm(kc, vc, Sm, true, false, 1.0, 1.0);
           continue;
         }
         for (std::int64_t i = i0; i < i1; ++i) {
@@ -397,7 +398,8 @@ void backward_kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Te
             den[i] = rows_of<T>(*stash_tensor).row(b, h, i0 + i)[0] * rel(C, i0 + i, rc);
           const Tensor qc = block(q, b, h, i0, i1), vc = block(v, b, h, i0, i1);
           const Tensor kc = scaled_keys(k, b, h, C, i0, i1, w);
-          const auto [dnum, p] = chunk_grads(b, h, i0, i1, vc);
+          for (std::int64_t i = 0; i < n; ++i) row_grads(b, h, i0, i);
+          const Tensor dnum = w.mat(w.o_dn(), n, Dv);
           if (dv != nullptr) {
             const Tensor a = causal_scores<T>(qc, kc, nullptr, C, i0, i1, eps, w, nullptr);
             Tensor dvc = block(*dv, b, h, i0, i1);
@@ -405,21 +407,24 @@ void backward_kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Te
             gemm(kc, Sm, dvc, false, false, 1.0, 1.0);
           }
           if (dk != nullptr) {
+            // dphi(K)_j = exp(C_j - r) (R V_j + P^T Q_c + r_j), r_j = r + sum_{i >= j} dden'_i Q_i.
             Tensor dkc = block(*dk, b, h, i0, i1);
             gemm(vc, Sm, dkc, false, true);
-            gemm(p, qc, dkc, true, false, 1.0, 1.0);
+            gemm(scores(n, dnum, vc), qc, dkc, true, false, 1.0, 1.0);
             T* pdk = dkc.data<T>();
-            for (std::int64_t j = 0; j < n; ++j) {
+            const T* pq = qc.data<T>();
+            for (std::int64_t j = n - 1; j >= 0; --j) {
               T* row = pdk + j * dkc.stride(0);
-              const T a = rel(C, i0 + j, rc);
+              const T* qj = pq + j * qc.stride(0);
+              const T a = rel(C, i0 + j, rc), ddj = dd[j];
 #pragma omp simd
-              for (std::int64_t m = 0; m < M; ++m) row[m] = (row[m] + r[m]) * a;
+              for (std::int64_t m = 0; m < M; ++m) {
+                r[m] += ddj * qj[m];
+                row[m] = (row[m] + r[m]) * a;
+              }
             }
           }
           gemm(qc, dnum, Sm, true, false, 1.0, 1.0);
-          const Tensor ddv = w.mat(w.o_dn() + w.L * Dv + w.L, n, 1);
-          Tensor rv = w.mat(M * Dv, M, 1);
-          gemm(qc, ddv, rv, true, false, 1.0, 1.0);
           if (C != nullptr) scale_(R, M * Dv + M, static_cast<T>(std::exp(C[i0] - rc)));
           continue;
         }
