@@ -523,7 +523,11 @@ Variable causal_linear_attention(const Variable& phi_q, const Variable& phi_k, c
   Tensor out = Tensor::empty({q.size(0), q.size(1), q.size(2), vv.size(3)}, q.dtype());
   dispatch_float(q.dtype(), "causal_linear_attention", [&](auto tag) {
     using T = decltype(tag);
-    forward_kernel<T>(q, k, vv, c, out, static_cast<T>(eps), chunk);
+    const bool small_state = q.size(3) * vv.size(3) * static_cast<std::int64_t>(sizeof(T)) <= 16384;
+    forward_kernel<T>(q, k, vv, c, out, static_cast<T>(eps),
+                      chunk >= 0    ? chunk
+                      : small_state ? 0
+                                    : causal_linear_chunk);
   });
   if (!any_requires_grad({&phi_q, &phi_k, &v})) return Variable(out);
   auto node = std::make_shared<CausalLinearAttentionNode>();
@@ -533,7 +537,7 @@ Variable causal_linear_attention(const Variable& phi_q, const Variable& phi_k, c
   node->out = out;
   node->log_scale = c;
   node->eps = eps;
-  node->chunk = chunk;
+  node->chunk = chunk >= 0 ? chunk : causal_linear_chunk;
   return attach(std::move(out), std::move(node), {&phi_q, &phi_k, &v});
 }
 
