@@ -277,10 +277,11 @@ void forward_kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Ten
 // backward by the same factor: R_j = phi(Q_j) dnum_j^T + exp(C_j - C_{j+1}) R_{j+1}.
 //
 // Chunked, in units of exp(r) (r = C at the chunk's last row, den' = den exp(C_i - r)):
-// dnum'_i = G_i / den'_i, dden'_i = -(G_i . O_i) / den'_i, P = tril(dnum' V_c^T + dden' 1^T), and
-//   dphi(Q)_c = dnum' S^T + dden' z^T + P K'                       (S, z carried, before the chunk)
-//   dphi(K)_c = diag(exp(C_j - r)) (V_c R^T + 1 r^T + P^T Q_c)     (R, r carried, after the chunk)
-//   dV_c = A^T dnum' + K' R,  then R += Q_c^T dnum', r += Q_c^T dden'.
+// dnum'_i = G_i / den'_i, dden'_i = -(G_i . O_i) / den'_i, P = tril(dnum' V_c^T), and
+//   dphi(Q)_i = dnum'_i S^T + P_i K' + dden'_i z_i                 (S carried; z_i through row i)
+//   dphi(K)_j = exp(C_j - r) (R V_j + (P^T Q_c)_j + r_j)           (R carried; r_j from row j on)
+//   dV_c = A^T dnum' + K' R,  then R += Q_c^T dnum'.
+// den' and the running z_i, r_j are O(L M) sums over the chunk's rows.
 template <typename T>
 void backward_kernel(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& log_scale, const Tensor& out,
                      const Tensor& grad, Tensor* dq, Tensor* dk, Tensor* dv, T eps, std::int64_t chunk) {
@@ -507,7 +508,8 @@ Variable causal_linear_attention(const Variable& phi_q, const Variable& phi_k, c
   if (timer.active()) {
     // The kernels' multiply-adds over the (M, Dv) running sums, 2 FLOPs each: forward S += k v^T and
     // o += q S (4 M Dv per position); backward 4 M Dv in the forward sweep (dQ) and 6 M Dv in the
-    // reverse one (R, dK, dV). Not GEMMs: vector updates of a running state that stays in cache.
+    // reverse one (R, dK, dV). The recurrence's count: chunked kernels do these as GEMMs, plus the
+    // chunks' L x L products, not counted.
     const double per = static_cast<double>(q.size(0) * q.size(1) * q.size(2) * q.size(3) * vv.size(3));
     timer.set_flops(4.0 * per, (phi_q.requires_grad() ? 4.0 : 0.0) * per +
                                    (phi_k.requires_grad() || v.requires_grad() ? 6.0 : 0.0) * per);

@@ -6,9 +6,11 @@
 //   O_i = phi(Q_i)^T S_i / (phi(Q_i) . z_i + eps)
 //
 // The forward keeps one running (S, z) per (batch item, head); the backward computes the gradients
-// with one forward and one reverse running sum, never the N x M x Dv cumulative sums. Extra memory
-// beyond the inputs, the output and the gradients: one M x Dv state (and an M vector) per thread,
-// whatever N is. Time O(N M Dv) per head. Parallel over batch x heads with oneTBB.
+// with one forward and one reverse running sum, never the N x M x Dv cumulative sums. The sums may
+// advance a chunk of rows at a time, the chunk's causal part as matrix products (docs/attention.md).
+// Extra memory beyond the inputs, the output and the gradients: one M x Dv state (and an M vector)
+// and the chunk's temporaries per thread, whatever N is. Time O(N M Dv) per head (plus O(N L (M + Dv))
+// with chunks of L rows). Parallel over batch x heads with oneTBB.
 //
 // Stabilized keys (feature_map.h, FeatureRole::causal_key): when row j of phi_k was divided by
 // exp(C_j), C non-decreasing along the sequence, the sums are kept in units of exp(C_i):
