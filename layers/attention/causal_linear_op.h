@@ -6,9 +6,11 @@
 //   O_i = phi(Q_i)^T S_i / (phi(Q_i) . z_i + eps)
 //
 // The forward keeps one running (S, z) per (batch item, head); the backward computes the gradients
-// with one forward and one reverse running sum, never the N x M x Dv cumulative sums. Extra memory
-// beyond the inputs, the output and the gradients: one M x Dv state (and an M vector) per thread,
-// whatever N is. Time O(N M Dv) per head. Parallel over batch x heads with oneTBB.
+// with one forward and one reverse running sum, never the N x M x Dv cumulative sums. The sums may
+// advance a chunk of rows at a time, the chunk's causal part as matrix products (docs/attention.md).
+// Extra memory beyond the inputs, the output and the gradients: one M x Dv state (and an M vector)
+// and the chunk's temporaries per thread, whatever N is. Time O(N M Dv) per head (plus O(N L (M + Dv))
+// with chunks of L rows). Parallel over batch x heads with oneTBB.
 //
 // Stabilized keys (feature_map.h, FeatureRole::causal_key): when row j of phi_k was divided by
 // exp(C_j), C non-decreasing along the sequence, the sums are kept in units of exp(C_i):
@@ -22,9 +24,15 @@ namespace kat {
 // phi_q, phi_k (B, H, N, M), v (B, H, N, Dv), one float dtype, any layout with unit stride on the
 // last axis (others are copied) -> (B, H, N, Dv) contiguous. eps >= 0 is added to every normalizer.
 // key_log_scale: C as (B, H, N, 1), a constant (no gradient), or undefined for C = 0.
+// chunk: rows per chunk of the chunked kernels (matrix products inside a chunk, the running sums
+// between chunks; temporaries of O(chunk (chunk + M + Dv)) per thread), 0 for the row-by-row
+// recurrence, or -1 (the default) to choose: chunks of causal_linear_chunk rows for the backward,
+// and for the forward only when the M x Dv state exceeds 16 KiB (below, the row-by-row forward,
+// its state in L1 cache, was measured faster). All compute the same formula.
 // Throws kat::Error naming "causal_linear_attention" and the shapes on bad input.
+inline constexpr std::int64_t causal_linear_chunk = 32;
 Variable causal_linear_attention(const Variable& phi_q, const Variable& phi_k, const Variable& v, double eps,
-                                 const Tensor& key_log_scale = Tensor());
+                                 const Tensor& key_log_scale = Tensor(), std::int64_t chunk = -1);
 
 // One step of the same recurrence, in place, without gradients: for each (b, h), with the new
 // position's phi_q, phi_k (B, H, 1, M) and v (B, H, 1, Dv),

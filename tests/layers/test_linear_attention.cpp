@@ -280,6 +280,95 @@ TEST_CASE("causal linear attention: float32 agrees with float64, and threads do 
   for (std::size_t i = 0; i < one.size(); ++i) CHECK(max_abs_diff(one[i], two[i]) == 0.0);
 }
 
+namespace {
+
+// A non-decreasing stabilizer (B, H, N, 1): small random steps, and a jump of `jump` at row `at`.
+Tensor climbing_log_scale(std::int64_t b, std::int64_t h, std::int64_t n, std::int64_t at, double jump, Rng& rng,
+                          DType dtype) {
+  Tensor c = Tensor::empty({b, h, n, 1}, DType::f64);
+  double* pc = c.data<double>();
+  for (std::int64_t s = 0; s < b * h; ++s) {
+    double run = rng.normal();
+    for (std::int64_t i = 0; i < n; ++i) pc[s * n + i] = run += (i == at ? jump : 0.0) + 0.1 * rng.uniform();
+  }
+  return c.to(dtype);
+}
+
+// Output and the gradients of the inputs that need one, for the given chunk size (0: row by row).
+std::vector<Tensor> causal_run(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& g, const Tensor& c,
+                               std::int64_t chunk, int which = -1) {
+  Variable a(q, which < 0 || which == 0), b(k, which < 0 || which == 1), d(v, which < 0 || which == 2);
+  Variable out = causal_linear_attention(a, b, d, 1e-3, c, chunk);
+  out.backward(g);
+  return {out.data(), a.grad(), b.grad(), d.grad()};
+}
+
+}  // namespace
+
+TEST_CASE("causal linear attention: the chunked kernels equal the row-by-row recurrence") {
+  Rng rng(18);
+  // N a multiple of the chunk, not a multiple, and shorter than one chunk; with and without a
+  // stabilizer, which jumps by 12 inside a chunk (beyond the chunked form's range: that chunk
+  // goes row by row) or by 3 (within it).
+  for (std::int64_t n : {5, 16, 37, 100}) {
+    for (std::int64_t chunk : {4, 16, 64}) {
+      for (double jump : {-1.0, 3.0, 12.0}) {
+        CAPTURE(n);
+        CAPTURE(chunk);
+        CAPTURE(jump);
+        const Shape qs{2, 2, n, 6}, vs{2, 2, n, 5};
+        const Tensor q = rand_uniform(qs, rng, 0.1, 1.0), k = rand_uniform(qs, rng, 0.1, 1.0), v = randn(vs, rng);
+        const Tensor g = randn(vs, rng);
+        const Tensor c = jump < 0 ? Tensor() : climbing_log_scale(2, 2, n, n / 2 + 1, jump, rng, DType::f64);
+        const auto want = causal_run(q, k, v, g, c, 0);
+        const auto got = causal_run(q, k, v, g, c, chunk);
+        for (std::size_t i = 0; i < want.size(); ++i) {
+          CAPTURE(i);
+          CHECK(allclose(got[i], want[i], 1e-10, 1e-12));
+        }
+        // Only one input needs a gradient: the other sweeps are skipped.
+        for (int which = 0; which < 3; ++which) {
+          CAPTURE(which);
+          const auto one = causal_run(q, k, v, g, c, chunk, which);
+          CHECK(allclose(one[static_cast<std::size_t>(which) + 1], want[static_cast<std::size_t>(which) + 1], 1e-10,
+                         1e-12));
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("causal linear attention: chunked float32 agrees with the recurrence, even across a stabilizer jump") {
+  // A jump of 100 inside a chunk: exp(-100) is below float32's range, so the chunked form must not
+  // be used across it (it would divide by normalizers that underflowed to zero).
+  Rng rng(19);
+  const std::int64_t n = 300;
+  const Shape qs{2, 2, n, 16}, vs{2, 2, n, 8};
+  const Tensor q = rand_uniform(qs, rng, 0.1, 1.0, DType::f32), k = rand_uniform(qs, rng, 0.1, 1.0, DType::f32);
+  const Tensor v = randn(vs, rng, DType::f32), g = randn(vs, rng, DType::f32);
+  for (double jump : {-1.0, 2.0, 100.0}) {
+    CAPTURE(jump);
+    const Tensor c = jump < 0 ? Tensor() : climbing_log_scale(2, 2, n, 150, jump, rng, DType::f32);
+    const auto want = causal_run(q, k, v, g, c, 0);
+    const auto got = causal_run(q, k, v, g, c, 64);
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      CAPTURE(i);
+      CHECK(allclose(got[i], want[i], 1e-4, 1e-5));
+    }
+  }
+}
+
+TEST_CASE("gradcheck: the chunked causal op, with a partial last chunk and a stabilizer jump") {
+  Rng rng(20);
+  const Shape qs{1, 2, 11, 4}, vs{1, 2, 11, 3};
+  for (double jump : {0.5, 9.0}) {
+    CAPTURE(jump);
+    const Tensor c = climbing_log_scale(1, 2, 11, 5, jump, rng, DType::f64);
+    require_ok([&](const Vars& x) { return causal_linear_attention(x[0], x[1], x[2], 1e-3, c, 4); },
+               {rand_uniform(qs, rng, 0.1, 1.0), rand_uniform(qs, rng, 0.1, 1.0), randn(vs, rng)});
+  }
+}
+
 TEST_CASE("linear attention: the recurrent form reproduces the causal forward") {
   Rng rng(16);
   for (const MapCase& c : map_cases()) {

@@ -1,0 +1,113 @@
+// The fused causal linear attention op alone, row by row (chunk 0) against the chunked kernels,
+// forward and backward, timed alternately in one process (a busy machine drifts; the ratios hold).
+//
+//   causal_linear_op [--b 4 --h 4 --n 1024 --m 64 --dv 64 --reps 9 --chunks 0,-1,32,64]
+//
+// Chunk -1 is the default choice of the op (causal_linear_op.h).
+// Cases: "linear" (no stabilizer) and "performer" (a non-decreasing key stabilizer C, the running
+// maximum of a random walk, as FAVOR+ reports it), each on 1 and 2 threads. Prints one line per
+// (case, threads, chunk): median milliseconds of the forward and of the backward, and their ratio
+// to chunk 0.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "autograd/ops.h"
+#include "core/parallel.h"
+#include "layers/attention/causal_linear_op.h"
+#include "tests/test_util.h"
+
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double median(std::vector<double> x) {
+  std::sort(x.begin(), x.end());
+  return x[x.size() / 2];
+}
+
+std::vector<std::int64_t> parse_list(const char* s) {
+  std::vector<std::int64_t> out;
+  for (const char* p = s; *p != '\0';) {
+    char* end = nullptr;
+    out.push_back(std::strtoll(p, &end, 10));
+    p = *end == ',' ? end + 1 : end;
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace kat;
+  std::int64_t B = 4, H = 4, N = 1024, M = 64, Dv = 64;
+  int reps = 9;
+  std::vector<std::int64_t> chunks = {0, -1, 32, 64};
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string key = argv[i];
+    const char* val = argv[i + 1];
+    if (key == "--b")
+      B = std::atoll(val);
+    else if (key == "--h")
+      H = std::atoll(val);
+    else if (key == "--n")
+      N = std::atoll(val);
+    else if (key == "--m")
+      M = std::atoll(val);
+    else if (key == "--dv")
+      Dv = std::atoll(val);
+    else if (key == "--reps")
+      reps = std::atoi(val);
+    else if (key == "--chunks")
+      chunks = parse_list(val);
+    else {
+      std::fprintf(stderr, "causal_linear_op: unknown option %s\n", key.c_str());
+      return 2;
+    }
+  }
+  Rng rng(1);
+  const Tensor q = test::rand_uniform({B, H, N, M}, rng, 0.0, 1.0, DType::f32);
+  const Tensor k = test::rand_uniform({B, H, N, M}, rng, 0.0, 1.0, DType::f32);
+  const Tensor v = test::randn({B, H, N, Dv}, rng, DType::f32), g = test::randn({B, H, N, Dv}, rng, DType::f32);
+  Tensor c = Tensor::empty({B, H, N, 1}, DType::f32);
+  float* pc = c.data<float>();
+  for (std::int64_t s = 0; s < B * H; ++s) {
+    double walk = 0, run = -1e30;
+    for (std::int64_t i = 0; i < N; ++i) pc[s * N + i] = static_cast<float>(run = std::max(run, walk += rng.normal()));
+  }
+  for (const char* name : {"linear", "performer"}) {
+    const Tensor log_scale = std::strcmp(name, "performer") == 0 ? c : Tensor();
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      std::map<std::int64_t, std::vector<double>> fwd, bwd;
+      for (int rep = 0; rep <= reps; ++rep) {
+        for (std::int64_t chunk : chunks) {
+          Variable a(q, true), b(k, true), d(v, true);
+          auto t0 = std::chrono::steady_clock::now();
+          Variable out = causal_linear_attention(a, b, d, 1e-6, log_scale, chunk);
+          const double f = ms_since(t0);
+          t0 = std::chrono::steady_clock::now();
+          out.backward(g);
+          const double bk = ms_since(t0);
+          if (rep == 0) continue;  // warm-up
+          fwd[chunk].push_back(f);
+          bwd[chunk].push_back(bk);
+        }
+      }
+      for (std::int64_t chunk : chunks) {
+        const double f = median(fwd[chunk]), bk = median(bwd[chunk]);
+        std::printf("%-9s threads %d chunk %4lld  forward %8.3f ms (%.2fx)  backward %8.3f ms (%.2fx)\n", name, threads,
+                    static_cast<long long>(chunk), f, median(fwd[chunks[0]]) / f, bk, median(bwd[chunks[0]]) / bk);
+      }
+    }
+  }
+  return 0;
+}
