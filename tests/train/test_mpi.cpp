@@ -19,6 +19,7 @@
 
 #include "autograd/ops.h"
 #include "layers/module.h"
+#include "tests/selection_counter.h"
 #include "tests/train/train_test_util.h"
 #include "train/checkpoint.h"
 #include "train/distributed.h"
@@ -29,26 +30,6 @@ using namespace kat;
 using kat::test::ScratchDir;
 
 namespace {
-
-unsigned g_selected = 0;  // test cases that passed the filters (a filter matching none fails)
-
-struct SelectionCounter : doctest::IReporter {
-  explicit SelectionCounter(const doctest::ContextOptions&) {}
-  void report_query(const doctest::QueryData&) override {}
-  void test_run_start() override {}
-  void test_run_end(const doctest::TestRunStats& stats) override { g_selected = stats.numTestCasesPassingFilters; }
-  void test_case_start(const doctest::TestCaseData&) override {}
-  void test_case_reenter(const doctest::TestCaseData&) override {}
-  void test_case_end(const doctest::CurrentTestCaseStats&) override {}
-  void test_case_exception(const doctest::TestCaseException&) override {}
-  void subcase_start(const doctest::SubcaseSignature&) override {}
-  void subcase_end() override {}
-  void log_assert(const doctest::AssertData&) override {}
-  void log_message(const doctest::MessageData&) override {}
-  void test_case_skipped(const doctest::TestCaseData&) override {}
-};
-
-REGISTER_LISTENER("selection_counter", 1, SelectionCounter);
 
 std::shared_ptr<Communicator> g_world;  // the ranks this program was launched as
 
@@ -290,7 +271,7 @@ int main(int argc, char** argv) {
       g_world.reset();
       return status;
     }
-    if (status == 0 && g_selected == 0) {
+    if (status == 0 && kat::test::selected_test_cases == 0) {
       std::fprintf(stderr, "test_mpi: no test case matches the filter\n");
       status = 1;
     }
