@@ -2,7 +2,7 @@
 """One training step of the reference character LM in PyTorch: the peer of bench/train_step.
 
 Vocab 256, d_model 256, 4 layers, 4 heads, FFN 1024, pre-norm, dropout 0.1, Adam; random tokens.
-Attention: softmax (explicit causal mask), linear (elu + 1, chunked: blocks of 64 positions
+Attention: softmax (explicit causal mask as an additive bias), linear (elu + 1, chunked: blocks of 64 positions
 quadratic under a mask, the (S, z) state carried between blocks), performer (FAVOR+ m features,
 chunked the same way).
 
