@@ -2,63 +2,29 @@
 
 #include <fmt/format.h>
 
-#include <cmath>
-
 #include "autograd/profiler.h"
-#include "core/kernels/elementwise.h"
-#include "core/parallel.h"
+#include "core/kernels/dropout.h"
 
 namespace kat {
 namespace {
 
+// Keeps the mask's key, not the mask: the backward draws the same mask again (g * mask).
 class DropoutNode final : public Node {
  public:
-  Tensor mask;  // 0 or 1 / (1 - p)
+  DropoutNode(double p, std::uint64_t key, std::int64_t first) : p_(p), key_(key), first_(first) {}
   const char* name() const override { return "dropout"; }
-  std::vector<Tensor> backward(const Tensor& g) override { return {binary(BinaryOp::mul, g, mask)}; }
+  std::vector<Tensor> backward(const Tensor& g) override {
+    const Tensor gc = g.contiguous();
+    Tensor dx = Tensor::empty(gc.shape(), gc.dtype());
+    dropout_mask_apply(gc, dx, p_, key_, first_);
+    return {dx};
+  }
+
+ private:
+  double p_;
+  std::uint64_t key_;
+  std::int64_t first_;
 };
-
-// A stateless 64-bit mix of (key, counter) (the finalizer of SplitMix64), inlined so the mask loop
-// does not call out per element.
-inline std::uint64_t mix(std::uint64_t key, std::uint64_t counter) {
-  std::uint64_t z = key ^ (counter * 0xD6E8FEB86659FD93ULL);
-  z += 0x9E3779B97F4A7C15ULL;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
-// Element i is dropped when its 16-bit draw is below round(p * 65536): one hash of (key, i / 4)
-// gives the draws of four elements. The probability is p to within 2^-17; the mask depends on the
-// key and the element index only, not on how the threads split the work. Indices start at
-// `first`: the mask of elements [first, first + n) of a larger tensor drawn with the same key.
-// Writes the mask and x times the mask in one pass over contiguous x.
-void mask_and_apply(const Tensor& x, Tensor& mask, Tensor& out, double p, std::uint64_t key, std::int64_t first) {
-  const auto threshold = static_cast<std::uint32_t>(std::llround(p * 65536.0));
-  dispatch_float(x.dtype(), "dropout", [&](auto tag) {
-    using T = decltype(tag);
-    const T* xp = x.data<T>();
-    T* m = mask.data<T>();
-    T* o = out.data<T>();
-    const T keep = static_cast<T>(1.0 / (1.0 - p));
-    const std::int64_t n = x.numel();
-    const std::int64_t first_group = first / 4;
-    const std::int64_t end_group = (first + n + 3) / 4;
-    parallel_for(first_group, end_group, 4096, [&](std::int64_t b, std::int64_t e) {
-      for (std::int64_t g = b; g < e; ++g) {
-        const std::uint64_t h = mix(key, static_cast<std::uint64_t>(g));
-        const std::int64_t base = 4 * g - first;  // local index of the group's first element
-        const bool whole = base >= 0 && base + 4 <= n;
-        for (int j = 0; j < 4; ++j) {
-          if (!whole && (base + j < 0 || base + j >= n)) continue;
-          const T mj = static_cast<std::uint32_t>((h >> (16 * j)) & 0xFFFF) < threshold ? T(0) : keep;
-          m[base + j] = mj;
-          o[base + j] = xp[base + j] * mj;
-        }
-      }
-    });
-  });
-}
 
 }  // namespace
 
@@ -69,13 +35,11 @@ Variable dropout(const Variable& x, double p, Rng& rng, bool training, std::int6
   if (!training || p == 0.0) return x;
   OpTimer timer("dropout");
   const Tensor in = x.data().contiguous();
-  Tensor mask = Tensor::empty(in.shape(), in.dtype());
+  const std::uint64_t key = rng.next_u64();
   Tensor out = Tensor::empty(in.shape(), in.dtype());
-  mask_and_apply(in, mask, out, p, rng.next_u64(), first_element);
+  dropout_mask_apply(in, out, p, key, first_element);
   if (!any_requires_grad({&x})) return Variable(out);
-  auto node = std::make_shared<DropoutNode>();
-  node->mask = mask;
-  return attach(std::move(out), std::move(node), {&x});
+  return attach(std::move(out), std::make_shared<DropoutNode>(p, key, first_element), {&x});
 }
 
 }  // namespace kat

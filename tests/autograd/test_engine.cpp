@@ -194,7 +194,7 @@ TEST_CASE("dropout: the mask follows the generator, not the threads, and eval pa
 }
 
 TEST_CASE("dropout: a slice of elements gets the slice of the whole tensor's mask") {
-  // Offsets not a multiple of four cut the groups of four draws one hash gives.
+  // Parts starting at any element draw what the whole tensor draws there.
   Variable whole(Tensor::ones({5, 7}, DType::f32), false);
   Rng a(11);
   const Tensor full = dropout(whole, 0.5, a).data();
@@ -207,6 +207,67 @@ TEST_CASE("dropout: a slice of elements gets the slice of the whole tensor's mas
   }
   Rng c(11);
   CHECK_THROWS_AS(dropout(whole, 0.5, c, true, -1), Error);
+}
+
+TEST_CASE("dropout: the backward draws the forward's mask again") {
+  Rng init(3);
+  Variable x(randn({37, 29}, init), true);
+  Rng r(4);
+  const Variable y = dropout(x, 0.3, r);
+  sum(y).backward();
+  const Tensor g = x.grad();
+  const Tensor yd = y.data();
+  const Tensor xd = x.data();
+  std::int64_t dropped = 0;
+  for (std::int64_t i = 0; i < 37; ++i) {
+    for (std::int64_t j = 0; j < 29; ++j) {
+      const double gi = g.at({i, j});
+      // Dropped: y = 0 and dy/dx = 0; kept: y = x / 0.7 and dy/dx = 1 / 0.7.
+      if (gi == 0.0) {
+        ++dropped;
+        CHECK(yd.at({i, j}) == 0.0);
+      } else {
+        CHECK(gi == doctest::Approx(1.0 / 0.7));
+        CHECK(yd.at({i, j}) == doctest::Approx(xd.at({i, j}) / 0.7));
+      }
+    }
+  }
+  CHECK(dropped > 0.3 * 37 * 29 - 100);
+  CHECK(dropped < 0.3 * 37 * 29 + 100);
+}
+
+TEST_CASE("dropout: neighbouring draws are independent, and indices past 2^32 keep the slice property") {
+  // P(both of two neighbours dropped) = p^2 for independent draws; p = 0.5, n = 2^20 pairs.
+  const std::int64_t n = std::int64_t{1} << 21;
+  Variable ones(Tensor::ones({n}, DType::f32), false);
+  Rng a(21);
+  const Tensor m = dropout(ones, 0.5, a).data();
+  const float* pm = m.data<float>();
+  std::int64_t both = 0, first_dropped = 0;
+  for (std::int64_t i = 0; i + 1 < n; i += 2) {
+    first_dropped += pm[i] == 0.0f;
+    both += pm[i] == 0.0f && pm[i + 1] == 0.0f;
+  }
+  const double pairs = static_cast<double>(n / 2);
+  CHECK(std::abs(first_dropped / pairs - 0.5) < 6 * 0.5 / std::sqrt(pairs));
+  CHECK(std::abs(both / pairs - 0.25) < 6 * std::sqrt(0.25 * 0.75 / pairs));
+  // Another key draws another mask: agreement near 1/2.
+  Rng b(22);
+  const Tensor m2 = dropout(ones, 0.5, b).data();
+  std::int64_t same = 0;
+  for (std::int64_t i = 0; i < n; ++i) same += (pm[i] == 0.0f) == (m2.data<float>()[i] == 0.0f);
+  CHECK(std::abs(same / static_cast<double>(n) - 0.5) < 6 * 0.5 / std::sqrt(static_cast<double>(n)));
+  // Elements [2^32 - 5, 2^32 + 6) at once, and in two parts split at 2^32.
+  const std::int64_t first = (std::int64_t{1} << 32) - 5;
+  Variable whole(Tensor::ones({11}, DType::f64), false);
+  Variable head(Tensor::ones({5}, DType::f64), false);
+  Variable tail(Tensor::ones({6}, DType::f64), false);
+  Rng c1(8), c2(8), c3(8);
+  const Tensor w = dropout(whole, 0.5, c1, true, first).data();
+  const Tensor h = dropout(head, 0.5, c2, true, first).data();
+  const Tensor t = dropout(tail, 0.5, c3, true, first + 5).data();
+  CHECK(max_abs_diff(w.slice(0, 0, 5).contiguous(), h) == 0.0);
+  CHECK(max_abs_diff(w.slice(0, 5, 11).contiguous(), t) == 0.0);
 }
 
 TEST_CASE("the grad-ready hook of a leaf fires once per backward, when its gradient is final") {
