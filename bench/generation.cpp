@@ -6,7 +6,8 @@
 //              [--jump 1]
 //
 // Prints one JSON line: the mean milliseconds per token over the `window` tokens that end at each
-// position. bench/generation.py runs it against the PyTorch peer (bench/peers/generation_peer.py).
+// position, and the heap allocations (malloc and friends, bench/malloc_count.h) per token. bench/generation.py runs it
+// against the PyTorch peer (bench/peers/generation_peer.py).
 //
 // By default one run decodes every token from position 0 to the last position. With --jump 1 each
 // position starts from a fresh state made at position p - window - 8: every layer's attention state
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "autograd/grad_mode.h"
+#include "bench/malloc_count.h"
 #include "core/parallel.h"
 #include "layers/attention/attention.h"
 #include "layers/models/language_model.h"
@@ -77,13 +79,17 @@ int main(int argc, char** argv) {
   NoGradGuard no_grad;
 
   std::vector<double> ms(static_cast<std::size_t>(last));
+  std::int64_t step_mallocs = 0, steps = 0;
   Tensor token = Tensor::from_vector<std::int64_t>({65});
   // Decodes positions [from, to) from `state`, recording each token's milliseconds.
   auto decode = [&](DecodeState& state, std::int64_t from, std::int64_t to) {
     for (std::int64_t t = from; t < to; ++t) {
+      const std::int64_t m0 = bench::malloc_calls();
       const auto t0 = std::chrono::steady_clock::now();
       const Tensor logits = lm.step(token, state);
       const auto t1 = std::chrono::steady_clock::now();
+      step_mallocs += bench::malloc_calls() - m0;
+      ++steps;
       ms[static_cast<std::size_t>(t)] = std::chrono::duration<double, std::milli>(t1 - t0).count();
       token = Tensor::from_vector<std::int64_t>({static_cast<std::int64_t>(rng.below(256))});
       (void)logits;
@@ -120,6 +126,7 @@ int main(int argc, char** argv) {
     for (std::int64_t t = from; t < p; ++t) sum += ms[static_cast<std::size_t>(t)];
     std::printf("%s\"%lld\": %.4f", i ? ", " : "", static_cast<long long>(p), sum / static_cast<double>(p - from));
   }
-  std::printf("}}\n");
+  std::printf("}, \"mallocs_per_token\": %.1f}\n",
+              static_cast<double>(step_mallocs) / static_cast<double>(std::max<std::int64_t>(steps, 1)));
   return 0;
 }

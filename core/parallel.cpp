@@ -69,8 +69,7 @@ void set_num_threads(int n) {
 
 bool in_parallel_region() { return t_parallel_depth > 0; }
 
-void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain,
-                  const std::function<void(std::int64_t, std::int64_t)>& fn) {
+void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain, RangeFn fn) {
   if (end <= begin) return;
   grain = std::max<std::int64_t>(grain, 1);
   if (end - begin < 2 * grain || num_threads() == 1 || in_parallel_region()) {

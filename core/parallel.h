@@ -12,18 +12,34 @@
 //   KAT_NUM_THREADS read at the first use (default: the hardware concurrency).
 
 #include <cstdint>
-#include <functional>
+#include <memory>
+#include <type_traits>
 
 namespace kat {
 
 int num_threads();
 void set_num_threads(int n);  // n >= 1; applies to oneTBB and OpenBLAS alike
 
+// A non-owning reference to a callable fn(begin, end), valid while the callable lives: handing a
+// lambda to parallel_for costs no heap allocation (a std::function holding a lambda that captures
+// more than two pointers allocates one, and kernels run parallel_for thousands of times a step).
+class RangeFn {
+ public:
+  template <typename F, typename = std::enable_if_t<!std::is_same_v<std::decay_t<F>, RangeFn>>>
+  RangeFn(F&& fn)  // NOLINT(google-explicit-constructor, bugprone-forwarding-reference-overload)
+      : callable_(const_cast<void*>(static_cast<const void*>(std::addressof(fn)))),
+        call_([](void* c, std::int64_t b, std::int64_t e) { (*static_cast<std::remove_reference_t<F>*>(c))(b, e); }) {}
+  void operator()(std::int64_t begin, std::int64_t end) const { call_(callable_, begin, end); }
+
+ private:
+  void* callable_;
+  void (*call_)(void*, std::int64_t, std::int64_t);
+};
+
 // Calls fn(begin, end) on disjoint subranges covering [begin, end), in parallel when the range is
 // at least 2 * grain long and more than one thread is allowed. Subranges are at least `grain`
 // long (except possibly the last), so per-call overhead stays small.
-void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain,
-                  const std::function<void(std::int64_t, std::int64_t)>& fn);
+void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain, RangeFn fn);
 
 // True while the calling thread runs inside parallel_for (BLAS must not start its own threads).
 bool in_parallel_region();

@@ -7,10 +7,13 @@
 #include <string_view>
 #include <vector>
 
+#include "core/small_vector.h"
+
 namespace kat {
 
-using Shape = std::vector<std::int64_t>;
-using Strides = std::vector<std::int64_t>;
+// Up to six dimensions without a heap allocation (core/small_vector.h).
+using Shape = SmallVector<std::int64_t, 6>;
+using Strides = SmallVector<std::int64_t, 6>;
 
 std::int64_t numel(const Shape& shape);
 Strides contiguous_strides(const Shape& shape);
