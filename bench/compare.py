@@ -14,6 +14,7 @@ the medians [min-max], the ratio kat / PyTorch, the target and whether it is met
 """
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -66,6 +67,34 @@ class Table:
             print("| " + " | ".join(r) + " |")
 
 
+class OtherLoad:
+    """CPU time of the processes other than this one and its children, since construction: the
+    machine's busy time (/proc/stat) minus our own (getrusage). A load average would count the
+    benchmark itself, and a build that just ended."""
+
+    def __init__(self):
+        self.t0, self.busy0, self.own0 = time.monotonic(), self.machine_busy(), self.own()
+
+    @staticmethod
+    def machine_busy():
+        with open("/proc/stat") as f:
+            user, nice, system, idle, iowait, irq, softirq = (int(x) for x in f.readline().split()[1:8])
+        return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def own():
+        total = 0.0
+        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+            r = resource.getrusage(who)
+            total += r.ru_utime + r.ru_stime
+        return total
+
+    def cores(self):
+        """Cores the other processes kept busy on average."""
+        wall = max(time.monotonic() - self.t0, 1e-3)
+        return max(0.0, (self.machine_busy() - self.busy0) - (self.own() - self.own0)) / wall
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--build", default="build")
@@ -76,9 +105,10 @@ def main():
     a = p.parse_args()
     rounds = 1 if a.quick else a.rounds
     start = time.monotonic()
-    load = os.getloadavg()[0]
-    if load > 0.5:
-        print(f"compare.py: load average {load:.1f}: other processes are running; the figures will be disturbed "
+    others = OtherLoad()
+    time.sleep(2)
+    if others.cores() > 0.2:
+        print(f"compare.py: other processes use {others.cores():.1f} cores: the figures will be disturbed "
               "(and PyTorch's 2-thread steps can take many times longer)", file=sys.stderr)
     binary = {name: os.path.abspath(os.path.join(a.build, "bench", name)) for name in ("sgemm", "train_step", "generation")}
     for path in binary.values():
@@ -161,11 +191,12 @@ def main():
 
     table.print()
     elapsed = time.monotonic() - start
-    load = max(load, os.getloadavg()[0])
-    if load > 0.5:
-        print(f"\nBusy machine: load average {load:.1f} beside this run, so these figures are disturbed. PyTorch's "
-              "OpenMP threads spin at their barriers and slow down many times when another process holds a core; "
-              "measure on an idle machine.")
+    if others.cores() > 0.2:
+        print(f"\nBusy machine: other processes used {others.cores():.1f} cores on average beside this run, so these "
+              "figures are disturbed. PyTorch's OpenMP threads spin at their barriers and slow down many times when "
+              "another process holds a core; measure on an idle machine.")
+    else:
+        print(f"\nIdle machine: other processes used {others.cores():.2f} cores on average beside this run.")
     print(f"\n{rounds} rounds per case, kat and PyTorch alternating in fresh processes; training: "
           f"{a.steps} timed steps after 2 warm-up per process, {a.threads} threads; generation: 1 thread, "
           f"mean of the 64 tokens before each position. Wall time {elapsed / 60:.1f} min.")
