@@ -37,7 +37,8 @@ class SmallVector {
   using reverse_iterator = std::reverse_iterator<iterator>;
   using const_reverse_iterator = std::reverse_iterator<const_iterator>;
 
-  SmallVector() noexcept {}  // NOLINT(modernize-use-equals-default): user-provided, so const objects need no initializer
+  // User-provided (not defaulted), so that a const object needs no initializer.
+  SmallVector() noexcept {}  // NOLINT(modernize-use-equals-default)
   explicit SmallVector(size_type n) { resize(n); }
   SmallVector(size_type n, const T& value) { resize(n, value); }
   SmallVector(std::initializer_list<T> values) { assign(values.begin(), values.end()); }

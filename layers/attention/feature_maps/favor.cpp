@@ -6,7 +6,12 @@
 #include <cmath>
 
 #include "autograd/ops.h"
+#include "autograd/profiler.h"
+#include "core/kernels/elementwise.h"
+#include "core/kernels/fast_math.h"
+#include "core/kernels/gemm.h"
 #include "core/kernels/reduce.h"
+#include "core/parallel.h"
 
 namespace kat {
 
@@ -60,6 +65,40 @@ Tensor running_max(const Tensor& c) {
   return out;
 }
 
+// The positive features as one op. Forward: x' = c x (c = D^(-1/4)), a = x' W^T - |x'|^2 / 2,
+// phi = exp(a - s) / sqrt(m) with s the stabilizer of the row. Backward, s held constant (attention
+// does not depend on it): d phi_i / d x' = phi_i (w_i - x'), so with G = g * phi,
+//   dL/dx = c (G W - rowsum(G) x').
+class FavorPositiveNode final : public Node {
+ public:
+  Tensor xs;   // x' (B, H, N, D)
+  Tensor phi;  // (B, H, N, m)
+  Tensor w;    // the projection (m, D)
+  double c = 1.0;
+  const char* name() const override { return "favor+_features"; }
+  std::vector<Tensor> backward(const Tensor& g) override {
+    const Tensor G = binary(BinaryOp::mul, g.contiguous(), phi);  // (B, H, N, m)
+    Tensor dx = kat::matmul(G, w);                                // G W (B, H, N, D)
+    const std::int64_t m = phi.size(3), d = xs.size(3), rows = xs.numel() / d;
+    dispatch_float(dx.dtype(), "favor+_features", [&](auto tag) {
+      using T = decltype(tag);
+      const T* pg = G.data<T>();
+      const T* px = xs.data<T>();
+      T* pd = dx.data<T>();
+      const auto cc = static_cast<T>(c);
+      parallel_for(0, rows, 256, [&](std::int64_t r0, std::int64_t r1) {
+        for (std::int64_t r = r0; r < r1; ++r) {
+          T rs = 0;
+          for (std::int64_t i = 0; i < m; ++i) rs += pg[r * m + i];
+#pragma omp simd
+          for (std::int64_t j = 0; j < d; ++j) pd[r * d + j] = cc * (pd[r * d + j] - rs * px[r * d + j]);
+        }
+      });
+    });
+    return {dx};
+  }
+};
+
 }  // namespace
 
 Variable FavorFeatureMap::forward(const Variable& x, FeatureRole role, Tensor* key_log_scale) {
@@ -72,9 +111,7 @@ Variable FavorFeatureMap::forward(const Variable& x, FeatureRole role, Tensor* k
   if (role == FeatureRole::causal_key && key_log_scale == nullptr) {
     fail("causal keys need somewhere to report their stabilizer (key_log_scale)");
   }
-  const Variable xs = x * std::pow(static_cast<double>(d_), -0.25);         // x' (B, H, N, D)
-  const Variable proj = matmul(xs, Variable(projection_.transpose(0, 1)));  // w_i . x' (B, H, N, m)
-  const Variable half_sq = sum(xs * xs, {-1}, /*keepdim=*/true) * 0.5;      // |x'|^2 / 2 (B, H, N, 1)
+  const double c = std::pow(static_cast<double>(d_), -0.25);
   const double norm = 1.0 / std::sqrt(static_cast<double>(m_));
 
   // The stabilizer: the log of the factor each row is divided by, a constant for the gradient
@@ -88,16 +125,68 @@ Variable FavorFeatureMap::forward(const Variable& x, FeatureRole role, Tensor* k
     return row;
   };
 
-  if (kind_ == Kind::positive) {
-    const Variable a = proj - half_sq;  // exponents (B, H, N, m)
-    if (!stabilize_) return exp(a) * norm;
-    return exp(a - Variable(shift(max(a.data(), {-1}, true)))) * norm;
-  }
+  if (kind_ == Kind::positive) return positive(x, c, norm, shift);
 
-  const Variable trig = concat({sin(proj), cos(proj)}, -1);  // (B, H, N, 2m)
+  const Variable xs = x * c;                                                // x' (B, H, N, D)
+  const Variable proj = matmul(xs, Variable(projection_.transpose(0, 1)));  // w_i . x' (B, H, N, m)
+  const Variable half_sq = sum(xs * xs, {-1}, /*keepdim=*/true) * 0.5;      // |x'|^2 / 2 (B, H, N, 1)
+  const Variable trig = concat({sin(proj), cos(proj)}, -1);                 // (B, H, N, 2m)
   if (!stabilize_) return trig * (exp(half_sq) * norm);
   if (role == FeatureRole::query) return trig * norm;  // exp(|q'|^2 / 2) is a factor per query row: it cancels
   return trig * (exp(half_sq - Variable(shift(half_sq.data()))) * norm);
+}
+
+}  // namespace kat
+
+namespace kat {
+
+Variable FavorFeatureMap::positive(const Variable& x, double c, double norm,
+                                   const std::function<Tensor(const Tensor&)>& shift) const {
+  OpTimer timer("favor+_features");
+  const Tensor xs = unary(UnaryOp::scale, x.data().contiguous(), c);  // x' (B, H, N, D)
+  Tensor phi = kat::matmul(xs, projection_.transpose(0, 1));          // w_i . x', then phi in place (B, H, N, m)
+  const std::int64_t m = m_, d = d_, rows = xs.numel() / d, n = x.size(2);
+  Tensor row_max = Tensor::empty({x.size(0), x.size(1), n, 1}, x.dtype());
+  dispatch_float(x.dtype(), "favor+_features", [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = xs.data<T>();
+    T* pa = phi.data<T>();
+    T* pm = row_max.data<T>();
+    // a = w_i . x' - |x'|^2 / 2 and the row's largest a.
+    parallel_for(0, rows, 256, [&](std::int64_t r0, std::int64_t r1) {
+      for (std::int64_t r = r0; r < r1; ++r) {
+        T sq = 0;
+        for (std::int64_t j = 0; j < d; ++j) sq += px[r * d + j] * px[r * d + j];
+        T top = -std::numeric_limits<T>::infinity();
+        for (std::int64_t i = 0; i < m; ++i) {
+          const T a = pa[r * m + i] - sq / 2;
+          pa[r * m + i] = a;
+          top = std::max(top, a);
+        }
+        pm[r] = top;
+      }
+    });
+    // phi = exp(a - s) / sqrt(m): s per row (queries, causal keys) or per (B, H) (keys).
+    const Tensor s = stabilize_ ? shift(row_max) : Tensor();
+    const T* ps = s.defined() ? s.data<T>() : nullptr;
+    const std::int64_t rows_per_shift = s.defined() && s.size(2) == 1 ? n : 1;
+    const auto scale = static_cast<T>(norm);
+    parallel_for(0, rows, 256, [&](std::int64_t r0, std::int64_t r1) {
+      for (std::int64_t r = r0; r < r1; ++r) {
+        const T sr = ps != nullptr ? ps[r / rows_per_shift] : T(0);
+        T* row = pa + r * m;
+#pragma omp simd
+        for (std::int64_t i = 0; i < m; ++i) row[i] = detail::exp_vec(row[i] - sr) * scale;
+      }
+    });
+  });
+  if (!any_requires_grad({&x})) return Variable(phi);
+  auto node = std::make_shared<FavorPositiveNode>();
+  node->xs = xs;
+  node->phi = phi;
+  node->w = projection_;
+  node->c = c;
+  return attach(phi, std::move(node), {&x});
 }
 
 }  // namespace kat

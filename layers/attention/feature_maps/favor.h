@@ -16,6 +16,8 @@
 // projections are a buffer (saved in checkpoints) drawn from the map's own generator (also saved),
 // and redrawn every redraw_interval training steps.
 
+#include <functional>
+
 #include "layers/attention/feature_maps/feature_map.h"
 #include "layers/attention/feature_maps/random_projection.h"
 
@@ -40,6 +42,10 @@ class FavorFeatureMap : public FeatureMap {
   void set_stabilize(bool on) { stabilize_ = on; }
 
  private:
+  // The positive features as one fused op (favor.cpp); shift maps each row's largest exponent to
+  // the role's stabilizer.
+  Variable positive(const Variable& x, double c, double norm, const std::function<Tensor(const Tensor&)>& shift) const;
+
   Kind kind_;
   std::int64_t m_, d_;
   bool orthogonal_;
