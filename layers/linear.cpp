@@ -22,8 +22,7 @@ Variable Linear::forward(const Variable& x) const {
     fail(fmt::format("input last dim {} != in_features {} (input shape {})", x.dim() < 1 ? 0 : x.size(-1), options_.in,
                      to_string(x.shape())));
   }
-  Variable y = matmul(x, weight_);
-  return options_.bias ? y + bias_ : y;
+  return linear(x, weight_, options_.bias ? bias_ : Variable());
 }
 
 }  // namespace kat

@@ -28,7 +28,7 @@ long max_rss_kb() {
 }
 
 // Ops whose FLOPs are products of matrices (the GEMM FLOP/s of the step counts these).
-bool is_gemm(const std::string& op) { return op == "matmul" || op == "softmax_attention"; }
+bool is_gemm(const std::string& op) { return op == "matmul" || op == "linear" || op == "softmax_attention"; }
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -174,8 +174,9 @@ std::string format_step_benchmark(const StepBenchmark& r) {
   }
   double total = 0;
   for (double x : r.step_seconds) total += x;
-  s += fmt::format("GEMM work (matmul, softmax_attention): {:.1f} GFLOP per step, {:.1f} GFLOP/s over the steps\n\n",
-                   gemm_flops / n / 1e9, total > 0 ? gemm_flops / total / 1e9 : 0.0);
+  s += fmt::format(
+      "GEMM work (matmul, linear, softmax_attention): {:.1f} GFLOP per step, {:.1f} GFLOP/s over the steps\n\n",
+      gemm_flops / n / 1e9, total > 0 ? gemm_flops / total / 1e9 : 0.0);
   s += format_profile(r.ops, r.steps, total, r.outside_ops);
   return s;
 }

@@ -1,5 +1,9 @@
 #include "autograd/functions/linalg.h"
 
+#include <fmt/format.h>
+
+#include <cstring>
+
 #include "autograd/profiler.h"
 #include "core/kernels/gemm.h"
 #include "core/kernels/reduce.h"
@@ -48,7 +52,75 @@ class MatmulNode final : public Node {
   }
 };
 
+class LinearNode final : public Node {
+ public:
+  Tensor x, w;  // x saved when w needs a gradient, w when x does
+  Shape x_shape;
+  bool has_bias = false;
+  const char* name() const override { return "linear"; }
+  std::vector<Tensor> backward(const Tensor& g) override {
+    const std::int64_t K = x_shape.back(), N = g.size(-1);
+    const Tensor g2 = g.reshape({-1, N});  // (R, N)
+    Tensor dx, dw, db;
+    if (needs_grad(0)) {
+      dx = Tensor::empty(x_shape, g.dtype());
+      Tensor dx2 = dx.view({-1, K});
+      gemm(g2, w, dx2, false, true);
+    }
+    if (needs_grad(1)) {
+      dw = Tensor::empty({K, N}, g.dtype());
+      gemm(x.reshape({-1, K}), g2, dw, true, false);
+    }
+    if (!has_bias) return {dx, dw};
+    if (needs_grad(2)) db = sum(g2, {0});
+    return {dx, dw, db};
+  }
+};
+
 }  // namespace
+
+Variable linear(const Variable& x, const Variable& w, const Variable& b) {
+  if (!x.defined() || !w.defined()) throw Error("linear: undefined input or weight");
+  if (w.dim() != 2 || x.dim() < 1 || x.size(-1) != w.size(0)) {
+    throw Error(
+        fmt::format("linear: cannot multiply {} by a weight of shape {}", to_string(x.shape()), to_string(w.shape())));
+  }
+  if (b.defined() && (b.dim() != 1 || b.size(0) != w.size(1))) {
+    throw Error(
+        fmt::format("linear: bias of shape {} for a weight of shape {}", to_string(b.shape()), to_string(w.shape())));
+  }
+  if (x.dtype() != w.dtype() || (b.defined() && b.dtype() != w.dtype())) {
+    throw Error(
+        fmt::format("linear: element types differ: input {}, weight {}", dtype_name(x.dtype()), dtype_name(w.dtype())));
+  }
+  OpTimer timer("linear");
+  const std::int64_t K = w.size(0), N = w.size(1);
+  Shape out_shape = x.shape();
+  out_shape.back() = N;
+  Tensor out = Tensor::empty(out_shape, x.dtype());
+  Tensor out2 = out.view({-1, N});  // (R, N)
+  const std::int64_t rows = out2.size(0);
+  if (b.defined()) {
+    const Tensor bc = b.data().contiguous();
+    const std::size_t bytes = static_cast<std::size_t>(N) * dtype_size(bc.dtype());
+    auto* dst = static_cast<unsigned char*>(out2.raw_data());
+    const auto* src = static_cast<const unsigned char*>(bc.raw_data());
+    for (std::int64_t r = 0; r < rows; ++r) std::memcpy(dst + static_cast<std::size_t>(r) * bytes, src, bytes);
+  }
+  gemm(x.data().reshape({-1, K}), w.data(), out2, false, false, 1.0, b.defined() ? 1.0 : 0.0);
+  if (timer.active()) {
+    const double flops = 2.0 * static_cast<double>(out.numel()) * static_cast<double>(K);
+    timer.set_flops(flops, flops * ((x.requires_grad() ? 1 : 0) + (w.requires_grad() ? 1 : 0)));
+  }
+  if (!any_requires_grad({&x, &w, &b})) return Variable(out);
+  auto node = std::make_shared<LinearNode>();
+  node->x_shape = x.shape();
+  node->has_bias = b.defined();
+  if (w.requires_grad()) node->x = x.data();
+  if (x.requires_grad()) node->w = w.data();
+  if (!b.defined()) return attach(std::move(out), std::move(node), {&x, &w});
+  return attach(std::move(out), std::move(node), {&x, &w, &b});
+}
 
 Variable matmul(const Variable& a, const Variable& b) {
   if (!a.defined() || !b.defined()) throw Error("matmul: undefined input");

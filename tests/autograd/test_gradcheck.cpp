@@ -103,6 +103,26 @@ TEST_CASE("gradcheck: matmul in its 2-D, folded and batched forms") {
              {randn({4, 3}, rng), randn({2, 4}, rng)});
 }
 
+TEST_CASE("gradcheck: linear (x @ w + b), with and without a bias, from a strided input") {
+  Rng rng(113);
+  require_ok([](const Vars& v) { return linear(v[0], v[1], v[2]); },
+             {randn({2, 3, 4}, rng), randn({4, 5}, rng), randn({5}, rng)});
+  require_ok([](const Vars& v) { return linear(v[0], v[1], Variable()); }, {randn({3, 4}, rng), randn({4, 2}, rng)});
+  require_ok([](const Vars& v) { return linear(transpose(v[0], 0, 1), v[1], v[2]); },
+             {randn({4, 3}, rng), randn({4, 2}, rng), randn({2}, rng)});
+  // A single row: the product is a matrix-vector one onto the bias.
+  require_ok([](const Vars& v) { return linear(v[0], v[1], v[2]); },
+             {randn({1, 4}, rng), randn({4, 3}, rng), randn({3}, rng)});
+}
+
+TEST_CASE("linear: equals matmul plus the bias, and refuses shapes that do not fit") {
+  Rng rng(114);
+  const Variable x(randn({2, 3, 4}, rng)), w(randn({4, 5}, rng)), b(randn({5}, rng));
+  CHECK(max_abs_diff(linear(x, w, b).data(), (matmul(x, w) + b).data()) < 1e-12);
+  CHECK_THROWS_AS(linear(x, Variable(randn({3, 5}, rng)), b), Error);
+  CHECK_THROWS_AS(linear(x, w, Variable(randn({4}, rng))), Error);
+}
+
 TEST_CASE("gradcheck: views and joins") {
   Rng rng(104);
   Tensor x = randn({2, 3, 4}, rng);

@@ -31,10 +31,11 @@ TEST_CASE("a profiled step of a small LM covers its ops, with the calls its laye
   const StepBenchmark r = run_step_benchmark(w, o);
   REQUIRE(r.step_seconds.size() == 2);
 
-  // Per step: q, k, v, o and two feed-forward products per layer, and the output projection.
+  // Per step: q, k, v, o and two feed-forward products per layer (linear, with their biases), and
+  // the output projection (matmul with the tied embedding).
   const std::vector<std::pair<std::string, std::int64_t>> calls = {
-      {"matmul", 6 * 2 + 1}, {"softmax_attention", 2}, {"layer_norm", 2 * 2 + 1}, {"dropout", 1 + 3 * 2},
-      {"relu", 2},           {"embedding", 1},         {"cross_entropy", 1}};
+      {"linear", 6 * 2},      {"matmul", 1}, {"softmax_attention", 2}, {"layer_norm", 2 * 2 + 1},
+      {"dropout", 1 + 3 * 2}, {"relu", 2},   {"embedding", 1},         {"cross_entropy", 1}};
   for (const auto& [name, n] : calls) {
     CAPTURE(name);
     const OpProfile* op = find(r.ops, name);
@@ -43,6 +44,7 @@ TEST_CASE("a profiled step of a small LM covers its ops, with the calls its laye
     CHECK(op->backward_calls == 2 * n);
   }
   CHECK(find(r.ops, "matmul")->forward_flops > 0);
+  CHECK(find(r.ops, "linear")->backward_flops > 0);
   CHECK(find(r.ops, "softmax_attention")->backward_flops > 0);
   const OpProfile* acc = find(r.ops, "accumulate_grad");
   REQUIRE(acc != nullptr);
