@@ -178,21 +178,24 @@ bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
-// The largest difference between the models of two checkpoints. Under softmax attention the key
-// projection's bias is left out: softmax ignores it, its gradient is rounding noise that Adam
-// scales up (docs/reliability.md, Determinism).
-double max_model_difference(const Checkpoint& a, const Checkpoint& b) {
-  double worst = a.model.size() == b.model.size() ? 0.0 : INFINITY;
+// The largest difference between the models of two checkpoints, and the tensor it is in. Under
+// softmax attention the key projection's bias is left out: softmax ignores it, its gradient is
+// rounding noise that Adam scales up (docs/reliability.md, Determinism).
+std::pair<double, std::string> max_model_difference(const Checkpoint& a, const Checkpoint& b) {
+  if (a.model.size() != b.model.size()) return {INFINITY, "(a different number of tensors)"};
+  std::pair<double, std::string> worst = {0.0, "(none)"};
   for (const auto& [name, t] : a.model) {
     auto it = b.model.find(name);
-    if (it == b.model.end() || it->second.shape() != t.shape()) return INFINITY;
+    if (it == b.model.end() || it->second.shape() != t.shape()) return {INFINITY, name};
     if (!is_floating(t.dtype()) || ends_with(name, "attn.k_proj.bias")) continue;
-    worst = std::max(worst, max_abs_diff(t, it->second));
+    const double d = max_abs_diff(t, it->second);
+    if (d > worst.first) worst = {d, name};
   }
   return worst;
 }
 
-void check_same_as_one_process(const std::string& config, const std::vector<std::string>& sets) {
+void check_same_as_one_process(const std::string& config, std::vector<std::string> sets) {
+  sets.push_back("model.activation=gelu");
   ScratchDir dir("mpi-cli");
   const std::string one = dir.file("one"), two = dir.file("two");
   Job single(kat_train(config, one, sets), dir.file("one.log"));
@@ -207,9 +210,14 @@ void check_same_as_one_process(const std::string& config, const std::vector<std:
   const Checkpoint b = read_checkpoint(two + "/checkpoints/last.h5");
   CHECK(a.progress.step == b.progress.step);
   CHECK(a.data_state == b.data_state);
-  const double d = max_model_difference(a, b);
-  MESSAGE(config << ": the last checkpoints of 1 and 2 processes differ by at most " << d);
-  CHECK(d <= 1e-6);
+  const auto [d, where] = max_model_difference(a, b);
+  MESSAGE(config << ": the last checkpoints of 1 and 2 processes differ by at most " << d << " (" << where << ")");
+  // Adam moves an element by up to the learning rate (3e-3 here) per step whatever its gradient's
+  // size, so the rounding difference of two sums of the same gradients shows in elements whose
+  // gradient is small: up to 9.5e-7 after 12 steps (relu, and 7.2e-7 with gelu). A real error, a
+  // row of the 16 or 32 lost or counted twice, changes the gradients by parts in 16 or 32, and
+  // Adam's steps by about that part of the learning rate: 1e-4 (an estimate).
+  CHECK(d <= 1e-5);
   // Rank 0 alone wrote the run folder: one log, every line once.
   const std::string log = read_file(two + "/train.log");
   CHECK(log.find("data-parallel: ") != std::string::npos);
@@ -221,12 +229,12 @@ void check_same_as_one_process(const std::string& config, const std::vector<std:
 
 }  // namespace
 
-TEST_CASE("mpiexec -n 2 kat train: the language model of one process, to 1e-6") {
+TEST_CASE("mpiexec -n 2 kat train: the language model of one process, to 1e-5") {
   check_same_as_one_process("lm-tiny.yaml", {"train.steps=12", "schedule.warmup=4", "train.valid_interval=6",
                                              "train.checkpoint_interval=6", "train.log_interval=3"});
 }
 
-TEST_CASE("mpiexec -n 2 kat train: the translation model of one process, to 1e-6") {
+TEST_CASE("mpiexec -n 2 kat train: the translation model of one process, to 1e-5") {
   check_same_as_one_process("copy-tiny.yaml", {"train.steps=12", "train.valid_interval=6",
                                                "train.checkpoint_interval=6", "train.log_interval=3"});
 }
