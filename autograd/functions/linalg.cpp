@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <cstring>
-
 #include "autograd/profiler.h"
 #include "core/kernels/gemm.h"
 #include "core/kernels/reduce.h"
@@ -98,15 +96,8 @@ Variable linear(const Variable& x, const Variable& w, const Variable& b) {
   Shape out_shape = x.shape();
   out_shape.back() = N;
   Tensor out = Tensor::empty(out_shape, x.dtype());
-  Tensor out2 = out.view({-1, N});  // (R, N)
-  const std::int64_t rows = out2.size(0);
-  if (b.defined()) {
-    const Tensor bc = b.data().contiguous();
-    const std::size_t bytes = static_cast<std::size_t>(N) * dtype_size(bc.dtype());
-    auto* dst = static_cast<unsigned char*>(out2.raw_data());
-    const auto* src = static_cast<const unsigned char*>(bc.raw_data());
-    for (std::int64_t r = 0; r < rows; ++r) std::memcpy(dst + static_cast<std::size_t>(r) * bytes, src, bytes);
-  }
+  Tensor out2 = out.view({-1, N});        // (R, N)
+  if (b.defined()) out2.copy_(b.data());  // every row starts as the bias
   gemm(x.data().reshape({-1, K}), w.data(), out2, false, false, 1.0, b.defined() ? 1.0 : 0.0);
   if (timer.active()) {
     const double flops = 2.0 * static_cast<double>(out.numel()) * static_cast<double>(K);
