@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstddef>
 
 #include "autograd/ops.h"
 #include "layers/init.h"
@@ -18,6 +19,9 @@ PositionalEncoding::PositionalEncoding(const PositionalOptions& options, Rng& rn
     init::normal(t, rng, 0.02);
     table_ = register_parameter("table", t);
   }
+  for (std::int64_t i = 0; i < options.dim; i += 2) {
+    wavelengths_.push_back(std::pow(10000.0, static_cast<double>(i) / static_cast<double>(options.dim)));
+  }
 }
 
 Tensor PositionalEncoding::sinusoids(std::int64_t start, std::int64_t n, DType dtype) const {
@@ -28,7 +32,7 @@ Tensor PositionalEncoding::sinusoids(std::int64_t start, std::int64_t n, DType d
   for (std::int64_t t = 0; t < n; ++t) {
     const double pos = static_cast<double>(start + t);
     for (std::int64_t i = 0; i < d; i += 2) {
-      const double angle = pos / std::pow(10000.0, static_cast<double>(i) / static_cast<double>(d));
+      const double angle = pos / wavelengths_[static_cast<std::size_t>(i / 2)];
       out[t * d + i] = std::sin(angle);
       if (i + 1 < d) out[t * d + i + 1] = std::cos(angle);
     }

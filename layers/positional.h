@@ -3,6 +3,8 @@
 // (Section 3.5) or a learned table. Both take the first position's index, so incremental decoding
 // can ask for one position at a time.
 
+#include <vector>
+
 #include "layers/module.h"
 
 namespace kat {
@@ -25,7 +27,8 @@ class PositionalEncoding : public Module {
   Tensor sinusoids(std::int64_t start, std::int64_t n, DType dtype) const;
 
   PositionalOptions options_;
-  Variable table_;  // learned: (max_len, dim)
+  Variable table_;                   // learned: (max_len, dim)
+  std::vector<double> wavelengths_;  // 10000^(2i/d) for i = 0, 1, ..., the divisors of the sinusoids' angles
 };
 
 }  // namespace kat
