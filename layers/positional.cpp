@@ -19,8 +19,10 @@ PositionalEncoding::PositionalEncoding(const PositionalOptions& options, Rng& rn
     init::normal(t, rng, 0.02);
     table_ = register_parameter("table", t);
   }
-  for (std::int64_t i = 0; options.kind == PositionalKind::sinusoidal && i < options.dim; i += 2) {
-    wavelengths_.push_back(std::pow(10000.0, static_cast<double>(i) / static_cast<double>(options.dim)));
+  if (options.kind == PositionalKind::sinusoidal) {
+    for (std::int64_t i = 0; i < options.dim; i += 2) {
+      wavelengths_.push_back(std::pow(10000.0, static_cast<double>(i) / static_cast<double>(options.dim)));
+    }
   }
 }
 
