@@ -21,6 +21,7 @@ std::atomic<std::int64_t> g_count{0};
 std::atomic<std::int64_t> g_cache_hits{0};
 std::atomic<std::int64_t> g_system_count{0};
 std::atomic<std::int64_t> g_system_bytes{0};
+std::atomic<std::int64_t> g_small_hits{0};
 
 void note_alloc(std::int64_t bytes) {
   const std::int64_t live = g_live.fetch_add(bytes, std::memory_order_relaxed) + bytes;
@@ -100,13 +101,78 @@ BlockCache& cache() {
   return c;
 }
 
+// Small blocks (below kCachedFrom) are kept per thread, one free list per multiple of the
+// alignment, linked through the blocks themselves, so that the many small tensors of a decoding
+// step or of the bookkeeping of a training step skip malloc's aligned path. A block freed on
+// another thread than the one that allocated it joins the freeing thread's lists (every block comes
+// from aligned_alloc, so any thread may free it). Each thread keeps at most kSmallCap bytes; its
+// lists go back to the system when it exits.
+constexpr std::size_t kSmallBins = kCachedFrom / kStorageAlignment;
+constexpr std::size_t kSmallCap = std::size_t{8} << 20;
+
+struct SmallBlocks {
+  void* head[kSmallBins] = {};
+  std::size_t cached = 0;
+
+  static std::size_t bin(std::size_t bytes) { return bytes / kStorageAlignment - 1; }
+
+  void* take(std::size_t bytes) {
+    void*& h = head[bin(bytes)];
+    void* p = h;
+    if (p == nullptr) return nullptr;
+    h = *static_cast<void**>(p);
+    cached -= bytes;
+    return p;
+  }
+
+  bool keep(void* p, std::size_t bytes) {
+    if (cached + bytes > kSmallCap) return false;
+    void*& h = head[bin(bytes)];
+    *static_cast<void**>(p) = h;
+    h = p;
+    cached += bytes;
+    return true;
+  }
+
+  void release() {
+    for (void*& h : head) {
+      while (h != nullptr) {
+        void* next = *static_cast<void**>(h);
+        std::free(h);
+        h = next;
+      }
+    }
+    cached = 0;
+  }
+
+  ~SmallBlocks();
+};
+
+// Set once the thread's lists are destroyed: a tensor that outlives them (a static one freed at
+// exit) goes straight back to the system.
+thread_local bool t_small_gone = false;
+
+SmallBlocks::~SmallBlocks() {
+  release();
+  t_small_gone = true;
+}
+
+SmallBlocks* small_blocks() {
+  if (t_small_gone) return nullptr;
+  thread_local SmallBlocks b;
+  return &b;
+}
+
 }  // namespace
 
 Storage::Storage(std::size_t bytes) {
   // aligned_alloc needs a size that is a multiple of the alignment.
   bytes_ = (std::max<std::size_t>(bytes, 1) + kStorageAlignment - 1) / kStorageAlignment * kStorageAlignment;
   bytes_ = size_class(bytes_);
-  if (bytes_ >= kCachedFrom) {
+  if (bytes_ < kCachedFrom) {
+    if (SmallBlocks* sb = small_blocks(); sb != nullptr) data_ = sb->take(bytes_);
+    if (data_ != nullptr) g_small_hits.fetch_add(1, std::memory_order_relaxed);
+  } else {
     data_ = cache().take(bytes_);
     if (data_ != nullptr) {
       g_cache_hits.fetch_add(1, std::memory_order_relaxed);
@@ -121,7 +187,13 @@ Storage::Storage(std::size_t bytes) {
 }
 
 Storage::~Storage() {
-  if (bytes_ < kCachedFrom || !cache().keep(data_, bytes_)) std::free(data_);
+  bool kept = false;
+  if (bytes_ < kCachedFrom) {
+    if (SmallBlocks* sb = small_blocks(); sb != nullptr) kept = sb->keep(data_, bytes_);
+  } else {
+    kept = cache().keep(data_, bytes_);
+  }
+  if (!kept) std::free(data_);
   g_live.fetch_sub(static_cast<std::int64_t>(bytes_), std::memory_order_relaxed);
 }
 
@@ -133,6 +205,7 @@ MemoryStats memory_stats() {
   s.cache_hits = g_cache_hits.load(std::memory_order_relaxed);
   s.system_allocations = g_system_count.load(std::memory_order_relaxed);
   s.system_bytes = g_system_bytes.load(std::memory_order_relaxed);
+  s.small_reused = g_small_hits.load(std::memory_order_relaxed);
   {
     std::lock_guard lock(cache().mutex);
     s.cached_bytes = static_cast<std::int64_t>(cache().cached);
@@ -142,6 +215,9 @@ MemoryStats memory_stats() {
 
 void reset_peak_memory() { g_peak.store(g_live.load(std::memory_order_relaxed), std::memory_order_relaxed); }
 
-void release_cached_memory() { cache().release(); }
+void release_cached_memory() {
+  cache().release();
+  if (SmallBlocks* sb = small_blocks(); sb != nullptr) sb->release();
+}
 
 }  // namespace kat

@@ -32,7 +32,9 @@ class Storage {
 // at most 12.5%), the highest value since the last reset, the allocation count, and the bytes of
 // freed blocks kept for reuse (storage.cpp; at most KAT_CACHE_MB MiB, default 2048, 0 disables).
 // Where the blocks came from: a large block (64 KiB and more) from the cache or, on a miss, from
-// the system (aligned_alloc); the small ones (allocations minus those two) always from malloc.
+// the system (aligned_alloc); a small one from the allocating thread's own free lists
+// (small_reused counts those) or else from malloc. The small blocks kept, at most 8 MiB per thread,
+// are not in cached_bytes.
 struct MemoryStats {
   std::int64_t live_bytes = 0;
   std::int64_t peak_bytes = 0;
@@ -41,11 +43,12 @@ struct MemoryStats {
   std::int64_t cache_hits = 0;
   std::int64_t system_allocations = 0;  // large blocks the cache did not have
   std::int64_t system_bytes = 0;        // their bytes
+  std::int64_t small_reused = 0;        // blocks below 64 KiB taken from a thread's free lists
 };
 MemoryStats memory_stats();
 // Sets the peak to the current live bytes, so a test can measure the peak of one region.
 void reset_peak_memory();
-// Returns the kept blocks to the system.
+// Returns the kept blocks to the system (the small ones: the calling thread's).
 void release_cached_memory();
 
 }  // namespace kat

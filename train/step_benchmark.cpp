@@ -163,10 +163,11 @@ std::string format_step_benchmark(const StepBenchmark& r) {
   const double hits = static_cast<double>(a.cache_hits - b.cache_hits) / n;
   const double sys = static_cast<double>(a.system_allocations - b.system_allocations) / n;
   const double sys_mb = static_cast<double>(a.system_bytes - b.system_bytes) / n / 1e6;
+  const double small_reused = static_cast<double>(a.small_reused - b.small_reused) / n;
   s += fmt::format(
       "tensor blocks per step: {:.0f}; of 64 KiB and more, {:.0f} from the block cache and {:.1f} from the system "
-      "({:.1f} MB); {:.0f} small ones from malloc\n",
-      blocks, hits, sys, sys_mb, blocks - hits - sys);
+      "({:.1f} MB); below 64 KiB, {:.0f} reused and {:.0f} from malloc\n",
+      blocks, hits, sys, sys_mb, small_reused, blocks - hits - sys - small_reused);
   if (r.ops.empty()) return s;
   double gemm_flops = 0;
   for (const OpProfile& op : r.ops) {

@@ -19,6 +19,30 @@ TEST_CASE("storage is 64-byte aligned and counted") {
   CHECK(memory_stats().live_bytes == before.live_bytes);
 }
 
+TEST_CASE("a freed small block is reused by the next allocation of its size on the same thread") {
+  const void* first = nullptr;
+  {
+    Tensor t = Tensor::empty({7, 9}, DType::f32);  // 252 bytes: the 256-byte class
+    first = t.raw_data();
+  }
+  const auto before = memory_stats();
+  Tensor other = Tensor::empty({100}, DType::f32);  // 400 bytes, the 448-byte class: not the freed block
+  CHECK(other.raw_data() != first);
+  Tensor same = Tensor::empty({63}, DType::f32);  // 252 bytes again
+  CHECK(same.raw_data() == first);
+  CHECK(reinterpret_cast<std::uintptr_t>(same.raw_data()) % 64 == 0);
+  const auto after = memory_stats();
+  CHECK(after.small_reused >= before.small_reused + 1);
+  CHECK(after.live_bytes == before.live_bytes + 448 + 256);  // whole multiples of 64 bytes
+  // The reused block is whole: writing all of it and reading it back needs no other block.
+  for (std::int64_t i = 0; i < 63; ++i) same.data<float>()[i] = static_cast<float>(i);
+  float sum = 0;
+  for (std::int64_t i = 0; i < 63; ++i) sum += same.data<float>()[i];
+  CHECK(sum == doctest::Approx(63 * 62 / 2));
+  release_cached_memory();
+  CHECK(memory_stats().live_bytes == after.live_bytes);
+}
+
 TEST_CASE("factories and element access") {
   Tensor t = Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3});
   CHECK(t.shape() == Shape{2, 3});
