@@ -188,6 +188,13 @@ def main():
     lin = statistics.median(r["ms_per_token"]["4096"] for r in gen["linear"][0])
     table.add("generation at 4096: kat softmax ms / kat linear ms", "≥ 10", f"{soft / lin:.1f}×", "", None,
               soft / lin >= 10)
+    # The floor under a recurrent token on one thread: reading every weight once (bench/generation.cpp).
+    floor_runs = [r["weights_read_ms"] for a in ("linear", "performer") for r in gen[a][0]]
+    fm, fs = stat(floor_runs, "{:.3f}")
+    table.add("generation: reading every weight of the model once, 1 thread, ms (the floor of a linear token)",
+              "(no target)", fs, "", None, None)
+    table.add("generation at 4096: kat softmax ms / that floor (the highest softmax / linear ratio on 1 thread)",
+              "(no target)", f"{soft / fm:.1f}×", "", None, None)
 
     table.print()
     elapsed = time.monotonic() - start

@@ -6,8 +6,11 @@
 //              [--jump 1]
 //
 // Prints one JSON line: the mean milliseconds per token over the `window` tokens that end at each
-// position, and the heap allocations (malloc and friends, bench/malloc_count.h) per token. bench/generation.py runs it
-// against the PyTorch peer (bench/peers/generation_peer.py).
+// position, the heap allocations (malloc and friends, bench/malloc_count.h) per token, and
+// `weights_read_ms`: the median time, on the calling thread, to read every parameter of the model
+// once and do nothing else with it. A token reads each weight matrix once, so on one thread that is
+// the floor under the milliseconds of a recurrent (linear or Performer) token at any position. bench/generation.py runs
+// it against the PyTorch peer (bench/peers/generation_peer.py).
 //
 // By default one run decodes every token from position 0 to the last position. With --jump 1 each
 // position starts from a fresh state made at position p - window - 8: every layer's attention state
@@ -17,6 +20,7 @@
 // state's size, not on its values), without decoding the thousands of tokens before it: that is
 // how bench/compare.sh reaches position 16384 for softmax attention in its time budget.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -36,6 +40,31 @@ namespace {
 void collect_kernels(kat::Module& m, std::vector<kat::AttentionKernel*>& out) {
   if (auto* k = dynamic_cast<kat::AttentionKernel*>(&m)) out.push_back(k);
   for (auto& [name, child] : m.named_children()) collect_kernels(*child, out);
+}
+
+// Milliseconds to read every parameter of `m` once (a sum, so that the reads are not optimized
+// away; eight independent float32 lanes of four partial sums each, which the compiler vectorizes),
+// the median of 41 passes after 5 untimed ones.
+double weights_read_ms(const kat::Module& m, double& checksum) {
+  std::vector<double> times;
+  float acc[32] = {};
+  for (int pass = 0; pass < 46; ++pass) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (const kat::Variable& p : m.parameters()) {
+      const float* x = p.data().data<float>();
+      const std::int64_t n = p.data().numel(), whole = n / 32 * 32;
+      for (std::int64_t i = 0; i < whole; i += 32) {
+        for (int j = 0; j < 32; ++j) acc[j] += x[i + j];
+      }
+      for (std::int64_t i = whole; i < n; ++i) acc[0] += x[i];
+    }
+    const auto t1 = std::chrono::steady_clock::now();
+    if (pass >= 5) times.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+  }
+  checksum = 0;
+  for (float a : acc) checksum += a;
+  std::nth_element(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2), times.end());
+  return times[times.size() / 2];
 }
 
 }  // namespace
@@ -126,7 +155,13 @@ int main(int argc, char** argv) {
     for (std::int64_t t = from; t < p; ++t) sum += ms[static_cast<std::size_t>(t)];
     std::printf("%s\"%lld\": %.4f", i ? ", " : "", static_cast<long long>(p), sum / static_cast<double>(p - from));
   }
-  std::printf("}, \"mallocs_per_token\": %.1f}\n",
-              static_cast<double>(step_mallocs) / static_cast<double>(std::max<std::int64_t>(steps, 1)));
+  double checksum = 0;
+  const double read_ms = weights_read_ms(lm, checksum);
+  std::int64_t weight_bytes = 0;
+  for (const Variable& p : lm.parameters()) weight_bytes += p.data().numel() * static_cast<std::int64_t>(sizeof(float));
+  std::printf(
+      "}, \"mallocs_per_token\": %.1f, \"weights_mb\": %.2f, \"weights_read_ms\": %.4f, \"weights_checksum\": %.3g}\n",
+      static_cast<double>(step_mallocs) / static_cast<double>(std::max<std::int64_t>(steps, 1)),
+      static_cast<double>(weight_bytes) / 1e6, read_ms, checksum);
   return 0;
 }

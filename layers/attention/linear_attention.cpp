@@ -121,14 +121,29 @@ Tensor LinearAttention::step_self(const Tensor& q, const Tensor& k, const Tensor
   }
   Tensor decay;
   if (c.defined()) {
-    const Tensor c2 = c.reshape({B, H});
+    const Tensor c2 = c.reshape({B, H}).contiguous();
     if (!st.log_scale.defined()) {
       st.log_scale = c2.clone();  // the sums are still zero: no rescaling
     } else {
-      const Tensor top = binary(BinaryOp::maximum, st.log_scale, c2);
-      decay = unary(UnaryOp::exp, binary(BinaryOp::sub, st.log_scale, top));
-      phi_k = binary(BinaryOp::mul, phi_k, unary(UnaryOp::exp, binary(BinaryOp::sub, c2, top)).view({B, H, 1, 1}));
-      st.log_scale = top;
+      // With t = max(log_scale, c) per (b, h): the sums so far are scaled by exp(log_scale - t)
+      // (decay, applied by causal_linear_step), the new key's features by exp(c - t), and t
+      // becomes the log_scale. One pass over the B x H pairs; phi_k is this step's own tensor.
+      decay = Tensor::empty({B, H}, phi_k.dtype());
+      phi_k = phi_k.contiguous();
+      dispatch_float(phi_k.dtype(), "linear_attention.step_self", [&](auto tag) {
+        using T = decltype(tag);
+        T* ls = st.log_scale.data<T>();
+        const T* pc = c2.data<T>();
+        T* pd = decay.data<T>();
+        T* pk = phi_k.data<T>();
+        for (std::int64_t i = 0; i < B * H; ++i) {
+          const T top = std::max(ls[i], pc[i]);
+          pd[i] = std::exp(ls[i] - top);
+          const T scale = std::exp(pc[i] - top);
+          for (std::int64_t f = 0; f < M; ++f) pk[i * M + f] *= scale;
+          ls[i] = top;
+        }
+      });
     }
   }
   ++st.used;

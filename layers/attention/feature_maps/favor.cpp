@@ -143,23 +143,27 @@ namespace kat {
 Variable FavorFeatureMap::positive(const Variable& x, double c, double norm,
                                    const std::function<Tensor(const Tensor&)>& shift) const {
   OpTimer timer("favor+_features");
-  const Tensor xs = unary(UnaryOp::scale, x.data().contiguous(), c);  // x' (B, H, N, D)
-  Tensor phi = kat::matmul(xs, projection_.transpose(0, 1));          // w_i . x', then phi in place (B, H, N, m)
-  const std::int64_t m = m_, d = d_, rows = xs.numel() / d, n = x.size(2);
+  // x' = c x enters the product unscaled: a = c (w_i . x) - c^2 |x|^2 / 2, and x' itself is made
+  // only for the backward.
+  const Tensor xc = x.data().contiguous();                    // (B, H, N, D)
+  Tensor phi = kat::matmul(xc, projection_.transpose(0, 1));  // w_i . x, then phi in place (B, H, N, m)
+  const std::int64_t m = m_, d = d_, rows = xc.numel() / d, n = x.size(2);
   Tensor row_max = Tensor::empty({x.size(0), x.size(1), n, 1}, x.dtype());
   dispatch_float(x.dtype(), "favor+_features", [&](auto tag) {
     using T = decltype(tag);
-    const T* px = xs.data<T>();
+    const T* px = xc.data<T>();
     T* pa = phi.data<T>();
     T* pm = row_max.data<T>();
-    // a = w_i . x' - |x'|^2 / 2 and the row's largest a.
+    const auto ct = static_cast<T>(c);
+    // a = c (w_i . x) - c^2 |x|^2 / 2 and the row's largest a.
     parallel_for(0, rows, 256, [&](std::int64_t r0, std::int64_t r1) {
       for (std::int64_t r = r0; r < r1; ++r) {
         T sq = 0;
         for (std::int64_t j = 0; j < d; ++j) sq += px[r * d + j] * px[r * d + j];
+        sq *= ct * ct;
         T top = -std::numeric_limits<T>::infinity();
         for (std::int64_t i = 0; i < m; ++i) {
-          const T a = pa[r * m + i] - sq / 2;
+          const T a = ct * pa[r * m + i] - sq / 2;
           pa[r * m + i] = a;
           top = std::max(top, a);
         }
@@ -182,7 +186,7 @@ Variable FavorFeatureMap::positive(const Variable& x, double c, double norm,
   });
   if (!any_requires_grad({&x})) return Variable(phi);
   auto node = std::make_shared<FavorPositiveNode>();
-  node->xs = xs;
+  node->xs = unary(UnaryOp::scale, xc, c);
   node->phi = phi;
   node->w = projection_;
   node->c = c;
