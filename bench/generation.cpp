@@ -3,7 +3,9 @@
 // attention, the recurrent (S, z) sums for linear and Performer attention.
 //
 //   generation --attention linear [--positions 256,1024,4096,16384 --window 64 --threads 1 --features 64]
-//              [--jump 1]
+//              [--jump 1] [--weights f32|f16]
+//
+// --weights f16 decodes with float16 copies of the linear layers' weights (layers/linear.h).
 //
 // Prints one JSON line: the mean milliseconds per token over the `window` tokens that end at each
 // position, the heap allocations (malloc and friends, bench/malloc_count.h) per token, and
@@ -32,6 +34,7 @@
 #include "bench/malloc_count.h"
 #include "core/parallel.h"
 #include "layers/attention/attention.h"
+#include "layers/linear.h"
 #include "layers/models/language_model.h"
 
 namespace {
@@ -76,6 +79,7 @@ int main(int argc, char** argv) {
   std::int64_t window = 64, features = 64;
   int threads = 1;
   bool jump = false;
+  std::string weights = "f32";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--attention") {
@@ -90,6 +94,12 @@ int main(int argc, char** argv) {
       threads = std::atoi(v.c_str());
     } else if (k == "--features") {
       features = std::atoll(v.c_str());
+    } else if (k == "--weights") {
+      if (v != "f32" && v != "f16") {
+        std::fprintf(stderr, "generation: --weights takes f32 or f16, got %s\n", v.c_str());
+        return 2;
+      }
+      weights = v;
     } else if (k == "--jump") {
       jump = v == "1";
     } else {
@@ -105,6 +115,7 @@ int main(int argc, char** argv) {
   const StackOptions o = reference_lm_options(attention, features, /*dropout=*/0.0, last + 1);
   TransformerLM lm(o, rng);
   lm.eval();
+  if (weights == "f16") use_half_weights(lm, true);
   NoGradGuard no_grad;
 
   std::vector<double> ms(static_cast<std::size_t>(last));
@@ -146,8 +157,8 @@ int main(int argc, char** argv) {
       decode(state, from, p);
     }
   }
-  std::printf("{\"impl\": \"kat\", \"attention\": \"%s\", \"threads\": %d, \"ms_per_token\": {", attention.c_str(),
-              threads);
+  std::printf("{\"impl\": \"kat\", \"attention\": \"%s\", \"weights\": \"%s\", \"threads\": %d, \"ms_per_token\": {",
+              attention.c_str(), weights.c_str(), threads);
   for (std::size_t i = 0; i < positions.size(); ++i) {
     const std::int64_t p = positions[i];
     double sum = 0;

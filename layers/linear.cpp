@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "autograd/grad_mode.h"
 #include "autograd/ops.h"
 #include "layers/init.h"
 
@@ -22,7 +23,38 @@ Variable Linear::forward(const Variable& x) const {
     fail(fmt::format("input last dim {} != in_features {} (input shape {})", x.dim() < 1 ? 0 : x.size(-1), options_.in,
                      to_string(x.shape())));
   }
+  if (half_ != nullptr && !grad_enabled() && x.dtype() == DType::f32 && x.numel() / options_.in <= 4) {
+    const Tensor xc = x.data().contiguous();
+    Shape shape = x.shape();
+    shape.back() = options_.out;
+    Tensor y = Tensor::empty(shape, DType::f32);
+    const float* b = options_.bias ? bias_.data().data<float>() : nullptr;
+    for (std::int64_t r = 0; r < x.numel() / options_.in; ++r) {
+      half_->gemv(xc.data<float>() + r * options_.in, b, y.data<float>() + r * options_.out);
+    }
+    return Variable(y);
+  }
   return linear(x, weight_, options_.bias ? bias_ : Variable());
+}
+
+void Linear::set_half_weights(bool on) {
+  if (!on) {
+    half_.reset();
+    return;
+  }
+  if (weight_.dtype() != DType::f32)
+    fail(fmt::format("float16 weights need a float32 layer, this one is {}", dtype_name(weight_.dtype())));
+  half_ = std::make_shared<const HalfMatrix>(weight_.data(), /*transpose=*/true, where().c_str());
+}
+
+std::int64_t use_half_weights(Module& root, bool on) {
+  std::int64_t n = 0;
+  if (auto* l = dynamic_cast<Linear*>(&root)) {
+    l->set_half_weights(on);
+    ++n;
+  }
+  for (auto& [name, child] : root.named_children()) n += use_half_weights(*child, on);
+  return n;
 }
 
 }  // namespace kat

@@ -2,6 +2,9 @@
 // y = x W + b over the last axis. The weight is stored (in, out), so the forward is one GEMM over all
 // rows of x without a transpose.
 
+#include <memory>
+
+#include "core/kernels/half.h"
 #include "layers/module.h"
 
 namespace kat {
@@ -22,10 +25,22 @@ class Linear : public Module {
   const Variable& weight() const { return weight_; }
   const Variable& bias() const { return bias_; }
 
+  // Float16 weights for decoding (core/kernels/half.h): on, the layer takes a float16 copy of its
+  // weight now, and a forward outside gradient mode over at most four rows (one token of up to
+  // four sequences) reads that copy instead of the float32 weight; off drops the copy. The copy is
+  // of the weight as it is when this is called: change the weight afterwards (train, load a
+  // checkpoint) and call it again.
+  void set_half_weights(bool on);
+  bool half_weights() const { return half_ != nullptr; }
+
  private:
   LinearOptions options_;
-  Variable weight_;  // (in, out)
-  Variable bias_;    // (out), undefined without bias
+  Variable weight_;                         // (in, out)
+  Variable bias_;                           // (out), undefined without bias
+  std::shared_ptr<const HalfMatrix> half_;  // the weight's transpose (out, in) in float16, or null
 };
+
+// Linear::set_half_weights on every Linear layer under `root` (itself included); returns how many.
+std::int64_t use_half_weights(Module& root, bool on);
 
 }  // namespace kat

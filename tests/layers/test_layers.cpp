@@ -3,8 +3,10 @@
 
 #include <cmath>
 
+#include "autograd/grad_mode.h"
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
+#include "core/kernels/half.h"
 #include "layers/dropout.h"
 #include "layers/embedding.h"
 #include "layers/feed_forward.h"
@@ -40,6 +42,49 @@ TEST_CASE("linear: values, gradients, bad input") {
   CHECK_THROWS_WITH_AS(lin.forward(Variable(Tensor::zeros({2, 4}))),
                        doctest::Contains("input last dim 4 != in_features 5"), LayerError);
   CHECK_THROWS_AS(Linear(LinearOptions{0, 3}, rng), LayerError);
+}
+
+TEST_CASE("linear: float16 weights serve decoding rows outside gradient mode, and nothing else") {
+  Rng rng(4);
+  Linear lin(LinearOptions{40, 24}, rng);
+  Tensor bias = lin.bias().data();  // shares the parameter's storage
+  fill_normal(bias, rng, 0.0, 1.0);
+  const Tensor one = randn({1, 1, 40}, rng, DType::f32);
+  const Tensor many = randn({2, 3, 40}, rng, DType::f32);  // 6 rows: more than a decoding step's 4
+  Tensor want_one, want_many;
+  {
+    NoGradGuard no_grad;
+    want_one = lin.forward(Variable(one)).data();
+    want_many = lin.forward(Variable(many)).data();
+  }
+  lin.set_half_weights(true);
+  REQUIRE(lin.half_weights());
+  {
+    NoGradGuard no_grad;
+    const Tensor got = lin.forward(Variable(one)).data();
+    REQUIRE(got.shape() == want_one.shape());
+    // Close to float32, but not equal: the weights were rounded.
+    CHECK(allclose(got, want_one, 1e-2, 1e-2));
+    CHECK(max_abs_diff(got, want_one) > 0.0);
+    // Equal, to float32 sums, to the product over the rounded weights.
+    const Tensor w = lin.weight().data();
+    for (std::int64_t j = 0; j < 24; ++j) {
+      double s = lin.bias().data().data<float>()[j];
+      for (std::int64_t i = 0; i < 40; ++i) s += round_to_half(w.data<float>()[i * 24 + j]) * one.data<float>()[i];
+      CHECK(got.data<float>()[j] == doctest::Approx(s).epsilon(1e-5));
+    }
+    CHECK(max_abs_diff(lin.forward(Variable(many)).data(), want_many) == 0.0);  // float32 path
+  }
+  // In gradient mode the float32 weight, with its gradient.
+  Variable x(one, /*requires_grad=*/true);
+  Variable y = lin.forward(x);
+  CHECK(max_abs_diff(y.data(), want_one) == 0.0);
+  sum(y).backward();
+  CHECK(lin.weight().grad().defined());
+  lin.set_half_weights(false);
+  CHECK_FALSE(lin.half_weights());
+  NoGradGuard no_grad;
+  CHECK(max_abs_diff(lin.forward(Variable(one)).data(), want_one) == 0.0);
 }
 
 TEST_CASE("embedding: lookup, padding row without gradient, out-of-range ids") {

@@ -3,8 +3,10 @@
 // Section 4.1).
 #include <doctest/doctest.h>
 
+#include "autograd/grad_mode.h"
 #include "autograd/ops.h"
 #include "core/kernels/reduce.h"
+#include "layers/linear.h"
 #include "layers/models/language_model.h"
 #include "layers/models/seq2seq.h"
 #include "optim/adam.h"
@@ -89,6 +91,38 @@ TEST_CASE("language model: step-by-step decoding equals the full forward") {
         CHECK(allclose(logits, full.select(1, t), 1e-5, 1e-5));
       }
     }
+  }
+}
+
+TEST_CASE("language model: decoding with float16 weights stays within float16's rounding of float32") {
+  Rng rng(5);
+  for (const std::string& attention : kAttentions) {
+    CAPTURE(attention);
+    StackOptions o;
+    o.vocab = 23;
+    o.layers = 2;
+    o.layer = tiny_layer();
+    o.layer.attention = attention_named(attention);
+    o.max_len = 64;
+    TransformerLM lm(o, rng);
+    lm.eval();
+    Tensor ids = random_ids(rng, 2, 12, 0, 23);
+    NoGradGuard no_grad;
+    std::vector<Tensor> want;
+    DecodeState a = lm.start(2);
+    for (std::int64_t t = 0; t < 12; ++t) want.push_back(lm.step(ids.slice(1, t, t + 1).reshape({2}).contiguous(), a));
+    CHECK(use_half_weights(lm, true) == 2 * 6);  // q, k, v, o, fc1, fc2 per layer; the output is tied
+    DecodeState b = lm.start(2);
+    double worst = 0;
+    for (std::int64_t t = 0; t < 12; ++t) {
+      const Tensor got = lm.step(ids.slice(1, t, t + 1).reshape({2}).contiguous(), b);
+      worst = std::max(worst, max_abs_diff(got, want[static_cast<std::size_t>(t)]));
+    }
+    CHECK(worst > 0.0);   // the rounded weights were used
+    CHECK(worst < 5e-3);  // logits of size about 1 move by a few units of float16's 2^-11
+    use_half_weights(lm, false);
+    DecodeState c = lm.start(2);
+    CHECK(max_abs_diff(lm.step(ids.slice(1, 0, 1).reshape({2}).contiguous(), c), want[0]) == 0.0);
   }
 }
 

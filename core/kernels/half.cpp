@@ -1,0 +1,116 @@
+#include "core/kernels/half.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/parallel.h"
+
+#if defined(__F16C__) && defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define KAT_HALF_SIMD 1
+#endif
+
+namespace kat {
+namespace {
+
+std::uint16_t to_bits(float x) { return std::bit_cast<std::uint16_t>(static_cast<_Float16>(x)); }
+float from_bits(std::uint16_t h) { return static_cast<float>(std::bit_cast<_Float16>(h)); }
+
+constexpr float kHalfMax = 65504.0f;
+
+// Rows [r0, r1) of y = M x + bias, M (rows x cols) row-major float16.
+void gemv_rows(const std::uint16_t* m, std::int64_t cols, const float* x, const float* bias, float* y, std::int64_t r0,
+               std::int64_t r1) {
+  std::int64_t r = r0;
+#ifdef KAT_HALF_SIMD
+  // Four rows at a time share each load of x; eight columns per step, one float32 accumulator
+  // register per row.
+  const std::int64_t whole = cols / 8 * 8;
+  auto total = [](__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  };
+  auto widen = [](const std::uint16_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  };
+  for (; r + 4 <= r1; r += 4) {
+    const std::uint16_t* m0 = m + r * cols;
+    const std::uint16_t* m1 = m0 + cols;
+    const std::uint16_t* m2 = m1 + cols;
+    const std::uint16_t* m3 = m2 + cols;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (std::int64_t c = 0; c < whole; c += 8) {
+      const __m256 xv = _mm256_loadu_ps(x + c);
+      a0 = _mm256_fmadd_ps(widen(m0 + c), xv, a0);
+      a1 = _mm256_fmadd_ps(widen(m1 + c), xv, a1);
+      a2 = _mm256_fmadd_ps(widen(m2 + c), xv, a2);
+      a3 = _mm256_fmadd_ps(widen(m3 + c), xv, a3);
+    }
+    float s[4] = {total(a0), total(a1), total(a2), total(a3)};
+    for (std::int64_t c = whole; c < cols; ++c) {
+      s[0] += from_bits(m0[c]) * x[c];
+      s[1] += from_bits(m1[c]) * x[c];
+      s[2] += from_bits(m2[c]) * x[c];
+      s[3] += from_bits(m3[c]) * x[c];
+    }
+    for (int i = 0; i < 4; ++i) y[r + i] = s[i] + (bias != nullptr ? bias[r + i] : 0.0f);
+  }
+#endif
+  for (; r < r1; ++r) {
+    const std::uint16_t* mr = m + r * cols;
+    float s = 0;
+    for (std::int64_t c = 0; c < cols; ++c) s += from_bits(mr[c]) * x[c];
+    y[r] = s + (bias != nullptr ? bias[r] : 0.0f);
+  }
+}
+
+}  // namespace
+
+float round_to_half(float x) { return from_bits(to_bits(x)); }
+
+HalfMatrix::HalfMatrix(const Tensor& m, bool transpose, const char* what) {
+  if (!m.defined() || m.dim() != 2 || m.dtype() != DType::f32) {
+    throw Error(
+        fmt::format("{}: a float16 copy needs a 2-D float32 matrix, got {}", what,
+                    m.defined() ? fmt::format("{} {}", to_string(m.shape()), dtype_name(m.dtype())) : "undefined"));
+  }
+  const Tensor src = (transpose ? m.transpose(0, 1) : m).contiguous();
+  rows_ = src.size(0);
+  cols_ = src.size(1);
+  bits_.resize(static_cast<std::size_t>(rows_ * cols_));
+  const float* p = src.data<float>();
+  for (std::int64_t i = 0; i < rows_ * cols_; ++i) {
+    if (!std::isfinite(p[i]) || std::fabs(p[i]) > kHalfMax) {
+      throw Error(fmt::format("{}: element {} is {}, which float16 cannot hold (its range is +-65504)", what, i, p[i]));
+    }
+    bits_[static_cast<std::size_t>(i)] = to_bits(p[i]);
+  }
+}
+
+float HalfMatrix::at(std::int64_t r, std::int64_t c) const {
+  return from_bits(bits_[static_cast<std::size_t>(r * cols_ + c)]);
+}
+
+void HalfMatrix::gemv(const float* x, const float* bias, float* y) const {
+  const std::uint16_t* m = bits_.data();
+  const int threads = num_threads();
+  // The same policy as float32 products of one row (core/kernels/gemm.cpp): split once the matrix
+  // has 64 Ki elements, in blocks of whole groups of four rows.
+  if (threads == 1 || in_parallel_region() || rows_ * cols_ < 65536 || rows_ < 8) {
+    gemv_rows(m, cols_, x, bias, y, 0, rows_);
+    return;
+  }
+  const std::int64_t groups = (rows_ + 3) / 4;
+  const std::int64_t per = (groups + threads - 1) / threads;
+  parallel_for(0, groups, per, [&](std::int64_t g0, std::int64_t g1) {
+    gemv_rows(m, cols_, x, bias, y, g0 * 4, std::min(g1 * 4, rows_));
+  });
+}
+
+}  // namespace kat

@@ -1,0 +1,41 @@
+#pragma once
+// Float16 copies of float32 matrices, for decoding one token at a time. A decoding step reads every
+// weight matrix of the model once to multiply it by one row; that read, not the arithmetic, is
+// its cost, and IEEE float16 halves it. The arithmetic stays float32: each weight is widened as it
+// is read (F16C instructions where the build has them), products and sums are float32.
+// Rounding a weight to float16 changes it by at most 2^-11 of its magnitude (round to nearest
+// even); the outputs of a product move by about 2e-4 of their size.
+
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace kat {
+
+class HalfMatrix {
+ public:
+  HalfMatrix() = default;
+  // A float16 copy of the 2-D float32 tensor m, or of its transpose. Throws when an element is not
+  // finite or beyond float16's range (65504), naming `what`.
+  HalfMatrix(const Tensor& m, bool transpose, const char* what);
+
+  bool empty() const { return rows_ == 0; }
+  std::int64_t rows() const { return rows_; }
+  std::int64_t cols() const { return cols_; }
+  // Element (r, c), widened to float32.
+  float at(std::int64_t r, std::int64_t c) const;
+
+  // y (rows) = M x (cols) + bias (rows, or null). Rows are split over the threads when the matrix
+  // is large enough to pay for it (core/parallel.h), as float32 matrix-vector products are.
+  void gemv(const float* x, const float* bias, float* y) const;
+
+ private:
+  std::int64_t rows_ = 0, cols_ = 0;
+  std::vector<std::uint16_t> bits_;  // row-major float16
+};
+
+// Float32 rounded to the nearest float16 and back (what HalfMatrix keeps of a value).
+float round_to_half(float x);
+
+}  // namespace kat

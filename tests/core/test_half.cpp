@@ -1,0 +1,89 @@
+// Float16 copies of matrices for decoding (core/kernels/half.h): rounding, range errors, and the
+// matrix-vector product against a float64 reference over the same float16 values.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "core/kernels/half.h"
+#include "core/parallel.h"
+#include "tests/test_util.h"
+
+using namespace kat;
+
+namespace {
+
+// y = M x + bias in float64 over the float16 values M keeps.
+std::vector<double> reference(const HalfMatrix& m, const std::vector<float>& x, const float* bias) {
+  std::vector<double> y(static_cast<std::size_t>(m.rows()));
+  for (std::int64_t r = 0; r < m.rows(); ++r) {
+    double s = bias != nullptr ? bias[r] : 0.0;
+    for (std::int64_t c = 0; c < m.cols(); ++c) s += static_cast<double>(m.at(r, c)) * x[static_cast<std::size_t>(c)];
+    y[static_cast<std::size_t>(r)] = s;
+  }
+  return y;
+}
+
+}  // namespace
+
+TEST_CASE("float16 rounding keeps 11 significant bits and refuses what it cannot hold") {
+  CHECK(round_to_half(1.0f) == 1.0f);
+  CHECK(round_to_half(-0.375f) == -0.375f);
+  CHECK(round_to_half(65504.0f) == 65504.0f);
+  CHECK(round_to_half(1.0f + 1.0f / 4096) == 1.0f);                // below half a unit in the last place: rounds down
+  CHECK(round_to_half(1.0f + 3.0f / 4096) == 1.0f + 1.0f / 1024);  // above it: rounds up
+  for (float x : {0.1f, -3.14159f, 1e-3f, 1234.5f}) {
+    CHECK(std::fabs(round_to_half(x) - x) <= std::fabs(x) * 0x1p-11f);
+    CHECK(round_to_half(x) != x);
+  }
+  Tensor big = Tensor::zeros({2, 3}, DType::f32);
+  big.data<float>()[4] = 70000.0f;
+  CHECK_THROWS_WITH_AS(HalfMatrix(big, false, "fc1"), doctest::Contains("fc1: element 4 is 70000"), Error);
+  big.data<float>()[4] = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_WITH_AS(HalfMatrix(big, false, "fc1"), doctest::Contains("cannot hold"), Error);
+  CHECK_THROWS_WITH_AS(HalfMatrix(Tensor::zeros({2, 3}, DType::f64), false, "q_proj"),
+                       doctest::Contains("q_proj: a float16 copy needs a 2-D float32 matrix"), Error);
+}
+
+TEST_CASE("float16 matrix-vector products equal float64 ones over the same values") {
+  Rng rng(3);
+  const int saved = num_threads();
+  // Shapes with row and column tails (the vector path takes 4 rows by 8 columns), and a large one
+  // that is split over two threads.
+  struct Case {
+    std::int64_t rows, cols;
+    bool bias, transpose;
+    int threads;
+  };
+  for (const Case& c : {Case{13, 37, true, false, 1}, Case{64, 256, false, true, 1}, Case{7, 5, true, true, 1},
+                        Case{1024, 256, true, true, 2}, Case{258, 260, true, false, 2}}) {
+    CAPTURE(c.rows);
+    CAPTURE(c.cols);
+    set_num_threads(c.threads);
+    const Tensor src = test::randn(c.transpose ? Shape{c.cols, c.rows} : Shape{c.rows, c.cols}, rng, DType::f32);
+    const HalfMatrix m(src, c.transpose, "test");
+    REQUIRE(m.rows() == c.rows);
+    REQUIRE(m.cols() == c.cols);
+    // The copy is the source (or its transpose) rounded.
+    const float* ps = src.data<float>();
+    for (std::int64_t r = 0; r < c.rows; r += 5) {
+      for (std::int64_t k = 0; k < c.cols; k += 3) {
+        const float v = c.transpose ? ps[k * c.rows + r] : ps[r * c.cols + k];
+        CHECK(m.at(r, k) == round_to_half(v));
+      }
+    }
+    std::vector<float> x(static_cast<std::size_t>(c.cols)), bias(static_cast<std::size_t>(c.rows));
+    for (auto& v : x) v = static_cast<float>(rng.normal());
+    for (auto& v : bias) v = static_cast<float>(rng.normal());
+    std::vector<float> y(static_cast<std::size_t>(c.rows), std::numeric_limits<float>::quiet_NaN());
+    m.gemv(x.data(), c.bias ? bias.data() : nullptr, y.data());
+    const std::vector<double> want = reference(m, x, c.bias ? bias.data() : nullptr);
+    double worst = 0;
+    for (std::size_t i = 0; i < y.size(); ++i) {
+      worst = std::max(worst, std::fabs(y[i] - want[i]) / (1.0 + std::fabs(want[i])));
+    }
+    CHECK(worst < 2e-5);  // float32 sums of up to 260 terms
+  }
+  set_num_threads(saved);
+}
