@@ -9,6 +9,7 @@ the medians [min-max], the ratio kat / PyTorch, the target and whether it is met
   training step of the reference char-LM   bench/train_step           bench/peers/train_step_peer.py
     (tokens/s, GEMM FLOP/s, peak memory, heap allocations per step)
   generation, batch 1, ms/token            bench/generation --jump 1  bench/peers/generation_peer.py --jump 1
+    (and kat with float16 decoding weights, --weights f16, in the same rounds; the peer has no such mode)
 
   bench/compare.py --build build [--rounds 5] [--steps 3] [--quick]
 """
@@ -31,17 +32,21 @@ TRAIN_CASES = [("softmax", 16, 256, 1.3), ("softmax", 4, 1024, None), ("linear",
 POSITIONS = [256, 1024, 4096, 16384]
 
 
-def alternate(rounds, kat_cmd, peer_cmd, label):
-    """Runs kat and the peer alternately, `rounds` times each; returns their JSON results."""
-    kat, peer = [], []
+def alternate(rounds, kat_cmd, peer_cmd, label, kat_also=None):
+    """Runs kat and the peer alternately, `rounds` times each; returns their JSON results. With
+    kat_also, a second kat command runs right after the first in every round, and its results come
+    third."""
+    kat, peer, also = [], [], []
     for r in range(rounds):
         t0 = time.monotonic()
         kat.append(run(kat_cmd))
+        if kat_also:
+            also.append(run(kat_also))
         t1 = time.monotonic()
         peer.append(run([PYTHON] + peer_cmd, env=PEER_ENV, cwd=PEERS))
         t2 = time.monotonic()
         print(f"  {label}: round {r + 1}/{rounds} (kat {t1 - t0:.1f} s, PyTorch {t2 - t1:.1f} s)", file=sys.stderr)
-    return kat, peer
+    return (kat, peer, also) if kat_also else (kat, peer)
 
 
 def stat(values, fmt):
@@ -166,14 +171,17 @@ def main():
                   "no large (≥ 64 KiB) malloc", f"{ms} ({ls} large{': ' + sizes if sizes else ''})", "", None,
                   lm == 0)
 
-    # Generation.
-    gen = {}
+    # Generation: kat with float32 weights against the peer, and kat with float16 decoding weights
+    # in the same rounds.
+    gen, gen16 = {}, {}
     for attention in ("softmax", "linear", "performer"):
         label = f"generation {attention}"
         print(label, file=sys.stderr)
         common = ["--attention", attention, "--positions", ",".join(map(str, POSITIONS)), "--threads", "1",
                   "--jump", "1"]
-        gen[attention] = alternate(rounds, [binary["generation"]] + common, ["generation_peer.py"] + common, label)
+        k, t, k16 = alternate(rounds, [binary["generation"]] + common, ["generation_peer.py"] + common, label,
+                              kat_also=[binary["generation"]] + common + ["--weights", "f16"])
+        gen[attention], gen16[attention] = (k, t), k16
     for attention in ("softmax", "linear", "performer"):
         k, t = gen[attention]
         for pos in POSITIONS:
@@ -184,17 +192,32 @@ def main():
             else:
                 target, met = "kat ≤ 0.25 ms", km <= 0.25
             table.add(f"generation ms/token, batch 1, {attention} at {pos}", target, ks, ts, km / tm, met)
-    soft = statistics.median(r["ms_per_token"]["4096"] for r in gen["softmax"][0])
-    lin = statistics.median(r["ms_per_token"]["4096"] for r in gen["linear"][0])
+    for attention in ("softmax", "linear", "performer"):
+        for pos in POSITIONS:
+            km, ks = stat([r["ms_per_token"][str(pos)] for r in gen16[attention]], "{:.3f}")
+            if attention == "softmax":
+                target, met = "(no target)", None
+            else:
+                target, met = "kat ≤ 0.25 ms", km <= 0.25
+            table.add(f"generation ms/token, batch 1, float16 weights, {attention} at {pos}", target, ks, "", None, met)
+
+    def at_4096(runs):
+        return statistics.median(r["ms_per_token"]["4096"] for r in runs)
+
+    soft, lin = at_4096(gen["softmax"][0]), at_4096(gen["linear"][0])
     table.add("generation at 4096: kat softmax ms / kat linear ms", "≥ 10", f"{soft / lin:.1f}×", "", None,
               soft / lin >= 10)
-    # The floor under a recurrent token on one thread: reading every weight once (bench/generation.cpp).
+    soft16, lin16 = at_4096(gen16["softmax"]), at_4096(gen16["linear"])
+    table.add("generation at 4096, both with float16 weights: kat softmax ms / kat linear ms", "≥ 10",
+              f"{soft16 / lin16:.1f}×", "", None, soft16 / lin16 >= 10)
+    # The floor under a recurrent token on one thread: reading every (float32) weight once
+    # (bench/generation.cpp).
     floor_runs = [r["weights_read_ms"] for a in ("linear", "performer") for r in gen[a][0]]
     fm, fs = stat(floor_runs, "{:.3f}")
-    table.add("generation: reading every weight of the model once, 1 thread, ms (the floor of a linear token)",
-              "(no target)", fs, "", None, None)
-    table.add("generation at 4096: kat softmax ms / that floor (the highest softmax / linear ratio on 1 thread)",
-              "(no target)", f"{soft / fm:.1f}×", "", None, None)
+    table.add("generation: reading every float32 weight of the model once, 1 thread, ms (the floor of a linear "
+              "token with float32 weights)", "(no target)", fs, "", None, None)
+    table.add("generation at 4096: kat softmax ms / that floor (the highest softmax / linear ratio with float32 "
+              "weights on 1 thread)", "(no target)", f"{soft / fm:.1f}×", "", None, None)
 
     table.print()
     elapsed = time.monotonic() - start
