@@ -184,12 +184,15 @@ void bmm(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool trans_b
     // the work. A batch of products runs its items in parallel; a single large product is cut
     // into blocks of rows (or of columns, when it has few rows), one per thread.
     // A product of one row or column (GEMV) is bound by reading its matrix, not by arithmetic: it is
-    // split once the matrix is 64 Ki elements (256 KB of float32), as in token-by-token decoding.
+    // split once the matrix has 1 Mi elements (4 MB of float32, some 60 us on one core). Below that,
+    // waking the second thread costs more than it saves: the decoding step of the reference model
+    // (24 products of 64 Ki to 256 Ki elements) took 0.38-0.41 ms per token on two threads against
+    // 0.25-0.36 on one when they were split from 64 Ki (bench/RESULTS.md section 13).
     const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
     const bool vector_product = m == 1 || n == 1;
     const double size = static_cast<double>(nbatch) *
                         (vector_product ? static_cast<double>(k) * static_cast<double>(std::max(m, n)) : flops);
-    const double serial_below = vector_product ? 65536.0 : 2.0 * 96 * 96 * 96;
+    const double serial_below = vector_product ? 1048576.0 : 2.0 * 96 * 96 * 96;
     const int threads = num_threads();
     if (threads == 1 || in_parallel_region() || size < serial_below) {
       for (std::int64_t i = 0; i < nbatch; ++i) one(i);

@@ -101,8 +101,8 @@ void HalfMatrix::gemv(const float* x, const float* bias, float* y) const {
   const std::uint16_t* m = bits_.data();
   const int threads = num_threads();
   // The same policy as float32 products of one row (core/kernels/gemm.cpp): split once the matrix
-  // has 64 Ki elements, in blocks of whole groups of four rows.
-  if (threads == 1 || in_parallel_region() || rows_ * cols_ < 65536 || rows_ < 8) {
+  // has 1 Mi elements, in blocks of whole groups of four rows.
+  if (threads == 1 || in_parallel_region() || rows_ * cols_ < 1048576 || rows_ < 8) {
     gemv_rows(m, cols_, x, bias, y, 0, rows_);
     return;
   }

@@ -27,7 +27,7 @@ class HalfMatrix {
   float at(std::int64_t r, std::int64_t c) const;
 
   // y (rows) = M x (cols) + bias (rows, or null). Rows are split over the threads when the matrix
-  // is large enough to pay for it (core/parallel.h), as float32 matrix-vector products are.
+  // is large enough to pay for it (1 Mi elements), as float32 matrix-vector products are.
   void gemv(const float* x, const float* bias, float* y) const;
 
  private:

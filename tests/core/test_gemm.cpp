@@ -89,9 +89,9 @@ TEST_CASE("matrix-vector products (one row or one column) in every layout, with 
 TEST_CASE("a single large product split over threads equals the one-thread result") {
   Rng rng(26);
   const int saved = num_threads();
-  // Split by rows, by columns, and matrix-vector products of 256 x 512 (split from 64 Ki elements).
+  // Split by rows, by columns, and matrix-vector products of 1024 x 1024 (split from 1 Mi elements).
   for (auto [m, k, n] :
-       {std::tuple{300, 200, 150}, std::tuple{40, 300, 500}, std::tuple{1, 256, 512}, std::tuple{512, 256, 1}}) {
+       {std::tuple{300, 200, 150}, std::tuple{40, 300, 500}, std::tuple{1, 1024, 1024}, std::tuple{1024, 1024, 1}}) {
     CAPTURE(m);
     CAPTURE(n);
     const Tensor a = randn({m, k}, rng, DType::f32), b = randn({k, n}, rng, DType::f32);
