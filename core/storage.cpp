@@ -106,7 +106,7 @@ BlockCache& cache() {
 // step or of the bookkeeping of a training step skip malloc's aligned path. A block freed on
 // another thread than the one that allocated it joins the freeing thread's lists (every block comes
 // from aligned_alloc, so any thread may free it). Each thread keeps at most kSmallCap bytes; its
-// lists go back to the system when it exits.
+// lists go back to the system when it exits. KAT_CACHE_MB=0 turns these lists off too.
 constexpr std::size_t kSmallBins = kCachedFrom / kStorageAlignment;
 constexpr std::size_t kSmallCap = std::size_t{8} << 20;
 
@@ -158,7 +158,7 @@ SmallBlocks::~SmallBlocks() {
 }
 
 SmallBlocks* small_blocks() {
-  if (t_small_gone) return nullptr;
+  if (t_small_gone || cache().cap == 0) return nullptr;
   thread_local SmallBlocks b;
   return &b;
 }

@@ -33,8 +33,8 @@ class Storage {
 // freed blocks kept for reuse (storage.cpp; at most KAT_CACHE_MB MiB, default 2048, 0 disables).
 // Where the blocks came from: a large block (64 KiB and more) from the cache or, on a miss, from
 // the system (aligned_alloc); a small one from the allocating thread's own free lists
-// (small_reused counts those) or else from malloc. The small blocks kept, at most 8 MiB per thread,
-// are not in cached_bytes.
+// (small_reused counts those) or else from malloc. The small blocks kept, at most 8 MiB per thread
+// (none with KAT_CACHE_MB=0), are not in cached_bytes.
 struct MemoryStats {
   std::int64_t live_bytes = 0;
   std::int64_t peak_bytes = 0;
