@@ -39,12 +39,6 @@
 
 namespace {
 
-// The attention kernels of the model, in layer order.
-void collect_kernels(kat::Module& m, std::vector<kat::AttentionKernel*>& out) {
-  if (auto* k = dynamic_cast<kat::AttentionKernel*>(&m)) out.push_back(k);
-  for (auto& [name, child] : m.named_children()) collect_kernels(*child, out);
-}
-
 // Milliseconds to read every parameter of `m` once (a sum, so that the reads are not optimized
 // away; eight independent float32 lanes of four partial sums each, which the compiler vectorizes),
 // the median of 41 passes after 5 untimed ones.
@@ -139,8 +133,10 @@ int main(int argc, char** argv) {
     DecodeState state = lm.start(1);
     decode(state, 0, last);
   } else {
-    std::vector<AttentionKernel*> kernels;
-    collect_kernels(lm, kernels);
+    std::vector<AttentionKernel*> kernels;  // in layer order
+    lm.visit([&](Module& m) {
+      if (auto* k = dynamic_cast<AttentionKernel*>(&m)) kernels.push_back(k);
+    });
     const std::int64_t heads = o.layer.heads, head_dim = o.layer.d_model / o.layer.heads;
     for (auto p : positions) {
       const std::int64_t from = std::max<std::int64_t>(0, p - window - 8);

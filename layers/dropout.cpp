@@ -23,8 +23,9 @@ void Dropout::set_first_row(std::int64_t first_row) {
 }
 
 void set_dropout_first_row(Module& root, std::int64_t first_row) {
-  if (auto* d = dynamic_cast<Dropout*>(&root)) d->set_first_row(first_row);
-  for (auto& [name, child] : root.named_children()) set_dropout_first_row(*child, first_row);
+  root.visit([&](Module& m) {
+    if (auto* d = dynamic_cast<Dropout*>(&m)) d->set_first_row(first_row);
+  });
 }
 
 }  // namespace kat

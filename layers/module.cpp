@@ -106,6 +106,11 @@ std::vector<std::pair<std::string, Rng*>> Module::named_rngs() {
   return out;
 }
 
+void Module::visit(const std::function<void(Module&)>& fn) {
+  fn(*this);
+  for (auto& [name, child] : children_) child->visit(fn);
+}
+
 void Module::train(bool on) {
   training_ = on;
   for (auto& [name, child] : children_) child->train(on);

@@ -4,6 +4,7 @@
 // projections), named random generators (saved so a resumed run draws the same numbers), and named
 // child modules. Names compose into paths: decoder.layers.3.self_attn.q_proj.weight.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -53,6 +54,9 @@ class Module {
   std::vector<std::pair<std::string, Tensor>> named_buffers() const;
   std::vector<std::pair<std::string, Rng*>> named_rngs();
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_children() const { return children_; }
+  // Calls fn on this module and then on every descendant, parents before children, children in
+  // registration order.
+  void visit(const std::function<void(Module&)>& fn);
 
   // Training mode (dropout active) for this module and every descendant.
   void train(bool on = true);

@@ -79,11 +79,6 @@ class TranslationTask final : public TaskModel {
   Seq2Seq model_;
 };
 
-void collect_kernels(Module& m, std::vector<AttentionKernel*>& out) {
-  if (auto* k = dynamic_cast<AttentionKernel*>(&m)) out.push_back(k);
-  for (auto& [name, child] : m.named_children()) collect_kernels(*child, out);
-}
-
 }  // namespace
 
 std::unique_ptr<TaskModel> make_task_model(const Experiment& e, const TrainingData& data, Rng& rng) {
@@ -119,7 +114,9 @@ std::unique_ptr<TaskModel> make_task_model(const Experiment& e, const TrainingDa
 
 std::vector<AttentionKernel*> attention_kernels(Module& root) {
   std::vector<AttentionKernel*> out;
-  collect_kernels(root, out);
+  root.visit([&](Module& m) {
+    if (auto* k = dynamic_cast<AttentionKernel*>(&m)) out.push_back(k);
+  });
   return out;
 }
 
