@@ -23,13 +23,14 @@ Variable Linear::forward(const Variable& x) const {
     fail(fmt::format("input last dim {} != in_features {} (input shape {})", x.dim() < 1 ? 0 : x.size(-1), options_.in,
                      to_string(x.shape())));
   }
-  if (half_ != nullptr && !grad_enabled() && x.dtype() == DType::f32 && x.numel() / options_.in <= 4) {
+  const std::int64_t rows = x.numel() / options_.in;
+  if (half_ != nullptr && !grad_enabled() && x.dtype() == DType::f32 && rows <= 4) {
     const Tensor xc = x.data().contiguous();
     Shape shape = x.shape();
     shape.back() = options_.out;
     Tensor y = Tensor::empty(shape, DType::f32);
     const float* b = options_.bias ? bias_.data().data<float>() : nullptr;
-    for (std::int64_t r = 0; r < x.numel() / options_.in; ++r) {
+    for (std::int64_t r = 0; r < rows; ++r) {
       half_->gemv(xc.data<float>() + r * options_.in, b, y.data<float>() + r * options_.out);
     }
     return Variable(y);
@@ -49,11 +50,12 @@ void Linear::set_half_weights(bool on) {
 
 std::int64_t use_half_weights(Module& root, bool on) {
   std::int64_t n = 0;
-  if (auto* l = dynamic_cast<Linear*>(&root)) {
-    l->set_half_weights(on);
-    ++n;
-  }
-  for (auto& [name, child] : root.named_children()) n += use_half_weights(*child, on);
+  root.visit([&](Module& m) {
+    if (auto* l = dynamic_cast<Linear*>(&m)) {
+      l->set_half_weights(on);
+      ++n;
+    }
+  });
   return n;
 }
 

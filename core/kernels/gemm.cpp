@@ -192,7 +192,7 @@ void bmm(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool trans_b
     const bool vector_product = m == 1 || n == 1;
     const double size = static_cast<double>(nbatch) *
                         (vector_product ? static_cast<double>(k) * static_cast<double>(std::max(m, n)) : flops);
-    const double serial_below = vector_product ? 1048576.0 : 2.0 * 96 * 96 * 96;
+    const double serial_below = vector_product ? static_cast<double>(kSplitVectorProductFrom) : 2.0 * 96 * 96 * 96;
     const int threads = num_threads();
     if (threads == 1 || in_parallel_region() || size < serial_below) {
       for (std::int64_t i = 0; i < nbatch; ++i) one(i);

@@ -8,6 +8,10 @@
 
 namespace kat {
 
+// A product of one row or column (matrix-vector) runs on the calling thread alone below this many
+// elements of its matrix; from it, its rows are split over the threads (gemm.cpp, half.cpp).
+inline constexpr std::int64_t kSplitVectorProductFrom = std::int64_t{1} << 20;
+
 void blas_set_num_threads(int n);
 int blas_num_threads();
 

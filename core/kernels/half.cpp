@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/kernels/gemm.h"
 #include "core/parallel.h"
 
 #if defined(__F16C__) && defined(__AVX2__) && defined(__FMA__)
@@ -100,9 +101,9 @@ float HalfMatrix::at(std::int64_t r, std::int64_t c) const {
 void HalfMatrix::gemv(const float* x, const float* bias, float* y) const {
   const std::uint16_t* m = bits_.data();
   const int threads = num_threads();
-  // The same policy as float32 products of one row (core/kernels/gemm.cpp): split once the matrix
-  // has 1 Mi elements, in blocks of whole groups of four rows.
-  if (threads == 1 || in_parallel_region() || rows_ * cols_ < 1048576 || rows_ < 8) {
+  // The same policy as float32 products of one row (core/kernels/gemm.h), in blocks of whole
+  // groups of four rows.
+  if (threads == 1 || in_parallel_region() || rows_ * cols_ < kSplitVectorProductFrom || rows_ < 8) {
     gemv_rows(m, cols_, x, bias, y, 0, rows_);
     return;
   }

@@ -20,14 +20,13 @@ class HalfMatrix {
   // finite or beyond float16's range (65504), naming `what`.
   HalfMatrix(const Tensor& m, bool transpose, const char* what);
 
-  bool empty() const { return rows_ == 0; }
   std::int64_t rows() const { return rows_; }
   std::int64_t cols() const { return cols_; }
   // Element (r, c), widened to float32.
   float at(std::int64_t r, std::int64_t c) const;
 
   // y (rows) = M x (cols) + bias (rows, or null). Rows are split over the threads when the matrix
-  // is large enough to pay for it (1 Mi elements), as float32 matrix-vector products are.
+  // is large enough to pay for it (kSplitVectorProductFrom), as float32 matrix-vector products are.
   void gemv(const float* x, const float* bias, float* y) const;
 
  private:
