@@ -66,8 +66,40 @@ std::int64_t visible_keys(const AttentionMask& mask, std::int64_t b, std::int64_
 
 std::int64_t row_grain(std::int64_t work_per_row) { return std::max<std::int64_t>(1, 16384 / work_per_row); }
 
+// One row of logits x[0, M) becomes softmax(scale * x) over its first n entries; the rest get 0.
+template <typename T>
+void softmax_row_(T* x, std::int64_t n, std::int64_t M, T scale) {
+  T mx = -std::numeric_limits<T>::infinity();
+#pragma omp simd reduction(max : mx)
+  for (std::int64_t j = 0; j < n; ++j) {
+    x[j] *= scale;
+    mx = x[j] > mx ? x[j] : mx;
+  }
+  T sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (std::int64_t j = 0; j < n; ++j) {
+    x[j] = detail::exp_vec(x[j] - mx);
+    sum += x[j];
+  }
+  const T inv = T(1) / sum;
+#pragma omp simd
+  for (std::int64_t j = 0; j < n; ++j) x[j] *= inv;
+  std::fill(x + n, x + M, T(0));
+}
+
+// One row x[0, M) of dP = dO V^T becomes dS = P ∘ (dP - rowsum(dO ∘ O)) over its first n entries;
+// the rest get 0 (whatever dP holds there). p: the row of P; g, o: the rows of dO and O (Dv each).
+template <typename T>
+void softmax_grad_row_(T* x, const T* p, const T* g, const T* o, std::int64_t n, std::int64_t M, std::int64_t Dv) {
+  T delta = 0;
+#pragma omp simd reduction(+ : delta)
+  for (std::int64_t d = 0; d < Dv; ++d) delta += g[d] * o[d];
+#pragma omp simd
+  for (std::int64_t j = 0; j < n; ++j) x[j] = p[j] * (x[j] - delta);
+  std::fill(x + n, x + M, T(0));
+}
+
 // s (B, H, N, M): the logits q k^T become P = softmax(scale * s + mask) per row, in place.
-// Hidden keys get exactly 0.
 template <typename T>
 void masked_softmax_(Tensor& s, const AttentionMask& mask, T scale) {
   assert(s.is_contiguous());
@@ -75,30 +107,12 @@ void masked_softmax_(Tensor& s, const AttentionMask& mask, T scale) {
   T* ps = s.data<T>();
   parallel_for(0, s.numel() / M, row_grain(M), [&](std::int64_t r0, std::int64_t r1) {
     for (std::int64_t r = r0; r < r1; ++r) {
-      T* x = ps + r * M;
-      const std::int64_t n = visible_keys(mask, r / (H * N), r % N, N, M);
-      T mx = -std::numeric_limits<T>::infinity();
-#pragma omp simd reduction(max : mx)
-      for (std::int64_t j = 0; j < n; ++j) {
-        x[j] *= scale;
-        mx = x[j] > mx ? x[j] : mx;
-      }
-      T sum = 0;
-#pragma omp simd reduction(+ : sum)
-      for (std::int64_t j = 0; j < n; ++j) {
-        x[j] = detail::exp_vec(x[j] - mx);
-        sum += x[j];
-      }
-      const T inv = T(1) / sum;
-#pragma omp simd
-      for (std::int64_t j = 0; j < n; ++j) x[j] *= inv;
-      std::fill(x + n, x + M, T(0));
+      softmax_row_(ps + r * M, visible_keys(mask, r / (H * N), r % N, N, M), M, scale);
     }
   });
 }
 
-// ds (B, H, N, M) holds dP = dO V^T and becomes dS = P ∘ (dP - rowsum(dO ∘ O)) in place.
-// Hidden keys get exactly 0 (whatever dP holds there).
+// ds (B, H, N, M) holds dP = dO V^T and becomes dS in place (softmax_grad_row_ per row).
 template <typename T>
 void softmax_grad_(Tensor& ds, const Tensor& p, const Tensor& dout, const Tensor& out, const AttentionMask& mask) {
   assert(ds.is_contiguous() && p.is_contiguous() && dout.is_contiguous() && out.is_contiguous());
@@ -109,20 +123,24 @@ void softmax_grad_(Tensor& ds, const Tensor& p, const Tensor& dout, const Tensor
   const T* po = out.data<T>();
   parallel_for(0, ds.numel() / M, row_grain(M + Dv), [&](std::int64_t r0, std::int64_t r1) {
     for (std::int64_t r = r0; r < r1; ++r) {
-      const T* g = pg + r * Dv;
-      const T* o = po + r * Dv;
-      T delta = 0;
-#pragma omp simd reduction(+ : delta)
-      for (std::int64_t d = 0; d < Dv; ++d) delta += g[d] * o[d];
-      T* x = pds + r * M;
-      const T* pr = pp + r * M;
-      const std::int64_t n = visible_keys(mask, r / (H * N), r % N, N, M);
-#pragma omp simd
-      for (std::int64_t j = 0; j < n; ++j) x[j] = pr[j] * (x[j] - delta);
-      std::fill(x + n, x + M, T(0));
+      softmax_grad_row_(pds + r * M, pp + r * M, pg + r * Dv, po + r * Dv, visible_keys(mask, r / (H * N), r % N, N, M),
+                        M, Dv);
     }
   });
 }
+
+// Heads one at a time: with at least as many heads (B H) as threads, each thread takes whole
+// heads and runs a head's products and row kernels back to back, so that its N x M scores are
+// still in the core's cache when the softmax and the next product read them. With fewer heads
+// the products of all heads run first, each split over the threads by rows, then the row kernels.
+bool by_head(std::int64_t heads) { return heads >= num_threads(); }
+
+// Heads per parallel task so that a task has at least ~1 MFLOP (below it, one thread does all).
+std::int64_t head_grain(double flops_per_head) {
+  return std::max<std::int64_t>(1, static_cast<std::int64_t>(1e6 / std::max(flops_per_head, 1.0)));
+}
+
+Tensor head(const Tensor& t, std::int64_t b, std::int64_t h) { return t.select(0, b).select(0, h); }
 
 class SoftmaxAttentionNode final : public Node {
  public:
@@ -144,25 +162,56 @@ class SoftmaxAttentionNode final : public Node {
     const std::int64_t B = P.size(0), H = P.size(1), N = P.size(2), M = P.size(3), Dv = dO.size(3);
     const DType dtype = dO.dtype();
     Tensor dq, dk, dv;
-    if (needs_grad(2)) {
-      dv = Tensor::empty({B, H, M, Dv}, dtype);
-      bmm(P, dO, dv, /*trans_a=*/true);
+    const bool gv = needs_grad(2), gqk = needs_grad(0) || needs_grad(1);
+    if (gv) dv = Tensor::empty({B, H, M, Dv}, dtype);
+    if (needs_grad(0)) dq = Tensor::empty({B, H, N, K.size(3)}, dtype);
+    if (needs_grad(1)) dk = Tensor::empty({B, H, M, Q.size(3)}, dtype);
+    if (by_head(B * H)) {
+      const std::int64_t D = needs_grad(0) ? K.size(3) : needs_grad(1) ? Q.size(3) : 0;
+      const double per_head = 2.0 * static_cast<double>(N * M) * static_cast<double>(2 * Dv + 2 * D);
+      parallel_for(0, B * H, head_grain(per_head), [&](std::int64_t i0, std::int64_t i1) {
+        Tensor ds = gqk ? Tensor::empty({N, M}, dtype) : Tensor();  // this task's dP, then dS
+        for (std::int64_t i = i0; i < i1; ++i) {
+          const std::int64_t b = i / H, h = i % H;
+          const Tensor p_h = head(P, b, h), do_h = head(dO, b, h);
+          if (gv) {
+            Tensor dv_h = head(dv, b, h);
+            gemm(p_h, do_h, dv_h, /*trans_a=*/true);
+          }
+          if (!gqk) continue;
+          gemm(do_h, head(V, b, h), ds, false, /*trans_b=*/true);
+          dispatch_float(dtype, "softmax_attention backward", [&](auto tag) {
+            using T = decltype(tag);
+            const T* pp = p_h.data<T>();
+            const T* pg = do_h.data<T>();
+            const T* po = O.data<T>() + i * N * Dv;
+            for (std::int64_t r = 0; r < N; ++r) {
+              softmax_grad_row_(ds.data<T>() + r * M, pp + r * M, pg + r * Dv, po + r * Dv,
+                                visible_keys(mask, b, r, N, M), M, Dv);
+            }
+          });
+          if (needs_grad(0)) {
+            Tensor dq_h = head(dq, b, h);
+            gemm(ds, head(K, b, h), dq_h, false, false, scale);
+          }
+          if (needs_grad(1)) {
+            Tensor dk_h = head(dk, b, h);
+            gemm(ds, head(Q, b, h), dk_h, /*trans_a=*/true, false, scale);
+          }
+        }
+      });
+      return {dq, dk, dv};
     }
-    if (needs_grad(0) || needs_grad(1)) {
+    if (gv) bmm(P, dO, dv, /*trans_a=*/true);
+    if (gqk) {
       Tensor ds = Tensor::empty({B, H, N, M}, dtype);  // dP, then dS in place
       bmm(dO, V, ds, false, /*trans_b=*/true);
       dispatch_float(dtype, "softmax_attention backward", [&](auto tag) {
         using T = decltype(tag);
         softmax_grad_<T>(ds, P, dO, O, mask);
       });
-      if (needs_grad(0)) {
-        dq = Tensor::empty({B, H, N, K.size(3)}, dtype);
-        bmm(ds, K, dq, false, false, scale);
-      }
-      if (needs_grad(1)) {
-        dk = Tensor::empty({B, H, M, Q.size(3)}, dtype);
-        bmm(ds, Q, dk, /*trans_a=*/true, false, scale);
-      }
+      if (needs_grad(0)) bmm(ds, K, dq, false, false, scale);
+      if (needs_grad(1)) bmm(ds, Q, dk, /*trans_a=*/true, false, scale);
     }
     return {dq, dk, dv};
   }
@@ -185,13 +234,35 @@ Variable softmax_attention(const Variable& q, const Variable& k, const Variable&
     timer.set_flops(qk + pv, (gv ? pv : 0) + (gq || gk ? pv : 0) + (gq ? qk : 0) + (gk ? qk : 0));
   }
   Tensor s = Tensor::empty({B, H, N, M}, dtype);  // logits q k^T, then probabilities P in place
-  bmm(q.data(), k.data(), s, false, /*trans_b=*/true);
-  dispatch_float(dtype, "softmax_attention", [&](auto tag) {
-    using T = decltype(tag);
-    masked_softmax_<T>(s, mask, static_cast<T>(scale));
-  });
   Tensor out = Tensor::empty({B, H, N, Dv}, dtype);
-  bmm(s, v.data(), out);
+  if (by_head(B * H)) {
+    const Tensor& qd = q.data();
+    const Tensor& kd = k.data();
+    const Tensor& vd = v.data();
+    const double per_head = 2.0 * static_cast<double>(N * M) * static_cast<double>(q.size(3) + Dv);
+    parallel_for(0, B * H, head_grain(per_head), [&](std::int64_t i0, std::int64_t i1) {
+      for (std::int64_t i = i0; i < i1; ++i) {
+        const std::int64_t b = i / H, h = i % H;
+        Tensor s_h = head(s, b, h), out_h = head(out, b, h);
+        gemm(head(qd, b, h), head(kd, b, h), s_h, false, /*trans_b=*/true);
+        dispatch_float(dtype, "softmax_attention", [&](auto tag) {
+          using T = decltype(tag);
+          T* ps = s_h.data<T>();
+          for (std::int64_t r = 0; r < N; ++r) {
+            softmax_row_(ps + r * M, visible_keys(mask, b, r, N, M), M, static_cast<T>(scale));
+          }
+        });
+        gemm(s_h, head(vd, b, h), out_h);
+      }
+    });
+  } else {
+    bmm(q.data(), k.data(), s, false, /*trans_b=*/true);
+    dispatch_float(dtype, "softmax_attention", [&](auto tag) {
+      using T = decltype(tag);
+      masked_softmax_<T>(s, mask, static_cast<T>(scale));
+    });
+    bmm(s, v.data(), out);
+  }
   if (!any_requires_grad({&q, &k, &v})) return Variable(out);
 
   auto node = std::make_shared<SoftmaxAttentionNode>();

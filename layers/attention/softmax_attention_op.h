@@ -3,8 +3,10 @@
 //
 //   O = softmax(scale * q k^T + mask) v
 //
-// computed as a batched GEMM for the logits, one fused row kernel for scale, mask and a
-// numerically stable softmax, and a batched GEMM for the output. Backward saves the attention
+// computed per head as a GEMM for the logits, one row kernel for scale, mask and a numerically
+// stable softmax, and a GEMM for the output; with at least as many heads (B H) as threads, each
+// thread runs whole heads so that a head's scores are still in cache for the softmax and the next
+// product (backward likewise, with dS in one N x M buffer per task). Backward saves the attention
 // probabilities P (B, H, N, M): O(N M) memory per head, which is what linear attention avoids.
 
 #include "autograd/variable.h"
