@@ -11,10 +11,22 @@ Dropout::Dropout(double p, Rng& rng) : Module("dropout"), p_(p), rng_(rng.split(
   register_rng("rng", &rng_);
 }
 
-Variable Dropout::forward(const Variable& x) {
-  // Element (b, ...) of this batch is element (first_row + b, ...) of the larger one.
+namespace {
+
+// Element (b, ...) of this batch is element (first_row + b, ...) of the larger one.
+std::int64_t first_element(const Variable& x, std::int64_t first_row) {
   const std::int64_t row_elements = x.dim() > 0 && x.size(0) > 0 ? x.numel() / x.size(0) : 0;
-  return dropout(x, p_, rng_, is_training(), first_row_ * row_elements);
+  return first_row * row_elements;
+}
+
+}  // namespace
+
+Variable Dropout::forward(const Variable& x) {
+  return dropout(x, p_, rng_, is_training(), first_element(x, first_row_));
+}
+
+Variable Dropout::forward_relu(const Variable& x) {
+  return relu_dropout(x, p_, rng_, is_training(), first_element(x, first_row_));
 }
 
 void Dropout::set_first_row(std::int64_t first_row) {

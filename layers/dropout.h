@@ -13,6 +13,9 @@ class Dropout : public Module {
   Dropout(double p, Rng& rng);
   // x's first axis is the batch.
   Variable forward(const Variable& x);
+  // forward(relu(x)) in one pass (relu_dropout, autograd/functions/dropout.h): the same mask and
+  // the same values.
+  Variable forward_relu(const Variable& x);
   double p() const { return p_; }
 
   // The batch this module sees is the rows [first_row, first_row + B) of a larger batch (a

@@ -11,9 +11,9 @@ FeedForward::FeedForward(const FeedForwardOptions& o, Rng& rng) : Module("feed_f
 }
 
 Variable FeedForward::forward(const Variable& x) {
-  Variable h = fc1_->forward(x);
-  h = options_.activation == Activation::gelu ? gelu(h) : relu(h);
-  return fc2_->forward(dropout_->forward(h));
+  const Variable h = fc1_->forward(x);
+  if (options_.activation == Activation::gelu) return fc2_->forward(dropout_->forward(gelu(h)));
+  return fc2_->forward(dropout_->forward_relu(h));
 }
 
 }  // namespace kat

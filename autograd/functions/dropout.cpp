@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "autograd/functions/elementwise.h"
 #include "autograd/profiler.h"
 #include "core/kernels/dropout.h"
 
@@ -26,12 +27,34 @@ class DropoutNode final : public Node {
   std::int64_t first_;
 };
 
+// Keeps the output: dx = g / (1 - p) where it is positive.
+class ReluDropoutNode final : public Node {
+ public:
+  ReluDropoutNode(double p, Tensor out) : p_(p), out_(std::move(out)) {}
+  const char* name() const override { return "relu_dropout"; }
+  std::vector<Tensor> backward(const Tensor& g) override {
+    const Tensor gc = g.contiguous();
+    Tensor dx = Tensor::empty(gc.shape(), gc.dtype());
+    relu_dropout_backward(out_, gc, dx, p_);
+    out_ = Tensor();
+    return {dx};
+  }
+
+ private:
+  double p_;
+  Tensor out_;
+};
+
+void check_dropout_args(const char* op, const Variable& x, double p, std::int64_t first_element) {
+  if (!x.defined()) throw Error(fmt::format("{}: undefined input", op));
+  if (!(p >= 0.0 && p < 1.0)) throw Error(fmt::format("{}: probability must be in [0, 1), got {}", op, p));
+  if (first_element < 0) throw Error(fmt::format("{}: first_element must be >= 0, got {}", op, first_element));
+}
+
 }  // namespace
 
 Variable dropout(const Variable& x, double p, Rng& rng, bool training, std::int64_t first_element) {
-  if (!x.defined()) throw Error("dropout: undefined input");
-  if (!(p >= 0.0 && p < 1.0)) throw Error(fmt::format("dropout: probability must be in [0, 1), got {}", p));
-  if (first_element < 0) throw Error(fmt::format("dropout: first_element must be >= 0, got {}", first_element));
+  check_dropout_args("dropout", x, p, first_element);
   if (!training || p == 0.0) return x;
   OpTimer timer("dropout");
   const Tensor in = x.data().contiguous();
@@ -40,6 +63,19 @@ Variable dropout(const Variable& x, double p, Rng& rng, bool training, std::int6
   dropout_mask_apply(in, out, p, key, first_element);
   if (!any_requires_grad({&x})) return Variable(out);
   return attach(std::move(out), std::make_shared<DropoutNode>(p, key, first_element), {&x});
+}
+
+Variable relu_dropout(const Variable& x, double p, Rng& rng, bool training, std::int64_t first_element) {
+  check_dropout_args("relu_dropout", x, p, first_element);
+  if (!training || p == 0.0) return relu(x);
+  OpTimer timer("relu_dropout");
+  const Tensor in = x.data().contiguous();
+  const std::uint64_t key = rng.next_u64();
+  Tensor out = Tensor::empty(in.shape(), in.dtype());
+  relu_dropout_mask_apply(in, out, p, key, first_element);
+  if (!any_requires_grad({&x})) return Variable(out);
+  auto node = std::make_shared<ReluDropoutNode>(p, out);
+  return attach(std::move(out), std::move(node), {&x});
 }
 
 }  // namespace kat

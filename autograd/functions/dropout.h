@@ -12,4 +12,9 @@ namespace kat {
 // on a slice of rows drops what one process working on the whole batch would.
 Variable dropout(const Variable& x, double p, Rng& rng, bool training = true, std::int64_t first_element = 0);
 
+// dropout(relu(x), ...) in one pass over x, with the same mask, values and gradients (one draw from
+// rng, as dropout makes): the backward reads only the output, one pass with no mask to draw.
+// Outside training, or with p = 0, it is relu(x).
+Variable relu_dropout(const Variable& x, double p, Rng& rng, bool training = true, std::int64_t first_element = 0);
+
 }  // namespace kat

@@ -30,7 +30,7 @@ std::uint32_t threshold_of(double p) {
   return t >= static_cast<double>(top) ? top : static_cast<std::uint32_t>(t);
 }
 
-template <typename T>
+template <bool kRelu, typename T>
 void apply(const T* in, T* out, std::int64_t n, std::int64_t first, double p, std::uint64_t key) {
   const auto k0 = static_cast<std::uint32_t>(key);
   const auto k1 = static_cast<std::uint32_t>(key >> 32);
@@ -52,7 +52,8 @@ void apply(const T* in, T* out, std::int64_t n, std::int64_t first, double p, st
 #pragma omp simd
       for (std::uint32_t j = 0; j < count; ++j) {
         const std::uint32_t h = hash32(hash32((lo + j) ^ key0) ^ k1h);
-        y[j] = x[j] * (h < t ? T(0) : s);  // x * 0 as a stored mask would give (NaN stays NaN)
+        const T v = kRelu ? (x[j] > T(0) ? x[j] : T(0)) : x[j];
+        y[j] = v * (h < t ? T(0) : s);  // x * 0 as a stored mask would give (NaN stays NaN)
       }
       b += len;
     }
@@ -66,7 +67,39 @@ void dropout_mask_apply(const Tensor& in, Tensor& out, double p, std::uint64_t k
   assert(p >= 0.0 && p < 1.0 && first >= 0);
   dispatch_float(in.dtype(), "dropout", [&](auto tag) {
     using T = decltype(tag);
-    apply(in.data<T>(), out.data<T>(), in.numel(), first, p, key);
+    apply<false>(in.data<T>(), out.data<T>(), in.numel(), first, p, key);
+  });
+}
+
+void relu_dropout_mask_apply(const Tensor& in, Tensor& out, double p, std::uint64_t key, std::int64_t first) {
+  assert(in.is_contiguous() && out.is_contiguous() && in.numel() == out.numel() && in.dtype() == out.dtype());
+  assert(p >= 0.0 && p < 1.0 && first >= 0);
+  dispatch_float(in.dtype(), "relu_dropout", [&](auto tag) {
+    using T = decltype(tag);
+    apply<true>(in.data<T>(), out.data<T>(), in.numel(), first, p, key);
+  });
+}
+
+void relu_dropout_backward(const Tensor& out, const Tensor& g, Tensor& dx, double p) {
+  assert(out.is_contiguous() && g.is_contiguous() && dx.is_contiguous());
+  assert(out.numel() == g.numel() && g.numel() == dx.numel());
+  dispatch_float(out.dtype(), "relu_dropout backward", [&](auto tag) {
+    using T = decltype(tag);
+    const T* py = out.data<T>();
+    const T* pg = g.data<T>();
+    T* pd = dx.data<T>();
+    const auto scale = static_cast<T>(1.0 / (1.0 - p));
+    parallel_for(0, out.numel(), 16384, [&](std::int64_t b, std::int64_t e) {
+      // Locals, not loads through the closure inside the loop; a select, not a branch (the mask
+      // is random, so a branch would be mispredicted half the time).
+      const T s = scale;
+      const T* y = py + b;
+      const T* x = pg + b;
+      T* d = pd + b;
+      const std::int64_t n = e - b;
+#pragma omp simd
+      for (std::int64_t i = 0; i < n; ++i) d[i] = x[i] * (y[i] > T(0) ? s : T(0));
+    });
   });
 }
 

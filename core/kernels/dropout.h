@@ -13,4 +13,11 @@ namespace kat {
 // contiguous, of the same shape and float type; p in [0, 1).
 void dropout_mask_apply(const Tensor& in, Tensor& out, double p, std::uint64_t key, std::int64_t first);
 
+// out = max(in, 0) * mask in one pass: exactly dropout_mask_apply of relu(in), with the same mask.
+void relu_dropout_mask_apply(const Tensor& in, Tensor& out, double p, std::uint64_t key, std::int64_t first);
+
+// The gradient of out = relu_dropout_mask_apply(in) from out alone: dx = g / (1 - p) where out > 0,
+// else 0 (out > 0 exactly where in > 0 and the mask keeps the element). All contiguous, one shape.
+void relu_dropout_backward(const Tensor& out, const Tensor& g, Tensor& dx, double p);
+
 }  // namespace kat

@@ -236,6 +236,38 @@ TEST_CASE("dropout: the backward draws the forward's mask again") {
   CHECK(dropped < 0.3 * 37 * 29 + 100);
 }
 
+TEST_CASE("relu_dropout: dropout of relu in one pass, with the same mask, values and gradients") {
+  Rng init(13);
+  const Tensor x0 = randn({67, 1031}, init);  // odd sizes: the row loops' tails
+  for (const std::int64_t first : {std::int64_t{0}, std::int64_t{12345}}) {
+    CAPTURE(first);
+    Variable a(x0.clone(), true), b(x0.clone(), true);
+    Rng ra(21), rb(21);
+    const Variable fused = relu_dropout(a, 0.25, ra, true, first);
+    const Variable composed = dropout(relu(b), 0.25, rb, true, first);
+    CHECK(max_abs_diff(fused.data(), composed.data()) == 0.0);
+    CHECK(ra.next_u64() == rb.next_u64());  // one draw each: the generators stay in step
+    const Tensor g = randn({67, 1031}, init);
+    fused.backward(g);
+    composed.backward(g);
+    CHECK(max_abs_diff(a.grad(), b.grad()) == 0.0);
+    // Some units were dropped, some kept, some negative: all three cases were exercised.
+    const Tensor y = fused.data();
+    std::int64_t zeros_from_drop = 0;
+    for (std::int64_t i = 0; i < 67; i += 3) {
+      for (std::int64_t j = 0; j < 1031; j += 7) zeros_from_drop += x0.at({i, j}) > 0 && y.at({i, j}) == 0.0;
+    }
+    CHECK(zeros_from_drop > 0);
+  }
+  // Outside training, or with p = 0, it is relu.
+  Variable x(x0, false);
+  Rng r(1);
+  CHECK(max_abs_diff(relu_dropout(x, 0.25, r, false).data(), relu(x).data()) == 0.0);
+  CHECK(max_abs_diff(relu_dropout(x, 0.0, r).data(), relu(x).data()) == 0.0);
+  CHECK_THROWS_WITH_AS(relu_dropout(x, 1.0, r), doctest::Contains("relu_dropout"), Error);
+  CHECK_THROWS_WITH_AS(relu_dropout(x, 0.5, r, true, -1), doctest::Contains("first_element"), Error);
+}
+
 TEST_CASE("dropout: neighbouring draws are independent, and indices past 2^32 keep the slice property") {
   // P(both of two neighbours dropped) = p^2 for independent draws; p = 0.5, n = 2^20 pairs.
   const std::int64_t n = std::int64_t{1} << 21;

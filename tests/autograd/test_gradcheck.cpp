@@ -194,6 +194,16 @@ TEST_CASE("gradcheck: dropout with a fixed mask") {
       {randn({4, 6}, rng)});
 }
 
+TEST_CASE("gradcheck: relu_dropout with a fixed mask") {
+  Rng rng(112);
+  require_ok(
+      [](const Vars& v) {
+        Rng r(9);  // the same mask on every evaluation
+        return relu_dropout(v[0], 0.3, r);
+      },
+      {away_from_zero({5, 7}, rng)});
+}
+
 TEST_CASE("gradcheck: a small network of several ops") {
   Rng rng(111);
   Tensor ids = Tensor::from_vector<std::int64_t>({0, 2, 1, 2});
