@@ -25,6 +25,7 @@
 #include "bench/malloc_count.h"
 #include "core/parallel.h"
 #include "core/storage.h"
+#include "layers/attention/softmax_attention_op.h"
 #include "layers/models/language_model.h"
 #include "optim/adam.h"
 
@@ -38,13 +39,15 @@ long max_rss_kb() {
 
 // GEMM FLOPs of one forward and backward of the model per step: every product runs three times
 // (forward, and the two gradients), 2 M N K each: the four projections and the two feed-forward
-// products of each layer, the output projection, and for softmax attention Q K^T and P V. The
-// running sums of linear attention are not GEMMs and are not counted.
+// products of each layer, the output projection, and for softmax attention Q K^T and P V over the
+// `scores` (query, key) pairs of a layer's heads the op computes (softmax_attention_scores: under
+// the causal mask, blocks of queries skip the keys after their last one). The running sums of
+// linear attention are not GEMMs and are not counted.
 double step_flops(std::int64_t b, std::int64_t n, std::int64_t d, std::int64_t ff, std::int64_t layers,
-                  std::int64_t vocab, bool softmax) {
+                  std::int64_t vocab, std::int64_t heads, double scores) {
   const double t = static_cast<double>(b * n);
   double per_layer = 2.0 * t * static_cast<double>(d * d) * 4 + 2.0 * t * static_cast<double>(d * ff) * 2;
-  if (softmax) per_layer += 2.0 * 2.0 * t * static_cast<double>(n * d);
+  per_layer += 2.0 * scores * 2.0 * static_cast<double>(d / heads);
   return 3.0 * (per_layer * static_cast<double>(layers) + 2.0 * t * static_cast<double>(d * vocab));
 }
 
@@ -122,16 +125,21 @@ int main(int argc, char** argv) {
   std::sort(secs.begin(), secs.end());
   const double med = secs[secs.size() / 2];
   const double tokens = static_cast<double>(batch * seq);
-  const double gflops = step_flops(batch, seq, 256, 1024, 4, 256, attention == "softmax") / med / 1e9;
+  // Scores of one layer's softmax attention (4 heads, causal), and their share of all B H N N.
+  const double scores =
+      attention == "softmax" ? softmax_attention_scores(AttentionMask{true, {}}, batch, 4, seq, seq) : 0.0;
+  const double score_share = scores / static_cast<double>(batch * 4 * seq * seq);
+  const double gflops = step_flops(batch, seq, 256, 1024, 4, 256, 4, scores) / med / 1e9;
   std::printf(
       "{\"impl\": \"kat\", \"attention\": \"%s\", \"batch\": %lld, \"seq\": %lld, \"threads\": %d, \"tokens_per_s\": "
       "%.1f, \"tokens_per_s_min\": %.1f, \"tokens_per_s_max\": %.1f, \"step_ms\": %.2f, \"gemm_gflops\": %.1f, "
-      "\"tensor_peak_mb\": %.1f, \"rss_extra_mb\": %.1f, \"mallocs_per_step\": %.1f, \"malloc_mb_per_step\": %.2f, "
+      "\"attention_score_share\": %.4f, \"tensor_peak_mb\": %.1f, \"rss_extra_mb\": %.1f, \"mallocs_per_step\": %.1f, "
+      "\"malloc_mb_per_step\": %.2f, "
       "\"large_mallocs_per_step\": %.2f, \"large_mallocs\": \"%s\", \"tensor_blocks_per_step\": %.1f, "
       "\"tensor_blocks_from_system_per_step\": %.2f, \"mallocs_forward\": %.1f, \"mallocs_backward\": %.1f, "
       "\"mallocs_optimizer\": %.1f}\n",
       attention.c_str(), static_cast<long long>(batch), static_cast<long long>(seq), threads, tokens / med,
-      tokens / secs.back(), tokens / secs.front(), 1e3 * med, gflops,
+      tokens / secs.back(), tokens / secs.front(), 1e3 * med, gflops, score_share,
       static_cast<double>(memory_stats().peak_bytes - live_before) / 1e6,
       static_cast<double>(max_rss_kb() - rss_before) / 1e3, static_cast<double>(mallocs.calls) / n,
       static_cast<double>(mallocs.bytes) / n / 1e6, static_cast<double>(mallocs.large_calls) / n,

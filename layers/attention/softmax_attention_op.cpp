@@ -130,14 +130,37 @@ void softmax_grad_(Tensor& ds, const Tensor& p, const Tensor& dout, const Tensor
 }
 
 // Heads one at a time: with at least as many heads (B H) as threads, each thread takes whole
-// heads and runs a head's products and row kernels back to back, so that its N x M scores are
-// still in the core's cache when the softmax and the next product read them. With fewer heads
-// the products of all heads run first, each split over the threads by rows, then the row kernels.
+// heads and runs a head's products and row kernels back to back, so that its scores are still in
+// the core's cache when the softmax and the next product read them. A head's queries go in blocks
+// of rows, and a block's products stop at the last key any of its rows sees: under a causal mask
+// that skips the (mostly) hidden upper triangle of blocks, under padding the padded keys. With
+// fewer heads than threads the products of all heads run first over all N x M scores, each split
+// over the threads by rows, then the row kernels.
 bool by_head(std::int64_t heads) { return heads >= num_threads(); }
+
+// Rows of queries per block under a causal mask (without one, every row of a batch item sees the
+// same keys and a head is one block).
+constexpr std::int64_t kCausalBlockRows = 64;
+
+std::int64_t block_rows(const AttentionMask& mask, std::int64_t N) {
+  return mask.causal ? std::min(N, kCausalBlockRows) : N;
+}
 
 // Heads per parallel task so that a task has at least ~1 MFLOP (below it, one thread does all).
 std::int64_t head_grain(double flops_per_head) {
   return std::max<std::int64_t>(1, static_cast<std::int64_t>(1e6 / std::max(flops_per_head, 1.0)));
+}
+
+// The number of (query, key) pairs the products of one head of batch item b cover: rows times the
+// keys their block sees, summed over the blocks. N M without a mask.
+double covered_scores(const AttentionMask& mask, std::int64_t b, std::int64_t N, std::int64_t M) {
+  const std::int64_t R = block_rows(mask, N);
+  double pairs = 0;
+  for (std::int64_t r0 = 0; r0 < N; r0 += R) {
+    const std::int64_t r1 = std::min(N, r0 + R);
+    pairs += static_cast<double>((r1 - r0) * visible_keys(mask, b, r1 - 1, N, M));
+  }
+  return pairs;
 }
 
 Tensor head(const Tensor& t, std::int64_t b, std::int64_t h) { return t.select(0, b).select(0, h); }
@@ -168,35 +191,50 @@ class SoftmaxAttentionNode final : public Node {
     if (needs_grad(1)) dk = Tensor::empty({B, H, M, Q.size(3)}, dtype);
     if (by_head(B * H)) {
       const std::int64_t D = needs_grad(0) ? K.size(3) : needs_grad(1) ? Q.size(3) : 0;
+      const std::int64_t R = block_rows(mask, N);
       const double per_head = 2.0 * static_cast<double>(N * M) * static_cast<double>(2 * Dv + 2 * D);
       parallel_for(0, B * H, head_grain(per_head), [&](std::int64_t i0, std::int64_t i1) {
-        Tensor ds = gqk ? Tensor::empty({N, M}, dtype) : Tensor();  // this task's dP, then dS
+        Tensor ds = gqk ? Tensor::empty({R, M}, dtype) : Tensor();  // a block's dP, then dS
         for (std::int64_t i = i0; i < i1; ++i) {
           const std::int64_t b = i / H, h = i % H;
           const Tensor p_h = head(P, b, h), do_h = head(dO, b, h);
-          if (gv) {
-            Tensor dv_h = head(dv, b, h);
-            gemm(p_h, do_h, dv_h, /*trans_a=*/true);
-          }
-          if (!gqk) continue;
-          gemm(do_h, head(V, b, h), ds, false, /*trans_b=*/true);
-          dispatch_float(dtype, "softmax_attention backward", [&](auto tag) {
-            using T = decltype(tag);
-            const T* pp = p_h.data<T>();
-            const T* pg = do_h.data<T>();
-            const T* po = O.data<T>() + i * N * Dv;
-            for (std::int64_t r = 0; r < N; ++r) {
-              softmax_grad_row_(ds.data<T>() + r * M, pp + r * M, pg + r * Dv, po + r * Dv,
-                                visible_keys(mask, b, r, N, M), M, Dv);
+          const Tensor o_h = gqk ? head(O, b, h) : Tensor(), v_h = gqk ? head(V, b, h) : Tensor();
+          Tensor dv_h = gv ? head(dv, b, h) : Tensor(), dq_h = dq.defined() ? head(dq, b, h) : Tensor();
+          Tensor dk_h = dk.defined() ? head(dk, b, h) : Tensor();
+          // Blocks from the last: it sees the most keys, and its products set dV and dK there (beta
+          // 0); earlier blocks add to them. Keys no block sees get zero gradients.
+          bool first = true;
+          for (std::int64_t r0 = (N - 1) / R * R; r0 >= 0; r0 -= R) {
+            const std::int64_t r1 = std::min(N, r0 + R), nk = visible_keys(mask, b, r1 - 1, N, M);
+            const double beta = first ? 0.0 : 1.0;
+            if (first && nk < M) {
+              if (gv) dv_h.slice(0, nk, M).fill_(0.0);
+              if (dk_h.defined()) dk_h.slice(0, nk, M).fill_(0.0);
             }
-          });
-          if (needs_grad(0)) {
-            Tensor dq_h = head(dq, b, h);
-            gemm(ds, head(K, b, h), dq_h, false, false, scale);
-          }
-          if (needs_grad(1)) {
-            Tensor dk_h = head(dk, b, h);
-            gemm(ds, head(Q, b, h), dk_h, /*trans_a=*/true, false, scale);
+            first = false;
+            const Tensor p_blk = p_h.slice(0, r0, r1).slice(1, 0, nk), do_blk = do_h.slice(0, r0, r1);
+            if (gv) {
+              Tensor dv_blk = dv_h.slice(0, 0, nk);
+              gemm(p_blk, do_blk, dv_blk, /*trans_a=*/true, false, 1.0, beta);
+            }
+            if (!gqk) continue;
+            Tensor ds_blk = ds.slice(0, 0, r1 - r0).slice(1, 0, nk);
+            gemm(do_blk, v_h.slice(0, 0, nk), ds_blk, false, /*trans_b=*/true);
+            dispatch_float(dtype, "softmax_attention backward", [&](auto tag) {
+              using T = decltype(tag);
+              for (std::int64_t r = r0; r < r1; ++r) {
+                softmax_grad_row_(ds.data<T>() + (r - r0) * M, p_h.data<T>() + r * M, do_h.data<T>() + r * Dv,
+                                  o_h.data<T>() + r * Dv, visible_keys(mask, b, r, N, M), nk, Dv);
+              }
+            });
+            if (dq_h.defined()) {
+              Tensor dq_blk = dq_h.slice(0, r0, r1);
+              gemm(ds_blk, head(K, b, h).slice(0, 0, nk), dq_blk, false, false, scale);
+            }
+            if (dk_h.defined()) {
+              Tensor dk_blk = dk_h.slice(0, 0, nk);
+              gemm(ds_blk, head(Q, b, h).slice(0, r0, r1), dk_blk, /*trans_a=*/true, false, scale, beta);
+            }
           }
         }
       });
@@ -219,6 +257,14 @@ class SoftmaxAttentionNode final : public Node {
 
 }  // namespace
 
+double softmax_attention_scores(const AttentionMask& mask, std::int64_t B, std::int64_t H, std::int64_t N,
+                                std::int64_t M) {
+  if (!by_head(B * H)) return static_cast<double>(B * H * N * M);
+  double scores = 0;
+  for (std::int64_t b = 0; b < B; ++b) scores += static_cast<double>(H) * covered_scores(mask, b, N, M);
+  return scores;
+}
+
 Variable softmax_attention(const Variable& q, const Variable& k, const Variable& v, const AttentionMask& mask,
                            double scale) {
   check_inputs(q, k, v, mask, scale);
@@ -226,10 +272,12 @@ Variable softmax_attention(const Variable& q, const Variable& k, const Variable&
   const DType dtype = q.dtype();
   OpTimer timer("softmax_attention");
   if (timer.active()) {
-    // The products run over all N x M scores (masked ones included): 2 B H N M (Dk + Dv) forward;
-    // backward dV = P^T dO, dP = dO V^T, dQ = dS K, dK = dS^T Q, as the inputs need them.
-    const double qk = 2.0 * static_cast<double>(B * H * N * M * q.size(3));
-    const double pv = 2.0 * static_cast<double>(B * H * N * M * Dv);
+    // 2 (Dk + Dv) per score the products cover forward (all N x M of them when the heads run
+    // together; by head, those of the blocks' visible keys); backward dV = P^T dO, dP = dO V^T,
+    // dQ = dS K, dK = dS^T Q over the same scores, as the inputs need them.
+    const double scores = softmax_attention_scores(mask, B, H, N, M);
+    const double qk = 2.0 * scores * static_cast<double>(q.size(3));
+    const double pv = 2.0 * scores * static_cast<double>(Dv);
     const bool gq = q.requires_grad(), gk = k.requires_grad(), gv = v.requires_grad();
     timer.set_flops(qk + pv, (gv ? pv : 0) + (gq || gk ? pv : 0) + (gq ? qk : 0) + (gk ? qk : 0));
   }
@@ -240,19 +288,25 @@ Variable softmax_attention(const Variable& q, const Variable& k, const Variable&
     const Tensor& kd = k.data();
     const Tensor& vd = v.data();
     const double per_head = 2.0 * static_cast<double>(N * M) * static_cast<double>(q.size(3) + Dv);
+    const std::int64_t R = block_rows(mask, N);
     parallel_for(0, B * H, head_grain(per_head), [&](std::int64_t i0, std::int64_t i1) {
       for (std::int64_t i = i0; i < i1; ++i) {
         const std::int64_t b = i / H, h = i % H;
+        const Tensor q_h = head(qd, b, h), k_h = head(kd, b, h), v_h = head(vd, b, h);
         Tensor s_h = head(s, b, h), out_h = head(out, b, h);
-        gemm(head(qd, b, h), head(kd, b, h), s_h, false, /*trans_b=*/true);
-        dispatch_float(dtype, "softmax_attention", [&](auto tag) {
-          using T = decltype(tag);
-          T* ps = s_h.data<T>();
-          for (std::int64_t r = 0; r < N; ++r) {
-            softmax_row_(ps + r * M, visible_keys(mask, b, r, N, M), M, static_cast<T>(scale));
-          }
-        });
-        gemm(s_h, head(vd, b, h), out_h);
+        for (std::int64_t r0 = 0; r0 < N; r0 += R) {
+          const std::int64_t r1 = std::min(N, r0 + R), nk = visible_keys(mask, b, r1 - 1, N, M);
+          Tensor s_blk = s_h.slice(0, r0, r1).slice(1, 0, nk), out_blk = out_h.slice(0, r0, r1);
+          gemm(q_h.slice(0, r0, r1), k_h.slice(0, 0, nk), s_blk, false, /*trans_b=*/true);
+          dispatch_float(dtype, "softmax_attention", [&](auto tag) {
+            using T = decltype(tag);
+            T* ps = s_h.data<T>();
+            for (std::int64_t r = r0; r < r1; ++r) {
+              softmax_row_(ps + r * M, visible_keys(mask, b, r, N, M), M, static_cast<T>(scale));
+            }
+          });
+          gemm(s_blk, v_h.slice(0, 0, nk), out_blk);
+        }
       }
     });
   } else {

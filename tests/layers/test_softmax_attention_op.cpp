@@ -48,6 +48,10 @@ const std::vector<Case>& cases() {
       {"padding, N = 1", 1, 1, 1, 3, 2, 2, false, {2}},
       {"causal + padding, N == M", 2, 2, 4, 4, 3, 2, true, {4, 2}},
       {"causal + padding, N < M", 2, 1, 3, 5, 2, 3, true, {5, 3}},
+      // More queries than a block of rows (64): blocks that see fewer keys than the last, a last
+      // block of fewer rows, and with padding keys that no block sees.
+      {"causal, N == M, several row blocks", 1, 2, 130, 130, 3, 2, true, {}},
+      {"causal + padding, N < M, several row blocks", 2, 1, 70, 140, 2, 3, true, {140, 75}},
   };
   return all;
 }
