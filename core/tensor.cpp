@@ -298,6 +298,50 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
   return m;
 }
 
+std::vector<std::int64_t> memory_order(const Tensor& t) {
+  const std::int64_t n = t.dim();
+  std::vector<std::int64_t> order;
+  order.reserve(static_cast<std::size_t>(n));
+  for (std::int64_t ax = 0; ax < n; ++ax) {
+    if (t.size(ax) == 1) order.push_back(ax);
+  }
+  const auto ones = static_cast<std::ptrdiff_t>(order.size());
+  for (std::int64_t ax = 0; ax < n; ++ax) {
+    if (t.size(ax) != 1) order.push_back(ax);
+  }
+  std::stable_sort(order.begin() + ones, order.end(),
+                   [&](std::int64_t a, std::int64_t b) { return t.stride(a) > t.stride(b); });
+  // Dense: from the innermost axis out, each stride is the product of the sizes inside it.
+  std::int64_t expected = 1;
+  for (auto i = static_cast<std::ptrdiff_t>(order.size()) - 1; i >= ones; --i) {
+    const std::int64_t ax = order[static_cast<std::size_t>(i)];
+    if (t.stride(ax) != expected) return {};
+    expected *= t.size(ax);
+  }
+  return order;
+}
+
+Tensor empty_in_order(const Shape& shape, const std::vector<std::int64_t>& order, DType dtype) {
+  if (order.empty()) return Tensor::empty(shape, dtype);
+  if (order.size() != shape.size()) {
+    throw Error(fmt::format("empty_in_order: an order of {} axes for shape {}", order.size(), to_string(shape)));
+  }
+  Shape stored(shape.size());
+  std::vector<std::int64_t> back(shape.size());  // axis i of the result is axis back[i] of stored
+  std::vector<bool> seen(shape.size(), false);
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    const std::int64_t ax = order[i];
+    if (ax < 0 || ax >= static_cast<std::int64_t>(shape.size()) || seen[static_cast<std::size_t>(ax)]) {
+      throw Error(fmt::format("empty_in_order: ({}) is not an order of the axes of {}", fmt::join(order, ", "),
+                              to_string(shape)));
+    }
+    seen[static_cast<std::size_t>(ax)] = true;
+    stored[i] = shape[static_cast<std::size_t>(ax)];
+    back[static_cast<std::size_t>(ax)] = static_cast<std::int64_t>(i);
+  }
+  return Tensor::empty(stored, dtype).permute(back);
+}
+
 bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol) {
   if (a.shape() != b.shape()) return false;
   const auto va = a.to_vector<double>();

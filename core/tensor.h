@@ -92,6 +92,15 @@ class Tensor {
   DType dtype_ = DType::f32;
 };
 
+// The order of t's axes in memory, outermost first, when t is a permutation of a contiguous tensor
+// (a view such as x.permute(...) of a contiguous x; axes of size 1 count as outermost); empty
+// when t is not (a slice with gaps, a broadcast).
+std::vector<std::int64_t> memory_order(const Tensor& t);
+// An uninitialized tensor of `shape` whose axes lie in memory in `order` (outermost first, a
+// permutation of its axes; empty: row-major). For an op's output or gradient that keeps the layout
+// of its input (memory_order of it), so that the view ops around the op need no copy.
+Tensor empty_in_order(const Shape& shape, const std::vector<std::int64_t>& order, DType dtype = DType::f32);
+
 // True when both tensors have the same shape and every element differs by at most
 // atol + rtol * |b| (NaN never matches).
 bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8);

@@ -165,12 +165,22 @@ double covered_scores(const AttentionMask& mask, std::int64_t b, std::int64_t N,
 
 Tensor head(const Tensor& t, std::int64_t b, std::int64_t h) { return t.select(0, b).select(0, h); }
 
+// The memory order of an input (B, H, ., D) whose last axis is innermost, for the output and the
+// gradients by head to take its layout: the views that split a (B, N, H D) projection into heads,
+// and merge them back, then need no copy. Empty (row-major) for any other layout.
+std::vector<std::int64_t> head_layout(const Tensor& t) {
+  std::vector<std::int64_t> order = memory_order(t);
+  if (order.empty() || order.back() != 3) return {};
+  return order;
+}
+
 class SoftmaxAttentionNode final : public Node {
  public:
   // Each saved only when a gradient needs it; all are released when backward returns.
   Tensor q, k, v;  // the inputs, as passed (views are not copied)
   Tensor p;        // (B, H, N, M) probabilities: O(N M) memory per head, which linear attention avoids
   Tensor o;        // (B, H, N, Dv) output, for rowsum(dO ∘ O)
+  std::vector<std::int64_t> q_order, k_order, v_order;  // head_layout of the inputs, for their gradients
   AttentionMask mask;
   double scale = 1.0;
 
@@ -181,15 +191,19 @@ class SoftmaxAttentionNode final : public Node {
   // and rowsum(dP ∘ P) = rowsum(dO ∘ P V) = rowsum(dO ∘ O) costs Dv per row instead of M.
   std::vector<Tensor> backward(const Tensor& grad) override {
     const Tensor P = std::move(p), O = std::move(o), Q = std::move(q), K = std::move(k), V = std::move(v);
-    const Tensor dO = grad.contiguous();  // (B, H, N, Dv)
-    const std::int64_t B = P.size(0), H = P.size(1), N = P.size(2), M = P.size(3), Dv = dO.size(3);
-    const DType dtype = dO.dtype();
+    const std::int64_t B = P.size(0), H = P.size(1), N = P.size(2), M = P.size(3), Dv = grad.size(3);
+    const DType dtype = grad.dtype();
+    const bool heads = by_head(B * H);
+    // By head, dO and O are read in place when their rows are (unit stride on the last axis), and the
+    // gradients take their inputs' layouts.
+    const Tensor dO = heads && grad.stride(3) == 1 ? grad : grad.contiguous();  // (B, H, N, Dv)
     Tensor dq, dk, dv;
     const bool gv = needs_grad(2), gqk = needs_grad(0) || needs_grad(1);
-    if (gv) dv = Tensor::empty({B, H, M, Dv}, dtype);
-    if (needs_grad(0)) dq = Tensor::empty({B, H, N, K.size(3)}, dtype);
-    if (needs_grad(1)) dk = Tensor::empty({B, H, M, Q.size(3)}, dtype);
-    if (by_head(B * H)) {
+    const std::vector<std::int64_t> row_major;
+    if (gv) dv = empty_in_order({B, H, M, Dv}, heads ? v_order : row_major, dtype);
+    if (needs_grad(0)) dq = empty_in_order({B, H, N, K.size(3)}, heads ? q_order : row_major, dtype);
+    if (needs_grad(1)) dk = empty_in_order({B, H, M, Q.size(3)}, heads ? k_order : row_major, dtype);
+    if (heads) {
       const std::int64_t D = needs_grad(0) ? K.size(3) : needs_grad(1) ? Q.size(3) : 0;
       const std::int64_t R = block_rows(mask, N);
       const double per_head = 2.0 * static_cast<double>(N * M) * static_cast<double>(2 * Dv + 2 * D);
@@ -223,8 +237,9 @@ class SoftmaxAttentionNode final : public Node {
             dispatch_float(dtype, "softmax_attention backward", [&](auto tag) {
               using T = decltype(tag);
               for (std::int64_t r = r0; r < r1; ++r) {
-                softmax_grad_row_(ds.data<T>() + (r - r0) * M, p_h.data<T>() + r * M, do_h.data<T>() + r * Dv,
-                                  o_h.data<T>() + r * Dv, visible_keys(mask, b, r, N, M), nk, Dv);
+                softmax_grad_row_(ds.data<T>() + (r - r0) * M, p_h.data<T>() + r * M,
+                                  do_h.data<T>() + r * do_h.stride(0), o_h.data<T>() + r * o_h.stride(0),
+                                  visible_keys(mask, b, r, N, M), nk, Dv);
               }
             });
             if (dq_h.defined()) {
@@ -246,7 +261,7 @@ class SoftmaxAttentionNode final : public Node {
       bmm(dO, V, ds, false, /*trans_b=*/true);
       dispatch_float(dtype, "softmax_attention backward", [&](auto tag) {
         using T = decltype(tag);
-        softmax_grad_<T>(ds, P, dO, O, mask);
+        softmax_grad_<T>(ds, P, dO, O.contiguous(), mask);
       });
       if (needs_grad(0)) bmm(ds, K, dq, false, false, scale);
       if (needs_grad(1)) bmm(ds, Q, dk, /*trans_a=*/true, false, scale);
@@ -282,8 +297,11 @@ Variable softmax_attention(const Variable& q, const Variable& k, const Variable&
     timer.set_flops(qk + pv, (gv ? pv : 0) + (gq || gk ? pv : 0) + (gq ? qk : 0) + (gk ? qk : 0));
   }
   Tensor s = Tensor::empty({B, H, N, M}, dtype);  // logits q k^T, then probabilities P in place
-  Tensor out = Tensor::empty({B, H, N, Dv}, dtype);
-  if (by_head(B * H)) {
+  const bool heads = by_head(B * H);
+  // By head, the output takes q's layout (head_layout): merging the heads back is then a view.
+  Tensor out =
+      heads ? empty_in_order({B, H, N, Dv}, head_layout(q.data()), dtype) : Tensor::empty({B, H, N, Dv}, dtype);
+  if (heads) {
     const Tensor& qd = q.data();
     const Tensor& kd = k.data();
     const Tensor& vd = v.data();
@@ -328,6 +346,9 @@ Variable softmax_attention(const Variable& q, const Variable& k, const Variable&
   }
   if (gq) node->k = k.data();
   if (gk) node->q = q.data();
+  node->q_order = head_layout(q.data());
+  node->k_order = head_layout(k.data());
+  node->v_order = head_layout(v.data());
   node->mask = mask;
   node->scale = scale;
   return attach(std::move(out), std::move(node), {&q, &k, &v});

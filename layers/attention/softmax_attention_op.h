@@ -16,7 +16,10 @@
 namespace kat {
 
 // q (B, H, N, D), k (B, H, M, D), v (B, H, M, Dv), all float32 or all float64, any layout (views
-// are read in place) -> (B, H, N, Dv), contiguous. The mask follows AttentionMask: a key hidden
+// are read in place) -> (B, H, N, Dv), contiguous, or (with at least as many heads as threads)
+// laid out as q is when q is a permutation of a contiguous tensor with D innermost: heads split
+// from a (B, N, H D) projection give an output whose heads merge back without a copy. The
+// gradients of q, k and v take their layouts likewise. The mask follows AttentionMask: a key hidden
 // from a query gets probability exactly 0. A causal mask needs M >= N, so that every query sees
 // at least one key. Values of hidden keys must be finite (they are multiplied by 0).
 // Throws kat::Error naming "softmax_attention" on mismatched shapes, dtypes, an empty input, a

@@ -118,6 +118,31 @@ TEST_CASE("views share storage and index correctly") {
   }
 }
 
+TEST_CASE("memory_order finds the axis order of a permuted contiguous tensor, and empty_in_order makes one") {
+  using Order = std::vector<std::int64_t>;
+  const Tensor x = Tensor::empty({2, 5, 3, 4});  // as split into heads: (B, N, H, D)
+  CHECK(memory_order(x) == Order{0, 1, 2, 3});
+  const Tensor heads = x.permute({0, 2, 1, 3});  // (B, H, N, D) view
+  CHECK(memory_order(heads) == Order{0, 2, 1, 3});
+  // A tensor of another last size in that order: the strides a contiguous (B, N, H, 7) would have.
+  const Tensor y = empty_in_order({2, 3, 5, 7}, memory_order(heads));
+  CHECK(y.shape() == Shape{2, 3, 5, 7});
+  CHECK(y.strides() == Strides{105, 7, 21, 1});
+  CHECK(y.permute({0, 2, 1, 3}).is_contiguous());
+  const Tensor same = empty_in_order(heads.shape(), memory_order(heads));
+  CHECK(same.strides() == heads.strides());
+  // Axes of size 1 count as outermost, whatever their stride.
+  CHECK(memory_order(Tensor::empty({1, 4, 1, 3}).permute({0, 2, 1, 3})) == Order{0, 1, 2, 3});
+  CHECK(memory_order(Tensor::empty({3, 4}).transpose(0, 1)) == Order{1, 0});
+  // Not a permutation of a contiguous tensor: a slice with gaps, a broadcast.
+  CHECK(memory_order(x.slice(3, 0, 2)).empty());
+  CHECK(memory_order(Tensor::empty({1, 3}).expand({4, 3})).empty());
+  // Row-major for an empty order; a wrong order is refused by name.
+  CHECK(empty_in_order({2, 3}, {}).is_contiguous());
+  CHECK_THROWS_WITH_AS(empty_in_order({2, 3}, {0, 0}), doctest::Contains("empty_in_order"), Error);
+  CHECK_THROWS_WITH_AS(empty_in_order({2, 3}, {0}), doctest::Contains("empty_in_order"), Error);
+}
+
 TEST_CASE("dtype conversion round-trips") {
   Tensor i = Tensor::from_vector<std::int64_t>({1, -2, 3});
   Tensor f = i.to(DType::f32);

@@ -340,6 +340,31 @@ TEST_CASE("check_mask names its caller") {
   CHECK(message.find("key length 6 of batch item 1 is outside [1, 5]") != std::string::npos);
 }
 
+TEST_CASE("softmax_attention by head: the output and the gradients keep the layout of heads split from projections") {
+  ThreadCountGuard restore;
+  set_num_threads(2);  // 6 heads: by head
+  Rng rng(311);
+  const Case c{"causal + padding, several row blocks", 2, 3, 70, 70, 5, 4, true, {70, 41}};
+  // (B, N, H, D) buffers viewed as (B, H, N, D), as multi-head attention passes them.
+  const Tensor qs = randn({c.B, c.N, c.H, c.D}, rng), ks = randn({c.B, c.M, c.H, c.D}, rng);
+  const Tensor vs = randn({c.B, c.M, c.H, c.Dv}, rng);
+  const std::vector<std::int64_t> split{0, 2, 1, 3};
+  const Tensor q = qs.permute(split), k = ks.permute(split), v = vs.permute(split);
+  const Tensor g = randn({c.B, c.N, c.H, c.Dv}, rng).permute(split);  // as merging the heads passes it
+  const Variable y = softmax_attention(Variable(q, true), Variable(k, true), Variable(v, true), c.mask(), c.scale());
+  CHECK(memory_order(y.data()) == split);
+  REQUIRE(y.grad_fn() != nullptr);
+  const std::vector<Tensor> grads = y.grad_fn()->backward(g);
+  REQUIRE(grads.size() == 3);
+  for (const Tensor& d : grads) CHECK(memory_order(d) == split);
+  // The same values as from contiguous inputs and a contiguous output gradient.
+  const Result row_major = forward_backward(q.contiguous(), k.contiguous(), v.contiguous(), c, g.contiguous());
+  CHECK(max_abs_diff(y.data(), row_major.out) < 1e-12);
+  CHECK(max_abs_diff(grads[0], row_major.dq) < 1e-12);
+  CHECK(max_abs_diff(grads[1], row_major.dk) < 1e-12);
+  CHECK(max_abs_diff(grads[2], row_major.dv) < 1e-12);
+}
+
 TEST_CASE("softmax_attention: the result does not depend on the thread count") {
   ThreadCountGuard restore;
   Rng rng(310);
