@@ -60,24 +60,24 @@ void apply(const T* in, T* out, std::int64_t n, std::int64_t first, double p, st
   });
 }
 
-}  // namespace
-
-void dropout_mask_apply(const Tensor& in, Tensor& out, double p, std::uint64_t key, std::int64_t first) {
+template <bool kRelu>
+void checked_apply(const char* op, const Tensor& in, Tensor& out, double p, std::uint64_t key, std::int64_t first) {
   assert(in.is_contiguous() && out.is_contiguous() && in.numel() == out.numel() && in.dtype() == out.dtype());
   assert(p >= 0.0 && p < 1.0 && first >= 0);
-  dispatch_float(in.dtype(), "dropout", [&](auto tag) {
+  dispatch_float(in.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
-    apply<false>(in.data<T>(), out.data<T>(), in.numel(), first, p, key);
+    apply<kRelu>(in.data<T>(), out.data<T>(), in.numel(), first, p, key);
   });
 }
 
+}  // namespace
+
+void dropout_mask_apply(const Tensor& in, Tensor& out, double p, std::uint64_t key, std::int64_t first) {
+  checked_apply<false>("dropout", in, out, p, key, first);
+}
+
 void relu_dropout_mask_apply(const Tensor& in, Tensor& out, double p, std::uint64_t key, std::int64_t first) {
-  assert(in.is_contiguous() && out.is_contiguous() && in.numel() == out.numel() && in.dtype() == out.dtype());
-  assert(p >= 0.0 && p < 1.0 && first >= 0);
-  dispatch_float(in.dtype(), "relu_dropout", [&](auto tag) {
-    using T = decltype(tag);
-    apply<true>(in.data<T>(), out.data<T>(), in.numel(), first, p, key);
-  });
+  checked_apply<true>("relu_dropout", in, out, p, key, first);
 }
 
 void relu_dropout_backward(const Tensor& out, const Tensor& g, Tensor& dx, double p) {
