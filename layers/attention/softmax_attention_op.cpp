@@ -299,8 +299,8 @@ Variable softmax_attention(const Variable& q, const Variable& k, const Variable&
   Tensor s = Tensor::empty({B, H, N, M}, dtype);  // logits q k^T, then probabilities P in place
   const bool heads = by_head(B * H);
   // By head, the output takes q's layout (head_layout): merging the heads back is then a view.
-  Tensor out =
-      heads ? empty_in_order({B, H, N, Dv}, head_layout(q.data()), dtype) : Tensor::empty({B, H, N, Dv}, dtype);
+  std::vector<std::int64_t> q_order = head_layout(q.data());
+  Tensor out = heads ? empty_in_order({B, H, N, Dv}, q_order, dtype) : Tensor::empty({B, H, N, Dv}, dtype);
   if (heads) {
     const Tensor& qd = q.data();
     const Tensor& kd = k.data();
@@ -346,7 +346,7 @@ Variable softmax_attention(const Variable& q, const Variable& k, const Variable&
   }
   if (gq) node->k = k.data();
   if (gk) node->q = q.data();
-  node->q_order = head_layout(q.data());
+  node->q_order = std::move(q_order);
   node->k_order = head_layout(k.data());
   node->v_order = head_layout(v.data());
   node->mask = mask;
