@@ -11,8 +11,16 @@
 #include "core/parallel.h"
 
 #if defined(__F16C__) && defined(__AVX2__) && defined(__FMA__)
+#define KAT_HALF_AVX2 1
+#endif
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// Compiled whatever the instruction set flag (a function attribute enables the instructions for
+// that function alone) and run only on CPUs that have them.
+#define KAT_HALF_AVX512 1
+#define KAT_AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,f16c,fma")))
+#endif
+#if defined(KAT_HALF_AVX2) || defined(KAT_HALF_AVX512)
 #include <immintrin.h>
-#define KAT_HALF_SIMD 1
 #endif
 
 namespace kat {
@@ -23,11 +31,24 @@ float from_bits(std::uint16_t h) { return static_cast<float>(std::bit_cast<_Floa
 
 constexpr float kHalfMax = 65504.0f;
 
-// Rows [r0, r1) of y = M x + bias, M (rows x cols) row-major float16.
-void gemv_rows(const std::uint16_t* m, std::int64_t cols, const float* x, const float* bias, float* y, std::int64_t r0,
-               std::int64_t r1) {
+using RowsKernel = void (*)(const std::uint16_t* m, std::int64_t cols, const float* x, const float* bias, float* y,
+                            std::int64_t r0, std::int64_t r1);
+
+// Each kernel computes rows [r0, r1) of y = M x + bias, M (rows x cols) row-major float16.
+void gemv_rows_portable(const std::uint16_t* m, std::int64_t cols, const float* x, const float* bias, float* y,
+                        std::int64_t r0, std::int64_t r1) {
+  for (std::int64_t r = r0; r < r1; ++r) {
+    const std::uint16_t* mr = m + r * cols;
+    float s = 0;
+    for (std::int64_t c = 0; c < cols; ++c) s += from_bits(mr[c]) * x[c];
+    y[r] = s + (bias != nullptr ? bias[r] : 0.0f);
+  }
+}
+
+#ifdef KAT_HALF_AVX2
+void gemv_rows_avx2(const std::uint16_t* m, std::int64_t cols, const float* x, const float* bias, float* y,
+                    std::int64_t r0, std::int64_t r1) {
   std::int64_t r = r0;
-#ifdef KAT_HALF_SIMD
   // Four rows at a time share each load of x; eight columns per step, one float32 accumulator
   // register per row.
   const std::int64_t whole = cols / 8 * 8;
@@ -62,18 +83,132 @@ void gemv_rows(const std::uint16_t* m, std::int64_t cols, const float* x, const 
     }
     for (int i = 0; i < 4; ++i) y[r + i] = s[i] + (bias != nullptr ? bias[r + i] : 0.0f);
   }
+  gemv_rows_portable(m, cols, x, bias, y, r, r1);
+}
 #endif
+
+#ifdef KAT_HALF_AVX512
+// GCC 12 reports the undefined vectors inside its own AVX-512 intrinsics (_mm512_cvtph_ps,
+// _mm512_reduce_add_ps) as maybe uninitialized when they are inlined here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+// Sixteen columns per step; the last partial step loads under a mask, so no column is left to a
+// scalar loop. Four rows at a time share each load of x (measured on the reference model's 17
+// decoding products: 0.107 ms per token against 0.131 for the eight-column kernel; eight rows at a
+// time were no faster).
+KAT_AVX512_TARGET __m512 widen16(const std::uint16_t* p, __mmask16 k) {
+  return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(k, p));
+}
+
+KAT_AVX512_TARGET void gemv_rows_avx512(const std::uint16_t* m, std::int64_t cols, const float* x, const float* bias,
+                                        float* y, std::int64_t r0, std::int64_t r1) {
+  const std::int64_t whole = cols / 16 * 16;
+  const __mmask16 all = 0xFFFF;
+  const __mmask16 tail = static_cast<__mmask16>((1u << (cols - whole)) - 1u);
+  std::int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    const std::uint16_t* m0 = m + r * cols;
+    const std::uint16_t* m1 = m0 + cols;
+    const std::uint16_t* m2 = m1 + cols;
+    const std::uint16_t* m3 = m2 + cols;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (std::int64_t c = 0; c < whole; c += 16) {
+      const __m512 xv = _mm512_loadu_ps(x + c);
+      a0 = _mm512_fmadd_ps(widen16(m0 + c, all), xv, a0);
+      a1 = _mm512_fmadd_ps(widen16(m1 + c, all), xv, a1);
+      a2 = _mm512_fmadd_ps(widen16(m2 + c, all), xv, a2);
+      a3 = _mm512_fmadd_ps(widen16(m3 + c, all), xv, a3);
+    }
+    if (tail != 0) {
+      const __m512 xv = _mm512_maskz_loadu_ps(tail, x + whole);
+      a0 = _mm512_fmadd_ps(widen16(m0 + whole, tail), xv, a0);
+      a1 = _mm512_fmadd_ps(widen16(m1 + whole, tail), xv, a1);
+      a2 = _mm512_fmadd_ps(widen16(m2 + whole, tail), xv, a2);
+      a3 = _mm512_fmadd_ps(widen16(m3 + whole, tail), xv, a3);
+    }
+    const float s[4] = {_mm512_reduce_add_ps(a0), _mm512_reduce_add_ps(a1), _mm512_reduce_add_ps(a2),
+                        _mm512_reduce_add_ps(a3)};
+    for (int i = 0; i < 4; ++i) y[r + i] = s[i] + (bias != nullptr ? bias[r + i] : 0.0f);
+  }
   for (; r < r1; ++r) {
     const std::uint16_t* mr = m + r * cols;
-    float s = 0;
-    for (std::int64_t c = 0; c < cols; ++c) s += from_bits(mr[c]) * x[c];
-    y[r] = s + (bias != nullptr ? bias[r] : 0.0f);
+    __m512 a = _mm512_setzero_ps();
+    for (std::int64_t c = 0; c < whole; c += 16) a = _mm512_fmadd_ps(widen16(mr + c, all), _mm512_loadu_ps(x + c), a);
+    if (tail != 0) a = _mm512_fmadd_ps(widen16(mr + whole, tail), _mm512_maskz_loadu_ps(tail, x + whole), a);
+    y[r] = _mm512_reduce_add_ps(a) + (bias != nullptr ? bias[r] : 0.0f);
   }
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+bool cpu_has_avx512() {
+  // GCC's and Clang's checks include the operating system's support for the 512-bit state.
+  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("f16c") &&
+                          __builtin_cpu_supports("fma");
+  return has;
+}
+#endif
+
+HalfKernel resolve(HalfKernel k) {
+  if (k != HalfKernel::best) return k;
+  if (half_kernel_available(HalfKernel::avx512)) return HalfKernel::avx512;
+  if (half_kernel_available(HalfKernel::avx2)) return HalfKernel::avx2;
+  return HalfKernel::portable;
+}
+
+RowsKernel rows_kernel(HalfKernel k) {
+  switch (resolve(k)) {
+#ifdef KAT_HALF_AVX512
+    case HalfKernel::avx512:
+      if (cpu_has_avx512()) return gemv_rows_avx512;
+      break;
+#endif
+#ifdef KAT_HALF_AVX2
+    case HalfKernel::avx2: return gemv_rows_avx2;
+#endif
+    case HalfKernel::portable: return gemv_rows_portable;
+    default: break;
+  }
+  throw Error(
+      fmt::format("float16 matrix-vector kernel '{}' is not available in this build on this CPU", half_kernel_name(k)));
 }
 
 }  // namespace
 
 float round_to_half(float x) { return from_bits(to_bits(x)); }
+
+bool half_kernel_available(HalfKernel k) {
+  switch (k) {
+    case HalfKernel::best:
+    case HalfKernel::portable: return true;
+    case HalfKernel::avx2:
+#ifdef KAT_HALF_AVX2
+      return true;
+#else
+      return false;
+#endif
+    case HalfKernel::avx512:
+#ifdef KAT_HALF_AVX512
+      return cpu_has_avx512();
+#else
+      return false;
+#endif
+  }
+  return false;
+}
+
+const char* half_kernel_name(HalfKernel k) {
+  switch (resolve(k)) {
+    case HalfKernel::avx512: return "avx512";
+    case HalfKernel::avx2: return "avx2";
+    default: return "portable";
+  }
+}
 
 HalfMatrix::HalfMatrix(const Tensor& m, bool transpose, const char* what) {
   if (!m.defined() || m.dim() != 2 || m.dtype() != DType::f32) {
@@ -98,7 +233,8 @@ float HalfMatrix::at(std::int64_t r, std::int64_t c) const {
   return from_bits(bits_[static_cast<std::size_t>(r * cols_ + c)]);
 }
 
-void HalfMatrix::gemv(const float* x, const float* bias, float* y) const {
+void HalfMatrix::gemv(const float* x, const float* bias, float* y, HalfKernel kernel) const {
+  const RowsKernel gemv_rows = rows_kernel(kernel);
   const std::uint16_t* m = bits_.data();
   const int threads = num_threads();
   // The same policy as float32 products of one row (core/kernels/gemm.h), in blocks of whole

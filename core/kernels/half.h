@@ -13,6 +13,15 @@
 
 namespace kat {
 
+// The matrix-vector kernels: `portable` in plain C++, `avx2` (eight float16 weights widened per
+// instruction with F16C, built when the instruction set flag has AVX2, F16C and FMA) and `avx512`
+// (sixteen per instruction, built on x86-64 with GCC or Clang and chosen at run time when the CPU
+// has AVX-512 F, BW and VL, whatever the flag). `best` is the fastest this build and CPU can run.
+enum class HalfKernel { best, portable, avx2, avx512 };
+// Whether this build and this CPU can run kernel k (`best` and `portable` always can).
+bool half_kernel_available(HalfKernel k);
+const char* half_kernel_name(HalfKernel k);  // "portable", "avx2" or "avx512"; `best` gives the one chosen
+
 class HalfMatrix {
  public:
   HalfMatrix() = default;
@@ -27,7 +36,8 @@ class HalfMatrix {
 
   // y (rows) = M x (cols) + bias (rows, or null). Rows are split over the threads when the matrix
   // is large enough to pay for it (kSplitVectorProductFrom), as float32 matrix-vector products are.
-  void gemv(const float* x, const float* bias, float* y) const;
+  // `kernel` chooses the code (tests compare them); one that is not available throws.
+  void gemv(const float* x, const float* bias, float* y, HalfKernel kernel = HalfKernel::best) const;
 
  private:
   std::int64_t rows_ = 0, cols_ = 0;

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "core/kernels/half.h"
@@ -76,14 +77,37 @@ TEST_CASE("float16 matrix-vector products equal float64 ones over the same value
     std::vector<float> x(static_cast<std::size_t>(c.cols)), bias(static_cast<std::size_t>(c.rows));
     for (auto& v : x) v = static_cast<float>(rng.normal());
     for (auto& v : bias) v = static_cast<float>(rng.normal());
-    std::vector<float> y(static_cast<std::size_t>(c.rows), std::numeric_limits<float>::quiet_NaN());
-    m.gemv(x.data(), c.bias ? bias.data() : nullptr, y.data());
     const std::vector<double> want = reference(m, x, c.bias ? bias.data() : nullptr);
-    double worst = 0;
-    for (std::size_t i = 0; i < y.size(); ++i) {
-      worst = std::max(worst, std::fabs(y[i] - want[i]) / (1.0 + std::fabs(want[i])));
+    for (HalfKernel k : {HalfKernel::best, HalfKernel::portable, HalfKernel::avx2, HalfKernel::avx512}) {
+      if (!half_kernel_available(k)) continue;
+      CAPTURE(half_kernel_name(k));
+      std::vector<float> y(static_cast<std::size_t>(c.rows), std::numeric_limits<float>::quiet_NaN());
+      m.gemv(x.data(), c.bias ? bias.data() : nullptr, y.data(), k);
+      double worst = 0;
+      for (std::size_t i = 0; i < y.size(); ++i) {
+        worst = std::max(worst, std::fabs(y[i] - want[i]) / (1.0 + std::fabs(want[i])));
+      }
+      CHECK(worst < 2e-5);  // float32 sums of up to 1032 terms
     }
-    CHECK(worst < 2e-5);  // float32 sums of up to 1032 terms
   }
   set_num_threads(saved);
+}
+
+TEST_CASE("float16 kernels: the best available is chosen and an unavailable one is refused") {
+  CHECK(half_kernel_available(HalfKernel::portable));
+  const std::string best = half_kernel_name(HalfKernel::best);
+  if (half_kernel_available(HalfKernel::avx512)) {
+    CHECK(best == "avx512");
+  } else if (half_kernel_available(HalfKernel::avx2)) {
+    CHECK(best == "avx2");
+  } else {
+    CHECK(best == "portable");
+  }
+  Rng rng(5);
+  const HalfMatrix m(test::randn({8, 16}, rng, DType::f32), false, "test");
+  std::vector<float> x(16, 1.0f), y(8);
+  for (HalfKernel k : {HalfKernel::avx2, HalfKernel::avx512}) {
+    if (half_kernel_available(k)) continue;
+    CHECK_THROWS_WITH_AS(m.gemv(x.data(), nullptr, y.data(), k), doctest::Contains("is not available"), Error);
+  }
 }
