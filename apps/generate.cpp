@@ -1,9 +1,9 @@
 // `kat generate RUN_DIR --prompt "In the beginning"`: samples a continuation from a language model
 // one token at a time through its decoding state: constant time per token for linear and Performer
 // attention (the recurrent (S, z) sums), a growing KV cache for softmax. Prints the text; the speed
-// goes to standard error. `--weights f16` decodes with float16 copies of the linear layers' weights
-// (layers/linear.h): about half the time per token where reading the weights is most of it, with
-// logits that move by about 2e-4 of their size.
+// goes to standard error. `--weights f16` decodes with float16 copies of the weight matrices
+// (the linear layers' and a tied output projection's: use_half_weights in layers/transformer.h): about half the time
+// per token where reading the weights is most of it, with logits that move by about 2e-4 of their size.
 
 #include <fmt/format.h>
 
@@ -12,7 +12,7 @@
 
 #include "apps/commands.h"
 #include "data/special_tokens.h"
-#include "layers/linear.h"
+#include "layers/transformer.h"
 #include "train/evaluate.h"
 
 namespace kat::cli {
@@ -107,7 +107,7 @@ Runner add_generate(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--seed", args->seed, "Sampling seed")->capture_default_str();
   cmd->add_flag("--stop-at-eos", args->stop_at_eos, "Stop at the end of the first sentence");
-  cmd->add_option("--weights", args->weights, "Weights of the linear layers while decoding: f32, or f16 (faster)")
+  cmd->add_option("--weights", args->weights, "Weight matrices while decoding: f32, or f16 (faster)")
       ->check(CLI::IsMember({"f32", "f16"}))
       ->capture_default_str();
   return [args] { return run_generate(*args); };

@@ -24,16 +24,8 @@ Variable Linear::forward(const Variable& x) const {
                      to_string(x.shape())));
   }
   const std::int64_t rows = x.numel() / options_.in;
-  if (half_ != nullptr && !grad_enabled() && x.dtype() == DType::f32 && rows <= 4) {
-    const Tensor xc = x.data().contiguous();
-    Shape shape = x.shape();
-    shape.back() = options_.out;
-    Tensor y = Tensor::empty(shape, DType::f32);
-    const float* b = options_.bias ? bias_.data().data<float>() : nullptr;
-    for (std::int64_t r = 0; r < rows; ++r) {
-      half_->gemv(xc.data<float>() + r * options_.in, b, y.data<float>() + r * options_.out);
-    }
-    return Variable(y);
+  if (half_ != nullptr && !grad_enabled() && x.dtype() == DType::f32 && rows <= kHalfRowsAtMost) {
+    return Variable(half_->apply(x.data(), options_.bias ? bias_.data().data<float>() : nullptr));
   }
   return linear(x, weight_, options_.bias ? bias_ : Variable());
 }
@@ -46,17 +38,6 @@ void Linear::set_half_weights(bool on) {
   if (weight_.dtype() != DType::f32)
     fail(fmt::format("float16 weights need a float32 layer, this one is {}", dtype_name(weight_.dtype())));
   half_ = std::make_shared<const HalfMatrix>(weight_.data(), /*transpose=*/true, where().c_str());
-}
-
-std::int64_t use_half_weights(Module& root, bool on) {
-  std::int64_t n = 0;
-  root.visit([&](Module& m) {
-    if (auto* l = dynamic_cast<Linear*>(&m)) {
-      l->set_half_weights(on);
-      ++n;
-    }
-  });
-  return n;
 }
 
 }  // namespace kat

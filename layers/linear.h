@@ -40,7 +40,4 @@ class Linear : public Module {
   std::shared_ptr<const HalfMatrix> half_;  // the weight's transpose (out, in) in float16, or null
 };
 
-// Linear::set_half_weights on every Linear layer under `root` (itself included); returns how many.
-std::int64_t use_half_weights(Module& root, bool on);
-
 }  // namespace kat

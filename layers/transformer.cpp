@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "autograd/grad_mode.h"
 #include "autograd/ops.h"
 
 namespace kat {
@@ -86,6 +87,10 @@ TransformerDecoder::TransformerDecoder(const StackOptions& o, bool cross, std::s
 Variable TransformerDecoder::project(const Variable& h) {
   const Variable y = norm_ ? norm_->forward(h) : h;
   if (out_proj_) return out_proj_->forward(y);
+  if (tied_half_ != nullptr && !grad_enabled() && y.dtype() == DType::f32 &&
+      y.numel() / y.size(-1) <= kHalfRowsAtMost) {
+    return Variable(tied_half_->apply(y.data()));
+  }
   return matmul(y, transpose(input_->embedding().weight(), 0, 1));  // (.., E) @ (E, V), transpose as a BLAS flag
 }
 
@@ -102,6 +107,20 @@ Variable TransformerDecoder::forward(const Tensor& ids, const std::vector<std::i
   Variable h = input_->forward(ids);
   for (auto& layer : *layers_) h = layer->forward(h, self_mask, memory, memory_mask);
   return project(h);
+}
+
+bool TransformerDecoder::set_half_output(bool on) {
+  if (out_proj_) return false;
+  if (!on) {
+    tied_half_.reset();
+    return true;
+  }
+  const Tensor& w = input_->embedding().weight().data();
+  if (w.dtype() != DType::f32) {
+    fail(fmt::format("float16 weights need a float32 embedding, this one is {}", dtype_name(w.dtype())));
+  }
+  tied_half_ = std::make_shared<const HalfMatrix>(w, /*transpose=*/false, (where() + " (tied output)").c_str());
+  return true;
 }
 
 DecodeState TransformerDecoder::start(std::int64_t batch, const Tensor& memory,
@@ -129,6 +148,19 @@ Tensor TransformerDecoder::step(const Tensor& ids, DecodeState& state) {
   }
   ++state.position;
   return project(Variable(h)).data().reshape({state.batch, options_.vocab});
+}
+
+std::int64_t use_half_weights(Module& root, bool on) {
+  std::int64_t n = 0;
+  root.visit([&](Module& m) {
+    if (auto* l = dynamic_cast<Linear*>(&m)) {
+      l->set_half_weights(on);
+      ++n;
+    } else if (auto* d = dynamic_cast<TransformerDecoder*>(&m)) {
+      n += d->set_half_output(on) ? 1 : 0;
+    }
+  });
+  return n;
 }
 
 }  // namespace kat

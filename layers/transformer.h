@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "layers/embedding.h"
+#include "layers/linear.h"
 #include "layers/module_list.h"
 #include "layers/positional.h"
 #include "layers/transformer_layer.h"
@@ -70,6 +71,12 @@ class TransformerDecoder : public Module {
   Embedding& embedding() { return input_->embedding(); }
   const StackOptions& options() const { return options_; }
 
+  // Float16 weights for the output projection while decoding, as Linear::set_half_weights: with
+  // the projection tied to the embedding, a float16 copy of the embedding's weight that a step's
+  // logits read; an untied projection is a Linear layer and has its own. Returns whether a copy was
+  // taken (or dropped).
+  bool set_half_output(bool on);
+
  private:
   Variable project(const Variable& h);  // final norm and output projection
 
@@ -78,7 +85,13 @@ class TransformerDecoder : public Module {
   std::shared_ptr<TokenInput> input_;
   std::shared_ptr<ModuleList<DecoderLayer>> layers_;
   std::shared_ptr<LayerNorm> norm_;
-  std::shared_ptr<Linear> out_proj_;  // untied output only
+  std::shared_ptr<Linear> out_proj_;             // untied output only
+  std::shared_ptr<const HalfMatrix> tied_half_;  // the embedding's weight (vocab, E) in float16, or null
 };
+
+// Float16 weights for decoding under `root` (itself included): Linear::set_half_weights on every
+// Linear layer and TransformerDecoder::set_half_output on every decoder with a tied output. Returns
+// how many matrices were copied (or dropped).
+std::int64_t use_half_weights(Module& root, bool on);
 
 }  // namespace kat

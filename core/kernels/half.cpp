@@ -229,6 +229,21 @@ HalfMatrix::HalfMatrix(const Tensor& m, bool transpose, const char* what) {
   }
 }
 
+Tensor HalfMatrix::apply(const Tensor& x, const float* bias) const {
+  if (!x.defined() || x.dim() < 1 || x.dtype() != DType::f32 || x.size(-1) != cols_) {
+    throw Error(
+        fmt::format("float16 product: expected float32 rows of {}, got {}", cols_,
+                    x.defined() ? fmt::format("{} {}", to_string(x.shape()), dtype_name(x.dtype())) : "undefined"));
+  }
+  const Tensor xc = x.contiguous();
+  Shape shape = x.shape();
+  shape.back() = rows_;
+  Tensor y = Tensor::empty(shape, DType::f32);
+  const std::int64_t n = x.numel() / cols_;
+  for (std::int64_t r = 0; r < n; ++r) gemv(xc.data<float>() + r * cols_, bias, y.data<float>() + r * rows_);
+  return y;
+}
+
 float HalfMatrix::at(std::int64_t r, std::int64_t c) const {
   return from_bits(bits_[static_cast<std::size_t>(r * cols_ + c)]);
 }

@@ -38,11 +38,19 @@ class HalfMatrix {
   // is large enough to pay for it (kSplitVectorProductFrom), as float32 matrix-vector products are.
   // `kernel` chooses the code (tests compare them); one that is not available throws.
   void gemv(const float* x, const float* bias, float* y, HalfKernel kernel = HalfKernel::best) const;
+  // Every row of x (a float32 tensor whose last dimension is cols) times the matrix: a tensor of x's
+  // shape with rows as its last dimension. Each row reads the whole matrix, so this is meant for the
+  // few rows of a decoding step.
+  Tensor apply(const Tensor& x, const float* bias = nullptr) const;
 
  private:
   std::int64_t rows_ = 0, cols_ = 0;
   std::vector<std::uint16_t> bits_;  // row-major float16
 };
+
+// Forwards of at most this many rows (one token of up to four sequences: a decoding step, or a
+// beam of four) read a layer's float16 copy when it has one; more rows go through float32 GEMM.
+constexpr std::int64_t kHalfRowsAtMost = 4;
 
 // Float32 rounded to the nearest float16 and back (what HalfMatrix keeps of a value).
 float round_to_half(float x);

@@ -111,7 +111,7 @@ TEST_CASE("language model: decoding with float16 weights stays within float16's 
     std::vector<Tensor> want;
     DecodeState a = lm.start(2);
     for (std::int64_t t = 0; t < 12; ++t) want.push_back(lm.step(ids.slice(1, t, t + 1).reshape({2}).contiguous(), a));
-    CHECK(use_half_weights(lm, true) == 2 * 6);  // q, k, v, o, fc1, fc2 per layer; the output is tied
+    CHECK(use_half_weights(lm, true) == 2 * 6 + 1);  // q, k, v, o, fc1, fc2 per layer, and the tied output
     DecodeState b = lm.start(2);
     double worst = 0;
     for (std::int64_t t = 0; t < 12; ++t) {
@@ -124,6 +124,42 @@ TEST_CASE("language model: decoding with float16 weights stays within float16's 
     DecodeState c = lm.start(2);
     CHECK(max_abs_diff(lm.step(ids.slice(1, 0, 1).reshape({2}).contiguous(), c), want[0]) == 0.0);
   }
+}
+
+TEST_CASE("language model: the tied output projection decodes through a float16 copy of the embedding") {
+  Rng rng(6);
+  StackOptions o;
+  o.vocab = 29;
+  o.layers = 1;
+  o.layer = tiny_layer();
+  o.max_len = 16;
+  TransformerLM lm(o, rng);
+  lm.eval();
+  const Tensor ids = random_ids(rng, 3, 6, 0, 29);
+  NoGradGuard no_grad;
+  std::vector<Tensor> want;
+  DecodeState a = lm.start(3);
+  for (std::int64_t t = 0; t < 6; ++t) want.push_back(lm.step(ids.slice(1, t, t + 1).reshape({3}).contiguous(), a));
+  // Only the output's copy: every other layer still reads float32.
+  REQUIRE(lm.decoder().set_half_output(true));
+  DecodeState b = lm.start(3);
+  double worst = 0;
+  for (std::int64_t t = 0; t < 6; ++t) {
+    const Tensor got = lm.step(ids.slice(1, t, t + 1).reshape({3}).contiguous(), b);
+    REQUIRE(got.shape() == want[0].shape());
+    worst = std::max(worst, max_abs_diff(got, want[static_cast<std::size_t>(t)]));
+  }
+  CHECK(worst > 0.0);
+  CHECK(worst < 5e-3);
+  // The full forward (more than four rows) keeps float32.
+  const Variable full = lm.forward(ids, {6, 6, 6});
+  CHECK(max_abs_diff(full.data().slice(1, 5, 6).reshape({3, 29}), want[5]) < 1e-5);
+  CHECK(lm.decoder().set_half_output(false));
+
+  StackOptions untied = o;
+  untied.tie_output = false;
+  TransformerLM separate(untied, rng);
+  CHECK_FALSE(separate.decoder().set_half_output(true));  // its output is a Linear layer with a copy of its own
 }
 
 TEST_CASE("encoder-decoder: step-by-step decoding equals the full forward, with source padding") {
