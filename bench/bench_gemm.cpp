@@ -4,11 +4,18 @@
 // its FLOP rate should be that of the raw call within noise (the target: within 3%). Each is
 // timed alone (BM_sgemm_<which>) and all three call by call in one time window
 // (BM_sgemm_interleaved), whose ratios are the ones to quote on a machine whose speed drifts.
+//
+// BM_decode_products_interleaved: the matrix-vector products of one decoding token of the reference
+// language model (4 layers of q, k, v, o at 256 x 256 and the feed-forward's 256 x 1,024 and
+// 1,024 x 256, and the tied 256 x 256 output), float32 `cblas_sgemv` against each float16 kernel this
+// build and CPU have (core/kernels/half.h), on one thread. Rates are tokens' products per second;
+// `f16_<kernel>_vs_sgemv_f32` is the speed-up over float32.
 
 #include <cblas.h>
 
 #include "bench/bench_util.h"
 #include "core/kernels/gemm.h"
+#include "core/kernels/half.h"
 
 namespace {
 
@@ -98,9 +105,62 @@ void gemm_args(benchmark::internal::Benchmark* b) {
   kat::bench::add_min_max(b);
 }
 
+// One decoding token's weight matrices, each as float32 (in, out) as a Linear layer stores it and
+// as its float16 copy (out, in).
+struct DecodeProducts {
+  DecodeProducts() {
+    const std::int64_t e = 256, f = 1024;
+    std::vector<std::pair<std::int64_t, std::int64_t>> shapes;  // (in, out)
+    for (int layer = 0; layer < 4; ++layer) {
+      for (int i = 0; i < 4; ++i) shapes.emplace_back(e, e);
+      shapes.emplace_back(e, f);
+      shapes.emplace_back(f, e);
+    }
+    shapes.emplace_back(e, e);
+    std::uint64_t seed = 10;
+    for (const auto& [in, out] : shapes) {
+      Tensor w = kat::bench::random_tensor({in, out}, seed++, -0.05, 0.05);
+      halves.emplace_back(w, /*transpose=*/true, "bench");
+      weights.push_back(std::move(w));
+    }
+    x.assign(1024, 0.5f);
+    y.assign(1024, 0.0f);
+  }
+  void float32() {
+    for (const Tensor& w : weights) {
+      const int in = static_cast<int>(w.size(0)), out = static_cast<int>(w.size(1));
+      cblas_sgemv(CblasRowMajor, CblasTrans, in, out, 1.0f, w.data<float>(), out, x.data(), 1, 0.0f, y.data(), 1);
+    }
+  }
+  void float16(kat::HalfKernel k) {
+    for (const kat::HalfMatrix& h : halves) h.gemv(x.data(), nullptr, y.data(), k);
+  }
+  std::vector<Tensor> weights;
+  std::vector<kat::HalfMatrix> halves;
+  std::vector<float> x, y;
+};
+
+void BM_decode_products_interleaved(benchmark::State& state) {
+  kat::bench::use_threads(state, 0);
+  DecodeProducts p;
+  using kat::bench::Side;
+  std::vector<kat::bench::Contender> contenders = {{"sgemv_f32", Side::reference, 1.0, [&] { p.float32(); }}};
+  for (kat::HalfKernel k : {kat::HalfKernel::portable, kat::HalfKernel::avx2, kat::HalfKernel::avx512}) {
+    if (!kat::half_kernel_available(k)) continue;
+    contenders.push_back({std::string("f16_") + kat::half_kernel_name(k), Side::ours, 1.0, [&p, k] { p.float16(k); }});
+  }
+  kat::bench::run_interleaved(state, contenders, "tokens_per_second");
+}
+
 BENCHMARK(BM_sgemm_cblas)->Apply(gemm_args);
 BENCHMARK(BM_sgemm_kat_gemm)->Apply(gemm_args);
 BENCHMARK(BM_sgemm_kat_matmul)->Apply(gemm_args);
 BENCHMARK(BM_sgemm_interleaved)->Apply(gemm_args)->MinTime(2.0);
+BENCHMARK(BM_decode_products_interleaved)
+    ->ArgNames({"threads"})
+    ->Arg(1)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2.0);
 
 }  // namespace

@@ -26,8 +26,8 @@
 namespace kat {
 namespace {
 
-std::uint16_t to_bits(float x) { return std::bit_cast<std::uint16_t>(static_cast<_Float16>(x)); }
-float from_bits(std::uint16_t h) { return static_cast<float>(std::bit_cast<_Float16>(h)); }
+std::uint16_t to_bits(float x) { return float_to_half(x); }
+float from_bits(std::uint16_t h) { return half_to_float(h); }
 
 constexpr float kHalfMax = 65504.0f;
 
@@ -147,9 +147,9 @@ KAT_AVX512_TARGET void gemv_rows_avx512(const std::uint16_t* m, std::int64_t col
 
 bool cpu_has_avx512() {
   // GCC's and Clang's checks include the operating system's support for the 512-bit state.
-  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("f16c") &&
-                          __builtin_cpu_supports("fma");
+  // Every CPU with AVX-512 F also has F16C and FMA.
+  static const bool has =
+      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
   return has;
 }
 #endif
@@ -179,6 +179,39 @@ RowsKernel rows_kernel(HalfKernel k) {
 }
 
 }  // namespace
+
+// The conversions in integer arithmetic, the same on every compiler and target (not all have a
+// float16 type).
+std::uint16_t float_to_half(float f) {
+  const std::uint32_t x = std::bit_cast<std::uint32_t>(f);
+  const auto sign = static_cast<std::uint16_t>((x >> 16) & 0x8000u);
+  const std::uint32_t ax = x & 0x7FFFFFFFu;
+  if (ax > 0x7F800000u) return static_cast<std::uint16_t>(sign | 0x7E00u);   // NaN, quiet
+  if (ax >= 0x477FF000u) return static_cast<std::uint16_t>(sign | 0x7C00u);  // from 65520 (halfway past 65504): inf
+  if (ax < 0x38800000u) {
+    // Below 2^-14, float16's smallest normal: a multiple of 2^-24, rounded to the nearest even one
+    // (scaling by 2^24 is exact; the count may reach 1024, which is the smallest normal's bits).
+    const float units = std::bit_cast<float>(ax) * 0x1p24f;
+    return static_cast<std::uint16_t>(sign | static_cast<std::uint32_t>(std::nearbyint(units)));
+  }
+  // Normal: exponent rebiased from 127 to 15, 23 fraction bits rounded to 10, to nearest even (a
+  // carry out of the fraction moves into the exponent, as it should).
+  std::uint32_t h = (ax - 0x38000000u) >> 13;
+  const std::uint32_t rest = ax & 0x1FFFu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u) != 0)) ++h;
+  return static_cast<std::uint16_t>(sign | h);
+}
+
+float half_to_float(std::uint16_t h) {
+  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
+  const std::uint32_t exponent = (h >> 10) & 0x1Fu, fraction = h & 0x3FFu;
+  if (exponent == 0) {  // zero or subnormal: fraction x 2^-24
+    const float v = static_cast<float>(fraction) * 0x1p-24f;
+    return sign != 0 ? -v : v;
+  }
+  if (exponent == 31) return std::bit_cast<float>(sign | 0x7F800000u | (fraction << 13));  // inf, NaN
+  return std::bit_cast<float>(sign | ((exponent + 112) << 23) | (fraction << 13));
+}
 
 float round_to_half(float x) { return from_bits(to_bits(x)); }
 

@@ -2,7 +2,8 @@
 // Float16 copies of float32 matrices, for decoding one token at a time. A decoding step reads every
 // weight matrix of the model once to multiply it by one row; that read, not the arithmetic, is
 // its cost, and IEEE float16 halves it. The arithmetic stays float32: each weight is widened as it
-// is read (F16C instructions where the build has them), products and sums are float32.
+// is read (sixteen at a time with AVX-512 where the CPU has it, eight with F16C where the build
+// has AVX2; see HalfKernel), products and sums are float32.
 // Rounding a weight to float16 changes it by at most 2^-11 of its magnitude (round to nearest
 // even); the outputs of a product move by about 2e-4 of their size.
 
@@ -52,6 +53,10 @@ class HalfMatrix {
 // beam of four) read a layer's float16 copy when it has one; more rows go through float32 GEMM.
 constexpr std::int64_t kHalfRowsAtMost = 4;
 
+// IEEE float16 bits from float32, rounded to nearest even (beyond +-65504 to infinity, NaN to a
+// quiet NaN), and back (exact).
+std::uint16_t float_to_half(float x);
+float half_to_float(std::uint16_t h);
 // Float32 rounded to the nearest float16 and back (what HalfMatrix keeps of a value).
 float round_to_half(float x);
 

@@ -2,7 +2,9 @@
 // matrix-vector product against a float64 reference over the same float16 values.
 #include <doctest/doctest.h>
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <string>
 #include <vector>
@@ -45,6 +47,49 @@ TEST_CASE("float16 rounding keeps 11 significant bits and refuses what it cannot
   CHECK_THROWS_WITH_AS(HalfMatrix(big, false, "fc1"), doctest::Contains("cannot hold"), Error);
   CHECK_THROWS_WITH_AS(HalfMatrix(Tensor::zeros({2, 3}, DType::f64), false, "q_proj"),
                        doctest::Contains("q_proj: a float16 copy needs a 2-D float32 matrix"), Error);
+}
+
+TEST_CASE("float16 conversions: every float16 value round-trips, float32 rounds to nearest even") {
+  for (std::uint32_t h = 0; h < 0x10000u; ++h) {
+    const auto bits = static_cast<std::uint16_t>(h);
+    const float f = half_to_float(bits);
+    if ((bits & 0x7C00u) == 0x7C00u && (bits & 0x3FFu) != 0) {
+      REQUIRE(std::isnan(f));
+      continue;
+    }
+    REQUIRE(float_to_half(f) == bits);
+  }
+  CHECK(half_to_float(0x3C00u) == 1.0f);
+  CHECK(half_to_float(0xC000u) == -2.0f);
+  CHECK(half_to_float(0x0001u) == 0x1p-24f);  // the smallest subnormal
+  CHECK(half_to_float(0x0400u) == 0x1p-14f);  // the smallest normal
+  CHECK(half_to_float(0x7BFFu) == 65504.0f);
+  CHECK(float_to_half(65519.0f) == 0x7BFFu);  // below halfway to 65536: the largest finite
+  CHECK(float_to_half(65520.0f) == 0x7C00u);  // halfway, the largest is odd: to infinity
+  CHECK(float_to_half(-1e6f) == 0xFC00u);
+  CHECK(float_to_half(0x1p-25f) == 0x0000u);                // halfway to the smallest subnormal: to even zero
+  CHECK(float_to_half(0x1p-25f * 3.0f) == 0x0002u);         // 1.5 units: to even 2
+  CHECK(float_to_half(0x1p-14f - 0x1p-26f) == 0x0400u);     // rounds up into the smallest normal
+  CHECK(float_to_half(1.0f + 0x1p-11f) == 0x3C00u);         // halfway, 1.0 is even
+  CHECK(float_to_half(1.0f + 3.0f * 0x1p-11f) == 0x3C02u);  // halfway, up to even
+  CHECK(float_to_half(2.0f - 0x1p-12f) == 0x4000u);         // the carry moves into the exponent
+  CHECK((float_to_half(std::numeric_limits<float>::quiet_NaN()) & 0x7E00u) == 0x7E00u);
+#ifdef __FLT16_MAX__
+  // Against the compiler's own float16 type, over float32 bit patterns of every exponent.
+  Rng rng(11);
+  for (int i = 0; i < 200000; ++i) {
+    const auto x = static_cast<std::uint32_t>(rng.next_u64());
+    const float f = std::bit_cast<float>(x);
+    if (std::isnan(f)) continue;
+    REQUIRE(float_to_half(f) == std::bit_cast<std::uint16_t>(static_cast<_Float16>(f)));
+  }
+  for (std::uint32_t h = 0; h < 0x10000u; ++h) {
+    const auto bits = static_cast<std::uint16_t>(h);
+    const float want = static_cast<float>(std::bit_cast<_Float16>(bits));
+    if (std::isnan(want)) continue;
+    REQUIRE(half_to_float(bits) == want);
+  }
+#endif
 }
 
 TEST_CASE("float16 matrix-vector products equal float64 ones over the same values") {
