@@ -216,23 +216,18 @@ float half_to_float(std::uint16_t h) {
 float round_to_half(float x) { return from_bits(to_bits(x)); }
 
 bool half_kernel_available(HalfKernel k) {
-  switch (k) {
-    case HalfKernel::best:
-    case HalfKernel::portable: return true;
-    case HalfKernel::avx2:
 #ifdef KAT_HALF_AVX2
-      return true;
+  constexpr bool avx2_built = true;
 #else
-      return false;
+  constexpr bool avx2_built = false;
 #endif
-    case HalfKernel::avx512:
+  if (k == HalfKernel::avx2) return avx2_built;
 #ifdef KAT_HALF_AVX512
-      return cpu_has_avx512();
+  if (k == HalfKernel::avx512) return cpu_has_avx512();
 #else
-      return false;
+  if (k == HalfKernel::avx512) return false;
 #endif
-  }
-  return false;
+  return true;  // best, portable
 }
 
 const char* half_kernel_name(HalfKernel k) {
