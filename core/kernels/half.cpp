@@ -26,9 +26,6 @@
 namespace kat {
 namespace {
 
-std::uint16_t to_bits(float x) { return float_to_half(x); }
-float from_bits(std::uint16_t h) { return half_to_float(h); }
-
 constexpr float kHalfMax = 65504.0f;
 
 using RowsKernel = void (*)(const std::uint16_t* m, std::int64_t cols, const float* x, const float* bias, float* y,
@@ -40,7 +37,7 @@ void gemv_rows_portable(const std::uint16_t* m, std::int64_t cols, const float* 
   for (std::int64_t r = r0; r < r1; ++r) {
     const std::uint16_t* mr = m + r * cols;
     float s = 0;
-    for (std::int64_t c = 0; c < cols; ++c) s += from_bits(mr[c]) * x[c];
+    for (std::int64_t c = 0; c < cols; ++c) s += half_to_float(mr[c]) * x[c];
     y[r] = s + (bias != nullptr ? bias[r] : 0.0f);
   }
 }
@@ -76,10 +73,10 @@ void gemv_rows_avx2(const std::uint16_t* m, std::int64_t cols, const float* x, c
     }
     float s[4] = {total(a0), total(a1), total(a2), total(a3)};
     for (std::int64_t c = whole; c < cols; ++c) {
-      s[0] += from_bits(m0[c]) * x[c];
-      s[1] += from_bits(m1[c]) * x[c];
-      s[2] += from_bits(m2[c]) * x[c];
-      s[3] += from_bits(m3[c]) * x[c];
+      s[0] += half_to_float(m0[c]) * x[c];
+      s[1] += half_to_float(m1[c]) * x[c];
+      s[2] += half_to_float(m2[c]) * x[c];
+      s[3] += half_to_float(m3[c]) * x[c];
     }
     for (int i = 0; i < 4; ++i) y[r + i] = s[i] + (bias != nullptr ? bias[r + i] : 0.0f);
   }
@@ -213,7 +210,7 @@ float half_to_float(std::uint16_t h) {
   return std::bit_cast<float>(sign | ((exponent + 112) << 23) | (fraction << 13));
 }
 
-float round_to_half(float x) { return from_bits(to_bits(x)); }
+float round_to_half(float x) { return half_to_float(float_to_half(x)); }
 
 bool half_kernel_available(HalfKernel k) {
 #ifdef KAT_HALF_AVX2
@@ -253,7 +250,7 @@ HalfMatrix::HalfMatrix(const Tensor& m, bool transpose, const char* what) {
     if (!std::isfinite(p[i]) || std::fabs(p[i]) > kHalfMax) {
       throw Error(fmt::format("{}: element {} is {}, which float16 cannot hold (its range is +-65504)", what, i, p[i]));
     }
-    bits_[static_cast<std::size_t>(i)] = to_bits(p[i]);
+    bits_[static_cast<std::size_t>(i)] = float_to_half(p[i]);
   }
 }
 
@@ -267,13 +264,14 @@ Tensor HalfMatrix::apply(const Tensor& x, const float* bias) const {
   Shape shape = x.shape();
   shape.back() = rows_;
   Tensor y = Tensor::empty(shape, DType::f32);
-  const std::int64_t n = x.numel() / cols_;
+  std::int64_t n = 1;  // rows of x: every dimension but the last
+  for (std::int64_t d = 0; d + 1 < x.dim(); ++d) n *= x.size(d);
   for (std::int64_t r = 0; r < n; ++r) gemv(xc.data<float>() + r * cols_, bias, y.data<float>() + r * rows_);
   return y;
 }
 
 float HalfMatrix::at(std::int64_t r, std::int64_t c) const {
-  return from_bits(bits_[static_cast<std::size_t>(r * cols_ + c)]);
+  return half_to_float(bits_[static_cast<std::size_t>(r * cols_ + c)]);
 }
 
 void HalfMatrix::gemv(const float* x, const float* bias, float* y, HalfKernel kernel) const {

@@ -156,3 +156,22 @@ TEST_CASE("float16 kernels: the best available is chosen and an unavailable one 
     CHECK_THROWS_WITH_AS(m.gemv(x.data(), nullptr, y.data(), k), doctest::Contains("is not available"), Error);
   }
 }
+
+TEST_CASE("float16 products of tensors: every row of any leading shape, and a clear error") {
+  Rng rng(7);
+  const HalfMatrix m(test::randn({5, 24}, rng, DType::f32), false, "test");
+  const Tensor x = test::randn({2, 3, 24}, rng, DType::f32);
+  std::vector<float> bias(5);
+  for (auto& v : bias) v = static_cast<float>(rng.normal());
+  const Tensor y = m.apply(x, bias.data());
+  REQUIRE(y.shape() == Shape{2, 3, 5});
+  std::vector<float> row(5);
+  for (std::int64_t r = 0; r < 6; ++r) {
+    m.gemv(x.data<float>() + r * 24, bias.data(), row.data());
+    for (std::int64_t j = 0; j < 5; ++j) CHECK(y.data<float>()[r * 5 + j] == row[static_cast<std::size_t>(j)]);
+  }
+  CHECK(m.apply(Tensor::zeros({0, 24}, DType::f32)).shape() == Shape{0, 5});
+  CHECK_THROWS_WITH_AS(m.apply(Tensor::zeros({2, 23}, DType::f32)),
+                       doctest::Contains("expected float32 rows of 24, got (2, 23) float32"), Error);
+  CHECK_THROWS_WITH_AS(m.apply(Tensor::zeros({2, 24}, DType::f64)), doctest::Contains("got (2, 24) float64"), Error);
+}
