@@ -10,6 +10,13 @@ class ConfigError;
 
 namespace kat::cli {
 
+// Exit codes of every subcommand: 0 done; 1 a failure of the system (a disk that is full, a program
+// that is missing) or a training run that diverged; 2 bad usage or bad input; 130 stopped by a
+// signal (after `kat train` wrote its checkpoint).
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitBadInput = 2;
+inline constexpr int kExitInterrupted = 130;
+
 // Adds the subcommand and returns the function that runs it (an exit code) once parsed.
 using Runner = std::function<int()>;
 Runner add_demo(CLI::App& app);
@@ -24,9 +31,6 @@ Runner add_generate(CLI::App& app);   // apps/generate.cpp
 Runner add_compare(CLI::App& app);    // apps/compare.cpp
 Runner add_bleu(CLI::App& app);       // apps/bleu.cpp
 Runner add_bench(CLI::App& app);      // apps/bench.cpp
-
-// Draws the curves of run folders into a PNG (apps/plot.cpp).
-int plot_runs(const std::vector<std::string>& runs, const std::string& output, const std::string& title);
 
 // Prints every diagnostic of a bad experiment to stderr, one per line, and a count.
 void print_config_errors(const ConfigError& err);

@@ -19,12 +19,16 @@
 #include <fstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "apps/commands.h"
 #include "core/parallel.h"
+#include "data/text_io.h"
 #include "train/config_error.h"
 #include "train/evaluate.h"
 #include "train/experiment_config.h"
-#include "train/metrics.h"
+#include "train/plot.h"
+#include "train/run_log.h"
 
 extern char** environ;
 
@@ -229,21 +233,26 @@ int run_compare(const CompareArgs& a) {
         "steps | training minutes |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
         a.split, a.split, a.beam);
   }
-  std::string json = "[";
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    const Row& r = rows[i];
+  nlohmann::ordered_json json = nlohmann::ordered_json::array();
+  for (const Row& r : rows) {
     md += fmt::format("| {} | {:.{}f} | {:.{}f} | {:.0f} | {:.0f} | {:.3f} | {} | {} | {:.1f} |\n", r.label, r.quality,
                       task == "lm" ? 3 : 2, r.quality2, 2, r.tokens_per_s, r.peak_mb, r.gen_ms, r.params, r.steps,
                       r.train_minutes);
-    json += fmt::format(
-        "{}{{\"config\": \"{}\", \"run\": \"{}\", \"attention\": \"{}\", \"task\": \"{}\", \"{}\": {:.6f}, \"{}\": "
-        "{:.6f}, \"tokens_per_s\": {:.1f}, \"peak_rss_mb\": {:.1f}, \"generation_ms_per_token\": {:.4f}, "
-        "\"parameters\": {}, \"steps\": {}, \"training_minutes\": {:.2f}}}",
-        i ? ",\n " : "", r.config, r.run, r.label, r.task, task == "lm" ? "bits_per_char" : "bleu", r.quality,
-        task == "lm" ? "perplexity" : "chrf", r.quality2, r.tokens_per_s, r.peak_mb, r.gen_ms, r.params, r.steps,
-        r.train_minutes);
+    nlohmann::ordered_json row;
+    row["config"] = r.config;
+    row["run"] = r.run;
+    row["attention"] = r.label;
+    row["task"] = r.task;
+    row[task == "lm" ? "bits_per_char" : "bleu"] = r.quality;
+    row[task == "lm" ? "perplexity" : "chrf"] = r.quality2;
+    row["tokens_per_s"] = r.tokens_per_s;
+    row["peak_rss_mb"] = r.peak_mb;
+    row["generation_ms_per_token"] = r.gen_ms;
+    row["parameters"] = r.params;
+    row["steps"] = r.steps;
+    row["training_minutes"] = r.train_minutes;
+    json.push_back(std::move(row));
   }
-  json += "]\n";
   md += "\nTraining tokens/s is the median over the run's logged intervals; peak memory the process's resident set; ";
   md += task == "lm"
             ? fmt::format("generation is batch 1, sampled, timed over tokens {}..{}.\n", a.gen_tokens / 2, a.gen_tokens)
@@ -251,24 +260,21 @@ int run_compare(const CompareArgs& a) {
   std::vector<std::string> runs;
   runs.reserve(rows.size());
   for (const Row& r : rows) runs.push_back(r.run);
-  const std::string png = out + "/curves.png";
+  const std::string folder = out.empty() ? "." : out;
+  const std::string png = folder + "/curves.png";
   try {
     plot_runs(runs, png,
               task == "lm" ? "language model: softmax, linear and Performer attention"
                            : "translation: softmax, linear and Performer attention");
     md += "\n![validation curves](curves.png)\n";
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {
     std::fprintf(stderr, "kat compare: no plot: %s\n", e.what());
   }
-  {
-    std::ofstream f(out + "/comparison.md", std::ios::trunc);
-    f << md;
-    std::ofstream j(out + "/comparison.json", std::ios::trunc);
-    j << json;
-    if (!f || !j) throw Error(fmt::format("kat compare: cannot write into {}", out));
-  }
+  write_file_atomic(folder + "/comparison.md", md);
+  // NaN (a figure that could not be measured) is written as null.
+  write_file_atomic(folder + "/comparison.json", json.dump(2) + "\n");
   std::printf("%s", md.c_str());
-  std::fprintf(stderr, "kat compare: wrote %s/comparison.md, comparison.json and curves.png\n", out.c_str());
+  std::fprintf(stderr, "kat compare: wrote %s/comparison.md, comparison.json and curves.png\n", folder.c_str());
   return 0;
 }
 

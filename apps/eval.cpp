@@ -1,13 +1,17 @@
 // `kat eval RUN_DIR [--split test]`: perplexity and bits per character of a language model, or
-// BLEU and chrF of a translation model (beam search), on a split of its corpus; a table on the
-// console and, with --json, a JSON object.
+// BLEU and chrF of a translation model (beam search), on a split of its corpus or on a prepared
+// dataset (--data, which works after the corpus is gone); a table, or with --json a JSON object.
+// Standard output carries the result alone: the table, or the JSON with `--json -` (the table
+// then goes to standard error).
 
 #include <fmt/format.h>
 
 #include <cstdio>
-#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "core/os/files.h"
+#include "data/text_io.h"
 #include "train/evaluate.h"
 #include "train/metrics/bleu.h"
 
@@ -25,56 +29,64 @@ struct EvalArgs {
   std::string hypotheses;
 };
 
-void write_json(const std::string& path, const std::string& text) {
-  if (path == "-") {
-    std::printf("%s\n", text.c_str());
-    return;
-  }
-  std::ofstream out(path, std::ios::trunc);
-  out << text << "\n";
-  if (!out) throw Error(fmt::format("--json {}: cannot write", path));
-}
-
 int run_eval(const EvalArgs& a) {
   LoadedRun run = load_run(a.run, a.checkpoint);
   const std::string path = a.data.empty() ? split_path(run.experiment, a.split) : a.data;
   const std::string where = path.empty() ? "the synthetic validation set" : path;
+  for (const std::string& out : {a.json, a.hypotheses}) {
+    if (!out.empty()) refuse_overwriting_input(out, {path, run.checkpoint, a.run + "/config.yaml"}, "kat eval: output");
+  }
   std::fprintf(stderr, "kat eval: %s at step %lld (%s) on %s\n", a.run.c_str(),
                static_cast<long long>(run.progress.step), run.checkpoint.c_str(), where.c_str());
-  std::string json;
+  std::string table;
+  nlohmann::ordered_json json;
+  json["run"] = a.run;
+  json["data"] = where;
+  json["step"] = run.progress.step;
   if (run.experiment.task == "lm") {
     const LmEvaluation e = evaluate_lm(run, path);
-    std::printf("%-16s %s\n%-16s %s\n%-16s %lld\n%-16s %lld\n%-16s %.4f\n%-16s %.3f\n%-16s %.4f\n%-16s %.1f s\n", "run",
-                a.run.c_str(), "data", where.c_str(), "tokens", static_cast<long long>(e.tokens), "characters",
-                static_cast<long long>(e.characters), "loss (nats)", e.loss, "perplexity", e.perplexity, "bits/char",
-                e.bits_per_char, "time", e.seconds);
-    json = fmt::format(
-        "{{\"run\": \"{}\", \"data\": \"{}\", \"step\": {}, \"tokens\": {}, \"characters\": {}, \"loss\": {:.6f}, "
-        "\"perplexity\": {:.6f}, \"bits_per_token\": {:.6f}, \"bits_per_char\": {:.6f}, \"seconds\": {:.3f}}}",
-        a.run, where, run.progress.step, e.tokens, e.characters, e.loss, e.perplexity, e.bits_per_token,
-        e.bits_per_char, e.seconds);
+    table = fmt::format(
+        "{:<16} {}\n{:<16} {}\n{:<16} {}\n{:<16} {}\n{:<16} {:.4f}\n{:<16} {:.3f}\n{:<16} {:.4f}\n{:<16} {:.1f} s\n",
+        "run", a.run, "data", where, "tokens", e.tokens, "characters", e.characters, "loss (nats)", e.loss,
+        "perplexity", e.perplexity, "bits/char", e.bits_per_char, "time", e.seconds);
+    json["tokens"] = e.tokens;
+    json["characters"] = e.characters;
+    json["loss"] = e.loss;
+    json["perplexity"] = e.perplexity;
+    json["bits_per_token"] = e.bits_per_token;
+    json["bits_per_char"] = e.bits_per_char;
+    json["seconds"] = e.seconds;
   } else {
     TranslationOptions o;
     o.search.beam = a.beam;
     o.search.length_penalty = a.length_penalty;
     const TranslationEvaluation e = evaluate_translation(run, path, o);
-    std::printf(
-        "%-16s %s\n%-16s %s\n%-16s %lld\n%-16s %.4f\n%-16s %s\n%-16s %.2f  (%s)\n%-16s %.2f  (%s)\n%-16s %.1f s\n",
-        "run", a.run.c_str(), "data", where.c_str(), "sentences", static_cast<long long>(e.sentences), "loss (nats)",
-        e.loss, "sacreBLEU", e.bleu_line.c_str(), "BLEU", e.bleu, BleuScore::signature().c_str(), "chrF2", e.chrf,
-        ChrfScore::signature().c_str(), "time", e.seconds);
+    table = fmt::format(
+        "{:<16} {}\n{:<16} {}\n{:<16} {}\n{:<16} {:.4f}\n{:<16} {}\n{:<16} {:.2f}  ({})\n{:<16} {:.2f}  ({})\n{:<16} "
+        "{:.1f} s\n",
+        "run", a.run, "data", where, "sentences", e.sentences, "loss (nats)", e.loss, "sacreBLEU", e.bleu_line, "BLEU",
+        e.bleu, BleuScore::signature(), "chrF2", e.chrf, ChrfScore::signature(), "time", e.seconds);
     if (!a.hypotheses.empty()) {
-      std::ofstream out(a.hypotheses, std::ios::trunc);
-      for (const auto& h : e.hypotheses) out << h << "\n";
-      if (!out) throw Error(fmt::format("--hypotheses {}: cannot write", a.hypotheses));
+      std::string text;
+      for (const auto& h : e.hypotheses) text += h + "\n";
+      write_file_atomic(a.hypotheses, text);
     }
-    json = fmt::format(
-        "{{\"run\": \"{}\", \"data\": \"{}\", \"step\": {}, \"sentences\": {}, \"loss\": {:.6f}, \"bleu\": {:.4f}, "
-        "\"chrf\": {:.4f}, \"beam\": {}, \"bleu_signature\": \"{}\", \"seconds\": {:.3f}}}",
-        a.run, where, run.progress.step, e.sentences, e.loss, e.bleu, e.chrf, a.beam, BleuScore::signature(),
-        e.seconds);
+    json["sentences"] = e.sentences;
+    json["loss"] = e.loss;
+    json["bleu"] = e.bleu;
+    json["chrf"] = e.chrf;
+    json["beam"] = a.beam;
+    json["bleu_signature"] = BleuScore::signature();
+    json["chrf_signature"] = ChrfScore::signature();
+    json["seconds"] = e.seconds;
   }
-  if (!a.json.empty()) write_json(a.json, json);
+  if (a.json == "-") {
+    std::fputs(table.c_str(), stderr);
+    std::printf("%s\n", json.dump(2).c_str());
+  } else {
+    std::fputs(table.c_str(), stdout);
+    if (!a.json.empty()) write_file_atomic(a.json, json.dump(2) + "\n");
+  }
   return 0;
 }
 
@@ -93,7 +105,7 @@ Runner add_eval(CLI::App& app) {
   cmd->add_option("--length-penalty", args->length_penalty, "Length penalty alpha of beam search")
       ->check(CLI::Range(0.0, 10.0))
       ->capture_default_str();
-  cmd->add_option("--json", args->json, "Also write the result as JSON to this file (- for stdout)");
+  cmd->add_option("--json", args->json, "Also write the result as JSON to this file (- for standard output)");
   cmd->add_option("--hypotheses", args->hypotheses, "Translation: write the detokenized output here");
   return [args] { return run_eval(*args); };
 }

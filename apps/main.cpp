@@ -1,11 +1,15 @@
 // kat: the command-line entry point. Subcommands live one per file (apps/<name>.cpp).
 
 #include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 #include <csignal>
+#include <cstdlib>
 #include <exception>
+#include <new>
+#include <string>
 #include <vector>
 
 #include "apps/commands.h"
@@ -14,11 +18,28 @@
 #include "core/parallel.h"
 #include "train/distributed.h"
 
+namespace {
+
+// Messages go to standard error, in colour only on a terminal that has it and where NO_COLOR is not
+// set (https://no-color.org): standard output carries each command's data alone.
+void log_to_stderr() {
+  const char* no_color = std::getenv("NO_COLOR");
+  const char* term = std::getenv("TERM");
+  const bool plain = (no_color != nullptr && *no_color != '\0') || (term != nullptr && std::string(term) == "dumb");
+  auto logger = spdlog::stderr_color_mt("kat", plain ? spdlog::color_mode::never : spdlog::color_mode::automatic);
+  logger->set_pattern("[%^%l%$] %v");
+  spdlog::set_default_logger(logger);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   // Beyond a file-size limit (ulimit -f) a write fails with EFBIG, reported with the file's name,
   // instead of SIGXFSZ ending the process in the middle of writing it.
   std::signal(SIGXFSZ, SIG_IGN);
+  log_to_stderr();
   CLI::App app{"kat: Kernelized Attention Trainer"};
+  app.fallthrough();  // kat's own options (--threads) also after the subcommand
   app.set_version_flag("--version", std::string("kat ") + KAT_VERSION);
   app.require_subcommand(1);
   int threads = 0;
@@ -67,10 +88,13 @@ int main(int argc, char** argv) {
     }
   } catch (const kat::Error& e) {
     spdlog::error("{}", e.what());
-    return 2;
+    return kat::cli::kExitBadInput;
+  } catch (const std::bad_alloc&) {
+    spdlog::critical("out of memory (see the sizes in kat config --explain, or use a smaller model or batch)");
+    return kat::cli::kExitFailure;
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
-    return 1;
+    return kat::cli::kExitFailure;
   }
   return 0;
 }

@@ -10,6 +10,8 @@
 
 #include "apps/commands.h"
 #include "core/error.h"
+#include "core/os/files.h"
+#include "core/os/process.h"
 #include "data/bible_corpus.h"
 #include "data/corpus_datasets.h"
 #include "data/sword_module.h"
@@ -51,7 +53,9 @@ void ensure_sword(bool no_install) {
                 "(Debian packages sword-text-web sword-text-sparv libsword-utils)");
   }
   spdlog::info("prepare bible: installing the SWORD Bibles with {} --sword", script);
-  if (std::system(("'" + script + "' --sword").c_str()) != 0 || !sword_ready()) {
+  ProcessOptions to_stderr;  // its progress is not the output of kat
+  to_stderr.stdout_fd = 2;
+  if (!run_program({script, "--sword"}, to_stderr).ok() || !sword_ready()) {
     throw Error(script + " --sword did not install the SWORD modules and mod2imp");
   }
 }
@@ -76,6 +80,7 @@ int run_dataset(const DatasetOptions& o) {
     throw Error("prepare dataset: give one --tokenizer for all sides or one per side (" +
                 std::to_string(o.sides.size()) + " sides, " + std::to_string(o.tokenizers.size()) + " tokenizers)");
   }
+  refuse_overwriting_input(o.out, o.tokenizers, "prepare dataset: the output");
   std::vector<std::unique_ptr<Tokenizer>> tokenizers;
   for (const std::string& path : o.tokenizers) tokenizers.push_back(load_tokenizer(path));
   std::vector<SideFile> sides;

@@ -11,6 +11,7 @@
 
 #include "apps/commands.h"
 #include "core/error.h"
+#include "core/os/files.h"
 #include "data/corpus_datasets.h"
 #include "data/text_io.h"
 
@@ -81,6 +82,9 @@ int run_train(TrainOptions o, const CLI::App& cmd) {
   if (o.inputs.empty() && o.spec.kind != "bytes") {
     throw Error("tokenizer train: no input text (--input or 'inputs' in the config)");
   }
+  std::vector<std::string> inputs = o.inputs;
+  if (!o.config.empty()) inputs.push_back(o.config);
+  refuse_overwriting_input(o.output, inputs, "tokenizer train: --output");
   std::vector<std::string> lines;
   for (const std::string& path : o.inputs) {
     auto more = read_text_lines(path, true);

@@ -1,7 +1,8 @@
 // `kat train EXP.yaml [--set KEY=VALUE]... [--resume RUN_DIR]`: validates the experiment, then
-// trains it (or continues the run in RUN_DIR). Exit codes: 0 finished, stopped early or stopped on
-// request (Ctrl-C; resume later); 1 diverged; 2 a bad experiment, checkpoint or command line, or a
-// checkpoint that cannot be written (the run stops; the checkpoints written before stay).
+// trains it (or continues the run in RUN_DIR). Exit codes: 0 finished or stopped early; 1 diverged,
+// or a failure of the system (a checkpoint or log that cannot be written: the run stops, the
+// checkpoints written before stay); 2 a bad experiment, checkpoint or command line; 130 stopped by
+// a signal (Ctrl-C, SIGTERM) after writing its checkpoint: resume later.
 //
 // Under an MPI launcher (`mpirun -np P kat train ...`) the P processes train one model together
 // (docs/distributed.md). An error on any of them ends them all (MPI_Abort) with that exit code:
@@ -18,6 +19,7 @@
 #include "core/parallel.h"
 #include "train/distributed.h"
 #include "train/experiment_config.h"
+#include "train/stop_signal.h"
 #include "train/trainer.h"
 
 namespace kat::cli {
@@ -61,10 +63,14 @@ int train(const TrainArgs& a, const std::shared_ptr<Communicator>& comm) {
   options.comm = comm;
   Trainer trainer(e, options);
   const TrainResult r = trainer.run();
+  if (r.outcome == TrainOutcome::interrupted) return kExitInterrupted;
   return r.outcome == TrainOutcome::diverged ? 1 : 0;
 }
 
 int run_train(const TrainArgs& a) {
+  // First of all: a Ctrl-C from here on is kept until the trainer's loop sees it and writes a
+  // checkpoint, however early it comes.
+  StopSignal signals;
   std::shared_ptr<Communicator> comm = join_launched_processes();
   if (comm->size() == 1) return train(a, comm);
   // Several ranks: an error on one ends them all, with its exit code.
@@ -83,8 +89,9 @@ int run_train(const TrainArgs& a) {
   } catch (const std::exception& err) {
     end_run("fatal", err.what(), 1);
   }
-  // 0, or 1 when training diverged: every rank reached that end at the same step.
-  if (code != 0 && code != 1) end_run("error", "the command failed (see above)", code);
+  // 0, 1 when training diverged, 130 when stopped by a signal: every rank reached that end at the
+  // same step.
+  if (code != 0 && code != 1 && code != kExitInterrupted) end_run("error", "the command failed (see above)", code);
   return code;
 }
 

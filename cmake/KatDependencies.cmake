@@ -6,6 +6,7 @@ find_package(spdlog REQUIRED CONFIG)
 find_package(yaml-cpp REQUIRED CONFIG)
 find_package(CLI11 QUIET CONFIG)
 find_package(HDF5 REQUIRED COMPONENTS C)
+find_package(nlohmann_json 3 REQUIRED CONFIG)  # every JSON file kat writes or reads
 
 # OpenBLAS: its CMake package when present, pkg-config otherwise.
 find_package(OpenBLAS QUIET CONFIG)

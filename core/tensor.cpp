@@ -1,9 +1,11 @@
 #include "core/tensor.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <new>
 #include <numeric>
 
 #include "core/kernels/elementwise.h"
@@ -35,9 +37,32 @@ Tensor Tensor::with_layout(Shape shape, Strides strides, std::int64_t offset) co
   return Tensor(storage_, std::move(shape), std::move(strides), offset, dtype_);
 }
 
+namespace {
+
+std::string bytes_text(double bytes) {
+  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  int u = 0;
+  while (bytes >= 1024.0 && u < 5) {
+    bytes /= 1024.0;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{:.0f} bytes", bytes) : fmt::format("{:.1f} {}", bytes, units[u]);
+}
+
+}  // namespace
+
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
   check_shape(shape, "Tensor::empty");
-  auto storage = std::make_shared<Storage>(static_cast<std::size_t>(kat::numel(shape)) * dtype_size(dtype));
+  const std::size_t bytes = static_cast<std::size_t>(kat::numel(shape)) * dtype_size(dtype);
+  std::shared_ptr<Storage> storage;
+  try {
+    storage = std::make_shared<Storage>(bytes);
+  } catch (const std::bad_alloc&) {
+    const double memory = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+    throw SystemError(fmt::format("out of memory: a {} tensor of shape {} needs {} (the machine has {} in all)",
+                                  dtype_name(dtype), kat::to_string(shape), bytes_text(static_cast<double>(bytes)),
+                                  bytes_text(memory)));
+  }
   return Tensor(std::move(storage), shape, contiguous_strides(shape), 0, dtype);
 }
 

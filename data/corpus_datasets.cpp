@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/error.h"
+#include "core/os/files.h"
 #include "data/chapter_split.h"
 #include "data/char_tokenizer.h"
 #include "data/text_io.h"
@@ -18,6 +19,9 @@ std::unique_ptr<Tokenizer> train_tokenizer(const TokenizerSpec& spec, const std:
 
 TokenDataset write_text_dataset(const std::string& out_path, const std::string& corpus, const std::string& split,
                                 const std::vector<SideFile>& sides) {
+  std::vector<std::string> inputs;
+  for (const SideFile& side : sides) inputs.push_back(side.path);
+  refuse_overwriting_input(out_path, inputs, "dataset");
   TokenDataset data;
   data.path = out_path;
   data.corpus = corpus;

@@ -1,7 +1,5 @@
 #include "data/sword_module.h"
 
-#include <sys/wait.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -9,6 +7,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/os/process.h"
 
 namespace kat {
 namespace {
@@ -40,7 +39,7 @@ bool sword_module_installed(const std::string& module) {
   return false;
 }
 
-bool mod2imp_available() { return std::system("command -v mod2imp >/dev/null 2>&1") == 0; }
+bool mod2imp_available() { return program_on_path("mod2imp"); }
 
 std::string export_sword_module(const std::string& module) {
   check_name(module);
@@ -51,17 +50,14 @@ std::string export_sword_module(const std::string& module) {
   if (!sword_module_installed(module)) {
     throw Error("SWORD module " + module + " is not installed (scripts/install-deps.sh --sword installs the Bibles)");
   }
-  FILE* pipe = ::popen(("mod2imp " + module + " 2>/dev/null").c_str(), "r");
-  if (pipe == nullptr) throw Error("mod2imp " + module + ": cannot start");
-  std::string out;
-  char buffer[1 << 16];
-  std::size_t got = 0;
-  while ((got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, got);
-  const int status = ::pclose(pipe);
-  if (status != 0) {
-    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    throw Error("mod2imp " + module + ": exit status " + std::to_string(code) + " (is the module installed?)");
+  ProcessOptions options;
+  options.discard_stderr = true;
+  const ProcessResult r = run_program({"mod2imp", module}, options);
+  if (!r.started) throw Error("mod2imp " + module + ": cannot start");
+  if (!r.ok()) {
+    throw Error("mod2imp " + module + ": exit status " + std::to_string(r.exit_code) + " (is the module installed?)");
   }
+  const std::string& out = r.output;
   if (out.empty()) throw Error("mod2imp " + module + ": empty export");
   return out;
 }

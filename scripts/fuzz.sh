@@ -13,7 +13,7 @@ scripts/install-deps.sh --fuzz
 export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-Haswell}"
 seconds="${KAT_FUZZ_SECONDS:-60}"
 build="${KAT_FUZZ_BUILD:-build-fuzz}"
-all=(tokenizer records bleu dataset experiment checkpoint)
+all=(tokenizer records bleu dataset experiment checkpoint plot)
 targets=("$@")
 [[ ${#targets[@]} -eq 0 ]] && targets=("${all[@]}")
 for t in "${targets[@]}"; do

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <optional>
 
 #include "core/error.h"
 #include "data/hdf5_file.h"
@@ -304,41 +305,6 @@ std::vector<unsigned char> file_image(const std::string& name, const Checkpoint&
   return image;
 }
 
-// Writes `bytes` to a new file `path` and forces them to the disk. Throws naming the file and the
-// system's reason (a full disk, a file-size limit); the caller removes what was written.
-void write_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
-  auto failure = [&](const char* what) {
-    return std::runtime_error(fmt::format("{}: {} failed: {}", path, what, std::strerror(errno)));
-  };
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw failure("create");
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const auto error = failure("write");
-      ::close(fd);
-      throw error;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    const auto error = failure("fsync");
-    ::close(fd);
-    throw error;
-  }
-  if (::close(fd) != 0) throw failure("close");
-}
-
-// Makes a rename in `dir` durable (best effort: not every file system syncs a folder).
-void fsync_dir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
-}
-
 // ---- reading ----
 
 bool has_attr(hid_t obj, const std::string& name) { return H5Aexists(obj, name.c_str()) > 0; }
@@ -529,20 +495,31 @@ Checkpoint read_file(const std::string& path) {
 
 }  // namespace
 
-void write_checkpoint(const std::string& path, const Checkpoint& c) {
+void write_checkpoint(const Dir& dir, const std::string& name, const Checkpoint& c) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors are reported through exceptions
-  namespace fs = std::filesystem;
-  const fs::path final_path(path);
-  const fs::path tmp = final_path.parent_path() / (final_path.filename().string() + ".tmp");
+  std::vector<unsigned char> image;
   try {
-    write_bytes(tmp.string(), file_image(tmp.string(), c));
-    fs::rename(tmp, final_path);
-    fsync_dir(final_path.parent_path().empty() ? "." : final_path.parent_path().string());
+    image = file_image(name + ".tmp", c);
   } catch (const std::exception& e) {
-    std::error_code ec;
-    fs::remove(tmp, ec);
-    throw Error(fmt::format("checkpoint {}: cannot write: {}", path, e.what()));
+    throw SystemError(fmt::format("checkpoint {}: cannot build the file: {}", dir.file(name), e.what()));
   }
+  try {
+    dir.write_atomic(name, std::string_view(reinterpret_cast<const char*>(image.data()), image.size()));
+  } catch (const SystemError& e) {
+    throw SystemError(fmt::format("checkpoint {}: cannot write: {}", dir.file(name), e.what()));
+  }
+}
+
+void write_checkpoint(const std::string& path, const Checkpoint& c) {
+  const std::filesystem::path p(path);
+  const std::string folder = p.parent_path().empty() ? "." : p.parent_path().string();
+  std::optional<Dir> dir;
+  try {
+    dir.emplace(Dir::open(folder, false));
+  } catch (const SystemError& e) {
+    throw SystemError(fmt::format("checkpoint {}: cannot write: {}", path, e.what()));
+  }
+  write_checkpoint(*dir, p.filename().string(), c);
 }
 
 Checkpoint read_checkpoint(const std::string& path) {

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "core/os/files.h"
 #include "core/tensor.h"
 #include "optim/optimizer.h"
 
@@ -60,9 +61,12 @@ struct Checkpoint {
   std::string config;                    // the resolved experiment (YAML)
 };
 
-// Writes `c` to `path` through a temporary file in the same folder, then renames it into place.
-// Throws kat::Error naming the file and the system's reason on failure (the temporary file is
-// removed; a file already at `path` is untouched).
+// Writes `c` to `name` in `dir` through a new temporary file (created with O_EXCL | O_NOFOLLOW,
+// never through a link planted at its name), forced to the disk and renamed into place. Throws
+// kat::SystemError naming the file and the system's reason on failure (the temporary file is
+// removed; a file already at `name` is untouched).
+void write_checkpoint(const Dir& dir, const std::string& name, const Checkpoint& c);
+// The same for a path (its folder opened for the write).
 void write_checkpoint(const std::string& path, const Checkpoint& c);
 
 // Reads a checkpoint. A missing, truncated, corrupted or foreign file throws kat::Error naming the

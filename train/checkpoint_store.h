@@ -5,6 +5,8 @@
 //   best.h5               the checkpoint with the best validation loss so far
 // Each step file is written through a temporary name and renamed, and last.h5 and best.h5 are
 // replaced by renaming a new link over them, so each name always holds a complete checkpoint.
+// Every file is reached through the folder's descriptor and created new (kat::Dir): a symbolic
+// link planted at any of these names is replaced, never written through.
 
 #include <optional>
 #include <string>
@@ -22,9 +24,9 @@ class CheckpointStore {
   // removes the oldest step files beyond keep_last. Returns the step file's path.
   std::string save(const Checkpoint& c, bool best);
 
-  const std::string& dir() const { return dir_; }
-  std::string last_path() const { return dir_ + "/last.h5"; }
-  std::string best_path() const { return dir_ + "/best.h5"; }
+  const std::string& dir() const { return dir_.path(); }
+  std::string last_path() const { return dir_.file("last.h5"); }
+  std::string best_path() const { return dir_.file("best.h5"); }
   std::string step_path(std::int64_t step) const;
   // Step files on disk, oldest first.
   std::vector<std::string> step_files() const;
@@ -32,7 +34,7 @@ class CheckpointStore {
  private:
   void point(const std::string& name, const std::string& target);
 
-  std::string dir_;
+  Dir dir_;
   std::int64_t keep_last_;
 };
 

@@ -131,6 +131,17 @@ template <typename T>
 std::string Field<T>::check(const Experiment& e) const {
   const T& v = get(e);
   if constexpr (std::is_same_v<T, std::string>) {
+    // Names and paths: a NUL would silently cut a path where the system reads it, and other
+    // control characters are never part of a name a user means.
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      const auto c = static_cast<unsigned char>(v[i]);
+      if (c < 0x20 || c == 0x7f) {
+        return fmt::format(
+            "'{}' holds a control character (byte {:#04x} at position {}); names and paths are "
+            "printable text",
+            key(), c, i + 1);
+      }
+    }
     if (!choices_.empty() && std::find(choices_.begin(), choices_.end(), v) == choices_.end()) {
       const std::string near = closest_match(v, choices_);
       return fmt::format("'{}' must be one of {}, got '{}'{}", key(), fmt::join(choices_, ", "), v,

@@ -15,6 +15,7 @@
 #include "train/config_error.h"
 #include "train/experiment_config.h"
 #include "train/metrics/bleu.h"
+#include "train/run_data.h"
 
 namespace kat {
 namespace fs = std::filesystem;
@@ -94,14 +95,20 @@ LoadedRun load_run(const std::string& dir, const std::string& which) {
     throw Error(fmt::format("{}: no checkpoint {} (has the run validated or saved yet?)", dir, run.checkpoint));
   }
   try {
-    run.experiment = load_experiment(config);
+    run.experiment = load_run_config(config);
   } catch (const ConfigError& e) {
     throw Error(fmt::format("{}: {}", config, e.what()));
   }
   const Checkpoint ckpt = read_checkpoint(run.checkpoint);
   run.progress = ckpt.progress;
   Rng rng(static_cast<std::uint64_t>(run.experiment.train.seed));
-  run.data = make_training_data(run.experiment, rng);
+  // The run folder's own description of its data (data.json and the tokenizers), so the corpus
+  // is not needed; runs without one (synthetic data, older runs) rebuild it from the config.
+  if (auto described = load_run_data(dir, run.experiment)) {
+    run.data = std::move(*described);
+  } else {
+    run.data = make_training_data(run.experiment, rng);
+  }
   run.model = make_task_model(run.experiment, run.data, rng);
   try {
     run.model->module().load_state_dict(ckpt.model);
@@ -109,17 +116,8 @@ LoadedRun load_run(const std::string& dir, const std::string& which) {
     throw Error(fmt::format("{}: the checkpoint does not fit the run's model: {}", run.checkpoint, e.what()));
   }
   run.model->module().eval();
-  if (run.experiment.data.kind == "corpus") {
-    const DatasetInfo info = read_dataset_info(run.experiment.data.train);
-    if (run.experiment.task == "lm") {
-      run.src_tokenizer = run.tgt_tokenizer = info.side(run.experiment.data.side).tokenizer;
-    } else {
-      run.src_tokenizer =
-          info.side(run.experiment.data.src_side.empty() ? info.sides[0].name : run.experiment.data.src_side).tokenizer;
-      run.tgt_tokenizer =
-          info.side(run.experiment.data.tgt_side.empty() ? info.sides[1].name : run.experiment.data.tgt_side).tokenizer;
-    }
-  }
+  run.src_tokenizer = run.data.src_tokenizer;
+  run.tgt_tokenizer = run.data.tgt_tokenizer;
   return run;
 }
 
@@ -213,7 +211,7 @@ std::vector<std::string> translate_lines(LoadedRun& run, const std::vector<std::
   if (!run.src_tokenizer) {
     throw Error(fmt::format("{}: a run on synthetic data has no tokenizer to read text with", run.dir));
   }
-  const std::int64_t limit = std::min(run.experiment.model.max_len, run.experiment.data.seq_len) - 1;  // room for eos
+  const std::int64_t limit = run.experiment.model.max_len - 1;  // the longest input the model takes, and eos
   std::vector<std::vector<std::int64_t>> ids(lines.size());
   for (std::size_t i = 0; i < lines.size(); ++i) {
     try {

@@ -11,6 +11,7 @@
 
 #include "data/utf8.h"
 #include "layers/attention/feature_maps/registry.h"
+#include "train/synthetic_data.h"
 
 namespace kat {
 namespace {
@@ -88,11 +89,18 @@ std::string inapplicable(const std::string& key, const Experiment& e) {
 
 namespace {
 
+// Keys that decide which other keys apply and what they mean.
+const std::vector<const char*> kKindKeys = {
+    "task",       "data.kind",    "data.synthetic.task", "model.attention.type", "model.attention.feature_map",
+    "optim.type", "schedule.type"};
+
 class Reader {
  public:
-  Reader(const Schema& schema, std::string file) : schema_(schema), file_(std::move(file)) {}
+  Reader(const Schema& schema, std::string file, bool corpus_must_exist = true)
+      : schema_(schema), file_(std::move(file)), corpus_must_exist_(corpus_must_exist) {}
 
-  Experiment read(const std::string& yaml, const std::vector<std::string>& overrides) {
+  // require_keys: a file without a single key (empty, or comments only) is an error.
+  Experiment read(const std::string& yaml, const std::vector<std::string>& overrides, bool require_keys) {
     Experiment e = schema_.defaults();
     // YAML is UTF-8 here; yaml-cpp would keep an invalid byte in a string, and the resolved config
     // (written with the byte replaced) would then name another output folder than the run uses.
@@ -115,15 +123,33 @@ class Reader {
       walk(root, "", e);
     } else if (!root.IsNull()) {
       error_at(file_, root.Mark(), "an experiment file is a mapping of sections (task, data, model, ...)");
+    } else if (require_keys) {
+      // An empty file is a mistake (a wrong path, a file cut short), not a request for the defaults.
+      diagnostics_.push_back({file_, 1, 1,
+                              "the experiment file is empty: give at least task, data and model (kat config "
+                              "--explain lists every key; configs/ holds examples)"});
     }
     for (const auto& o : overrides) apply_override(o, e);
     for (const auto& f : schema_.fields()) {
       if (!set_by_parse_error_.count(f->key())) {
         const std::string why = f->check(e);
-        if (!why.empty()) error_for({f->key()}, why);
+        if (!why.empty()) {
+          error_for({f->key()}, why);
+          wrong_keys_.insert(f->key());
+        }
       }
     }
-    if (diagnostics_.empty()) cross_checks(e);
+    for (const auto& k : set_by_parse_error_) wrong_keys_.insert(k);
+    // The checks across keys run with the others, so every problem is reported at once; a check
+    // naming a key that is already wrong says nothing more, and none runs while a key that decides
+    // which others apply is wrong.
+    const bool kinds_known =
+        std::none_of(kKindKeys.begin(), kKindKeys.end(), [&](const char* k) { return wrong_keys_.count(k) > 0; });
+    if (kinds_known) {
+      in_cross_checks_ = true;
+      cross_checks(e);
+      in_cross_checks_ = false;
+    }
     if (!diagnostics_.empty()) {
       // The file's problems in reading order, then the overrides' in the order given.
       std::stable_sort(diagnostics_.begin(), diagnostics_.end(), [&](const auto& a, const auto& b) {
@@ -143,6 +169,11 @@ class Reader {
 
   // Locates a problem at the first of `keys` that was given explicitly, else at the file.
   void error_for(const std::vector<std::string>& keys, const std::string& message) {
+    if (in_cross_checks_) {
+      for (const auto& k : keys) {
+        if (wrong_keys_.count(k)) return;  // reported already; the combination would follow from it
+      }
+    }
     for (const auto& k : keys) {
       auto it = origins_.find(k);
       if (it != origins_.end()) {
@@ -276,7 +307,7 @@ class Reader {
     const auto& m = e.model;
     const auto& a = m.attention;
     const auto& syn = e.data.synthetic;
-    if (m.d_model % m.heads != 0) {
+    if (m.heads > 0 && m.d_model % m.heads != 0) {
       error_for({"model.heads", "model.d_model"},
                 fmt::format("model.d_model ({}) must be divisible by model.heads ({})", m.d_model, m.heads));
     }
@@ -303,6 +334,13 @@ class Reader {
                               translation_task ? "translation" : "lm",
                               translation ? "copy or reverse" : "markov or duplicate", e.task));
       }
+      if (syn.task == "markov" && syn.symbols * std::min(syn.branching, syn.symbols) > kMaxMarkovTransitions) {
+        error_for({"data.synthetic.branching", "data.synthetic.symbols"},
+                  fmt::format("a Markov chain of {} symbols with {} successors each has {} transitions, more than "
+                              "the {} kat builds: lower data.synthetic.symbols or data.synthetic.branching",
+                              syn.symbols, std::min(syn.branching, syn.symbols),
+                              syn.symbols * std::min(syn.branching, syn.symbols), kMaxMarkovTransitions));
+      }
       if (syn.min_len > syn.max_len) {
         error_for({"data.synthetic.min_len", "data.synthetic.max_len"},
                   fmt::format("data.synthetic.min_len ({}) must not exceed data.synthetic.max_len ({})", syn.min_len,
@@ -313,24 +351,25 @@ class Reader {
         const std::string& path = std::string(k) == "data.train" ? e.data.train : e.data.valid;
         if (path.empty()) {
           error_for({"data.kind"}, fmt::format("data.kind: corpus needs '{}' (a prepared HDF5 dataset)", k));
-        } else if (!std::filesystem::exists(path)) {
+        } else if (corpus_must_exist_ && !std::filesystem::exists(path)) {
           error_for({k}, fmt::format("'{}': no such file '{}'", k, path));
         }
       }
     }
     if (e.data.kind == "synthetic" && e.data.max_tokens > 0 && e.data.max_tokens < longest_sequence(e)) {
-      error_for({"data.max_tokens"}, fmt::format("data.max_tokens ({}) is smaller than one sequence ({} tokens)",
-                                                 e.data.max_tokens, longest_sequence(e)));
+      error_for({"data.max_tokens", "data.synthetic.max_len", "data.seq_len"},
+                fmt::format("data.max_tokens ({}) is smaller than one sequence ({} tokens)", e.data.max_tokens,
+                            longest_sequence(e)));
     }
     if (m.positional == "learned" && e.data.kind == "synthetic" && longest_sequence(e) > m.max_len) {
-      error_for({"model.max_len", "model.positional"},
+      error_for({"model.max_len", "model.positional", "data.synthetic.max_len", "data.seq_len"},
                 fmt::format("model.max_len ({}) is shorter than the longest synthetic sequence ({})", m.max_len,
                             longest_sequence(e)));
     }
 
     const auto& o = e.optim;
     if (o.type == "sgd" && o.nesterov && o.momentum == 0) {
-      error_for({"optim.nesterov"}, "optim.nesterov needs optim.momentum > 0");
+      error_for({"optim.nesterov", "optim.momentum"}, "optim.nesterov needs optim.momentum > 0");
     }
 
     const auto& t = e.train;
@@ -341,8 +380,8 @@ class Reader {
     }
     const auto& s = e.schedule;
     if (s.min_lr > o.lr) {
-      error_for({"schedule.min_lr"}, fmt::format("schedule.min_lr ({}) exceeds optim.lr ({})", format_number(s.min_lr),
-                                                 format_number(o.lr)));
+      error_for({"schedule.min_lr", "optim.lr"}, fmt::format("schedule.min_lr ({}) exceeds optim.lr ({})",
+                                                             format_number(s.min_lr), format_number(o.lr)));
     }
     if (s.type == "inverse_sqrt" && s.warmup < 1) {
       error_for({"schedule.warmup", "schedule.type"}, "schedule inverse_sqrt needs schedule.warmup >= 1");
@@ -350,7 +389,8 @@ class Reader {
     if (s.type == "cosine" || s.type == "linear") {
       const std::int64_t total = s.total_steps > 0 ? s.total_steps : t.steps;
       if (total == 0) {
-        error_for({"schedule.type"}, fmt::format("schedule {} with train.epochs needs schedule.total_steps", s.type));
+        error_for({"schedule.type", "train.epochs"},
+                  fmt::format("schedule {} with train.epochs needs schedule.total_steps", s.type));
       } else if (total <= s.warmup) {
         error_for({"schedule.warmup", "schedule.total_steps", "train.steps"},
                   fmt::format("schedule {} decays over steps {}..{}: schedule.warmup ({}) must be below that total",
@@ -358,7 +398,7 @@ class Reader {
       }
     }
     if (t.patience > 0 && t.valid_interval == 0) {
-      error_for({"train.patience"},
+      error_for({"train.patience", "train.valid_interval"},
                 "train.patience needs train.valid_interval > 0 (early stopping counts validations)");
     }
     if (e.output.dir.empty()) error_for({"output.dir"}, "output.dir must name the run folder");
@@ -368,6 +408,9 @@ class Reader {
   std::string file_;
   std::map<std::string, Origin> origins_;
   std::set<std::string> set_by_parse_error_;
+  bool corpus_must_exist_ = true;
+  std::set<std::string> wrong_keys_;  // keys with a diagnostic of their own
+  bool in_cross_checks_ = false;
   std::vector<ConfigDiagnostic> diagnostics_;
 };
 
@@ -385,10 +428,12 @@ std::int64_t longest_sequence(const Experiment& e) {
 
 Experiment parse_experiment(const std::string& yaml, const std::string& name,
                             const std::vector<std::string>& overrides) {
-  return Reader(experiment_schema(), name).read(yaml, overrides);
+  return Reader(experiment_schema(), name).read(yaml, overrides, false);
 }
 
-Experiment load_experiment(const std::string& path, const std::vector<std::string>& overrides) {
+namespace {
+
+std::string read_experiment_file(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
     throw ConfigError({{path, 0, 0, "no such experiment file"}});
@@ -400,7 +445,17 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   if (!in) throw ConfigError({{path, 0, 0, "cannot read the experiment file"}});
   std::stringstream ss;
   ss << in.rdbuf();
-  return parse_experiment(ss.str(), path, overrides);
+  return ss.str();
+}
+
+}  // namespace
+
+Experiment load_run_config(const std::string& path) {
+  return Reader(experiment_schema(), path, /*corpus_must_exist=*/false).read(read_experiment_file(path), {}, true);
+}
+
+Experiment load_experiment(const std::string& path, const std::vector<std::string>& overrides) {
+  return Reader(experiment_schema(), path).read(read_experiment_file(path), overrides, true);
 }
 
 std::string to_yaml(const Experiment& e) {
@@ -466,6 +521,14 @@ std::vector<std::string> differing_keys(const Experiment& a, const Experiment& b
   for (const auto& f : experiment_schema().fields()) {
     if (!inapplicable(f->key(), a).empty() && !inapplicable(f->key(), b).empty()) continue;
     if (f->value_text(a) != f->value_text(b)) out.push_back(f->key());
+  }
+  return out;
+}
+
+Experiment with_absolute_paths(const Experiment& e) {
+  Experiment out = e;
+  for (std::string* path : {&out.data.train, &out.data.valid}) {
+    if (!path->empty()) *path = std::filesystem::absolute(*path).lexically_normal().string();
   }
   return out;
 }

@@ -23,6 +23,9 @@ Experiment default_experiment();
 
 // Reads `path`, applies the overrides ("model.layers=2"), validates; throws ConfigError.
 Experiment load_experiment(const std::string& path, const std::vector<std::string>& overrides = {});
+// A trained run's config.yaml, validated without requiring its corpus files to exist: a run folder
+// is used (evaluated on --data, translating, generating) after its corpus is gone.
+Experiment load_run_config(const std::string& path);
 // The same from YAML text; `name` stands for the file in messages.
 Experiment parse_experiment(const std::string& yaml, const std::string& name,
                             const std::vector<std::string>& overrides = {});
@@ -38,6 +41,10 @@ std::string to_yaml(const Experiment& e);
 std::string explain_experiment();
 // The keys whose values differ between two experiments (keys without effect in both are equal).
 std::vector<std::string> differing_keys(const Experiment& a, const Experiment& b);
+
+// `e` with its data paths (data.train, data.valid) made absolute against the current folder and
+// normalized, as a run folder's config.yaml keeps them.
+Experiment with_absolute_paths(const Experiment& e);
 
 // The feature map linear or performer attention uses: model.attention.feature_map, or the type's own
 // (linear: elu, performer: favor+); "" for softmax.

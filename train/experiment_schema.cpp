@@ -38,8 +38,10 @@ Schema build_schema() {
       .at_least(1);
   s.integer("data.synthetic.branching",
             member(&Experiment::data, &DataConfig::synthetic, &SyntheticDataConfig::branching), 3,
-            "markov: successors each symbol may have (random probabilities); lower is easier.")
-      .at_least(1);
+            "markov: successors each symbol may have (random probabilities); lower is easier. At most 2^22 "
+            "transitions in all (symbols x branching).")
+      .at_least(1)
+      .at_most(1000000);
   s.integer("data.synthetic.seed", member(&Experiment::data, &DataConfig::synthetic, &SyntheticDataConfig::seed), 1234,
             "Seed of the task itself (the Markov chain, the validation set); train.seed drives the training stream.")
       .at_least(0);

@@ -1,11 +1,13 @@
 #include "train/stop_signal.h"
 
+#include <atomic>
 #include <csignal>
 
 namespace kat {
 namespace {
 
 volatile std::sig_atomic_t g_signal = 0;
+std::atomic<int> g_depth{0};
 struct sigaction g_previous_int, g_previous_term, g_previous_usr1;
 
 extern "C" void on_stop_signal(int sig) { g_signal = sig; }
@@ -13,6 +15,7 @@ extern "C" void on_stop_signal(int sig) { g_signal = sig; }
 }  // namespace
 
 StopSignal::StopSignal() {
+  if (g_depth.fetch_add(1) > 0) return;
   g_signal = 0;
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
@@ -24,6 +27,7 @@ StopSignal::StopSignal() {
 }
 
 StopSignal::~StopSignal() {
+  if (g_depth.fetch_sub(1) > 1) return;
   sigaction(SIGINT, &g_previous_int, nullptr);
   sigaction(SIGTERM, &g_previous_term, nullptr);
   sigaction(SIGUSR1, &g_previous_usr1, nullptr);

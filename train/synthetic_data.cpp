@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_set>
 
 #include "core/error.h"
 
@@ -27,15 +28,23 @@ std::int64_t draw_index(Rng& rng, const std::vector<std::pair<std::int64_t, doub
 MarkovChain::MarkovChain(std::int64_t symbols, std::int64_t branching, std::uint64_t seed) {
   if (symbols < 2) throw Error(fmt::format("markov chain: needs at least 2 symbols, got {}", symbols));
   if (branching < 1) throw Error(fmt::format("markov chain: branching must be >= 1, got {}", branching));
+  if (symbols * std::min(branching, symbols) > kMaxMarkovTransitions) {
+    throw Error(fmt::format("markov chain: {} symbols with {} successors each is more than {} transitions", symbols,
+                            std::min(branching, symbols), kMaxMarkovTransitions));
+  }
   Rng rng(seed);
   const std::int64_t b = std::min(branching, symbols);
   next_.resize(static_cast<std::size_t>(symbols));
   for (std::int64_t i = 0; i < symbols; ++i) {
     // Successors: i + 1 (mod n) keeps every state reachable; the others are drawn without repeats.
+    // (A set remembers the drawn ones when there are many: the same draws, in linear time.)
     std::vector<std::int64_t> succ = {(i + 1) % symbols};
+    std::unordered_set<std::int64_t> drawn;
+    if (b > 64) drawn.insert(succ[0]);
     while (static_cast<std::int64_t>(succ.size()) < b) {
       const auto s = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(symbols)));
-      if (std::find(succ.begin(), succ.end(), s) == succ.end()) succ.push_back(s);
+      const bool seen = b > 64 ? !drawn.insert(s).second : std::find(succ.begin(), succ.end(), s) != succ.end();
+      if (!seen) succ.push_back(s);
     }
     std::sort(succ.begin(), succ.end());
     // Probabilities: normalized exponential draws (a flat Dirichlet).

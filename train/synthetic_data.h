@@ -31,6 +31,10 @@ struct SyntheticOptions {
   std::int64_t epoch_sentences = 10000;
 };
 
+// The most transitions (symbols x successors) a Markov chain may have: its table and the power
+// iteration for its stationary distribution stay within a few seconds and 100 MB.
+inline constexpr std::int64_t kMaxMarkovTransitions = std::int64_t{1} << 22;
+
 // A first-order Markov chain over `symbols` states: each state moves to `branching` distinct
 // successors (one of them the next state, so the chain is irreducible) with random probabilities.
 class MarkovChain {

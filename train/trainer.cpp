@@ -1,7 +1,6 @@
 #include "train/trainer.h"
 
 #include <fmt/format.h>
-#include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -9,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +16,7 @@
 #include <set>
 
 #include "autograd/ops.h"
+#include "core/os/files.h"
 #include "core/parallel.h"
 #include "data/batch_builder.h"
 #include "layers/dropout.h"
@@ -27,8 +28,9 @@
 #include "train/distributed.h"
 #include "train/experiment_config.h"
 #include "train/grad_reducer.h"
-#include "train/metrics.h"
 #include "train/metrics/bleu.h"
+#include "train/run_data.h"
+#include "train/run_log.h"
 #include "train/stop_signal.h"
 #include "train/task_model.h"
 #include "train/training_data.h"
@@ -152,6 +154,11 @@ struct Trainer::State {
   std::unique_ptr<Schedule> schedule;
   std::unique_ptr<CheckpointStore> store;
   std::unique_ptr<MetricsLog> metrics;
+  std::optional<Dir> run_folder;         // the lead's handle on output.dir
+  std::optional<FolderLock> lock;        // held from construction until run() returns
+  std::optional<StopSignal> signals;     // from the start: a signal while building is kept for run()
+  std::shared_ptr<RunLogSink> log_file;  // train.log
+  bool append_warned = false;
   TrainerProgress progress;
   std::int64_t last_checkpoint_step = -1;
   std::int64_t last_valid_step = -1;
@@ -175,6 +182,26 @@ struct Trainer::State {
   void warn(fmt::format_string<Args...> f, Args&&... args) {
     progress_line->clear();
     log->warn(f, std::forward<Args>(args)...);
+  }
+
+  // A line the disk refused waits in memory (AppendFile) and is written when there is room; the
+  // console hears of it once. The next checkpoint needs every line written (save).
+  void check_appends() {
+    if (!lead || append_warned) return;
+    std::string which;
+    if (metrics->file().pending()) {
+      which = fmt::format("{} ({})", metrics->file().path(), metrics->file().last_error());
+    } else if (log_file->pending()) {
+      which = dir + "/train.log";
+    }
+    if (which.empty()) return;
+    append_warned = true;
+    if (!options.console) return;
+    progress_line->clear();
+    std::fprintf(stderr,
+                 "kat train: cannot append to %s; the lines wait in memory and are written when there is room, and "
+                 "the run stops at its next checkpoint if there is none by then\n",
+                 which.c_str());
   }
 
   bool done() const {
@@ -222,8 +249,12 @@ struct Trainer::State {
     }
     std::string path;
     try {
+      // The logs reach the disk before the checkpoint does: a run resumed from it finds every line
+      // of the steps before it.
+      metrics->file().flush();
+      log_file->flush_pending();
       path = store->save(snapshot(), best);
-    } catch (const Error& e) {
+    } catch (const SystemError& e) {
       // A checkpoint that cannot be written (a full disk) stops the run; the ones written stay.
       const std::string message =
           fmt::format("{}; the run stops at step {}, {}", e.what(), progress.step,
@@ -233,7 +264,7 @@ struct Trainer::State {
       // train.log records it; the console hears it from whoever catches the error.
       log->sinks().front()->log(spdlog::details::log_msg("train", spdlog::level::err, message));
       log->flush();
-      throw Error(message);
+      throw SystemError(message);
     }
     last_checkpoint_step = progress.step;
     info("checkpoint {}{}", path, best ? " (best so far)" : "");
@@ -335,13 +366,16 @@ struct Trainer::State {
   }
 };
 
-Trainer::Trainer(const Experiment& experiment, TrainerOptions options) : s_(std::make_unique<State>()) {
+Trainer::Trainer(const Experiment& given, TrainerOptions options) : s_(std::make_unique<State>()) {
   State& s = *s_;
-  s.exp = experiment;
+  // Data paths as absolute paths: the run folder's config.yaml then works from any folder.
+  s.exp = with_absolute_paths(given);
+  const Experiment& experiment = s.exp;
   s.options = std::move(options);
   s.comm = s.options.comm ? s.options.comm : std::shared_ptr<Communicator>(single_process());
   s.lead = s.comm->rank() == 0;
   s.parallel = s.comm->size() > 1;
+  if (s.options.signals) s.signals.emplace();
   s.dir = experiment.output.dir;
   const std::string checkpoints = s.dir + "/checkpoints";
   s.last_path = checkpoints + "/last.h5";
@@ -357,19 +391,35 @@ Trainer::Trainer(const Experiment& experiment, TrainerOptions options) : s_(std:
                     "another output.dir",
                     s.dir, checkpoints, s.dir));
   }
-  std::error_code ec;
   if (s.lead) {
-    fs::create_directories(s.dir, ec);
-    if (ec) throw Error(fmt::format("output.dir: cannot create {}: {}", s.dir, ec.message()));
+    // One trainer per run folder: a second `kat train` or `--resume` on it stops here, naming the
+    // process that holds it.
+    s.run_folder.emplace(Dir::open(s.dir, true));
+    s.lock.emplace(*s.run_folder, "output.dir: the run folder");
+    if (!s.options.resume && s.run_folder->exists("checkpoints/last.h5")) {
+      throw Error(fmt::format("output.dir {} already holds a run ({}/last.h5); continue it with --resume {}", s.dir,
+                              checkpoints, s.dir));
+    }
   }
 
   // Logging: the run folder's train.log always; the console unless turned off. The other ranks of
   // a data-parallel run write nothing into the run folder and print only errors, marked with
   // their rank (rank 0 logs everything the ranks share).
   std::vector<spdlog::sink_ptr> sinks;
-  if (s.lead) sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(s.dir + "/train.log"));
-  const bool terminal = s.lead && s.options.console && ::isatty(STDERR_FILENO);
-  if (s.options.console) sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  if (s.lead) {
+    s.log_file = std::make_shared<RunLogSink>(*s.run_folder, "train.log");
+    sinks.push_back(s.log_file);
+  }
+  // A progress line rewritten in place needs a terminal that moves the cursor (not TERM=dumb).
+  const char* term = std::getenv("TERM");
+  const bool terminal =
+      s.lead && s.options.console && ::isatty(STDERR_FILENO) && !(term != nullptr && std::string(term) == "dumb");
+  if (s.options.console) {
+    const char* no_color = std::getenv("NO_COLOR");  // https://no-color.org
+    const bool plain = no_color != nullptr && *no_color != '\0';
+    sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>(plain ? spdlog::color_mode::never
+                                                                                : spdlog::color_mode::automatic));
+  }
   s.log = std::make_shared<spdlog::logger>("train", sinks.begin(), sinks.end());
   s.log->set_pattern(s.lead ? "[%Y-%m-%d %H:%M:%S] [%^%l%$] %v"
                             : fmt::format("[%Y-%m-%d %H:%M:%S] [rank {}] [%^%l%$] %v", s.comm->rank()));
@@ -379,12 +429,22 @@ Trainer::Trainer(const Experiment& experiment, TrainerOptions options) : s_(std:
 
   if (experiment.train.threads > 0) set_num_threads(static_cast<int>(experiment.train.threads));
 
+  s.info("{} {}: reading the data and building the model", s.options.resume ? "resuming" : "starting", s.dir);
   // Generators: one root seed, split for the model (initialization and dropout) and the data.
   Rng root(static_cast<std::uint64_t>(experiment.train.seed));
   Rng model_rng = root.split();
   Rng data_rng = root.split();
   s.data = make_training_data(experiment, data_rng);
-  s.model = make_task_model(experiment, s.data, model_rng);
+  if (s.lead) save_run_data(*s.run_folder, experiment, s.data);
+  try {
+    s.model = make_task_model(experiment, s.data, model_rng);
+  } catch (const SystemError& err) {
+    const ModelConfig& m = experiment.model;
+    throw SystemError(
+        fmt::format("building the model (model.d_model {}, model.d_ff {}, model.layers {}, a vocabulary "
+                    "of {}): {}",
+                    m.d_model, m.d_ff, m.layers, s.data.tgt_vocab, err.what()));
+  }
   s.model->module().train();
   s.kernels = attention_kernels(s.model->module());
   s.optimizer = make_optimizer(experiment, s.model->module());
@@ -407,6 +467,7 @@ Trainer::Trainer(const Experiment& experiment, TrainerOptions options) : s_(std:
       throw Error(fmt::format("checkpoint {}: its config does not validate: {}", path, err.what()));
     }
     std::vector<std::string> changed;
+    saved = with_absolute_paths(saved);  // checkpoints of older runs hold the paths as given
     for (const auto& key : differing_keys(saved, experiment)) {
       if (!kResumableKeys.count(key)) {
         const FieldBase* f = experiment_schema().find(key);
@@ -438,7 +499,8 @@ Trainer::Trainer(const Experiment& experiment, TrainerOptions options) : s_(std:
   }
   // Records after the checkpoint the run continues from (or all, starting afresh in the folder of
   // a run killed before its first checkpoint) are of steps that will run again.
-  if (s.lead) truncate_metrics(s.dir + "/metrics.jsonl", s.progress.step);
+  std::string metrics_note;
+  if (s.lead) metrics_note = truncate_metrics(*s.run_folder, "metrics.jsonl", s.progress.step);
   if (s.lead && s.options.resume) {
     // The checkpoint's step was validated already when the log says so (a run resumed after it
     // finished): the end of the run does not validate it again or log it twice.
@@ -462,23 +524,19 @@ Trainer::Trainer(const Experiment& experiment, TrainerOptions options) : s_(std:
     s.last_valid_step = static_cast<std::int64_t>(seen[0]);
     std::memcpy(&s.last_valid_loss, &seen[1], sizeof loss_bits);
   }
-  if (s.lead) s.metrics = std::make_unique<MetricsLog>(s.dir + "/metrics.jsonl");
+  if (s.lead) s.metrics = std::make_unique<MetricsLog>(*s.run_folder);
 
   const std::string yaml = to_yaml(experiment);
   if (s.lead) {
-    // Through a temporary name: `kat train --resume` reads this file, and a kill while it is
-    // written must not leave a run that cannot resume.
-    const std::string tmp = s.dir + "/config.yaml.tmp";
-    std::ofstream out(tmp, std::ios::trunc);
-    out << "# The resolved experiment of this run (every key; see kat config --explain).\n" << yaml;
-    out.close();
-    if (!out) throw Error(fmt::format("output.dir: cannot write {}", tmp));
-    fs::rename(tmp, s.dir + "/config.yaml", ec);
-    if (ec) throw Error(fmt::format("output.dir: cannot replace {}/config.yaml: {}", s.dir, ec.message()));
+    // Whole or not at all: `kat train --resume` reads this file, and a kill while it is written
+    // must not leave a run that cannot resume.
+    s.run_folder->write_atomic("config.yaml",
+                               "# The resolved experiment of this run (every key; see kat config --explain).\n" + yaml);
   }
   s.info("run folder {}{}", s.dir, s.options.resume ? fmt::format(", resuming at step {}", s.progress.step) : "");
   s.info("experiment:\n{}", yaml);
   if (!resume_note.empty()) s.warn("resume: {}", resume_note);
+  if (!metrics_note.empty()) s.warn("{}", metrics_note);
   s.info("data: {}", s.data.description);
   s.info("model: {} parameters, {} attention, {} attention kernels", s.model->module().parameter_count(),
          experiment.model.attention.type, s.kernels.size());
@@ -503,17 +561,16 @@ spdlog::logger& Trainer::logger() { return *s_->log; }
 TrainResult Trainer::run() {
   State& s = *s_;
   const Experiment& e = s.exp;
-  std::optional<StopSignal> signals;
-  if (s.options.signals) signals.emplace();
   // A data-parallel run stops when any rank is asked to, all before the same step.
   auto stop_wanted = [&] {
-    const bool mine = stop_requested_ || (signals && signals->requested());
+    const bool mine = stop_requested_ || (s.signals && s.signals->requested());
     if (!s.parallel) return mine;
     std::vector<double> any = {mine ? 1.0 : 0.0};
     s.comm->sum(any);
     return any[0] > 0;
   };
 
+  if (s.lead && !s.lock) s.lock.emplace(*s.run_folder, "output.dir: the run folder");  // run() again
   const std::vector<Variable> params = s.optimizer->variables();
   CrossEntropyOptions ce;
   ce.ignore_index = s.data.pad_id;
@@ -586,9 +643,12 @@ TrainResult Trainer::run() {
       if (s.progress.bad_steps_in_row >= e.train.max_bad_steps) {
         result.outcome = TrainOutcome::diverged;
         result.message = fmt::format(
-            "training diverged: {} steps in a row with a non-finite loss or gradient (up to step {}); the last good "
-            "checkpoint is {} (step {}). Lower optim.lr, raise schedule.warmup or set train.clip_norm.",
-            s.progress.bad_steps_in_row, step, s.last_path, s.last_checkpoint_step);
+            "training diverged: {} steps in a row with a non-finite loss or gradient (up to step {}); {}. "
+            "Lower optim.lr, raise schedule.warmup or set train.clip_norm.",
+            s.progress.bad_steps_in_row, step,
+            s.last_checkpoint_step >= 0
+                ? fmt::format("the last good checkpoint is {} (step {})", s.last_path, s.last_checkpoint_step)
+                : std::string("there is no checkpoint yet (it diverged before the first one)"));
         break;
       }
     } else {
@@ -661,6 +721,7 @@ TrainResult Trainer::run() {
     s.progress.wall_seconds = wall();
     // While steps are non-finite the state is suspect: the last good checkpoint stays the last.
     if ((best || step % e.train.checkpoint_interval == 0) && s.progress.bad_steps_in_row == 0) s.save(best);
+    s.check_appends();
     if (s.options.after_step) s.options.after_step(*this, step);
     if (e.train.patience > 0 && s.progress.validations_since_best >= e.train.patience) {
       result.outcome = TrainOutcome::early_stopped;
@@ -702,15 +763,15 @@ TrainResult Trainer::run() {
   if (!s.lead) {
     // Rank 0 writes the outcome.
   } else if (result.outcome == TrainOutcome::finished || result.outcome == TrainOutcome::early_stopped) {
-    const std::string tmp = s.dir + "/outcome.tmp";
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << outcome_name(result.outcome) << " " << s.progress.step << "\n";
-    }
-    std::filesystem::rename(tmp, s.dir + "/outcome");
+    s.run_folder->write_atomic("outcome", fmt::format("{} {}\n", outcome_name(result.outcome), s.progress.step));
   } else {
-    std::filesystem::remove(s.dir + "/outcome");
+    s.run_folder->remove("outcome");
   }
+  if (s.lead) {
+    s.metrics->file().flush();
+    s.log_file->flush_pending();
+  }
+  s.lock.reset();  // the folder is complete: another trainer may take it
   result.step = s.progress.step;
   result.train_loss = s.last_interval_loss;
   result.valid_loss = s.last_valid_loss;

@@ -49,7 +49,7 @@ struct TrainResult {
 struct TrainerOptions {
   bool resume = false;  // continue from output.dir/checkpoints/last.h5
   bool console = true;  // log to the console besides output.dir/train.log
-  bool signals = true;  // SIGINT, SIGTERM and SIGUSR1 request a stop while run() is active
+  bool signals = true;  // SIGINT, SIGTERM and SIGUSR1 request a stop while the trainer lives
   // The processes of a data-parallel run (train/distributed.h; docs/distributed.md), null for this
   // process alone. Every rank builds every batch and computes on its share of the rows; gradients
   // are summed over the ranks, so each takes the step one process would take on the whole batch.

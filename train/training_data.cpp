@@ -78,6 +78,8 @@ TrainingData make_corpus_data(const Experiment& e, const Rng& rng) {
     d.valid = lm_eval_batches(c.valid, o);
     d.src_vocab = d.tgt_vocab = side.vocab_size;
     d.shared_vocab = true;
+    d.src_side = d.tgt_side = side.name;
+    d.src_tokenizer = d.tgt_tokenizer = side.tokenizer;
     d.detokenize = [tok = side.tokenizer](const std::vector<std::int64_t>& ids) { return tok->decode(ids); };
     d.max_length = c.seq_len;
     d.description =
@@ -103,6 +105,10 @@ TrainingData make_corpus_data(const Experiment& e, const Rng& rng) {
     d.valid = translation_eval_batches(c.valid, o);
     d.src_vocab = src.vocab_size;
     d.tgt_vocab = tgt.vocab_size;
+    d.src_side = src.name;
+    d.tgt_side = tgt.name;
+    d.src_tokenizer = src.tokenizer;
+    d.tgt_tokenizer = tgt.tokenizer;
     d.detokenize = [tok = tgt.tokenizer](const std::vector<std::int64_t>& ids) { return tok->decode(ids); };
     d.shared_vocab = serialize_tokenizer(*src.tokenizer) == serialize_tokenizer(*tgt.tokenizer);
     if (e.model.share_embeddings && !d.shared_vocab) {

@@ -13,6 +13,7 @@
 
 #include "core/rng.h"
 #include "data/batch.h"
+#include "data/tokenizer.h"
 #include "train/experiment.h"
 
 namespace kat {
@@ -32,6 +33,10 @@ struct TrainingData {
   // Target ids (no bos, eos or padding) as text, for BLEU: the target tokenizer's decoding, or
   // the ids as words for synthetic data.
   std::function<std::string(const std::vector<std::int64_t>&)> detokenize;
+  // Corpus data: the dataset's side names and their tokenizers (the same for both sides of a
+  // language model); empty and null for synthetic data.
+  std::string src_side, tgt_side;
+  std::shared_ptr<const Tokenizer> src_tokenizer, tgt_tokenizer;
 };
 
 // Builds the data of a validated experiment; the training stream draws from `rng` (copied).

@@ -58,4 +58,10 @@ bool experiment_input(std::span<const std::uint8_t> data);
 // checkpoint must survive a write and a read unchanged.
 bool checkpoint_input(std::span<const std::uint8_t> data);
 
+// train/plot.h: the bytes up to the first NUL as a figure title, the parts between the next NULs as
+// run folder names; the gnuplot script drawn for them must not differ outside its single-quoted
+// string literals from the script for blank strings, and no literal may hold a control byte: no
+// title or folder name can hand gnuplot a command.
+bool plot_input(std::span<const std::uint8_t> data);
+
 }  // namespace kat::fuzz

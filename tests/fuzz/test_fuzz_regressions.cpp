@@ -56,3 +56,4 @@ TEST_CASE("fuzz regressions: BLEU and chrF") { replay("bleu", kat::fuzz::bleu_in
 TEST_CASE("fuzz regressions: HDF5 datasets") { replay("dataset", kat::fuzz::dataset_input); }
 TEST_CASE("fuzz regressions: experiment files") { replay("experiment", kat::fuzz::experiment_input); }
 TEST_CASE("fuzz regressions: checkpoints") { replay("checkpoint", kat::fuzz::checkpoint_input); }
+TEST_CASE("fuzz regressions: plot titles and run folder names") { replay("plot", kat::fuzz::plot_input); }

@@ -38,7 +38,7 @@
 
 #include "tests/train/train_test_util.h"
 #include "train/checkpoint.h"
-#include "train/metrics.h"
+#include "train/run_log.h"
 
 extern char** environ;
 

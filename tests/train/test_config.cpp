@@ -182,6 +182,18 @@ TEST_CASE("config: every problem is reported at once, in file order, overrides l
   CHECK(p[6].rfind("--set optim.type=adamx: 'optim.type' must be one of sgd, adam, adamw", 0) == 0);
 }
 
+TEST_CASE("config: checks across keys are reported together with the others, unless a key they name is wrong") {
+  const auto p = problems("model:\n  d_model: 100\n  heads: 3\n  layers: two\noptim: {lr: -1}\n", {});
+  REQUIRE(p.size() == 3);
+  CHECK(p[0] == "exp.yaml:3:10: model.d_model (100) must be divisible by model.heads (3)");
+  CHECK(p[1] == "exp.yaml:4:11: 'model.layers' expects an integer, got 'two'");
+  CHECK(p[2] == "exp.yaml:5:13: 'optim.lr' must be > 0.0, got -1.0");
+  // heads 0 is wrong by itself: d_model % heads says nothing more.
+  const auto q = problems("model: {d_model: 100, heads: 0}\n", {});
+  REQUIRE(q.size() == 1);
+  CHECK(q[0] == "exp.yaml:1:30: 'model.heads' must be >= 1, got 0");
+}
+
 TEST_CASE("config: overrides replace file values and are checked like them") {
   const Experiment e = parse_experiment("optim: {lr: 0.1}\nmodel: {layers: 6}\n", "exp.yaml",
                                         {"optim.lr=3e-4", "model.layers=2", "output.dir=runs/x y"});

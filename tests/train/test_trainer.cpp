@@ -10,7 +10,7 @@
 #include "layers/attention/registry.h"
 #include "tests/train/train_test_util.h"
 #include "train/checkpoint_store.h"
-#include "train/metrics.h"
+#include "train/run_log.h"
 #include "train/trainer.h"
 
 using namespace kat;
@@ -204,13 +204,15 @@ TEST_CASE("trainer: SIGINT finishes the step, writes a checkpoint and returns") 
   o.after_step = [](Trainer&, std::int64_t step) {
     if (step == 3) std::raise(SIGINT);
   };
-  Trainer t(e, o);
-  const TrainResult r = t.run();
-  CHECK(r.outcome == TrainOutcome::interrupted);
-  CHECK(r.step == 3);
-  CHECK(r.message.find("kat train --resume " + dir.file("run")) != std::string::npos);
-  CHECK(read_checkpoint(dir.file("run") + "/checkpoints/last.h5").progress.step == 3);
-  // The handler is gone after run(): the one before is back.
+  {
+    Trainer t(e, o);
+    const TrainResult r = t.run();
+    CHECK(r.outcome == TrainOutcome::interrupted);
+    CHECK(r.step == 3);
+    CHECK(r.message.find("kat train --resume " + dir.file("run")) != std::string::npos);
+    CHECK(read_checkpoint(dir.file("run") + "/checkpoints/last.h5").progress.step == 3);
+  }
+  // The handler is gone with the trainer: the one before is back.
   struct sigaction after {};
   sigaction(SIGINT, nullptr, &after);
   const bool restored = after.sa_handler == before.sa_handler;
@@ -352,7 +354,7 @@ TEST_CASE("kat train, Ctrl-C, --resume and kat plot from the command line") {
   CHECK(bleu_recorded);
 
   // SIGINT in the middle of a long run, once it has logged its first steps: the step finishes, a
-  // checkpoint is written, exit 0.
+  // checkpoint is written, exit 130 (interrupted by a signal).
   const std::string long_run = dir.file("long");
   const auto interrupted = run_command(std::string(KAT_BINARY) + " train " + config + " --set output.dir=" + long_run +
                                        " --set train.steps=1000000 --set train.log_interval=1 2>&1 & pid=$!; "
@@ -360,7 +362,7 @@ TEST_CASE("kat train, Ctrl-C, --resume and kat plot from the command line") {
                                        long_run +
                                        "/metrics.jsonl ] && break; sleep 0.1; done; "
                                        "kill -INT $pid; wait $pid; echo \"exit=$?\"");
-  CHECK_MESSAGE(interrupted.output.find("exit=0") != std::string::npos, interrupted.output);
+  CHECK_MESSAGE(interrupted.output.find("exit=130") != std::string::npos, interrupted.output);
   CHECK(interrupted.output.find("on request; continue with: kat train --resume") != std::string::npos);
   const Checkpoint stopped = read_checkpoint(long_run + "/checkpoints/last.h5");
   CHECK(stopped.progress.step > 0);

@@ -63,6 +63,37 @@ inline CommandResult run_command(const std::string& command) {
   return r;
 }
 
+struct SplitResult {
+  int exit_code = -1;
+  std::string out;  // standard output alone
+  std::string err;  // standard error alone
+};
+
+// Runs a shell command line with its standard output and standard error kept apart.
+inline SplitResult run_split(const std::string& command) {
+  static std::atomic<int> counter{0};
+  const std::string err_path = (std::filesystem::temp_directory_path() /
+                                ("kat-test-stderr-" + std::to_string(::getpid()) + "-" + std::to_string(counter++)))
+                                   .string();
+  SplitResult r;
+  FILE* p = ::popen(("( " + command + " ) 2>" + err_path).c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
+  const int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.err = read_file(err_path);
+  std::filesystem::remove(err_path);
+  return r;
+}
+
+// A word for the shell: `s` in single quotes, with each single quote written as '\''.
+inline std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
 // Trainer options for tests: nothing on the console, no signal handlers.
 inline TrainerOptions quiet() {
   TrainerOptions o;

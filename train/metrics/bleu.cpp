@@ -2,195 +2,119 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
-#include <map>
+#include <cstdlib>
 #include <unordered_map>
 
 #include "core/error.h"
+#include "train/metrics/text.h"
 
 namespace kat {
 namespace {
 
-std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  std::size_t pos = 0;
-  while ((pos = s.find(from, pos)) != std::string::npos) {
-    s.replace(pos, from.size(), to);
-    pos += to.size();
-  }
-  return s;
-}
+constexpr std::size_t kOrder = 4;
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+// log, with log(0) a large negative number rather than -inf (as sacreBLEU), so a zero precision
+// makes the score 0 without a NaN.
+double floored_log(double x) { return x == 0.0 ? -9999999999.0 : std::log(x); }
 
-// The ASCII symbols 13a always splits off: { | } ~ [ \ ] ^ _ ` space ! " # $ % & ( ) * + : ; < = > ? @ /
-bool is_split_symbol(char c) {
-  const unsigned char u = static_cast<unsigned char>(c);
-  return (u >= 0x7B && u <= 0x7E) || (u >= 0x5B && u <= 0x60) || (u >= 0x20 && u <= 0x26) || (u >= 0x28 && u <= 0x2B) ||
-         (u >= 0x3A && u <= 0x40) || u == '/';
-}
+// The n-grams of orders 1..4, each the tokens joined by ' ' (tokens hold no white space, so no two
+// n-grams of any orders share a key), with their counts.
+using NgramCounts = std::unordered_map<std::string, std::int64_t>;
 
-// One pass of a two-character rule, scanning left to right without overlaps (as a regular
-// expression substitution does): where match(a, b) holds, the pair is replaced by emit(a, b).
-template <typename Match, typename Emit>
-std::string pair_pass(const std::string& s, Match match, Emit emit) {
-  std::string out;
-  out.reserve(s.size() + s.size() / 4);
-  std::size_t i = 0;
-  while (i < s.size()) {
-    if (i + 1 < s.size() && match(s[i], s[i + 1])) {
-      emit(out, s[i], s[i + 1]);
-      i += 2;
-    } else {
-      out.push_back(s[i++]);
+NgramCounts count_ngrams(const std::vector<std::string>& tokens) {
+  NgramCounts counts;
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    std::string g = tokens[i];
+    ++counts[g];
+    for (std::size_t n = 2; n <= kOrder && i + n <= tokens.size(); ++n) {
+      g += ' ';
+      g += tokens[i + n - 1];
+      ++counts[g];
     }
   }
-  return out;
+  return counts;
 }
 
-// Decodes UTF-8 leniently (an invalid byte stands for itself) into code points.
-std::u32string code_points(std::string_view s) {
-  std::u32string out;
-  for (std::size_t i = 0; i < s.size();) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    int len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (len == 0 || i + static_cast<std::size_t>(len) > s.size()) {
-      out.push_back(c);
-      ++i;
-      continue;
-    }
-    char32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
-    bool ok = true;
-    for (int k = 1; k < len; ++k) {
-      const unsigned char cc = static_cast<unsigned char>(s[i + static_cast<std::size_t>(k)]);
-      ok = ok && (cc >> 6) == 0x2;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if (!ok) {
-      out.push_back(c);
-      ++i;
-      continue;
-    }
-    out.push_back(cp);
-    i += static_cast<std::size_t>(len);
+std::size_t order_of(const std::string& ngram) {
+  return 1 + static_cast<std::size_t>(std::count(ngram.begin(), ngram.end(), ' '));
+}
+
+// The reference length BLEU compares a hypothesis of hyp_len tokens with: the closest, the shorter on a tie.
+std::int64_t closest_length(std::int64_t hyp_len, const std::vector<std::int64_t>& ref_lens) {
+  std::int64_t best = ref_lens.front();
+  for (std::int64_t len : ref_lens) {
+    const std::int64_t d = std::abs(hyp_len - len), best_d = std::abs(hyp_len - best);
+    if (d < best_d || (d == best_d && len < best)) best = len;
   }
-  return out;
+  return best;
 }
 
-// White space as Python's str.split() sees it.
-bool is_space(char32_t c) {
-  return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+std::vector<std::string> preprocess(const std::string& line, const BleuOptions& options) {
+  if (options.lowercase) return tokenize(unicode::rstrip(unicode::lower(line)), options.tokenizer);
+  return tokenize(unicode::rstrip(line), options.tokenizer);
 }
 
-std::string to_utf8(const std::u32string& s) {
-  std::string out;
-  for (char32_t c : s) {
-    if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
-    } else if (c < 0x800) {
-      out.push_back(static_cast<char>(0xC0 | (c >> 6)));
-      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-    } else if (c < 0x10000) {
-      out.push_back(static_cast<char>(0xE0 | (c >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-    } else {
-      out.push_back(static_cast<char>(0xF0 | (c >> 18)));
-      out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-    }
-  }
-  return out;
-}
-
-std::vector<std::string> split_whitespace(const std::string& s) {
-  std::vector<std::string> words;
-  std::u32string cur;
-  for (char32_t c : code_points(s)) {
-    if (is_space(c)) {
-      if (!cur.empty()) words.push_back(to_utf8(cur));
-      cur.clear();
-    } else {
-      cur.push_back(c);
-    }
-  }
-  if (!cur.empty()) words.push_back(to_utf8(cur));
-  return words;
-}
-
-void check_sizes(const char* what, std::size_t hyps, std::size_t refs) {
-  if (hyps != refs) {
-    throw Error(
-        fmt::format("{}: {} hypotheses but {} references (one reference per hypothesis line)", what, hyps, refs));
+void check_options(const BleuOptions& o) {
+  if (o.smooth_value && !(std::isfinite(*o.smooth_value) && *o.smooth_value >= 0)) {
+    throw Error(fmt::format("BLEU: smooth value {} should be a number >= 0", *o.smooth_value));
   }
 }
 
 }  // namespace
 
-std::vector<std::string> tokenize_13a(std::string_view line) {
-  std::string s(line);
-  s = replace_all(s, "<skipped>", "");
-  s = replace_all(s, "-\n", "");
-  s = replace_all(s, "\n", " ");
-  if (s.find('&') != std::string::npos) {
-    s = replace_all(s, "&quot;", "\"");
-    s = replace_all(s, "&amp;", "&");
-    s = replace_all(s, "&lt;", "<");
-    s = replace_all(s, "&gt;", ">");
+std::string_view smoothing_name(BleuSmoothing smoothing) {
+  switch (smoothing) {
+    case BleuSmoothing::kNone: return "none";
+    case BleuSmoothing::kFloor: return "floor";
+    case BleuSmoothing::kAddK: return "add-k";
+    case BleuSmoothing::kExp: return "exp";
   }
-  s = " " + s + " ";
-  // Symbols apart.
-  std::string t;
-  t.reserve(s.size() * 2);
-  for (char c : s) {
-    if (is_split_symbol(c)) {
-      t.push_back(' ');
-      t.push_back(c);
-      t.push_back(' ');
-    } else {
-      t.push_back(c);
-    }
-  }
-  auto dot_comma = [](char c) { return c == '.' || c == ','; };
-  // '.' or ',' after a non-digit.
-  t = pair_pass(
-      t, [&](char a, char b) { return !is_digit(a) && dot_comma(b); },
-      [](std::string& o, char a, char b) {
-        o.push_back(a);
-        o.push_back(' ');
-        o.push_back(b);
-        o.push_back(' ');
-      });
-  // '.' or ',' before a non-digit.
-  t = pair_pass(
-      t, [&](char a, char b) { return dot_comma(a) && !is_digit(b); },
-      [](std::string& o, char a, char b) {
-        o.push_back(' ');
-        o.push_back(a);
-        o.push_back(' ');
-        o.push_back(b);
-      });
-  // '-' after a digit.
-  t = pair_pass(
-      t, [](char a, char b) { return is_digit(a) && b == '-'; },
-      [](std::string& o, char a, char b) {
-        o.push_back(a);
-        o.push_back(' ');
-        o.push_back(b);
-        o.push_back(' ');
-      });
-  return split_whitespace(t);
+  return "?";
 }
 
-std::string BleuScore::format() const {
+BleuSmoothing smoothing_from_name(std::string_view name) {
+  for (BleuSmoothing s : {BleuSmoothing::kNone, BleuSmoothing::kFloor, BleuSmoothing::kAddK, BleuSmoothing::kExp}) {
+    if (smoothing_name(s) == name) return s;
+  }
+  throw Error(fmt::format("unknown BLEU smoothing '{}' (choose none, floor, add-k or exp)", name));
+}
+
+double BleuOptions::smooth_value_or_default() const {
+  if (smooth_value) return *smooth_value;
+  return smoothing == BleuSmoothing::kFloor ? 0.1 : smoothing == BleuSmoothing::kAddK ? 1.0 : 0.0;
+}
+
+std::string BleuScore::verbose() const {
   const double ratio = ref_len > 0 ? static_cast<double>(sys_len) / static_cast<double>(ref_len) : 0.0;
-  return fmt::format("BLEU = {:.2f} {:.1f}/{:.1f}/{:.1f}/{:.1f} (BP = {:.3f} ratio = {:.3f} hyp_len = {} ref_len = {})",
-                     score, precisions[0], precisions[1], precisions[2], precisions[3], brevity_penalty, ratio, sys_len,
+  return fmt::format("{:.1f}/{:.1f}/{:.1f}/{:.1f} (BP = {:.3f} ratio = {:.3f} hyp_len = {} ref_len = {})",
+                     precisions[0], precisions[1], precisions[2], precisions[3], brevity_penalty, ratio, sys_len,
                      ref_len);
 }
 
-BleuScore bleu_from_counts(const BleuScore& counts) {
+std::string BleuScore::format() const { return fmt::format("BLEU = {:.2f} {}", score, verbose()); }
+
+std::string BleuScore::signature() { return bleu_signature(BleuOptions{}, 1).format(); }
+
+Signature bleu_signature(const BleuOptions& options, std::size_t references) {
+  Signature s = signature_start(references);
+  std::string smooth(smoothing_name(options.smoothing));
+  if (options.smoothing == BleuSmoothing::kFloor || options.smoothing == BleuSmoothing::kAddK) {
+    smooth += fmt::format("[{:.2f}]", options.smooth_value_or_default());
+  }
+  s.fields.push_back({"case", "c", options.lowercase ? "lc" : "mixed"});
+  s.fields.push_back({"eff", "e", options.effective_order ? "yes" : "no"});
+  s.fields.push_back({"tok", "tok", std::string(tokenizer_name(options.tokenizer))});
+  s.fields.push_back({"smooth", "s", smooth});
+  finish_signature(s);
+  return s;
+}
+
+BleuScore bleu_from_counts(const BleuScore& counts) { return bleu_from_counts(counts, BleuOptions{}); }
+
+BleuScore bleu_from_counts(const BleuScore& counts, const BleuOptions& options) {
+  check_options(options);
   BleuScore r;
   r.correct = counts.correct;
   r.total = counts.total;
@@ -203,106 +127,73 @@ BleuScore bleu_from_counts(const BleuScore& counts) {
   bool any_match = false;
   for (auto c : r.correct) any_match = any_match || c > 0;
   if (!any_match) return r;  // nothing matches: 0, whatever the smoothing would say
-  double smooth = 1.0;
-  for (std::size_t n = 0; n < 4; ++n) {
-    if (r.total[n] == 0) break;
-    if (r.correct[n] == 0) {
-      smooth *= 2;
-      r.precisions[n] = 100.0 / (smooth * static_cast<double>(r.total[n]));
+  const double value = options.smooth_value_or_default();
+  double exp_divisor = 1.0;
+  std::size_t orders = kOrder;  // the orders the score averages over
+  for (std::size_t n = 0; n < kOrder; ++n) {
+    double correct = static_cast<double>(r.correct[n]), total = static_cast<double>(r.total[n]);
+    if (options.smoothing == BleuSmoothing::kAddK && n > 0) {
+      correct += value;
+      total += value;
+    }
+    if (total == 0) break;
+    if (options.effective_order) orders = n + 1;
+    if (correct == 0) {
+      if (options.smoothing == BleuSmoothing::kExp) {
+        exp_divisor *= 2;
+        r.precisions[n] = 100.0 / (exp_divisor * total);
+      } else if (options.smoothing == BleuSmoothing::kFloor) {
+        r.precisions[n] = 100.0 * value / total;
+      }
     } else {
-      r.precisions[n] = 100.0 * static_cast<double>(r.correct[n]) / static_cast<double>(r.total[n]);
+      r.precisions[n] = 100.0 * correct / total;
     }
   }
   double log_sum = 0;
-  for (double p : r.precisions) log_sum += p > 0 ? std::log(p) : -9999999999.0;
-  r.score = r.brevity_penalty * std::exp(log_sum / 4.0);
+  for (std::size_t n = 0; n < orders; ++n) log_sum += floored_log(r.precisions[n]);
+  r.score = r.brevity_penalty * std::exp(log_sum / static_cast<double>(orders));
   return r;
 }
 
 BleuScore corpus_bleu(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references) {
-  check_sizes("corpus_bleu", hypotheses.size(), references.size());
-  BleuScore r;
-  for (std::size_t line = 0; line < hypotheses.size(); ++line) {
-    const auto hyp = tokenize_13a(hypotheses[line]);
-    const auto ref = tokenize_13a(references[line]);
-    r.sys_len += static_cast<std::int64_t>(hyp.size());
-    r.ref_len += static_cast<std::int64_t>(ref.size());
-    for (std::size_t n = 1; n <= 4; ++n) {
-      std::unordered_map<std::string, std::int64_t> ref_counts;
-      for (std::size_t i = 0; i + n <= ref.size(); ++i) {
-        std::string g = ref[i];
-        for (std::size_t k = 1; k < n; ++k) g += " " + ref[i + k];
-        ++ref_counts[g];
-      }
-      std::unordered_map<std::string, std::int64_t> hyp_counts;
-      for (std::size_t i = 0; i + n <= hyp.size(); ++i) {
-        std::string g = hyp[i];
-        for (std::size_t k = 1; k < n; ++k) g += " " + hyp[i + k];
-        ++hyp_counts[g];
-      }
-      for (const auto& [g, c] : hyp_counts) {
-        auto it = ref_counts.find(g);
-        r.correct[n - 1] += std::min(c, it == ref_counts.end() ? std::int64_t{0} : it->second);
-        r.total[n - 1] += c;
-      }
-    }
-  }
-  return bleu_from_counts(r);
+  return corpus_bleu(hypotheses, std::vector<std::vector<std::string>>{references}, BleuOptions{});
 }
 
-std::string ChrfScore::format() const { return fmt::format("chrF2 = {:.2f}", score); }
-
-ChrfScore corpus_chrf(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references) {
-  check_sizes("corpus_chrf", hypotheses.size(), references.size());
-  constexpr int kOrder = 6;
-  constexpr double kBeta = 2.0;
-  std::array<std::int64_t, 3 * kOrder> stats{};  // per order: hypothesis, reference, matching n-grams
-  auto squeeze = [](const std::string& s) {
-    std::u32string out;
-    for (char32_t c : code_points(s)) {
-      if (!is_space(c)) out.push_back(c);
+BleuScore corpus_bleu(const std::vector<std::string>& hypotheses,
+                      const std::vector<std::vector<std::string>>& references, const BleuOptions& options) {
+  check_options(options);
+  if (references.empty()) throw Error("corpus_bleu: no references");
+  for (std::size_t k = 0; k < references.size(); ++k) {
+    if (references[k].size() != hypotheses.size()) {
+      throw Error(fmt::format("corpus_bleu: {} hypotheses but {} references{} (one reference per hypothesis line)",
+                              hypotheses.size(), references[k].size(),
+                              references.size() > 1 ? fmt::format(" in reference set {}", k + 1) : ""));
     }
-    return out;
-  };
+  }
+  BleuScore r;
+  std::vector<std::int64_t> ref_lens(references.size());
   for (std::size_t line = 0; line < hypotheses.size(); ++line) {
-    const std::u32string hyp = squeeze(hypotheses[line]), ref = squeeze(references[line]);
-    for (int n = 1; n <= kOrder; ++n) {
-      const std::size_t un = static_cast<std::size_t>(n);
-      std::map<std::u32string, std::int64_t> hc, rc;
-      for (std::size_t i = 0; i + un <= hyp.size(); ++i) ++hc[hyp.substr(i, un)];
-      for (std::size_t i = 0; i + un <= ref.size(); ++i) ++rc[ref.substr(i, un)];
-      std::int64_t h = 0, r = 0, m = 0;
-      for (const auto& [g, c] : hc) {
-        h += c;
-        auto it = rc.find(g);
-        if (it != rc.end()) m += std::min(c, it->second);
+    // Each reference n-gram counts as often as the reference with most of it has it.
+    NgramCounts ref_counts;
+    for (std::size_t k = 0; k < references.size(); ++k) {
+      const std::vector<std::string> ref = preprocess(references[k][line], options);
+      ref_lens[k] = static_cast<std::int64_t>(ref.size());
+      for (const auto& [g, c] : count_ngrams(ref)) {
+        std::int64_t& most = ref_counts[g];
+        most = std::max(most, c);
       }
-      for (const auto& [g, c] : rc) r += c;
-      const std::size_t at = 3 * (un - 1);
-      stats[at] += h;
-      stats[at + 1] += r;
-      stats[at + 2] += m;
+    }
+    const std::vector<std::string> hyp = preprocess(hypotheses[line], options);
+    const auto hyp_len = static_cast<std::int64_t>(hyp.size());
+    r.sys_len += hyp_len;
+    r.ref_len += closest_length(hyp_len, ref_lens);
+    for (const auto& [g, c] : count_ngrams(hyp)) {
+      const std::size_t n = order_of(g) - 1;
+      r.total[n] += c;
+      if (auto it = ref_counts.find(g); it != ref_counts.end()) r.correct[n] += std::min(c, it->second);
     }
   }
-  double prec = 0, rec = 0;
-  int effective = 0;
-  for (int n = 0; n < kOrder; ++n) {
-    const std::size_t at = 3 * static_cast<std::size_t>(n);
-    const auto h = stats[at], r = stats[at + 1], m = stats[at + 2];
-    if (h > 0 && r > 0) {
-      prec += static_cast<double>(m) / static_cast<double>(h);
-      rec += static_cast<double>(m) / static_cast<double>(r);
-      ++effective;
-    }
-  }
-  ChrfScore out;
-  if (effective == 0) return out;
-  prec /= effective;
-  rec /= effective;
-  if (prec + rec == 0) return out;
-  const double b2 = kBeta * kBeta;
-  out.score = 100.0 * (1 + b2) * prec * rec / (b2 * prec + rec);
-  return out;
+  return bleu_from_counts(r, options);
 }
 
 }  // namespace kat

@@ -1,20 +1,48 @@
 #pragma once
-// Corpus BLEU (Papineni et al. 2002) computed as sacreBLEU computes its default score (Post 2018):
-// the 13a tokenizer of mteval-v13a, n-grams up to 4, clipped counts summed over the corpus, the
-// 'exp' smoothing for an order without matches (each such order gets 1 / (2^k * total)), the
-// brevity penalty, and a score of 0 when nothing matches at all. One reference per line.
+// Corpus BLEU (Papineni et al. 2002) computed as sacreBLEU 2.x computes it (Post 2018): a tokenizer
+// (13a of mteval-v13a by default; tokenizers.h), n-grams up to 4, counts clipped by the most any
+// reference has and summed over the corpus, the reference length closest to each hypothesis, a
+// smoothing for an order without matches ('exp' by default: each such order gets 1 / (2^k * total)),
+// the brevity penalty, and a score of 0 when nothing matches at all.
+//
+// The chrF declarations live in chrf.h, included here for the callers of both.
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "train/metrics/chrf.h"
+#include "train/metrics/signature.h"
+#include "train/metrics/tokenizers.h"
+
 namespace kat {
 
-// mteval-v13a tokenization: unescapes four XML entities, splits off punctuation and symbols (but
-// not '.' or ',' inside numbers, nor '-' except after a digit), and collapses white space.
-std::vector<std::string> tokenize_13a(std::string_view line);
+// How an order without matches counts (Chen and Cherry 2014, as sacreBLEU names them).
+enum class BleuSmoothing {
+  kNone,   // precision 0
+  kFloor,  // 'floor': smooth_value (0.1) matches instead of none
+  kAddK,   // 'add-k': smooth_value (1) added to the matches and the n-grams of orders 2 to 4
+  kExp,    // 'exp', mteval-v13a's: the k-th such order gets 1 / 2^k matches
+};
+std::string_view smoothing_name(BleuSmoothing smoothing);  // "none", "floor", "add-k", "exp"
+// Throws kat::Error naming the choices for any other name.
+BleuSmoothing smoothing_from_name(std::string_view name);
+
+struct BleuOptions {
+  BleuTokenizer tokenizer = BleuTokenizer::k13a;
+  bool lowercase = false;  // str.lower() before tokenizing
+  BleuSmoothing smoothing = BleuSmoothing::kExp;
+  std::optional<double> smooth_value;  // for floor (default 0.1) and add-k (default 1)
+  // Averages the log precisions over the orders the hypotheses have (up to the longest), not all
+  // four, so a short sentence can score: sacreBLEU's choice for sentence BLEU.
+  bool effective_order = false;
+
+  // smooth_value, or the default of the smoothing (0 for none and exp, which take none).
+  double smooth_value_or_default() const;
+};
 
 struct BleuScore {
   double score = 0.0;                  // 0..100
@@ -23,26 +51,31 @@ struct BleuScore {
   double brevity_penalty = 1.0;
   std::int64_t sys_len = 0, ref_len = 0;
 
+  // "55.1/29.4/17.8/11.0 (BP = 0.981 ratio = 0.981 hyp_len = 9012 ref_len = 9183)": what sacreBLEU
+  // prints after the score, and its JSON's "verbose_score".
+  std::string verbose() const;
   // "BLEU = 23.41 55.1/29.4/17.8/11.0 (BP = 0.981 ratio = 0.981 hyp_len = 9012 ref_len = 9183)"
   std::string format() const;
-  static std::string signature() { return "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp"; }
+  // The signature of the default options with one reference:
+  // "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:kat-<version>".
+  static std::string signature();
 };
 
-// Throws kat::Error when the two lists differ in length.
+// "nrefs:N|case:mixed|eff:no|tok:13a|smooth:exp|version:kat-<version>"; smoothings that take a
+// value show it: "smooth:floor[0.10]".
+Signature bleu_signature(const BleuOptions& options, std::size_t references);
+
+// One reference per hypothesis, default options. Throws kat::Error when the two lists differ in length.
 BleuScore corpus_bleu(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references);
+// references[k] is the k-th set of references (one file), line-aligned with the hypotheses; there
+// must be at least one. Throws kat::Error for a set of another length or bad options.
+BleuScore corpus_bleu(const std::vector<std::string>& hypotheses,
+                      const std::vector<std::vector<std::string>>& references, const BleuOptions& options);
+
 // The score of a corpus from its counts (correct, total, sys_len, ref_len; the rest is ignored):
 // BLEU sums them over the lines, so the counts of a corpus scored in parts (by several processes)
 // add up to the whole corpus's, and this gives its score.
 BleuScore bleu_from_counts(const BleuScore& counts);
-
-// chrF (Popović 2015) as sacreBLEU's default CHRF: character n-grams of orders 1..6 over each line
-// with its white space removed (Unicode code points), counts summed over the corpus, precision
-// and recall averaged over the orders present in both, F-beta with beta = 2, on 0..100.
-struct ChrfScore {
-  double score = 0.0;
-  std::string format() const;  // "chrF2 = 52.31"
-  static std::string signature() { return "nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no"; }
-};
-ChrfScore corpus_chrf(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references);
+BleuScore bleu_from_counts(const BleuScore& counts, const BleuOptions& options);
 
 }  // namespace kat

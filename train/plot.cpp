@@ -1,0 +1,185 @@
+#include "train/plot.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/os/process.h"
+#include "data/text_io.h"
+#include "train/run_log.h"
+
+namespace kat {
+namespace {
+
+// A gnuplot datablock of (step, value) for the records that have `key`: numbers only.
+std::string datablock(const std::string& name, const std::vector<std::map<std::string, double>>& records,
+                      const std::string& key, bool exp_of, std::size_t& points) {
+  std::string out = fmt::format("${} << EOD\n", name);
+  points = 0;
+  for (const auto& r : records) {
+    auto s = r.find("step");
+    auto v = r.find(key);
+    if (s == r.end() || v == r.end()) continue;
+    const double value = exp_of ? std::exp(v->second) : v->second;
+    if (!std::isfinite(s->second) || !std::isfinite(value)) continue;
+    out += fmt::format("{} {}\n", s->second, value);
+    ++points;
+  }
+  return out + "EOD\n";
+}
+
+std::string terminal(PlotFormat format, int panels) {
+  switch (format) {
+    case PlotFormat::svg: return fmt::format("set terminal svg size {},560 noenhanced font 'sans,11'\n", panels * 700);
+    case PlotFormat::pdf:
+      return fmt::format("set terminal pdfcairo size {}in,5.6in noenhanced font 'sans,11'\n", panels * 7);
+    case PlotFormat::png: break;
+  }
+  return fmt::format("set terminal pngcairo size {},560 noenhanced font 'sans,11'\n", panels * 700);
+}
+
+}  // namespace
+
+PlotFormat plot_format_for(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (ext == ".png") return PlotFormat::png;
+  if (ext == ".svg") return PlotFormat::svg;
+  if (ext == ".pdf") return PlotFormat::pdf;
+  throw Error(fmt::format("kat plot: {}: unknown image format '{}' (expected .png, .svg or .pdf)", path, ext));
+}
+
+std::string gnuplot_literal(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\'') {
+      out += "\u2019";  // gnuplot 5.4 misreads a doubled quote at the start of a string
+    } else if (u < 0x20 || u == 0x7f) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+std::string gnuplot_script(const PlotSpec& spec) {
+  std::string script;
+  std::vector<std::string> train_plots, valid_plots, bleu_plots;
+  for (std::size_t i = 0; i < spec.runs.size(); ++i) {
+    const auto& records = spec.runs[i].records;
+    std::size_t n_train = 0, n_valid = 0, n_bleu = 0;
+    script += datablock(fmt::format("train{}", i), records, "train_loss", spec.perplexity, n_train);
+    script += datablock(fmt::format("valid{}", i), records, "val_loss", spec.perplexity, n_valid);
+    script += datablock(fmt::format("bleu{}", i), records, "bleu", false, n_bleu);
+    const std::string style = fmt::format("lw 2 lc {} title {}", i + 1, gnuplot_literal(spec.runs[i].label));
+    // Few points read better with markers.
+    auto with = [](std::size_t n) { return n < 30 ? "linespoints pt 7 ps 0.8" : "lines"; };
+    if (n_train > 0) train_plots.push_back(fmt::format("$train{} using 1:2 with lines {}", i, style));
+    if (n_valid > 0) valid_plots.push_back(fmt::format("$valid{} using 1:2 with {} {}", i, with(n_valid), style));
+    if (n_bleu > 0) bleu_plots.push_back(fmt::format("$bleu{} using 1:2 with {} {}", i, with(n_bleu), style));
+  }
+  if (train_plots.empty() && valid_plots.empty()) throw Error("kat plot: no loss records to plot");
+
+  const std::string what = spec.perplexity ? "perplexity" : "loss";
+  const int panels = bleu_plots.empty() ? 2 : 3;
+  script += terminal(spec.format, panels);
+  script += "set grid\nset key top right\nset xlabel 'step'\n";
+  script += fmt::format("set ylabel {}\n", gnuplot_literal(spec.perplexity ? "perplexity" : "loss (nats/token)"));
+  if (spec.log_y) script += "set logscale y\n";
+  script += fmt::format("set multiplot layout 1,{} title {}\n", panels,
+                        gnuplot_literal(spec.title.empty() ? "kat runs" : spec.title));
+  auto panel = [&](const std::string& title, const std::vector<std::string>& plots) {
+    script += "set title " + gnuplot_literal(title) + "\n";
+    if (plots.empty()) {
+      script += "unset key\nset label 1 'no records' at graph 0.5, 0.5 center\nplot [0:1] [0:1] NaN notitle\n";
+      script += "unset label 1\nset key top right\n";
+    } else {
+      script += "plot " + fmt::format("{}", fmt::join(plots, ", \\\n     ")) + "\n";
+    }
+  };
+  panel("training " + what, train_plots);
+  panel("validation " + what, valid_plots);
+  if (!bleu_plots.empty()) {
+    script += "unset logscale y\nset ylabel 'BLEU'\nset key bottom right\n";
+    panel("validation BLEU", bleu_plots);
+  }
+  script += "unset multiplot\n";
+  return script;
+}
+
+std::vector<std::string> run_labels(const std::vector<std::string>& folders) {
+  std::vector<std::vector<std::string>> parts;
+  for (const auto& f : folders) {
+    std::vector<std::string> names;
+    for (const auto& p : std::filesystem::path(f).lexically_normal()) {
+      const std::string name = p.string();
+      if (!name.empty() && name != "/" && name != ".") names.push_back(name);
+    }
+    if (names.empty()) names.push_back(f);
+    parts.push_back(std::move(names));
+  }
+  std::vector<std::string> labels(folders.size());
+  for (std::size_t depth = 1;; ++depth) {
+    bool longer_possible = false;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      const auto& names = parts[i];
+      const std::size_t take = std::min(depth, names.size());
+      longer_possible |= take < names.size();
+      std::string label;
+      for (std::size_t k = names.size() - take; k < names.size(); ++k) label += (label.empty() ? "" : "/") + names[k];
+      labels[i] = label;
+    }
+    bool distinct = true;
+    for (std::size_t i = 0; i < labels.size() && distinct; ++i) {
+      for (std::size_t j = i + 1; j < labels.size(); ++j) distinct &= labels[i] != labels[j];
+    }
+    if (distinct || !longer_possible) return labels;
+  }
+}
+
+void plot_runs(const std::vector<std::string>& folders, const std::string& output, const std::string& title,
+               bool perplexity, bool log_y) {
+  PlotSpec spec;
+  spec.title = title;
+  spec.perplexity = perplexity;
+  spec.log_y = log_y;
+  spec.format = plot_format_for(output);
+  const auto labels = run_labels(folders);
+  std::vector<std::string> inputs;
+  for (std::size_t i = 0; i < folders.size(); ++i) {
+    const std::string path = folders[i] + "/metrics.jsonl";
+    if (!std::filesystem::exists(path)) throw Error(fmt::format("kat plot: {} has no metrics.jsonl", folders[i]));
+    inputs.push_back(path);
+    spec.runs.push_back({labels[i], read_metrics(path)});
+  }
+  const std::string script = gnuplot_script(spec);
+
+  // gnuplot draws to its standard output: a new file beside the output, renamed into place once
+  // gnuplot has succeeded.
+  const std::string tmp = temporary_path_for(output);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) throw SystemError(fmt::format("kat plot: cannot create {}: {}", tmp, std::strerror(errno)));
+  ProcessOptions o;
+  o.input = script;
+  o.stdout_fd = fd;
+  const ProcessResult r = run_program({"gnuplot"}, o);
+  const bool closed = ::close(fd) == 0;
+  if (!r.ok() || !closed) {
+    std::remove(tmp.c_str());
+    if (!r.started) throw SystemError("kat plot: gnuplot is not installed (scripts/install-deps.sh installs it)");
+    throw SystemError(r.signal ? fmt::format("kat plot: gnuplot ended by signal {}", r.signal)
+                               : fmt::format("kat plot: gnuplot failed (exit {})", r.exit_code));
+  }
+  commit_temporary(tmp, output);
+}
+
+}  // namespace kat

@@ -1,0 +1,28 @@
+#pragma once
+// What a run folder keeps of its data so that the trained model is used without the corpus:
+//   data.json         task, data kind, vocabulary sizes, special ids, the longest input, the
+//                     dataset's side names and the tokenizer file of each
+//   tokenizer.<side>  each side's tokenizer (kat tokenizer's file format; one for a language model
+//                     or for two sides that share it)
+// `kat train` writes them at the start of a run; `kat eval`, `translate`, `generate` and
+// `compare` read them, from any folder and after the corpus is gone.
+
+#include <optional>
+#include <string>
+
+#include "core/os/files.h"
+#include "train/experiment.h"
+#include "train/training_data.h"
+
+namespace kat {
+
+// Writes data.json and the tokenizer files of `d` into the run folder (whole or not at all).
+void save_run_data(const Dir& run, const Experiment& e, const TrainingData& d);
+
+// The data of a run folder without training or validation batches: vocabularies, ids, tokenizers
+// and the detokenizer. nullopt when the folder has no data.json (a run of an older kat, or one on
+// synthetic data, which is rebuilt from its config). Throws kat::Error naming the file when it is
+// unreadable or does not fit the experiment.
+std::optional<TrainingData> load_run_data(const std::string& run_dir, const Experiment& e);
+
+}  // namespace kat
