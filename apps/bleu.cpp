@@ -304,6 +304,7 @@ std::string run(const BleuArgs& a) {
 
 int run_bleu(const std::vector<std::string>& args) {
   const BleuArgs a = parse_args(args);
+  if (checking_arguments_only()) return 0;
   if (a.help) {
     std::fwrite(kHelp.data(), 1, kHelp.size(), stdout);
     return 0;

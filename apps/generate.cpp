@@ -1,9 +1,12 @@
-// `kat generate RUN_DIR --prompt "In the beginning"`: samples a continuation from a language model
-// one token at a time through its decoding state: constant time per token for linear and Performer
-// attention (the recurrent (S, z) sums), a growing KV cache for softmax. Prints the text; the speed
-// goes to standard error. `--weights f16` decodes with float16 copies of the weight matrices
-// (the linear layers' and a tied output projection's: use_half_weights in layers/transformer.h): about half the time
-// per token where reading the weights is most of it, with logits that move by about 2e-4 of their size.
+// `kat generate RUN_DIR --prompt "In the beginning"`: continues a prompt with a language model one
+// token at a time through its decoding state: constant time per token for linear and Performer
+// attention (the recurrent (S, z) sums), a growing KV cache for softmax. `--strategy sample`
+// (temperature, top-k, top-p), `greedy` (the most likely token each time) or `beam` (beam search
+// for the most likely continuation up to the end of the sentence or --tokens; the states are
+// reordered as beams are chosen). Prints the text; the speed goes to standard error. `--weights f16` decodes with
+// float16 copies of the weight matrices (the linear layers' and a tied output projection's: use_half_weights in
+// layers/transformer.h): about half the time per token where reading the weights is most of it, with logits that move
+// by about 2e-4 of their size.
 
 #include <fmt/format.h>
 
@@ -12,6 +15,7 @@
 
 #include "apps/commands.h"
 #include "data/special_tokens.h"
+#include "layers/decoding/search.h"
 #include "layers/transformer.h"
 #include "train/evaluate.h"
 
@@ -29,6 +33,9 @@ struct GenerateArgs {
   std::uint64_t seed = 1;
   bool stop_at_eos = false;
   std::string weights = "f32";
+  std::string strategy = "sample";
+  std::int64_t beam = 4;
+  double length_penalty = 1.0;
 };
 
 int run_generate(const GenerateArgs& a) {
@@ -52,15 +59,30 @@ int run_generate(const GenerateArgs& a) {
   Rng rng(a.seed);
   DecodeState state = run.model->start_generation(1);
   Tensor logits;
+  const bool beam = a.strategy == "beam";
   const auto t0 = std::chrono::steady_clock::now();
-  for (std::int64_t id : context) logits = run.model->generation_step(Tensor::from_vector<std::int64_t>({id}), state);
+  // Beam search starts from the prompt's last token, so it is fed the others.
+  for (std::size_t i = 0; i + (beam ? 1 : 0) < context.size(); ++i) {
+    logits = run.model->generation_step(Tensor::from_vector<std::int64_t>({context[i]}), state);
+  }
   const auto t1 = std::chrono::steady_clock::now();
   std::vector<std::int64_t> out;
-  for (std::int64_t i = 0; i < a.tokens; ++i) {
-    const std::int64_t next = sample_tokens(logits, s, rng).to_vector<std::int64_t>()[0];
-    if (next == run.data.eos_id && a.stop_at_eos) break;
-    out.push_back(next == run.data.eos_id ? -1 : next);  // a line break where a sentence ends
-    logits = run.model->generation_step(Tensor::from_vector<std::int64_t>({next}), state);
+  if (beam) {
+    SearchOptions so;
+    so.bos = context.back();
+    so.eos = run.data.eos_id;
+    so.beam = a.beam;
+    so.length_penalty = a.length_penalty;
+    const StepFn step = [&](const Tensor& ids, DecodeState& st) { return run.model->generation_step(ids, st); };
+    out = beam_search(step, state, {a.tokens}, so).front().tokens;
+  } else {
+    for (std::int64_t i = 0; i < a.tokens; ++i) {
+      const std::int64_t next =
+          (a.strategy == "greedy" ? greedy_tokens(logits) : sample_tokens(logits, s, rng)).to_vector<std::int64_t>()[0];
+      if (next == run.data.eos_id && a.stop_at_eos) break;
+      out.push_back(next == run.data.eos_id ? -1 : next);  // a line break where a sentence ends
+      logits = run.model->generation_step(Tensor::from_vector<std::int64_t>({next}), state);
+    }
   }
   const auto t2 = std::chrono::steady_clock::now();
   std::string text = a.prompt;
@@ -79,11 +101,11 @@ int run_generate(const GenerateArgs& a) {
   const double gen_s = std::chrono::duration<double>(t2 - t1).count();
   std::fprintf(stderr,
                "kat generate: prompt %zu tokens in %.3f s; %zu tokens in %.3f s: %.3f ms/token, %.0f tokens/s (%s, %s "
-               "weights)\n",
+               "weights, %s)\n",
                context.size(), prompt_s, out.size(), gen_s,
                out.empty() ? 0.0 : 1e3 * gen_s / static_cast<double>(out.size()),
                gen_s > 0 ? static_cast<double>(out.size()) / gen_s : 0.0, run.experiment.model.attention.type.c_str(),
-               a.weights.c_str());
+               a.weights.c_str(), beam ? fmt::format("beam {}", a.beam).c_str() : a.strategy.c_str());
   return 0;
 }
 
@@ -107,6 +129,15 @@ Runner add_generate(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--seed", args->seed, "Sampling seed")->capture_default_str();
   cmd->add_flag("--stop-at-eos", args->stop_at_eos, "Stop at the end of the first sentence");
+  cmd->add_option("--strategy", args->strategy, "sample, greedy, or beam (to the end of the sentence)")
+      ->check(CLI::IsMember({"sample", "greedy", "beam"}))
+      ->capture_default_str();
+  cmd->add_option("--beam", args->beam, "Beam size of --strategy beam")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--length-penalty", args->length_penalty, "Length penalty alpha of --strategy beam")
+      ->check(CLI::Range(0.0, 10.0))
+      ->capture_default_str();
   cmd->add_option("--weights", args->weights, "Weight matrices while decoding: f32, or f16 (faster)")
       ->check(CLI::IsMember({"f32", "f16"}))
       ->capture_default_str();

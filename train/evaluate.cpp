@@ -190,7 +190,7 @@ TranslationEvaluation evaluate_translation(LoadedRun& run, const std::string& pa
   for (const Batch& b : batches) {
     const auto hyps = run.model->translate(b, search, max_lengths(b, options, run.experiment.model.max_len));
     for (std::int64_t i = 0; i < b.sentences; ++i) {
-      const auto& h = hyps[static_cast<std::size_t>(i)];
+      const auto& h = hyps[static_cast<std::size_t>(i)].front().tokens;
       r.generated_tokens += static_cast<std::int64_t>(h.size()) + 1;
       r.hypotheses.push_back(run.data.detokenize(h));
       r.references.push_back(run.data.detokenize(reference_ids(b, i, run.data.pad_id, run.data.eos_id)));
@@ -207,6 +207,16 @@ TranslationEvaluation evaluate_translation(LoadedRun& run, const std::string& pa
 
 std::vector<std::string> translate_lines(LoadedRun& run, const std::vector<std::string>& lines,
                                          const TranslationOptions& options, std::vector<std::size_t>* truncated) {
+  TranslationOptions one = options;
+  one.search.nbest = 1;
+  std::vector<std::string> out;
+  for (auto& list : translate_lines_nbest(run, lines, one, truncated)) out.push_back(std::move(list.front().text));
+  return out;
+}
+
+std::vector<std::vector<Translation>> translate_lines_nbest(LoadedRun& run, const std::vector<std::string>& lines,
+                                                            const TranslationOptions& options,
+                                                            std::vector<std::size_t>* truncated) {
   if (run.experiment.task != "translation") throw Error(fmt::format("{}: not a translation run", run.dir));
   if (!run.src_tokenizer) {
     throw Error(fmt::format("{}: a run on synthetic data has no tokenizer to read text with", run.dir));
@@ -231,7 +241,8 @@ std::vector<std::string> translate_lines(LoadedRun& run, const std::vector<std::
   }
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t a, std::size_t b) { return ids[a].size() > ids[b].size(); });
-  std::vector<std::string> out(lines.size());
+  // An empty line translates to an empty line (scored 0).
+  std::vector<std::vector<Translation>> out(lines.size(), std::vector<Translation>{Translation{}});
   SearchOptions search = options.search;
   search.bos = run.data.bos_id;
   search.eos = run.data.eos_id;
@@ -255,7 +266,11 @@ std::vector<std::string> translate_lines(LoadedRun& run, const std::vector<std::
     }
     if (!padded) b.src_lengths.clear();
     const auto hyps = run.model->translate(b, search, max_lengths(b, options, run.experiment.model.max_len));
-    for (std::size_t r = start; r < end; ++r) out[order[r]] = run.tgt_tokenizer->decode(hyps[r - start]);
+    for (std::size_t r = start; r < end; ++r) {
+      auto& list = out[order[r]];
+      list.clear();
+      for (const Hypothesis& h : hyps[r - start]) list.push_back({run.tgt_tokenizer->decode(h.tokens), h.score});
+    }
     start = end;
   }
   return out;

@@ -80,4 +80,13 @@ std::vector<std::string> translate_lines(LoadedRun& run, const std::vector<std::
                                          const TranslationOptions& options,
                                          std::vector<std::size_t>* truncated = nullptr);
 
+struct Translation {
+  std::string text;
+  double score = 0.0;  // the hypothesis's log-probability over its length penalty
+};
+// The same with the options.search.nbest best translations of each line, best first.
+std::vector<std::vector<Translation>> translate_lines_nbest(LoadedRun& run, const std::vector<std::string>& lines,
+                                                            const TranslationOptions& options,
+                                                            std::vector<std::size_t>* truncated = nullptr);
+
 }  // namespace kat

@@ -16,7 +16,7 @@
 namespace kat {
 
 struct PlotSeries {
-  std::string label;                                 // the legend entry
+  std::string label;                                   // the legend entry
   std::vector<std::map<std::string, double>> records;  // metrics.jsonl's records
 };
 
@@ -24,7 +24,7 @@ enum class PlotFormat { png, svg, pdf };
 
 struct PlotSpec {
   std::vector<PlotSeries> runs;
-  std::string title;  // empty: "kat runs"
+  std::string title;        // empty: "kat runs"
   bool perplexity = false;  // exp(loss) instead of the loss
   bool log_y = false;
   PlotFormat format = PlotFormat::png;

@@ -60,14 +60,15 @@ std::optional<TrainingData> load_run_data(const std::string& run_dir, const Expe
   }
   TrainingData d;
   try {
-    if (j.at("format").get<std::string>() != "kat-run-data") throw Error(fmt::format("{}: not a kat run's data.json", path));
+    if (j.at("format").get<std::string>() != "kat-run-data")
+      throw Error(fmt::format("{}: not a kat run's data.json", path));
     if (j.at("version").get<int>() != kRunDataVersion) {
-      throw Error(fmt::format("{}: version {} (this kat reads version {})", path, j.at("version").get<int>(),
-                              kRunDataVersion));
+      throw Error(
+          fmt::format("{}: version {} (this kat reads version {})", path, j.at("version").get<int>(), kRunDataVersion));
     }
     if (j.at("task").get<std::string>() != e.task) {
-      throw Error(fmt::format("{}: task {}, but the run's config.yaml says {}", path, j.at("task").get<std::string>(),
-                              e.task));
+      throw Error(
+          fmt::format("{}: task {}, but the run's config.yaml says {}", path, j.at("task").get<std::string>(), e.task));
     }
     d.src_vocab = j.at("src_vocab").get<std::int64_t>();
     d.tgt_vocab = j.at("tgt_vocab").get<std::int64_t>();

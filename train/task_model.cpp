@@ -39,8 +39,8 @@ class LanguageModelTask final : public TaskModel {
   LanguageModelTask(const StackOptions& o, Rng& rng) : model_(o, rng) {}
   Module& module() override { return model_; }
   Variable logits(const Batch& b) override { return model_.forward(b.input, b.lengths); }
-  std::vector<std::vector<std::int64_t>> translate(const Batch&, const SearchOptions&,
-                                                   const std::vector<std::int64_t>&) override {
+  std::vector<std::vector<Hypothesis>> translate(const Batch&, const SearchOptions&,
+                                                 const std::vector<std::int64_t>&) override {
     throw Error("translate: a language model does not translate");
   }
   DecodeState start_generation(std::int64_t batch) override { return model_.start(batch); }
@@ -58,15 +58,13 @@ class TranslationTask final : public TaskModel {
   TranslationTask(const Seq2SeqOptions& o, Rng& rng) : model_(o, rng) {}
   Module& module() override { return model_; }
   Variable logits(const Batch& b) override { return model_.forward(b.src, b.src_lengths, b.input, b.lengths); }
-  std::vector<std::vector<std::int64_t>> translate(const Batch& b, const SearchOptions& options,
-                                                   const std::vector<std::int64_t>& max_len) override {
+  std::vector<std::vector<Hypothesis>> translate(const Batch& b, const SearchOptions& options,
+                                                 const std::vector<std::int64_t>& max_len) override {
     NoGradGuard no_grad;
     const Tensor memory = model_.encode(b.src, b.src_lengths).data();
     DecodeState state = model_.start(memory, b.src_lengths);
     const StepFn step = [this](const Tensor& ids, DecodeState& s) { return model_.step(ids, s); };
-    std::vector<std::vector<std::int64_t>> out;
-    for (auto& h : beam_search(step, state, max_len, options)) out.push_back(std::move(h.tokens));
-    return out;
+    return beam_search_nbest(step, state, max_len, options);
   }
   DecodeState start_generation(std::int64_t) override {
     throw Error("generate: a translation model generates through translate (kat translate)");

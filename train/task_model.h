@@ -19,10 +19,11 @@ class TaskModel {
   virtual Module& module() = 0;
   // (B, T, vocab) logits for the batch's decoder input.
   virtual Variable logits(const Batch& batch) = 0;
-  // translation: the best hypothesis (ids without bos and eos) for each source of the batch, at
-  // most max_len[b] tokens; the model must be in eval mode. A language model throws.
-  virtual std::vector<std::vector<std::int64_t>> translate(const Batch& batch, const SearchOptions& options,
-                                                           const std::vector<std::int64_t>& max_len) = 0;
+  // translation: the options.nbest best hypotheses (ids without bos and eos), best first, for each
+  // source of the batch, at most max_len[b] tokens; the model must be in eval mode. A language
+  // model throws.
+  virtual std::vector<std::vector<Hypothesis>> translate(const Batch& batch, const SearchOptions& options,
+                                                         const std::vector<std::int64_t>& max_len) = 0;
   // language model: a fresh decoding state for `batch` rows, then one token per row at a time,
   // returning the next-token logits (B, vocab). A translation model throws.
   virtual DecodeState start_generation(std::int64_t batch) = 0;

@@ -303,7 +303,7 @@ struct Trainer::State {
       search.bos = data.bos_id;
       search.eos = data.eos_id;
       search.beam = exp.train.bleu_beam;
-      for (const auto& h : model->translate(b, search, max_len)) hypotheses.push_back(data.detokenize(h));
+      for (const auto& h : model->translate(b, search, max_len)) hypotheses.push_back(data.detokenize(h[0].tokens));
       const std::int64_t* t = b.target.data<std::int64_t>();
       for (std::int64_t i = 0; i < b.sentences; ++i) {
         std::vector<std::int64_t> ref;

@@ -207,7 +207,8 @@ FolderLock::~FolderLock() {
 }
 
 bool same_file(const std::string& a, const std::string& b) {
-  struct stat sa {}, sb {};
+  struct stat sa {
+  }, sb{};
   if (::stat(a.c_str(), &sa) != 0 || ::stat(b.c_str(), &sb) != 0) return false;
   return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
@@ -217,9 +218,10 @@ void refuse_overwriting_input(const std::string& output, const std::vector<std::
   for (const auto& input : inputs) {
     if (input == "-" || output == "-") continue;
     if (same_file(output, input)) {
-      throw Error(fmt::format("{} {} is also an input of the command ({}): it would be overwritten; write the output "
-                              "to another file",
-                              what, output, input));
+      throw Error(
+          fmt::format("{} {} is also an input of the command ({}): it would be overwritten; write the output "
+                      "to another file",
+                      what, output, input));
     }
   }
 }

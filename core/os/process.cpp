@@ -76,7 +76,8 @@ ProcessResult run_program(const std::vector<std::string>& argv, const ProcessOpt
 
   // Feed the input and drain the output together, so neither side blocks the other on a full pipe.
   // A program that exits without reading its input must not end kat with SIGPIPE.
-  struct sigaction ignore {}, previous {};
+  struct sigaction ignore {
+  }, previous{};
   ignore.sa_handler = SIG_IGN;
   sigemptyset(&ignore.sa_mask);
   ::sigaction(SIGPIPE, &ignore, &previous);

@@ -45,12 +45,16 @@ struct Beam {
 
 }  // namespace
 
-std::vector<Hypothesis> beam_search(const StepFn& step, DecodeState& state, const std::vector<std::int64_t>& max_len,
-                                    const SearchOptions& o) {
+std::vector<std::vector<Hypothesis>> beam_search_nbest(const StepFn& step, DecodeState& state,
+                                                       const std::vector<std::int64_t>& max_len,
+                                                       const SearchOptions& o) {
   NoGradGuard no_grad;
   const std::int64_t B = static_cast<std::int64_t>(max_len.size());
   const std::int64_t K = o.beam;
   if (K < 1) throw Error(fmt::format("beam_search: beam must be >= 1, got {}", K));
+  if (o.nbest < 1 || o.nbest > K) {
+    throw Error(fmt::format("beam_search: nbest must be in [1, beam = {}], got {}", K, o.nbest));
+  }
   if (!(o.length_penalty >= 0))
     throw Error(fmt::format("beam_search: length_penalty must be >= 0, got {}", o.length_penalty));
   if (B == 0) return {};
@@ -148,17 +152,27 @@ std::vector<Hypothesis> beam_search(const StepFn& step, DecodeState& state, cons
     if (K > 1) state.reorder(Tensor::from_vector(origin));
   }
 
-  std::vector<Hypothesis> best(static_cast<std::size_t>(B));
+  std::vector<std::vector<Hypothesis>> best(static_cast<std::size_t>(B));
   for (std::int64_t b = 0; b < B; ++b) {
-    const auto& hs = done[static_cast<std::size_t>(b)];
+    auto& hs = done[static_cast<std::size_t>(b)];
     // Finished hypotheses first; among them the best score.
-    auto better = [](const Hypothesis& x, const Hypothesis& y) {
+    std::stable_sort(hs.begin(), hs.end(), [](const Hypothesis& x, const Hypothesis& y) {
       if (x.finished != y.finished) return x.finished;
       return x.score > y.score;
-    };
-    best[static_cast<std::size_t>(b)] = *std::min_element(hs.begin(), hs.end(), better);
+    });
+    if (static_cast<std::int64_t>(hs.size()) > o.nbest) hs.resize(static_cast<std::size_t>(o.nbest));
+    best[static_cast<std::size_t>(b)] = std::move(hs);
   }
   return best;
+}
+
+std::vector<Hypothesis> beam_search(const StepFn& step, DecodeState& state, const std::vector<std::int64_t>& max_len,
+                                    const SearchOptions& options) {
+  SearchOptions one = options;
+  one.nbest = 1;
+  std::vector<Hypothesis> out;
+  for (auto& list : beam_search_nbest(step, state, max_len, one)) out.push_back(std::move(list.front()));
+  return out;
 }
 
 Tensor greedy_tokens(const Tensor& logits) {

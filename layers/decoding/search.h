@@ -22,6 +22,7 @@ struct SearchOptions {
   std::int64_t eos = 2;
   std::int64_t beam = 1;        // 1: greedy
   double length_penalty = 1.0;  // alpha of ((5 + |y|) / 6)^alpha; 0 ranks by the plain log-probability
+  std::int64_t nbest = 1;       // hypotheses kept per row by beam_search_nbest (at most beam)
 };
 
 struct Hypothesis {
@@ -37,6 +38,12 @@ struct Hypothesis {
 // wrong size.
 std::vector<Hypothesis> beam_search(const StepFn& step, DecodeState& state, const std::vector<std::int64_t>& max_len,
                                     const SearchOptions& options);
+
+// The same search, keeping the options.nbest best hypotheses of each row (finished ones first, then
+// by score), best first: Moses and Marian's n-best lists.
+std::vector<std::vector<Hypothesis>> beam_search_nbest(const StepFn& step, DecodeState& state,
+                                                       const std::vector<std::int64_t>& max_len,
+                                                       const SearchOptions& options);
 
 struct SamplingOptions {
   double temperature = 1.0;  // > 0

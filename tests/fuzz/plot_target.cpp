@@ -62,8 +62,8 @@ bool plot_input(std::span<const std::uint8_t> data) {
   PlotSpec spec, blank;
   spec.title = parts[0];
   blank.title.assign(1, 'x');  // a non-empty title: an empty one is replaced by the default
-  const std::vector<std::map<std::string, double>> records = {
-      {{"step", 10}, {"train_loss", 2.5}}, {{"step", 20}, {"train_loss", 2.0}, {"val_loss", 2.2}}};
+  const std::vector<std::map<std::string, double>> records = {{{"step", 10}, {"train_loss", 2.5}},
+                                                              {{"step", 20}, {"train_loss", 2.0}, {"val_loss", 2.2}}};
   for (std::size_t i = 0; i < folders.size(); ++i) {
     spec.runs.push_back({labels[i], records});
     blank.runs.push_back({"", records});

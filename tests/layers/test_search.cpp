@@ -121,6 +121,34 @@ TEST_CASE("beam search with a beam wide enough is exhaustive search, item by ite
   CHECK(greedy_misses > 0);
 }
 
+TEST_CASE("n-best lists: the best first and equal to beam search's, distinct, ranked, at most nbest") {
+  const std::int64_t max_len = 4;
+  SearchOptions o;
+  o.bos = kBos;
+  o.eos = kEos;
+  o.beam = 6;
+  o.nbest = 4;
+  o.length_penalty = 1.0;
+  DecodeState state = toy_state(2);
+  const auto lists = beam_search_nbest(toy_step, state, {max_len, max_len}, o);
+  DecodeState one = toy_state(2);
+  const auto best = beam_search(toy_step, one, {max_len, max_len}, o);
+  REQUIRE(lists.size() == 2);
+  for (std::size_t b = 0; b < 2; ++b) {
+    CAPTURE(b);
+    REQUIRE(lists[b].size() == 4);
+    CHECK(lists[b][0].tokens == best[b].tokens);
+    for (std::size_t k = 1; k < lists[b].size(); ++k) {
+      CHECK(lists[b][k].tokens != lists[b][k - 1].tokens);
+      if (lists[b][k].finished == lists[b][k - 1].finished) CHECK(lists[b][k].score <= lists[b][k - 1].score);
+    }
+  }
+  o.nbest = 7;
+  DecodeState again = toy_state(2);
+  CHECK_THROWS_WITH_AS(beam_search_nbest(toy_step, again, {max_len, max_len}, o),
+                       "beam_search: nbest must be in [1, beam = 6], got 7", Error);
+}
+
 TEST_CASE("beam 1 is greedy decoding, and a wider beam never scores worse") {
   SearchOptions o;
   o.bos = kBos;

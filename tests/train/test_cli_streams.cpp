@@ -6,8 +6,9 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <sstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "data/char_tokenizer.h"
 #include "data/dataset.h"
@@ -97,13 +98,25 @@ TEST_CASE("kat: every subcommand writes only its data to standard output, messag
   const auto json = run_split(cd + kKat + " eval runs/lm --json -");
   CHECK(json.exit_code == 0);
   CHECK(nlohmann::json::parse(json.out).at("bits_per_char").get<double>() > 0);  // the JSON alone
-  CHECK(json.err.find("bits/char") != std::string::npos);                         // the table on stderr
+  CHECK(json.err.find("bits/char") != std::string::npos);                        // the table on stderr
 
   const auto gen = run_split(cd + kKat + " generate runs/lm --prompt 'en says' --tokens 12 --seed 3");
   CHECK(gen.exit_code == 0);
   check_only_data(gen, "generate");
   CHECK(gen.out.rfind("en says", 0) == 0);
   CHECK(gen.err.find("ms/token") != std::string::npos);
+
+  // Greedy decoding to the end of the sentence is beam search with one beam.
+  const std::string prompt = cd + kKat + " generate runs/lm --prompt 'en says' --tokens 30 ";
+  const auto greedy = run_split(prompt + "--strategy greedy --stop-at-eos");
+  const auto beam1 = run_split(prompt + "--strategy beam --beam 1");
+  const auto beam4 = run_split(prompt + "--strategy beam --beam 4");
+  CHECK(greedy.exit_code == 0);
+  CHECK(beam1.exit_code == 0);
+  CHECK(beam4.exit_code == 0);
+  CHECK(greedy.out == beam1.out);
+  CHECK(beam4.out.rfind("en says", 0) == 0);
+  CHECK(beam4.err.find("beam 4") != std::string::npos);
 
   const auto plot = run_split(cd + kKat + " plot runs/lm -o curves.png");
   CHECK(plot.exit_code == 0);
@@ -114,9 +127,9 @@ TEST_CASE("kat: every subcommand writes only its data to standard output, messag
   CHECK(tok.out.empty());
   const auto encode = run_split(cd + kKat + " tokenizer encode --model tok 'ab'");
   CHECK(encode.out == "101 102\n");
-  const auto prepare =
-      run_split(cd + "printf 'a b\\nc d\\n' > text.en && " + kKat + " prepare dataset d.h5 --side en=text.en "
-                "--tokenizer tok");
+  const auto prepare = run_split(cd + "printf 'a b\\nc d\\n' > text.en && " + kKat +
+                                 " prepare dataset d.h5 --side en=text.en "
+                                 "--tokenizer tok");
   CHECK_MESSAGE(prepare.exit_code == 0, prepare.err);
   CHECK(prepare.out.empty());
 
@@ -171,8 +184,7 @@ TEST_CASE("kat: a run folder translates and evaluates from any folder, after its
   REQUIRE_MESSAGE(train.exit_code == 0, train.err);
   const std::string run = d + "/work/runs/mt";
   // The resolved config names the corpus by absolute paths; the run keeps its tokenizer and data.
-  CHECK(slurp(run + "/config.yaml").find("train: \"" + d + "/work/corpus/translation.train.h5\"") !=
-        std::string::npos);
+  CHECK(slurp(run + "/config.yaml").find("train: \"" + d + "/work/corpus/translation.train.h5\"") != std::string::npos);
   CHECK(fs::exists(run + "/data.json"));
   CHECK(fs::exists(run + "/tokenizer.en"));
 
@@ -185,6 +197,31 @@ TEST_CASE("kat: a run folder translates and evaluates from any folder, after its
   REQUIRE_MESSAGE(translate.exit_code == 0, translate.err);
   const std::string hyp = slurp(d + "/elsewhere/hyp.es");
   CHECK(std::count(hyp.begin(), hyp.end(), '\n') == 4);  // one line out per line in, nothing else
+  // n-best lists: LINE ||| TRANSLATION ||| SCORE, best first, the first the 1-best translation.
+  const auto nbest = run_split(cd + kKat + " translate " + run + " --beam 4 --nbest 3 < src.en");
+  REQUIRE_MESSAGE(nbest.exit_code == 0, nbest.err);
+  std::istringstream lines(nbest.out);
+  std::istringstream best(hyp);
+  std::map<int, std::vector<double>> scores;
+  for (std::string line; std::getline(lines, line);) {
+    const auto a = line.find(" ||| "), b = line.rfind(" ||| ");
+    REQUIRE_MESSAGE((a != std::string::npos && b > a), line);
+    const int i = std::stoi(line.substr(0, a));
+    if (scores[i].empty()) {
+      std::string first;
+      for (int k = 0; k <= i; ++k) std::getline(best, first);
+      best.seekg(0);
+      CHECK(line.substr(a + 5, b - a - 5) == first);
+    }
+    scores[i].push_back(std::stod(line.substr(b + 5)));
+  }
+  CHECK(scores.size() == 4);
+  CHECK(scores[2].size() == 1);  // the empty line: one empty translation
+  for (int i : {0, 1, 3}) {
+    CHECK(scores[i].size() == 3);
+    CHECK(std::is_sorted(scores[i].rbegin(), scores[i].rend()));
+  }
+
   const auto bleu = run_split(cd + kKat + " bleu ref.es -i hyp.es");
   CHECK_MESSAGE(bleu.exit_code == 0, bleu.err);
   CHECK(nlohmann::json::parse(bleu.out).size() == 2);  // BLEU and chrF

@@ -278,12 +278,12 @@ TEST_CASE("hostile: a second trainer on a run folder in use is refused, naming t
   // Through the command line: `kat train --resume` while `kat train` runs.
   const std::string config = std::string(KAT_SOURCE_DIR) + "/configs/lm-tiny.yaml";
   const std::string cli_run = dir.file("cli");
-  const auto r = run_command(kKat + " train " + config + " --set output.dir=" + cli_run +
-                             " --set train.steps=1000000 >/dev/null 2>&1 & pid=$!; "
-                             "for i in $(seq 300); do [ -s " +
-                             cli_run + "/checkpoints/last.h5 ] && break; sleep 0.1; done; " + kKat +
-                             " train --resume " + cli_run +
-                             " 2>&1; echo \"second=$? holder=$pid\"; kill -INT $pid; wait $pid; echo \"first=$?\"");
+  const auto r =
+      run_command(kKat + " train " + config + " --set output.dir=" + cli_run +
+                  " --set train.steps=1000000 >/dev/null 2>&1 & pid=$!; "
+                  "for i in $(seq 300); do [ -s " +
+                  cli_run + "/checkpoints/last.h5 ] && break; sleep 0.1; done; " + kKat + " train --resume " + cli_run +
+                  " 2>&1; echo \"second=$? holder=$pid\"; kill -INT $pid; wait $pid; echo \"first=$?\"");
   const auto holder = r.output.find("holder=");
   REQUIRE_MESSAGE(holder != std::string::npos, r.output);
   const std::string pid = r.output.substr(holder + 7, r.output.find('\n', holder) - holder - 7);
@@ -317,7 +317,8 @@ TEST_CASE("hostile: symbolic links planted at the run folder's file names are re
   TrainerOptions o = quiet();
   o.resume = true;
   e.train.steps = 10;
-  CHECK_THROWS_WITH_AS(Trainer(e, o), doctest::Contains((run + "/train.log: cannot open for appending").c_str()), SystemError);
+  CHECK_THROWS_WITH_AS(Trainer(e, o), doctest::Contains((run + "/train.log: cannot open for appending").c_str()),
+                       SystemError);
   CHECK(slurp(outside) == "precious\n");
 }
 
@@ -361,8 +362,9 @@ TEST_CASE("hostile: messages that name what went wrong") {
 
   // A model too large for any machine: what was being allocated and how much.
   const std::string config = std::string(KAT_SOURCE_DIR) + "/configs/lm-tiny.yaml";
-  const auto big = run_split("ASAN_OPTIONS=allocator_may_return_null=1 " + kKat + " train " + config +
-                             " --set output.dir=" + dir.file("big") + " --set model.d_model=1000000 --set model.heads=1");
+  const auto big =
+      run_split("ASAN_OPTIONS=allocator_may_return_null=1 " + kKat + " train " + config +
+                " --set output.dir=" + dir.file("big") + " --set model.d_model=1000000 --set model.heads=1");
   CHECK(big.exit_code == 1);
   CHECK_MESSAGE(big.err.find("building the model (model.d_model 1000000") != std::string::npos, big.err);
   CHECK(big.err.find("out of memory: a float32 tensor of shape (1000000, 1000000) needs 3.6 TiB") != std::string::npos);
@@ -370,12 +372,13 @@ TEST_CASE("hostile: messages that name what went wrong") {
   // Inputs without end or without lines.
   const auto bytes = run_split(kKat + " tokenizer train --kind bytes --output " + dir.file("tok"));
   REQUIRE_MESSAGE(bytes.exit_code == 0, bytes.err);
-  const auto zero = run_split(kKat + " prepare dataset " + dir.file("z.h5") + " --side en=/dev/zero --tokenizer " +
-                              dir.file("tok"));
+  const auto zero =
+      run_split(kKat + " prepare dataset " + dir.file("z.h5") + " --side en=/dev/zero --tokenizer " + dir.file("tok"));
   CHECK(zero.exit_code == 2);
   CHECK_MESSAGE(zero.err.find("/dev/zero: a NUL byte at byte 1") != std::string::npos, zero.err);
-  CHECK_THROWS_WITH_AS(read_text("/dev/zero"), "/dev/zero: a NUL byte at byte 1: not a text file (expected UTF-8 "
-                                               "text, one sentence a line)",
+  CHECK_THROWS_WITH_AS(read_text("/dev/zero"),
+                       "/dev/zero: a NUL byte at byte 1: not a text file (expected UTF-8 "
+                       "text, one sentence a line)",
                        Error);
   CHECK_THROWS_WITH_AS(read_lines(dir.path().string()), (dir.path().string() + ": a folder, not a file").c_str(),
                        Error);
