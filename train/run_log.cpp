@@ -43,13 +43,10 @@ bool parse_record(const std::string& line, std::map<std::string, double>& out) {
   return true;
 }
 
-}  // namespace
-
-std::string truncate_metrics(const Dir& run, const std::string& name, std::int64_t step) {
-  if (!run.exists(name)) return "";
-  const std::string text = run.read(name);
-  std::string kept;
-  std::vector<std::string> unreadable;
+// Calls fn(line number, line, whether it ended with '\n') for each line of `text` that is not blank;
+// stops early when fn returns false.
+template <typename Fn>
+void for_each_record_line(const std::string& text, Fn&& fn) {
   std::size_t start = 0;
   for (int n = 1; start < text.size(); ++n) {
     std::size_t end = text.find('\n', start);
@@ -58,14 +55,26 @@ std::string truncate_metrics(const Dir& run, const std::string& name, std::int64
     const std::string line = text.substr(start, end - start);
     start = end + 1;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (!fn(n, line, complete)) return;
+  }
+}
+
+}  // namespace
+
+std::string truncate_metrics(const Dir& run, const std::string& name, std::int64_t step) {
+  if (!run.exists(name)) return "";
+  const std::string text = run.read(name);
+  std::string kept;
+  std::vector<std::string> unreadable;
+  for_each_record_line(text, [&](int n, const std::string& line, bool complete) {
     std::map<std::string, double> r;
     if (!parse_record(line, r)) {
       unreadable.push_back(fmt::format("line {}{}", n, complete ? "" : " (cut off)"));
-      continue;
+    } else if (!(r.count("step") && r["step"] > static_cast<double>(step))) {
+      kept += line + "\n";
     }
-    if (r.count("step") && r["step"] > static_cast<double>(step)) continue;
-    kept += line + "\n";
-  }
+    return true;
+  });
   if (kept.size() != text.size()) run.write_atomic(name, kept);
   if (unreadable.empty()) return "";
   return fmt::format("{}: dropped {} unreadable line{} ({})", run.file(name), unreadable.size(),
@@ -77,21 +86,15 @@ std::vector<std::map<std::string, double>> read_metrics(const std::string& path)
   if (!in) throw Error(fmt::format("{}: cannot read the metrics file", path));
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::vector<std::map<std::string, double>> out;
-  std::size_t start = 0;
-  for (int n = 1; start < text.size(); ++n) {
-    std::size_t end = text.find('\n', start);
-    const bool complete = end != std::string::npos;
-    if (!complete) end = text.size();
-    const std::string line = text.substr(start, end - start);
-    start = end + 1;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+  for_each_record_line(text, [&](int n, const std::string& line, bool complete) {
     std::map<std::string, double> r;
     if (!parse_record(line, r)) {
-      if (!complete) break;  // still being written, or cut off by a kill
+      if (!complete) return false;  // still being written, or cut off by a kill
       throw Error(fmt::format("{}:{}: not a flat JSON object of numbers", path, n));
     }
     out.push_back(std::move(r));
-  }
+    return true;
+  });
   return out;
 }
 

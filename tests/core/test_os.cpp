@@ -122,10 +122,10 @@ TEST_CASE("FolderLock: a second holder is refused naming the first's process, an
   const Dir dir = Dir::open(s.file("run"), true);
   {
     FolderLock first(dir, "run folder");
-    CHECK_THROWS_WITH_AS(FolderLock(dir, "run folder"),
-                         doctest::Contains(("is in use by another kat process (pid " + std::to_string(::getpid()) + ")")
-                                               .c_str()),
-                         Error);
+    CHECK_THROWS_WITH_AS(
+        FolderLock(dir, "run folder"),
+        doctest::Contains(("is in use by another kat process (pid " + std::to_string(::getpid()) + ")").c_str()),
+        Error);
   }
   CHECK_NOTHROW(FolderLock(dir, "run folder"));
 }

@@ -253,36 +253,17 @@ TEST_CASE("checkpoint: a write that fails for lack of room names the file and le
   const std::string before = read_file(path);
   Checkpoint big = sample_checkpoint(6);
   big.model["decoder.big"] = Tensor::full({256, 256}, 0.5);  // 256 KiB, beyond the limit
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);
-  const pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    ::close(fds[0]);
+  const std::string message = kat::test::in_child([&] {
     std::signal(SIGXFSZ, SIG_IGN);  // as kat's main does: EFBIG instead of the signal
     const rlimit limit{64 * 1024, 64 * 1024};
-    std::string message = "no error";
-    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) {
-      message = "setrlimit failed";
-    } else {
-      try {
-        write_checkpoint(path, big);
-      } catch (const std::exception& e) {
-        message = e.what();
-      }
+    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) return std::string("setrlimit failed");
+    try {
+      write_checkpoint(path, big);
+    } catch (const std::exception& e) {
+      return std::string(e.what());
     }
-    const bool sent = ::write(fds[1], message.data(), message.size()) == static_cast<ssize_t>(message.size());
-    ::_exit(sent ? 0 : 3);
-  }
-  ::close(fds[1]);
-  std::string message;
-  char buf[1024];
-  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) message.append(buf, static_cast<std::size_t>(n));
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  REQUIRE_MESSAGE(WIFEXITED(status), "the writing process died of signal " << WTERMSIG(status));
-  CHECK(WEXITSTATUS(status) == 0);
+    return std::string("no error");
+  });
   CHECK_MESSAGE(
       message.find("checkpoint " + path + ": cannot write: " + path + ".tmp: write failed: File too large") == 0,
       message);

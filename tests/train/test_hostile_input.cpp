@@ -22,6 +22,7 @@
 #include "train/trainer.h"
 
 using namespace kat;
+using kat::test::in_child;
 using kat::test::quiet;
 using kat::test::run_command;
 using kat::test::run_split;
@@ -39,35 +40,6 @@ const std::string kKat = std::string("OPENBLAS_CORETYPE=Haswell ") + KAT_BINARY;
 std::string slurp(const std::string& path) { return kat::test::read_file(path); }
 
 bool is_png(const std::string& path) { return slurp(path).rfind("\x89PNG", 0) == 0; }
-
-// Runs `body` in a child process and returns what it reports (or why it died): for limits that
-// hold for a whole process, such as RLIMIT_FSIZE.
-std::string in_child(const std::function<std::string()>& body) {
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);
-  const pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    ::close(fds[0]);
-    std::string message;
-    try {
-      message = body();
-    } catch (const std::exception& e) {
-      message = std::string("exception: ") + e.what();
-    }
-    const bool sent = ::write(fds[1], message.data(), message.size()) == static_cast<ssize_t>(message.size());
-    ::_exit(sent ? 0 : 3);
-  }
-  ::close(fds[1]);
-  std::string message;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) message.append(buf, static_cast<std::size_t>(n));
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  if (!WIFEXITED(status)) return "the child died of signal " + std::to_string(WTERMSIG(status));
-  return message;
-}
 
 // Sets the soft file-size limit (the hard one stays), so that writes beyond `bytes` fail as on a
 // full disk until the limit is raised again.
