@@ -26,6 +26,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -153,22 +154,27 @@ int main(int argc, char** argv) {
       decode(state, from, p);
     }
   }
-  std::printf("{\"impl\": \"kat\", \"attention\": \"%s\", \"weights\": \"%s\", \"threads\": %d, \"ms_per_token\": {",
-              attention.c_str(), weights.c_str(), threads);
+  nlohmann::ordered_json out;
+  out["impl"] = "kat";
+  out["attention"] = attention;
+  out["weights"] = weights;
+  out["threads"] = threads;
+  auto& per_token = out["ms_per_token"];
   for (std::size_t i = 0; i < positions.size(); ++i) {
     const std::int64_t p = positions[i];
     double sum = 0;
     const std::int64_t from = std::max<std::int64_t>(0, p - window);
     for (std::int64_t t = from; t < p; ++t) sum += ms[static_cast<std::size_t>(t)];
-    std::printf("%s\"%lld\": %.4f", i ? ", " : "", static_cast<long long>(p), sum / static_cast<double>(p - from));
+    per_token[std::to_string(p)] = sum / static_cast<double>(p - from);
   }
   double checksum = 0;
   const double read_ms = weights_read_ms(lm, checksum);
   std::int64_t weight_bytes = 0;
   for (const Variable& p : lm.parameters()) weight_bytes += p.data().numel() * static_cast<std::int64_t>(sizeof(float));
-  std::printf(
-      "}, \"mallocs_per_token\": %.1f, \"weights_mb\": %.2f, \"weights_read_ms\": %.4f, \"weights_checksum\": %.3g}\n",
-      static_cast<double>(step_mallocs) / static_cast<double>(std::max<std::int64_t>(steps, 1)),
-      static_cast<double>(weight_bytes) / 1e6, read_ms, checksum);
+  out["mallocs_per_token"] = static_cast<double>(step_mallocs) / static_cast<double>(std::max<std::int64_t>(steps, 1));
+  out["weights_mb"] = static_cast<double>(weight_bytes) / 1e6;
+  out["weights_read_ms"] = read_ms;
+  out["weights_checksum"] = checksum;
+  std::printf("%s\n", out.dump().c_str());
   return 0;
 }

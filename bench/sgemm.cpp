@@ -9,8 +9,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -45,7 +47,10 @@ int main(int argc, char** argv) {
   fill_normal(a, rng, 0.0, 1.0);
   fill_normal(b, rng, 0.0, 1.0);
   const double flops = 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n);
-  std::printf("{\"impl\": \"kat\", \"n\": %lld, \"gflops\": {", static_cast<long long>(n));
+  nlohmann::ordered_json out;
+  out["impl"] = "kat";
+  out["n"] = n;
+  auto& gflops = out["gflops"];
   for (std::size_t i = 0; i < threads.size(); ++i) {
     set_num_threads(threads[i]);
     std::vector<double> rates;
@@ -56,8 +61,8 @@ int main(int argc, char** argv) {
       if (r > 0) rates.push_back(flops / s / 1e9);
     }
     std::sort(rates.begin(), rates.end());
-    std::printf("%s\"%d\": %.1f", i ? ", " : "", threads[i], rates[rates.size() / 2]);
+    gflops[std::to_string(threads[i])] = std::round(rates[rates.size() / 2] * 10) / 10;
   }
-  std::printf("}}\n");
+  std::printf("%s\n", out.dump().c_str());
   return 0;
 }
