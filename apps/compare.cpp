@@ -57,8 +57,9 @@ struct Row {
 
 std::string label_of(const Experiment& e) {
   const auto& a = e.model.attention;
-  if (a.type == "softmax") return "softmax";
-  std::string s = a.type + " (" + effective_feature_map(a);
+  const std::string map = effective_feature_map(a);
+  if (map.empty()) return a.type;
+  std::string s = a.type + " (" + map;
   if (a.features > 0) s += fmt::format(", m={}", a.features);
   return s + ")";
 }

@@ -58,6 +58,50 @@ const char* option_type_name(OptionType type) {
   return "?";
 }
 
+OptionSpec integer_option(std::string name, std::int64_t default_value, std::string help,
+                          std::optional<std::int64_t> min, std::optional<std::int64_t> max) {
+  OptionSpec s;
+  s.name = std::move(name);
+  s.type = OptionType::integer;
+  s.default_value = std::to_string(default_value);
+  s.help = std::move(help);
+  if (min) s.min = static_cast<double>(*min);
+  if (max) s.max = static_cast<double>(*max);
+  return s;
+}
+
+OptionSpec number_option(std::string name, double default_value, std::string help, std::optional<double> min,
+                         std::optional<double> max) {
+  OptionSpec s;
+  s.name = std::move(name);
+  s.type = OptionType::number;
+  s.default_value = number_text(default_value);
+  s.help = std::move(help);
+  s.min = min;
+  s.max = max;
+  return s;
+}
+
+OptionSpec boolean_option(std::string name, bool default_value, std::string help) {
+  OptionSpec s;
+  s.name = std::move(name);
+  s.type = OptionType::boolean;
+  s.default_value = default_value ? "true" : "false";
+  s.help = std::move(help);
+  return s;
+}
+
+OptionSpec string_option(std::string name, std::string default_value, std::string help,
+                         std::vector<std::string> choices) {
+  OptionSpec s;
+  s.name = std::move(name);
+  s.type = OptionType::string;
+  s.default_value = std::move(default_value);
+  s.help = std::move(help);
+  s.choices = std::move(choices);
+  return s;
+}
+
 std::string option_constraint(const OptionSpec& spec) {
   if (!spec.choices.empty()) return fmt::format("one of: {}", fmt::join(spec.choices, ", "));
   if (spec.min && spec.max) return fmt::format("in [{}, {}]", number_text(*spec.min), number_text(*spec.max));
@@ -129,7 +173,8 @@ double OptionValues::number(const std::string& name) const {
 
 bool OptionValues::boolean(const std::string& name) const {
   bool v = false;
-  if (!parse_boolean(text(name), v)) throw Error(fmt::format("option '{}': '{}' is not true or false", name, text(name)));
+  if (!parse_boolean(text(name), v))
+    throw Error(fmt::format("option '{}': '{}' is not true or false", name, text(name)));
   return v;
 }
 

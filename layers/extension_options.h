@@ -4,9 +4,7 @@
 // time from the declaration (type, range, choices; an unknown key gets did-you-mean), and handed
 // to the extension's factory by name.
 //
-//   kat::OptionSpec nu{"nu", kat::OptionType::integer, "1", "DPFP: products of features nu apart, 1..3"};
-//   nu.min = 1;
-//   nu.max = 3;
+//   info.options = {kat::integer_option("nu", 1, "products of features nu apart", 1, 3)};
 //   ... in the factory: const std::int64_t n = options.extra.integer("nu");
 
 #include <cstdint>
@@ -28,6 +26,16 @@ struct OptionSpec {
   std::optional<double> min, max;    // integer, number: inclusive bounds
   std::vector<std::string> choices;  // string: the allowed values (empty: any)
 };
+
+// The declarations, one per type: name, default, help, then bounds (inclusive) or choices.
+OptionSpec integer_option(std::string name, std::int64_t default_value, std::string help,
+                          std::optional<std::int64_t> min = std::nullopt,
+                          std::optional<std::int64_t> max = std::nullopt);
+OptionSpec number_option(std::string name, double default_value, std::string help,
+                         std::optional<double> min = std::nullopt, std::optional<double> max = std::nullopt);
+OptionSpec boolean_option(std::string name, bool default_value, std::string help);
+OptionSpec string_option(std::string name, std::string default_value, std::string help,
+                         std::vector<std::string> choices = {});
 
 // "in [1, 3]", ">= 0", "one of: a, b", or "".
 std::string option_constraint(const OptionSpec& spec);

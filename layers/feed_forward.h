@@ -3,6 +3,8 @@
 // dropout, Linear(d_ff, d_model).
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "layers/dropout.h"
 #include "layers/linear.h"
@@ -10,6 +12,11 @@
 namespace kat {
 
 enum class Activation { relu, gelu };
+// The names experiment files use ("relu", "gelu"), and the activation of one (kat::Error for an
+// unknown name).
+std::vector<std::string> activation_names();
+Activation activation_from_name(const std::string& name);
+std::string activation_name(Activation activation);
 
 struct FeedForwardOptions {
   std::int64_t d_model = 0;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/names.h"
 
 namespace kat {
 
@@ -26,10 +27,5 @@ class ConfigError : public Error {
  private:
   std::vector<ConfigDiagnostic> diagnostics_;
 };
-
-// The Levenshtein distance, for "did you mean" suggestions.
-std::size_t edit_distance(const std::string& a, const std::string& b);
-// The candidate closest to `word` when it is close enough to be a likely typo, else "".
-std::string closest_match(const std::string& word, const std::vector<std::string>& candidates);
 
 }  // namespace kat

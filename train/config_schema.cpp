@@ -100,7 +100,8 @@ std::string Field<T>::default_text() const {
 
 template <typename T>
 std::string Field<T>::constraint_text() const {
-  if (!choices_.empty()) return fmt::format("one of: {}", fmt::join(choices_, ", "));
+  if (const auto choices = this->choices(); !choices.empty())
+    return fmt::format("one of: {}", fmt::join(choices, ", "));
   if constexpr (std::is_same_v<T, std::int64_t> || std::is_same_v<T, double>) {
     if (low_ && high_) {
       return fmt::format("in {}{}, {}{}", low_->exclusive ? "(" : "[", text_of(low_->value), text_of(high_->value),
@@ -142,9 +143,10 @@ std::string Field<T>::check(const Experiment& e) const {
             key(), c, i + 1);
       }
     }
-    if (!choices_.empty() && std::find(choices_.begin(), choices_.end(), v) == choices_.end()) {
-      const std::string near = closest_match(v, choices_);
-      return fmt::format("'{}' must be one of {}, got '{}'{}", key(), fmt::join(choices_, ", "), v,
+    const auto choices = this->choices();
+    if (!choices.empty() && std::find(choices.begin(), choices.end(), v) == choices.end()) {
+      const std::string near = closest_match(v, choices);
+      return fmt::format("'{}' must be one of {}, got '{}'{}", key(), fmt::join(choices, ", "), v,
                          near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near));
     }
   }

@@ -59,7 +59,12 @@ class Field final : public FieldBase {
     return *this;
   }
   Field& one_of(std::vector<std::string> choices) {
-    choices_ = std::move(choices);
+    choices_ = [choices = std::move(choices)] { return choices; };
+    return *this;
+  }
+  // Choices read when the value is checked: the names a registry holds then, plugins' included.
+  Field& one_of(std::function<std::vector<std::string>()> names) {
+    choices_ = std::move(names);
     return *this;
   }
 
@@ -72,7 +77,7 @@ class Field final : public FieldBase {
   std::string value_text(const Experiment& e) const override;
 
   const T& get(const Experiment& e) const { return get_(const_cast<Experiment&>(e)); }
-  const std::vector<std::string>& choices() const { return choices_; }
+  std::vector<std::string> choices() const { return choices_ ? choices_() : std::vector<std::string>{}; }
 
  private:
   struct Bound {
@@ -87,7 +92,7 @@ class Field final : public FieldBase {
   Accessor get_;
   T default_;
   std::optional<Bound> low_, high_;
-  std::vector<std::string> choices_;
+  std::function<std::vector<std::string>()> choices_;
 };
 
 class Schema {

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "layers/extension_options.h"
+
 namespace kat {
 
 struct SyntheticDataConfig {
@@ -45,6 +47,9 @@ struct AttentionConfig {
   std::string norms;
   double feature_eps = 0.0;
   double eps = 0.0;
+  // The keys the attention type and its feature map declare for themselves (their descriptors'
+  // options), by name, as canonical YAML text.
+  OptionValues extra;
 };
 
 struct ModelConfig {

@@ -11,6 +11,7 @@
 
 #include "data/utf8.h"
 #include "layers/attention/feature_maps/registry.h"
+#include "layers/attention/registry.h"
 #include "train/synthetic_data.h"
 
 namespace kat {
@@ -28,8 +29,73 @@ bool starts_with(const std::string& s, const std::string& prefix) { return s.rfi
 }  // namespace
 
 std::string effective_feature_map(const AttentionConfig& a) {
-  if (!a.feature_map.empty()) return a.feature_map;
-  return a.type == "performer" ? "favor+" : a.type == "linear" ? "elu" : "";
+  return has_attention(a.type) ? effective_feature_map(a.type, a.feature_map) : "";
+}
+
+namespace {
+
+constexpr const char* kAttentionPrefix = "model.attention.";
+
+bool contains(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+const OptionSpec* find_option(const std::vector<OptionSpec>& specs, const std::string& name) {
+  for (const auto& s : specs) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+bool reads(const AttentionInfo& info, const std::string& name) {
+  return contains(info.uses, name) || find_option(info.options, name) != nullptr;
+}
+
+bool reads(const FeatureMapInfo& info, const std::string& name) {
+  return contains(info.uses, name) || find_option(info.options, name) != nullptr;
+}
+
+// "a", "a and b", "a, b and c".
+std::string and_list(const std::vector<std::string>& items) {
+  if (items.size() < 2) return items.empty() ? "" : items[0];
+  std::vector<std::string> head(items.begin(), items.end() - 1);
+  return fmt::format("{} and {}", fmt::join(head, ", "), items.back());
+}
+
+// The options the experiment's attention type and feature map declare for themselves.
+std::vector<OptionSpec> declared_options(const AttentionConfig& a) {
+  std::vector<OptionSpec> specs;
+  if (!has_attention(a.type)) return specs;
+  specs = attention_info(a.type).options;
+  const std::string map = effective_feature_map(a);
+  if (!map.empty() && has_feature_map(map)) {
+    for (const auto& s : feature_map_info(map).options) specs.push_back(s);
+  }
+  return specs;
+}
+
+}  // namespace
+
+std::string attention_key_unread(const std::string& name, const AttentionConfig& a) {
+  if (!has_attention(a.type)) return "";  // the type's own error says it
+  if (reads(attention_info(a.type), name)) return "";
+  const std::string map = effective_feature_map(a);
+  if (!map.empty() && has_feature_map(map) && reads(feature_map_info(map), name)) return "";
+  // Who reads it instead.
+  std::vector<std::string> maps, types;
+  for (const auto& m : feature_map_names()) {
+    if (reads(feature_map_info(m), name)) maps.push_back(m);
+  }
+  for (const auto& t : attention_names()) {
+    const AttentionInfo info = attention_info(t);
+    if (reads(info, name) || (!maps.empty() && !info.default_feature_map.empty())) types.push_back(t);
+  }
+  if (map.empty() || maps.empty()) {
+    return types.empty() ? fmt::format("{} attention does not read it", a.type)
+                         : fmt::format("it applies to {} attention only", and_list(types));
+  }
+  return fmt::format("it applies to the feature map{} {}, not {}", maps.size() == 1 ? "" : "s", fmt::join(maps, ", "),
+                     map);
 }
 
 std::string inapplicable(const std::string& key, const Experiment& e) {
@@ -63,16 +129,8 @@ std::string inapplicable(const std::string& key, const Experiment& e) {
       e.task != "translation") {
     return "it applies to task: translation only";
   }
-  const auto& type = e.model.attention.type;
-  if (starts_with(key, "model.attention.") && key != "model.attention.type") {
-    if (type == "softmax") return "it applies to linear and performer attention only";
-    const std::string map = effective_feature_map(e.model.attention);
-    const bool random = map != "elu" && map != "relu";
-    if ((key == "model.attention.features" || key == "model.attention.redraw_interval" ||
-         key == "model.attention.orthogonal" || key == "model.attention.norms") &&
-        !random) {
-      return fmt::format("it applies to random feature maps (favor+, favor-trig), not {}", map);
-    }
+  if (starts_with(key, kAttentionPrefix) && key != "model.attention.type") {
+    return attention_key_unread(key.substr(std::string(kAttentionPrefix).size()), e.model.attention);
   }
   if ((key == "optim.momentum" || key == "optim.nesterov") && e.optim.type != "sgd") {
     return "it applies to optim.type: sgd only";
@@ -140,6 +198,7 @@ class Reader {
       }
     }
     for (const auto& k : set_by_parse_error_) wrong_keys_.insert(k);
+    resolve_declared_options(e);
     // The checks across keys run with the others, so every problem is reported at once; a check
     // naming a key that is already wrong says nothing more, and none runs while a key that decides
     // which others apply is wrong.
@@ -216,9 +275,86 @@ class Reader {
                    fmt::format("'{}' is a section: expected a mapping of its keys ({})", path,
                                fmt::join(schema_.children(path), ", ")));
         }
+      } else if (prefix == "model.attention") {
+        // Perhaps an option the attention type or its feature map declares: checked once both are known.
+        if (!value.IsScalar()) {
+          error_at(file_, at, fmt::format("'{}' expects a value, got a {}", path, value.IsMap() ? "mapping" : "list"));
+        } else {
+          add_pending(name, value.Scalar(), {file_, key_node.Mark().line + 1, key_node.Mark().column + 1},
+                      {file_, at.line + 1, at.column + 1});
+        }
       } else {
         error_at(file_, key_node.Mark(), unknown_key_message(name, prefix));
       }
+    }
+  }
+
+  struct PendingOption {
+    std::string name;  // under model.attention
+    std::string text;
+    Origin key, value;
+  };
+
+  void add_pending(const std::string& name, const std::string& text, const Origin& key, const Origin& value) {
+    std::erase_if(pending_, [&](const PendingOption& p) { return p.name == name; });  // an override wins
+    pending_.push_back({name, text, key, value});
+  }
+
+  void error_at(const Origin& o, const std::string& message) {
+    diagnostics_.push_back({o.file, o.line, o.column, message});
+  }
+
+  // The keys under model.attention that no schema field holds: options the attention type and its
+  // feature map declare (their descriptors), checked like the built-in keys; the declared options
+  // not given get their defaults.
+  void resolve_declared_options(Experiment& e) {
+    AttentionConfig& a = e.model.attention;
+    if (wrong_keys_.count("model.attention.type") || wrong_keys_.count("model.attention.feature_map") ||
+        !has_attention(a.type)) {
+      return;  // which options exist is not known; the error that says why is reported
+    }
+    const std::string map = effective_feature_map(a);
+    if (!map.empty() && !has_feature_map(map)) return;
+    const std::vector<OptionSpec> specs = declared_options(a);
+    for (const PendingOption& p : pending_) {
+      const OptionSpec* spec = find_option(specs, p.name);
+      const std::string key = kAttentionPrefix + p.name;
+      if (spec == nullptr) {
+        // Another type or map may read it; else it is unknown, with the closest known key.
+        std::vector<std::string> names = schema_.children("model.attention");
+        for (const auto& s : specs) names.push_back(s.name);
+        bool elsewhere = false;
+        for (const auto& m : feature_map_names())
+          elsewhere |= find_option(feature_map_info(m).options, p.name) != nullptr;
+        for (const auto& t : attention_names()) elsewhere |= find_option(attention_info(t).options, p.name) != nullptr;
+        if (elsewhere) {
+          error_at(p.key, fmt::format("'{}' has no effect here: {}", key, attention_key_unread(p.name, a)));
+        } else {
+          const std::string near = closest_match(p.name, names);
+          error_at(p.key, fmt::format("unknown key '{}'{}", key,
+                                      near.empty() ? "" : fmt::format(" (did you mean 'model.attention.{}'?)", near)));
+        }
+        continue;
+      }
+      std::string canonical;
+      const std::string why = check_option(*spec, p.text, &canonical);
+      if (!why.empty()) {
+        error_at(p.value, fmt::format("'{}': {}", key, why));
+        continue;
+      }
+      a.extra.values[p.name] = canonical;
+    }
+    for (const OptionSpec& spec : specs) {
+      if (a.extra.has(spec.name)) continue;
+      std::string canonical;
+      const std::string why = check_option(spec, spec.default_value, &canonical);
+      if (!why.empty()) {
+        diagnostics_.push_back(
+            {file_, 0, 0,
+             fmt::format("the default of '{}{}' does not fit its declaration: {}", kAttentionPrefix, spec.name, why)});
+        continue;
+      }
+      a.extra.values[spec.name] = canonical;
     }
   }
 
@@ -273,6 +409,11 @@ class Reader {
     const std::string key = text.substr(0, eq);
     const std::string value = text.substr(eq + 1);
     const FieldBase* f = schema_.find(key);
+    if (!f && starts_with(key, kAttentionPrefix) &&
+        key.find('.', std::string(kAttentionPrefix).size()) == std::string::npos) {
+      add_pending(key.substr(std::string(kAttentionPrefix).size()), value, {where, 0, 0}, {where, 0, 0});
+      return;
+    }
     if (!f) {
       const std::string near = closest_match(key, schema_.keys());
       diagnostics_.push_back(
@@ -311,15 +452,13 @@ class Reader {
       error_for({"model.heads", "model.d_model"},
                 fmt::format("model.d_model ({}) must be divisible by model.heads ({})", m.d_model, m.heads));
     }
-    if (a.type != "softmax") {
-      const std::string map = effective_feature_map(a);
+    if (const std::string map = effective_feature_map(a); !map.empty()) {
       if (!has_feature_map(map)) {
-        error_for({"model.attention.feature_map", "model.attention.type"},
-                  fmt::format("unknown feature map '{}' (known: {})", map, fmt::join(feature_map_names(), ", ")));
-      } else if (starts_with(map, "favor") && a.features == 0) {
+        error_for({"model.attention.feature_map", "model.attention.type"}, unknown_feature_map(map));
+      } else if (feature_map_info(map).needs_features && a.features == 0) {
         error_for({"model.attention.type", "model.attention.feature_map", "model.attention.features"},
                   fmt::format("{} attention with the {} feature map needs model.attention.features > 0 (the "
-                              "number of random features, e.g. 64)",
+                              "width of its features, e.g. 64)",
                               a.type, map));
       }
     }
@@ -409,6 +548,7 @@ class Reader {
   std::map<std::string, Origin> origins_;
   std::set<std::string> set_by_parse_error_;
   bool corpus_must_exist_ = true;
+  std::vector<PendingOption> pending_;
   std::set<std::string> wrong_keys_;  // keys with a diagnostic of their own
   bool in_cross_checks_ = false;
   std::vector<ConfigDiagnostic> diagnostics_;
@@ -463,8 +603,26 @@ std::string to_yaml(const Experiment& e) {
   // double-quoted so that "1" or "yes" read back as strings.
   std::string out;
   std::vector<std::string> open;  // the sections currently open
+  // The options the attention type and feature map declare go after the last model.attention key.
+  bool in_attention = false;
+  const auto declared = [&] {
+    const std::vector<OptionSpec> specs = declared_options(e.model.attention);
+    for (const auto& [name, text] : e.model.attention.extra.values) {
+      const OptionSpec* spec = find_option(specs, name);
+      std::string value = text;
+      if (spec == nullptr || spec->type == OptionType::string) {
+        YAML::Emitter em;
+        em << YAML::DoubleQuoted << value;
+        value = em.c_str();
+      }
+      out += "    " + name + ": " + value + "\n";
+    }
+  };
   for (const auto& f : experiment_schema().fields()) {
     if (!inapplicable(f->key(), e).empty()) continue;
+    const bool attention_key = starts_with(f->key(), kAttentionPrefix);
+    if (in_attention && !attention_key) declared();
+    in_attention = attention_key;
     std::vector<std::string> parts;
     std::stringstream ks(f->key());
     for (std::string p; std::getline(ks, p, '.');) parts.push_back(p);
@@ -483,8 +641,46 @@ std::string to_yaml(const Experiment& e) {
     }
     out += std::string(2 * (parts.size() - 1), ' ') + parts.back() + ": " + value + "\n";
   }
+  if (in_attention) declared();
   return out;
 }
+
+namespace {
+
+// One entry of the lists of attention types and feature maps: its name, description, the shared
+// keys it reads and the options it declares.
+std::string explain_entry(const std::string& name, const std::string& description, const std::vector<std::string>& uses,
+                          const std::vector<OptionSpec>& options) {
+  std::string out = fmt::format("  {:<12} {}\n", name, description);
+  if (!uses.empty())
+    out += fmt::format("  {:<12} reads model.attention.{}\n", "", fmt::join(uses, ", model.attention."));
+  for (const auto& o : options) {
+    const std::string range = option_constraint(o);
+    out += fmt::format("  {:<12} model.attention.{}: {} = {}{}; {}\n", "", o.name, option_type_name(o.type),
+                       o.default_value, range.empty() ? "" : "; " + range, o.help);
+  }
+  return out;
+}
+
+std::string explain_extensions() {
+  std::string out = "\nAttention types (model.attention.type), from the registry: built in, or a plugin's\n";
+  for (const auto& name : attention_names()) {
+    const AttentionInfo info = attention_info(name);
+    std::string what = info.description;
+    if (!info.default_feature_map.empty()) what += fmt::format(" [feature map: {}]", info.default_feature_map);
+    out += explain_entry(name, what, info.uses, info.options);
+  }
+  out += "\nFeature maps (model.attention.feature_map), from the registry: built in, or a plugin's\n";
+  for (const auto& name : feature_map_names()) {
+    const FeatureMapInfo info = feature_map_info(name);
+    std::string what = info.description;
+    if (info.needs_features) what += " [needs model.attention.features]";
+    out += explain_entry(name, what, info.uses, info.options);
+  }
+  return out;
+}
+
+}  // namespace
 
 std::string explain_experiment() {
   std::string out =
@@ -513,6 +709,7 @@ std::string explain_experiment() {
     }
     out += line + "\n";
   }
+  out += explain_extensions();
   return out;
 }
 
@@ -521,6 +718,16 @@ std::vector<std::string> differing_keys(const Experiment& a, const Experiment& b
   for (const auto& f : experiment_schema().fields()) {
     if (!inapplicable(f->key(), a).empty() && !inapplicable(f->key(), b).empty()) continue;
     if (f->value_text(a) != f->value_text(b)) out.push_back(f->key());
+  }
+  std::set<std::string> names;
+  for (const auto& [name, text] : a.model.attention.extra.values) names.insert(name);
+  for (const auto& [name, text] : b.model.attention.extra.values) names.insert(name);
+  for (const auto& name : names) {
+    const auto& x = a.model.attention.extra.values;
+    const auto& y = b.model.attention.extra.values;
+    if (x.count(name) != y.count(name) || (x.count(name) && x.at(name) != y.at(name))) {
+      out.push_back(kAttentionPrefix + name);
+    }
   }
   return out;
 }
@@ -531,6 +738,16 @@ Experiment with_absolute_paths(const Experiment& e) {
     if (!path->empty()) *path = std::filesystem::absolute(*path).lexically_normal().string();
   }
   return out;
+}
+
+std::string key_value_text(const Experiment& e, const std::string& key) {
+  if (const FieldBase* f = experiment_schema().find(key)) return f->value_text(e);
+  if (starts_with(key, kAttentionPrefix)) {
+    const auto& values = e.model.attention.extra.values;
+    auto it = values.find(key.substr(std::string(kAttentionPrefix).size()));
+    if (it != values.end()) return it->second;
+  }
+  return "";
 }
 
 }  // namespace kat

@@ -41,14 +41,19 @@ std::string to_yaml(const Experiment& e);
 std::string explain_experiment();
 // The keys whose values differ between two experiments (keys without effect in both are equal).
 std::vector<std::string> differing_keys(const Experiment& a, const Experiment& b);
+// The value of `key` (a schema key or an option an extension declares) as YAML text; "" when unset.
+std::string key_value_text(const Experiment& e, const std::string& key);
 
 // `e` with its data paths (data.train, data.valid) made absolute against the current folder and
 // normalized, as a run folder's config.yaml keeps them.
 Experiment with_absolute_paths(const Experiment& e);
 
-// The feature map linear or performer attention uses: model.attention.feature_map, or the type's own
-// (linear: elu, performer: favor+); "" for softmax.
+// The feature map the attention uses: model.attention.feature_map, or the type's own (linear: elu,
+// performer: favor+); "" for a type without one (softmax) or an unknown type.
 std::string effective_feature_map(const AttentionConfig& a);
+// Why the experiment's attention type and feature map do not read model.attention.<name> ("it
+// applies to the feature maps favor+, favor-trig, not elu"), or "" when one of them does.
+std::string attention_key_unread(const std::string& name, const AttentionConfig& a);
 
 // The sizes a synthetic data set implies for the model, used by validation and by the data
 // factory: the vocabulary (symbols plus pad, bos, eos, sep) and the longest decoder input.

@@ -1,4 +1,6 @@
 // The declaration table of experiment files: every key once, with its default, help and range.
+#include "layers/attention/registry.h"
+#include "layers/feed_forward.h"
 #include "train/experiment_config.h"
 
 namespace kat {
@@ -115,8 +117,9 @@ Schema build_schema() {
            "Dropout on embeddings, sublayer outputs and inside the feed-forward blocks.")
       .at_least(0.0)
       .below(1.0);
-  s.string("model.activation", member(&Experiment::model, &ModelConfig::activation), "relu", "Feed-forward activation.")
-      .one_of({"relu", "gelu"});
+  s.string("model.activation", member(&Experiment::model, &ModelConfig::activation), activation_name(Activation::relu),
+           "Feed-forward activation.")
+      .one_of(activation_names);
   s.string("model.norm", member(&Experiment::model, &ModelConfig::norm), "pre",
            "Layer norm before each sublayer (pre) or after each residual sum (post, the original Transformer).")
       .one_of({"pre", "post"});
@@ -132,14 +135,13 @@ Schema build_schema() {
             "translation: one embedding table for source and target (needs a shared vocabulary).");
   s.string("model.attention.type", member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::type),
            "softmax",
-           "Attention kernel: softmax (Vaswani et al. 2017), linear (Katharopoulos et al. 2020) or performer "
-           "(Choromanski et al. 2021).")
-      .one_of({"softmax", "linear", "performer"});
+           "Attention kernel by its registered name (the list below the keys): softmax (Vaswani et al. 2017), "
+           "linear (Katharopoulos et al. 2020), performer (Choromanski et al. 2021), or one a plugin registers.")
+      .one_of(attention_names);
   s.string("model.attention.feature_map",
            member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::feature_map), "",
-           "linear, performer: the feature map by its registered name: elu (elu(x) + 1), relu, favor+ (positive "
-           "random features), favor-trig, or one a program registered; empty for the type's own (linear: elu, "
-           "performer: favor+).");
+           "Attention with a feature map (linear, performer): the map by its registered name (the list below the "
+           "keys), or one a plugin registers; empty for the type's own (linear: elu, performer: favor+).");
   s.integer("model.attention.features", member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::features),
             0, "Random feature maps (favor+, favor-trig): the number of random features m (required).")
       .at_least(0);

@@ -15,7 +15,7 @@ TransformerLayerOptions layer_options(const ModelConfig& m) {
   l.heads = m.heads;
   l.d_ff = m.d_ff;
   l.dropout = m.dropout;
-  l.activation = m.activation == "gelu" ? Activation::gelu : Activation::relu;
+  l.activation = activation_from_name(m.activation);
   l.norm = m.norm == "post" ? NormPlacement::post : NormPlacement::pre;
   l.attention.type = m.attention.type;
   l.attention.feature_map = m.attention.feature_map;
@@ -25,6 +25,7 @@ TransformerLayerOptions layer_options(const ModelConfig& m) {
   l.attention.norms = m.attention.norms;
   l.attention.feature_eps = m.attention.feature_eps;
   l.attention.eps = m.attention.eps;
+  l.attention.extra = m.attention.extra;
   return l;
 }
 

@@ -470,8 +470,8 @@ Trainer::Trainer(const Experiment& given, TrainerOptions options) : s_(std::make
     saved = with_absolute_paths(saved);  // checkpoints of older runs hold the paths as given
     for (const auto& key : differing_keys(saved, experiment)) {
       if (!kResumableKeys.count(key)) {
-        const FieldBase* f = experiment_schema().find(key);
-        changed.push_back(fmt::format("{} ({} -> {})", key, f->value_text(saved), f->value_text(experiment)));
+        changed.push_back(
+            fmt::format("{} ({} -> {})", key, key_value_text(saved, key), key_value_text(experiment, key)));
       }
     }
     if (!changed.empty()) {

@@ -62,6 +62,7 @@ LinearAttention::LinearAttention(const AttentionOptions& o, const AttentionSetup
   fo.norms = o.norms;
   fo.redraw_interval = o.redraw_interval;
   fo.eps = o.feature_eps;
+  fo.extra = o.extra;
   std::shared_ptr<FeatureMap> map;
   try {
     map = make_feature_map(fo, rng);

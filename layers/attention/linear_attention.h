@@ -19,7 +19,8 @@ namespace kat {
 
 class LinearAttention : public AttentionKernel {
  public:
-  // default_map: the feature map when options.feature_map is empty (linear: elu, performer: favor+).
+  // default_map: the feature map when options.feature_map is empty (the attention type's own,
+  // AttentionInfo::default_feature_map).
   LinearAttention(const AttentionOptions& options, const AttentionSetup& setup, const std::string& default_map,
                   Rng& rng);
 

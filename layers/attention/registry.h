@@ -1,6 +1,7 @@
 #pragma once
-// Attention kernels by name. A model's YAML names its attention (`softmax`, `linear`,
-// `performer`, or one a user registered); the registry builds the kernel from typed options.
+// Attention kernels by name. A model's YAML names its attention (`softmax`, `linear`, `performer`,
+// or one a program or a plugin registered); the registry builds the kernel from typed options and
+// describes each type to the experiment's validation.
 
 #include <functional>
 #include <memory>
@@ -8,14 +9,15 @@
 #include <vector>
 
 #include "layers/attention/attention.h"
+#include "layers/extension_options.h"
 
 namespace kat {
 
 // Options of every attention kernel; each kernel reads the fields it needs.
 struct AttentionOptions {
   std::string type = "softmax";  // softmax | linear | performer | a registered name
-  // linear and performer: the feature map's registered name; empty for the type's own (linear: elu,
-  // performer: favor+). See layers/attention/feature_maps/registry.h.
+  // linear and performer: the feature map's registered name; empty for the type's own (its
+  // AttentionInfo::default_feature_map). See layers/attention/feature_maps/registry.h.
   std::string feature_map;
   std::int64_t features = 0;         // random features m (favor+, favor-trig)
   std::int64_t redraw_interval = 0;  // redraw the random features every this many training steps (0: never)
@@ -25,6 +27,8 @@ struct AttentionOptions {
   // Linear and performer: added to every attention normalizer; < 0: the feature map's own
   // (FeatureMap::normalizer_eps: 1e-6, or 1e-30 for the stabilized favor+ and favor-trig maps).
   double eps = -1;
+  // The options the attention type and its feature map declare for themselves (OptionSpec).
+  OptionValues extra;
 };
 
 // What the surrounding layer fixes: the head width and whether attention is causal.
@@ -33,13 +37,34 @@ struct AttentionSetup {
   bool causal = false;
 };
 
+// The keys of model.attention that attention types share besides their feature map's.
+namespace attention_keys {
+inline constexpr const char* feature_map = "feature_map";
+inline constexpr const char* eps = "eps";
+}  // namespace attention_keys
+
+struct AttentionInfo {
+  std::string description;  // one line, for kat config --explain
+  // The feature map used when model.attention.feature_map is empty; "" when the type takes none
+  // (then no feature-map key applies).
+  std::string default_feature_map;
+  std::vector<std::string> uses;    // shared keys it reads (attention_keys)
+  std::vector<OptionSpec> options;  // keys of its own under model.attention
+};
+
 using AttentionFactory =
     std::function<std::shared_ptr<AttentionKernel>(const AttentionOptions&, const AttentionSetup&, Rng&)>;
 
-// Adds a kernel under `name`; a name registered twice throws.
-void register_attention(const std::string& name, AttentionFactory factory);
+// Adds a kernel under `name`; an empty name, a name registered twice or an empty factory throws.
+void register_attention(const std::string& name, AttentionInfo info, AttentionFactory factory);
 // Builds the kernel named by options.type; an unknown name throws, listing the known ones.
 std::shared_ptr<AttentionKernel> make_attention(const AttentionOptions& options, const AttentionSetup& setup, Rng& rng);
 std::vector<std::string> attention_names();
+bool has_attention(const std::string& name);
+// The descriptor of a registered type; an unknown name throws, listing the known ones.
+AttentionInfo attention_info(const std::string& name);
+// The feature map an attention of these options uses: options.feature_map, or the type's own;
+// "" for a type that takes none.
+std::string effective_feature_map(const std::string& type, const std::string& feature_map);
 
 }  // namespace kat

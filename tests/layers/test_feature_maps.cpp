@@ -247,13 +247,20 @@ class LearnedEluMap : public FeatureMap {
 }  // namespace
 
 TEST_CASE("a feature map registered by the user trains inside a language model") {
-  register_feature_map("learned-elu",
-                       [](const FeatureMapOptions& o, Rng& rng) { return std::make_shared<LearnedEluMap>(o, rng); });
-  CHECK_THROWS_WITH_AS(
-      register_feature_map(
-          "learned-elu", [](const FeatureMapOptions& o, Rng& rng) { return std::make_shared<LearnedEluMap>(o, rng); }),
-      doctest::Contains("'learned-elu' is already registered"), Error);
+  FeatureMapInfo info;
+  info.description = "elu(x W) + 1 with W learned";
+  info.learned = true;
+  const FeatureMapFactory make = [](const FeatureMapOptions& o, Rng& rng) {
+    return std::make_shared<LearnedEluMap>(o, rng);
+  };
+  register_feature_map("learned-elu", info, make);
+  CHECK_THROWS_WITH_AS(register_feature_map("learned-elu", info, make),
+                       doctest::Contains("'learned-elu' is registered already"), Error);
+  CHECK_THROWS_WITH_AS(register_feature_map("", info, make), doctest::Contains("the name is empty"), Error);
+  CHECK_THROWS_WITH_AS(register_feature_map("no-factory", info, nullptr), doctest::Contains("has no factory"), Error);
   CHECK(has_feature_map("learned-elu"));
+  CHECK(feature_map_info("learned-elu").learned);
+  CHECK_THROWS_WITH_AS(feature_map_info("learned-elo"), doctest::Contains("did you mean 'learned-elu'?"), Error);
 
   Rng rng(26);
   StackOptions so;

@@ -8,6 +8,7 @@
 
 #include "data/char_tokenizer.h"
 #include "data/dataset.h"
+#include "layers/attention/feature_maps/registry.h"
 #include "tests/train/train_test_util.h"
 #include "train/task_model.h"
 #include "train/training_data.h"
@@ -132,7 +133,7 @@ TEST_CASE("config: values out of range") {
   CHECK(only_problem("optim:\n  lr: -0.001\n") == "exp.yaml:2:7: 'optim.lr' must be > 0.0, got -0.001");
   CHECK(only_problem("model:\n  dropout: 1\n") == "exp.yaml:2:12: 'model.dropout' must be in [0.0, 1.0), got 1.0");
   CHECK(only_problem("model:\n  attention:\n    type: softmx\n") ==
-        "exp.yaml:3:11: 'model.attention.type' must be one of softmax, linear, performer, got 'softmx' (did you mean "
+        "exp.yaml:3:11: 'model.attention.type' must be one of linear, performer, softmax, got 'softmx' (did you mean "
         "'softmax'?)");
 }
 
@@ -141,13 +142,13 @@ TEST_CASE("config: cross-field errors") {
         "exp.yaml:3:10: model.d_model (100) must be divisible by model.heads (3)");
   CHECK(only_problem("model:\n  attention: {type: performer}\n") ==
         "exp.yaml:2:21: performer attention with the favor+ feature map needs model.attention.features > 0 (the "
-        "number of random features, e.g. 64)");
+        "width of its features, e.g. 64)");
   CHECK(only_problem("model:\n  attention: {type: softmax, features: 64}\n") ==
         "exp.yaml:2:40: 'model.attention.features' has no effect here: it applies to linear and performer attention "
         "only");
   CHECK(only_problem("model:\n  attention: {type: linear, redraw_interval: 100}\n") ==
-        "exp.yaml:2:46: 'model.attention.redraw_interval' has no effect here: it applies to random feature maps "
-        "(favor+, favor-trig), not elu");
+        "exp.yaml:2:46: 'model.attention.redraw_interval' has no effect here: it applies to the feature maps "
+        "favor+, favor-trig, not elu");
   CHECK(only_problem("model:\n  attention: {type: linear, feature_map: favor-trig}\n")
             .find("linear attention with the favor-trig feature map needs model.attention.features > 0") !=
         std::string::npos);
@@ -167,6 +168,48 @@ TEST_CASE("config: cross-field errors") {
   REQUIRE(corpus.size() == 2);
   CHECK(corpus[0] == "exp.yaml:1:29: 'data.train': no such file '/no/such/train.h5'");
   CHECK(corpus[1] == "exp.yaml:1:55: 'data.valid': no such file '/no/such/valid.h5'");
+}
+
+TEST_CASE("config: a registered feature map's own options are validated like built-in keys, from its descriptor") {
+  static const bool registered = [] {
+    FeatureMapInfo info;
+    info.description = "elu with a declared option (test)";
+    info.uses = {feature_map_keys::features};
+    info.needs_features = true;
+    info.options = {integer_option("nu", 1, "products nu apart", 1, 3),
+                    string_option("kind", "plain", "which variant", {"plain", "fancy"})};
+    register_feature_map("test-declared", info, [](const FeatureMapOptions& o, Rng&) {
+      FeatureMapOptions elu = o;
+      elu.name = "elu";
+      Rng unused(0);
+      return make_feature_map(elu, unused);
+    });
+    return true;
+  }();
+  CHECK(registered);
+  const std::string head = "model:\n  attention: {type: linear, feature_map: test-declared, features: 8, ";
+  // Given, and defaulted.
+  Experiment e = parse_experiment(head + "nu: 2}\n", "exp.yaml");
+  CHECK(e.model.attention.extra.integer("nu") == 2);
+  CHECK(e.model.attention.extra.string("kind") == "plain");
+  // Written out and read back the same; a change is a change of the experiment.
+  const Experiment again = parse_experiment(to_yaml(e), "resolved.yaml");
+  CHECK(again.model.attention.extra == e.model.attention.extra);
+  CHECK(to_yaml(e).find("    nu: 2\n") != std::string::npos);
+  Experiment other = parse_experiment(head + "nu: 3}\n", "exp.yaml");
+  CHECK(differing_keys(e, other) == std::vector<std::string>{"model.attention.nu"});
+  // Located errors: a range, a choice, a typo with the closest key, an override.
+  CHECK(only_problem(head + "nu: 5}\n") == "exp.yaml:2:74: 'model.attention.nu': 'nu' must be in [1, 3], got 5");
+  CHECK(only_problem(head + "kind: fency}\n") ==
+        "exp.yaml:2:76: 'model.attention.kind': 'kind' must be one of plain, fancy, got 'fency'");
+  CHECK(only_problem(head + "nux: 2}\n") ==
+        "exp.yaml:2:70: unknown key 'model.attention.nux' (did you mean 'model.attention.nu'?)");
+  CHECK(only_problem(head + "nu: 2}\n", {"model.attention.nu=two"}) ==
+        "--set model.attention.nu=two: 'model.attention.nu': 'nu' expects an integer, got 'two'");
+  // Under another map the option has no effect, and says which map reads it.
+  CHECK(only_problem("model:\n  attention: {type: linear, nu: 2}\n") ==
+        "exp.yaml:2:29: 'model.attention.nu' has no effect here: it applies to the feature map test-declared, not "
+        "elu");
 }
 
 TEST_CASE("config: every problem is reported at once, in file order, overrides last") {

@@ -171,9 +171,12 @@ std::vector<std::int64_t> g_kernel_steps;  // written by the kernels the registr
 
 TEST_CASE("trainer: every attention kernel hears of every step before it runs") {
   static const bool registered = [] {
-    register_attention("recording_attention_test", [](const AttentionOptions& o, const AttentionSetup& s, Rng& rng) {
-      return std::make_shared<RecordingKernel>(o, s, rng, &g_kernel_steps);
-    });
+    AttentionInfo info;
+    info.description = "softmax attention that records the steps it hears of";
+    register_attention("recording_attention_test", info,
+                       [](const AttentionOptions& o, const AttentionSetup& s, Rng& rng) {
+                         return std::make_shared<RecordingKernel>(o, s, rng, &g_kernel_steps);
+                       });
     return true;
   }();
   CHECK(registered);

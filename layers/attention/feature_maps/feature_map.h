@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <string>
 
+#include "layers/extension_options.h"
 #include "layers/module.h"
 
 namespace kat {
@@ -39,6 +40,7 @@ struct FeatureMapOptions {
   std::string norms = "chi";         // orthogonal rows rescaled to chi-distributed norms, or "sqrt_d"
   std::int64_t redraw_interval = 0;  // redraw random projections every this many training steps (0: never)
   double eps = 1e-6;                 // relu: added to every feature
+  OptionValues extra;                // the options the map declares for itself (FeatureMapInfo::options)
 };
 
 class FeatureMap : public Module {

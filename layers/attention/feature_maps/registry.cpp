@@ -2,79 +2,76 @@
 
 #include <fmt/format.h>
 
-#include <map>
 #include <mutex>
 
 #include "layers/attention/feature_maps/elu.h"
 #include "layers/attention/feature_maps/favor.h"
 #include "layers/attention/feature_maps/relu.h"
+#include "layers/registry.h"
 
 namespace kat {
 namespace {
 
-struct Registry {
-  std::mutex mutex;
-  std::map<std::string, FeatureMapFactory> factories;
+struct Entry {
+  FeatureMapInfo info;
+  FeatureMapFactory factory;
 };
 
-// Built-in maps are added on first use (self-registering objects in a static library would be
-// dropped by the linker).
-Registry& registry() {
-  static Registry r;
+FeatureMapInfo random_map(std::string description) {
+  namespace k = feature_map_keys;
+  FeatureMapInfo info;
+  info.description = std::move(description);
+  info.uses = {k::features, k::redraw_interval, k::orthogonal, k::norms};
+  info.needs_features = true;
+  info.random = true;
+  return info;
+}
+
+// The built-in maps are added on first use, through the same call a plugin makes (objects that
+// register themselves from a library would be dropped by the linker).
+Registry<Entry>& registry() {
+  static Registry<Entry> r("feature map");
   static std::once_flag once;
   std::call_once(once, [] {
-    r.factories["elu"] = [](const FeatureMapOptions& o, Rng&) { return std::make_shared<EluFeatureMap>(o); };
-    r.factories["relu"] = [](const FeatureMapOptions& o, Rng&) { return std::make_shared<ReluFeatureMap>(o); };
-    r.factories["favor+"] = [](const FeatureMapOptions& o, Rng& rng) {
-      return std::make_shared<FavorFeatureMap>(FavorFeatureMap::Kind::positive, o, rng);
-    };
-    r.factories["favor-trig"] = [](const FeatureMapOptions& o, Rng& rng) {
-      return std::make_shared<FavorFeatureMap>(FavorFeatureMap::Kind::trigonometric, o, rng);
-    };
+    FeatureMapInfo elu;
+    elu.description = "elu(x) + 1 (Katharopoulos et al. 2020): deterministic, M = D";
+    r.add("elu", {elu, [](const FeatureMapOptions& o, Rng&) { return std::make_shared<EluFeatureMap>(o); }});
+    FeatureMapInfo relu;
+    relu.description = "relu(x) + feature_eps: deterministic, M = D";
+    relu.uses = {feature_map_keys::feature_eps};
+    r.add("relu", {relu, [](const FeatureMapOptions& o, Rng&) { return std::make_shared<ReluFeatureMap>(o); }});
+    r.add("favor+", {random_map("positive orthogonal random features of the softmax kernel (FAVOR+, Choromanski "
+                                "et al. 2021): M random features, redrawn every redraw_interval steps"),
+                     [](const FeatureMapOptions& o, Rng& rng) {
+                       return std::make_shared<FavorFeatureMap>(FavorFeatureMap::Kind::positive, o, rng);
+                     }});
+    r.add("favor-trig", {random_map("trigonometric random features of the softmax kernel (sin and cos; may be "
+                                    "negative): M random features"),
+                         [](const FeatureMapOptions& o, Rng& rng) {
+                           return std::make_shared<FavorFeatureMap>(FavorFeatureMap::Kind::trigonometric, o, rng);
+                         }});
   });
   return r;
 }
 
 }  // namespace
 
-void register_feature_map(const std::string& name, FeatureMapFactory factory) {
-  Registry& r = registry();
-  std::lock_guard lock(r.mutex);
-  if (name.empty()) throw Error("register_feature_map: empty name");
-  if (!factory) throw Error(fmt::format("register_feature_map: empty factory for '{}'", name));
-  if (!r.factories.emplace(name, std::move(factory)).second) {
-    throw Error(fmt::format("register_feature_map: '{}' is already registered", name));
-  }
+void register_feature_map(const std::string& name, FeatureMapInfo info, FeatureMapFactory factory) {
+  if (!factory) throw Error(fmt::format("registering a feature map: '{}' has no factory", name));
+  registry().add(name, {std::move(info), std::move(factory)});
 }
 
-std::vector<std::string> feature_map_names() {
-  Registry& r = registry();
-  std::lock_guard lock(r.mutex);
-  std::vector<std::string> names;
-  for (const auto& [name, f] : r.factories) names.push_back(name);
-  return names;
-}
+std::vector<std::string> feature_map_names() { return registry().names(); }
 
-bool has_feature_map(const std::string& name) {
-  Registry& r = registry();
-  std::lock_guard lock(r.mutex);
-  return r.factories.count(name) > 0;
-}
+bool has_feature_map(const std::string& name) { return registry().contains(name); }
+
+FeatureMapInfo feature_map_info(const std::string& name) { return registry().get(name).info; }
+
+std::string unknown_feature_map(const std::string& name) { return registry().unknown(name); }
 
 std::shared_ptr<FeatureMap> make_feature_map(const FeatureMapOptions& options, Rng& rng) {
-  FeatureMapFactory factory;
-  {
-    Registry& r = registry();
-    std::lock_guard lock(r.mutex);
-    auto it = r.factories.find(options.name);
-    if (it == r.factories.end()) {
-      std::vector<std::string> names;
-      for (const auto& [name, f] : r.factories) names.push_back(name);
-      throw Error(fmt::format("unknown feature map '{}' (known: {})", options.name, fmt::join(names, ", ")));
-    }
-    factory = it->second;
-  }
-  std::shared_ptr<FeatureMap> map = factory(options, rng);
+  const Entry entry = registry().get(options.name);
+  std::shared_ptr<FeatureMap> map = entry.factory(options, rng);
   if (!map) throw Error(fmt::format("feature map '{}': its factory returned nothing", options.name));
   return map;
 }
