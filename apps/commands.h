@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace kat {
 class ConfigError;
@@ -24,6 +25,13 @@ inline constexpr int kExitInterrupted = 130;
 inline bool checking_arguments_only() {
   const char* v = std::getenv("KAT_CHECK_ARGS");
   return v != nullptr && std::string(v) == "1";
+}
+
+// The plugins given with --plugin PATH (loaded by main before the command runs); kat train records
+// them in the run's experiment, kat compare passes them on to the runs it trains.
+inline std::vector<std::string>& plugin_options() {
+  static std::vector<std::string> paths;
+  return paths;
 }
 
 // Adds the subcommand and returns the function that runs it (an exit code) once parsed.

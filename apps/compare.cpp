@@ -83,6 +83,10 @@ void ensure_trained(const std::string& config, const std::vector<std::string>& s
   const bool resume = fs::exists(dir + "/checkpoints/last.h5");
   std::fprintf(stderr, "kat compare: %s %s\n", resume ? "resuming" : "training", dir.c_str());
   std::vector<std::string> args{"kat", "--threads", std::to_string(num_threads()), "train", config};
+  for (const std::string& plugin : plugin_options()) {
+    args.push_back("--plugin");
+    args.push_back(plugin);
+  }
   for (const auto& s : sets) {
     args.push_back("--set");
     args.push_back(s);

@@ -16,6 +16,7 @@
 #include "apps/version.h"
 #include "core/error.h"
 #include "core/parallel.h"
+#include "layers/plugin.h"
 #include "train/distributed.h"
 
 namespace {
@@ -45,6 +46,9 @@ int main(int argc, char** argv) {
   int threads = 0;
   app.add_option("--threads", threads, "Threads for oneTBB and OpenBLAS (default: KAT_NUM_THREADS or all cores)")
       ->check(CLI::Range(1, 1024));
+  app.add_option("--plugin", kat::cli::plugin_options(),
+                 "Load a plugin (a shared library registering attention types or feature maps); repeatable")
+      ->allow_extra_args(false);
 
   std::vector<std::pair<CLI::App*, kat::cli::Runner>> commands;
   kat::cli::Runner demo = kat::cli::add_demo(app);
@@ -75,6 +79,7 @@ int main(int argc, char** argv) {
   try {
     kat::num_threads();  // a bad KAT_NUM_THREADS is refused before a command creates anything
     if (threads > 0) kat::set_num_threads(threads);
+    for (const std::string& path : kat::cli::plugin_options()) kat::load_plugin(path);
     for (auto& [sub, run] : commands) {
       if (!sub->parsed()) continue;
       // kat bleu reads its own arguments when it runs (and stops there when checking).

@@ -10,9 +10,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
 
 #include "apps/commands.h"
 #include "core/error.h"
@@ -46,6 +48,11 @@ int train(const TrainArgs& a, const std::shared_ptr<Communicator>& comm) {
       sets.push_back("output.dir=" + a.resume);
     }
     e = load_experiment(file, sets);
+    // Plugins given on the command line belong to the run as much as those of the file.
+    for (const std::string& path : plugin_options()) {
+      const std::string absolute = std::filesystem::absolute(path).lexically_normal().string();
+      if (std::find(e.plugins.begin(), e.plugins.end(), absolute) == e.plugins.end()) e.plugins.push_back(absolute);
+    }
   } catch (const ConfigError& err) {
     print_config_errors(err);
     return 2;

@@ -67,6 +67,30 @@ bool parse_value(const std::string& s, std::string& out) {
   return true;
 }
 
+using Strings = std::vector<std::string>;
+
+// A name or path: a NUL would silently cut a path where the system reads it, and other control
+// characters are never part of a name a user means. "" when it is printable.
+std::string control_character(const std::string& key, const std::string& v) {
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const auto c = static_cast<unsigned char>(v[i]);
+    if (c < 0x20 || c == 0x7f) {
+      return fmt::format(
+          "'{}' holds a control character (byte {:#04x} at position {}); names and paths are "
+          "printable text",
+          key, c, i + 1);
+    }
+  }
+  return "";
+}
+
+std::string choice_error(const std::string& key, const std::string& v, const Strings& choices) {
+  if (choices.empty() || std::find(choices.begin(), choices.end(), v) != choices.end()) return "";
+  const std::string near = closest_match(v, choices);
+  return fmt::format("'{}' must be one of {}, got '{}'{}", key, fmt::join(choices, ", "), v,
+                     near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near));
+}
+
 template <typename T>
 std::string text_of(const T& v) {
   if constexpr (std::is_same_v<T, bool>) {
@@ -75,6 +99,15 @@ std::string text_of(const T& v) {
     return format_number(v);
   } else if constexpr (std::is_same_v<T, std::string>) {
     return v;
+  } else if constexpr (std::is_same_v<T, Strings>) {
+    // A YAML flow list of double-quoted strings.
+    std::string out = "[";
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      YAML::Emitter em;
+      em << YAML::DoubleQuoted << v[i];
+      out += (i ? ", " : "") + std::string(em.c_str());
+    }
+    return out + "]";
   } else {
     return std::to_string(v);
   }
@@ -87,6 +120,7 @@ const char* Field<T>::type_name() const {
   if constexpr (std::is_same_v<T, bool>) return "boolean";
   if constexpr (std::is_same_v<T, double>) return "number";
   if constexpr (std::is_same_v<T, std::string>) return "string";
+  if constexpr (std::is_same_v<T, Strings>) return "list";
   return "integer";
 }
 
@@ -115,39 +149,57 @@ std::string Field<T>::constraint_text() const {
 
 template <typename T>
 std::string Field<T>::parse(const YAML::Node& node, Experiment& e) const {
-  const char* expected = std::is_same_v<T, std::int64_t> ? "an integer"
-                         : std::is_same_v<T, double>     ? "a number"
-                         : std::is_same_v<T, bool>       ? "true or false"
-                                                         : "a string";
-  if (!node.IsScalar()) return fmt::format("'{}' expects {}, got {}", key(), expected, node_kind(node));
-  T value{};
-  if (!parse_value(node.Scalar(), value)) {
-    return fmt::format("'{}' expects {}, got {}", key(), expected, node_kind(node));
+  if constexpr (std::is_same_v<T, Strings>) {
+    // A list of strings, or one string for a list of one.
+    Strings value;
+    if (node.IsScalar()) {
+      value.push_back(node.Scalar());
+    } else if (node.IsSequence()) {
+      for (const auto& item : node) {
+        if (!item.IsScalar())
+          return fmt::format("'{}' expects a list of strings, got {} in it", key(), node_kind(item));
+        value.push_back(item.Scalar());
+      }
+    } else if (!node.IsNull()) {
+      return fmt::format("'{}' expects a list of strings, got {}", key(), node_kind(node));
+    }
+    get_(e) = std::move(value);
+    return "";
+  } else {
+    return parse_scalar(node, e);
   }
-  get_(e) = std::move(value);
-  return "";
+}
+
+template <typename T>
+std::string Field<T>::parse_scalar(const YAML::Node& node, Experiment& e) const {
+  if constexpr (std::is_same_v<T, Strings>) {
+    return parse(node, e);
+  } else {
+    const char* expected = std::is_same_v<T, std::int64_t> ? "an integer"
+                           : std::is_same_v<T, double>     ? "a number"
+                           : std::is_same_v<T, bool>       ? "true or false"
+                                                           : "a string";
+    if (!node.IsScalar()) return fmt::format("'{}' expects {}, got {}", key(), expected, node_kind(node));
+    T value{};
+    if (!parse_value(node.Scalar(), value)) {
+      return fmt::format("'{}' expects {}, got {}", key(), expected, node_kind(node));
+    }
+    get_(e) = std::move(value);
+    return "";
+  }
 }
 
 template <typename T>
 std::string Field<T>::check(const Experiment& e) const {
   const T& v = get(e);
   if constexpr (std::is_same_v<T, std::string>) {
-    // Names and paths: a NUL would silently cut a path where the system reads it, and other
-    // control characters are never part of a name a user means.
-    for (std::size_t i = 0; i < v.size(); ++i) {
-      const auto c = static_cast<unsigned char>(v[i]);
-      if (c < 0x20 || c == 0x7f) {
-        return fmt::format(
-            "'{}' holds a control character (byte {:#04x} at position {}); names and paths are "
-            "printable text",
-            key(), c, i + 1);
-      }
-    }
-    const auto choices = this->choices();
-    if (!choices.empty() && std::find(choices.begin(), choices.end(), v) == choices.end()) {
-      const std::string near = closest_match(v, choices);
-      return fmt::format("'{}' must be one of {}, got '{}'{}", key(), fmt::join(choices, ", "), v,
-                         near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near));
+    if (auto why = control_character(key(), v); !why.empty()) return why;
+    if (auto why = choice_error(key(), v, this->choices()); !why.empty()) return why;
+  }
+  if constexpr (std::is_same_v<T, Strings>) {
+    for (const auto& item : v) {
+      if (auto why = control_character(key(), item); !why.empty()) return why;
+      if (auto why = choice_error(key(), item, this->choices()); !why.empty()) return why;
     }
   }
   if constexpr (std::is_same_v<T, std::int64_t> || std::is_same_v<T, double>) {
@@ -167,6 +219,7 @@ template class Field<std::int64_t>;
 template class Field<double>;
 template class Field<bool>;
 template class Field<std::string>;
+template class Field<Strings>;
 
 template <typename T>
 Field<T>& Schema::add(std::unique_ptr<Field<T>> f) {
@@ -189,6 +242,9 @@ Field<bool>& Schema::boolean(std::string key, Field<bool>::Accessor get, bool de
 Field<std::string>& Schema::string(std::string key, Field<std::string>::Accessor get, std::string def,
                                    std::string help) {
   return add(std::make_unique<Field<std::string>>(std::move(key), std::move(get), std::move(def), std::move(help)));
+}
+Field<Strings>& Schema::strings(std::string key, Field<Strings>::Accessor get, Strings def, std::string help) {
+  return add(std::make_unique<Field<Strings>>(std::move(key), std::move(get), std::move(def), std::move(help)));
 }
 
 const FieldBase* Schema::find(const std::string& key) const {

@@ -26,7 +26,7 @@ class FieldBase {
   // Other names people use for this key (learning_rate for optim.lr): "did you mean" finds them.
   const std::vector<std::string>& aliases() const { return aliases_; }
   void add_alias(std::string name) { aliases_.push_back(std::move(name)); }
-  virtual const char* type_name() const = 0;        // integer | number | boolean | string
+  virtual const char* type_name() const = 0;        // integer | number | boolean | string | list
   virtual std::string default_text() const = 0;     // as YAML would show it
   virtual std::string constraint_text() const = 0;  // "> 0", "in [0, 1)", "one of: a, b"; "" for none
   virtual void set_default(Experiment& e) const = 0;
@@ -75,6 +75,7 @@ class Field final : public FieldBase {
   std::string parse(const YAML::Node& node, Experiment& e) const override;
   std::string check(const Experiment& e) const override;
   std::string value_text(const Experiment& e) const override;
+  std::string parse_scalar(const YAML::Node& node, Experiment& e) const;
 
   const T& get(const Experiment& e) const { return get_(const_cast<Experiment&>(e)); }
   std::vector<std::string> choices() const { return choices_ ? choices_() : std::vector<std::string>{}; }
@@ -101,6 +102,9 @@ class Schema {
   Field<double>& number(std::string key, Field<double>::Accessor get, double def, std::string help);
   Field<bool>& boolean(std::string key, Field<bool>::Accessor get, bool def, std::string help);
   Field<std::string>& string(std::string key, Field<std::string>::Accessor get, std::string def, std::string help);
+  // A list of strings: YAML `[a, b]`, or one string for a list of one.
+  Field<std::vector<std::string>>& strings(std::string key, Field<std::vector<std::string>>::Accessor get,
+                                           std::vector<std::string> def, std::string help);
 
   const std::vector<std::unique_ptr<FieldBase>>& fields() const { return fields_; }
   const FieldBase* find(const std::string& key) const;

@@ -94,6 +94,7 @@ LoadedRun load_run(const std::string& dir, const std::string& which) {
   if (!fs::exists(run.checkpoint)) {
     throw Error(fmt::format("{}: no checkpoint {} (has the run validated or saved yet?)", dir, run.checkpoint));
   }
+  check_run_plugins(dir);  // before loading them through the config
   try {
     run.experiment = load_run_config(config);
   } catch (const ConfigError& e) {

@@ -111,6 +111,8 @@ struct OutputConfig {
 };
 
 struct Experiment {
+  // Shared libraries loaded before the rest is read (layers/plugin.h); absolute in a run's config.
+  std::vector<std::string> plugins;
   std::string task;  // lm | translation
   DataConfig data;
   ModelConfig model;

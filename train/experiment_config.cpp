@@ -12,6 +12,7 @@
 #include "data/utf8.h"
 #include "layers/attention/feature_maps/registry.h"
 #include "layers/attention/registry.h"
+#include "layers/plugin.h"
 #include "train/synthetic_data.h"
 
 namespace kat {
@@ -188,6 +189,7 @@ class Reader {
                               "--explain lists every key; configs/ holds examples)"});
     }
     for (const auto& o : overrides) apply_override(o, e);
+    load_plugins(e);
     for (const auto& f : schema_.fields()) {
       if (!set_by_parse_error_.count(f->key())) {
         const std::string why = f->check(e);
@@ -285,6 +287,26 @@ class Reader {
         }
       } else {
         error_at(file_, key_node.Mark(), unknown_key_message(name, prefix));
+      }
+    }
+  }
+
+  // The plugins the experiment names, loaded before its other keys are checked: their attention
+  // types and feature maps are then choices like the built-in ones.
+  void load_plugins(Experiment& e) {
+    if (set_by_parse_error_.count("plugins")) return;
+    for (std::string& path : e.plugins) {
+      if (path.empty()) {
+        error_for({"plugins"}, "'plugins' holds an empty path");
+        wrong_keys_.insert("plugins");
+        continue;
+      }
+      path = std::filesystem::absolute(path).lexically_normal().string();
+      try {
+        load_plugin(path);
+      } catch (const Error& err) {
+        error_for({"plugins"}, err.what());
+        wrong_keys_.insert("plugins");
       }
     }
   }
@@ -620,6 +642,7 @@ std::string to_yaml(const Experiment& e) {
   };
   for (const auto& f : experiment_schema().fields()) {
     if (!inapplicable(f->key(), e).empty()) continue;
+    if (std::string(f->type_name()) == "list" && f->value_text(e) == "[]") continue;  // none given
     const bool attention_key = starts_with(f->key(), kAttentionPrefix);
     if (in_attention && !attention_key) declared();
     in_attention = attention_key;
@@ -736,6 +759,9 @@ Experiment with_absolute_paths(const Experiment& e) {
   Experiment out = e;
   for (std::string* path : {&out.data.train, &out.data.valid}) {
     if (!path->empty()) *path = std::filesystem::absolute(*path).lexically_normal().string();
+  }
+  for (std::string& path : out.plugins) {
+    if (!path.empty()) path = std::filesystem::absolute(path).lexically_normal().string();
   }
   return out;
 }

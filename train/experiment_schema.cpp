@@ -14,6 +14,10 @@ auto member(Members... path) {
 
 Schema build_schema() {
   Schema s;
+  s.strings("plugins", member(&Experiment::plugins), {},
+            "Plugins to load before the rest of the file is read: shared libraries that register attention "
+            "types and feature maps (built against an installed kat; docs/attention.md). Relative paths are "
+            "taken from the folder kat runs in; a run folder records each with a fingerprint of its bytes.");
   s.string("task", member(&Experiment::task), "lm",
            "What is trained: a decoder-only language model (lm) or an encoder-decoder (translation).")
       .one_of({"lm", "translation"});

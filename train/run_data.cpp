@@ -8,7 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/os/shared_library.h"
 #include "data/text_io.h"
+#include "layers/plugin.h"
 
 namespace kat {
 
@@ -97,6 +99,53 @@ std::optional<TrainingData> load_run_data(const std::string& run_dir, const Expe
   d.detokenize = [tok = d.tgt_tokenizer](const std::vector<std::int64_t>& ids) { return tok->decode(ids); };
   d.description = fmt::format("the data description of {}", run_dir);
   return d;
+}
+
+void save_run_plugins(const Dir& run, const Experiment& e) {
+  if (e.plugins.empty()) {
+    run.remove("plugins.json");
+    return;
+  }
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const std::string& path : e.plugins) {
+    const LoadedPlugin p = load_plugin(path);  // loaded already: its record
+    nlohmann::ordered_json j;
+    j["path"] = p.path;
+    j["fingerprint"] = p.fingerprint;
+    j["name"] = p.name;
+    j["attention_types"] = p.attention_types;
+    j["feature_maps"] = p.feature_maps;
+    list.push_back(std::move(j));
+  }
+  run.write_atomic("plugins.json", list.dump(2) + "\n");
+}
+
+void check_run_plugins(const std::string& run_dir) {
+  const std::string path = run_dir + "/plugins.json";
+  if (!std::filesystem::exists(path)) return;
+  nlohmann::json list;
+  try {
+    list = nlohmann::json::parse(read_text(path));
+    for (const auto& p : list) {
+      const std::string plugin = p.at("path").get<std::string>();
+      const std::string recorded = p.at("fingerprint").get<std::string>();
+      if (!std::filesystem::exists(plugin)) {
+        throw Error(
+            fmt::format("{}: the plugin {} the run was trained with is missing (restore it, or rebuild it "
+                        "from the same source)",
+                        path, plugin));
+      }
+      const std::string now = file_fingerprint(plugin);
+      if (now != recorded) {
+        throw Error(
+            fmt::format("{}: the plugin {} changed since the run was trained (fingerprint {}, now {}); "
+                        "use the build the run was trained with",
+                        path, plugin, recorded, now));
+      }
+    }
+  } catch (const nlohmann::json::exception& ex) {
+    throw Error(fmt::format("{}: {}", path, ex.what()));
+  }
 }
 
 }  // namespace kat

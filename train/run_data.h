@@ -19,6 +19,14 @@ namespace kat {
 // Writes data.json and the tokenizer files of `d` into the run folder (whole or not at all).
 void save_run_data(const Dir& run, const Experiment& e, const TrainingData& d);
 
+// Records the plugins the run loads (plugins.json: path, fingerprint, what each registered), so
+// that a later command finds out when one is missing or has changed.
+void save_run_plugins(const Dir& run, const Experiment& e);
+
+// Checks that the plugins a run was trained with (its plugins.json) are the files there now: a
+// missing one or one whose bytes changed throws kat::Error naming it. Nothing for a run without.
+void check_run_plugins(const std::string& run_dir);
+
 // The data of a run folder without training or validation batches: vocabularies, ids, tokenizers
 // and the detokenizer. nullopt when the folder has no data.json (a run of an older kat, or one on
 // synthetic data, which is rebuilt from its config). Throws kat::Error naming the file when it is

@@ -435,7 +435,10 @@ Trainer::Trainer(const Experiment& given, TrainerOptions options) : s_(std::make
   Rng model_rng = root.split();
   Rng data_rng = root.split();
   s.data = make_training_data(experiment, data_rng);
-  if (s.lead) save_run_data(*s.run_folder, experiment, s.data);
+  if (s.lead) {
+    save_run_data(*s.run_folder, experiment, s.data);
+    save_run_plugins(*s.run_folder, experiment);
+  }
   try {
     s.model = make_task_model(experiment, s.data, model_rng);
   } catch (const SystemError& err) {
@@ -457,6 +460,7 @@ Trainer::Trainer(const Experiment& given, TrainerOptions options) : s_(std::make
 
   std::string resume_note;
   if (s.options.resume) {
+    check_run_plugins(s.dir);  // the plugins it was trained with, byte for byte
     // Every rank reads the same last.h5 (the run folder is shared, or copied to every host).
     const std::string path = last_path;
     Checkpoint c = read_checkpoint(path);
