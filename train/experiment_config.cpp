@@ -698,6 +698,7 @@ std::string explain_extensions() {
     const FeatureMapInfo info = feature_map_info(name);
     std::string what = info.description;
     if (info.needs_features) what += " [needs model.attention.features]";
+    what += fmt::format(" [normalizer eps {:g}]", info.normalizer_eps);
     out += explain_entry(name, what, info.uses, info.options);
   }
   return out;

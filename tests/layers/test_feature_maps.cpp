@@ -246,6 +246,25 @@ class LearnedEluMap : public FeatureMap {
 
 }  // namespace
 
+TEST_CASE("the built-in maps' descriptors say what their instances do") {
+  for (const std::string name : {"elu", "relu", "favor+", "favor-trig"}) {
+    CAPTURE(name);
+    const FeatureMapInfo info = feature_map_info(name);
+    CHECK_FALSE(info.description.empty());
+    FeatureMapOptions o;
+    o.name = name;
+    o.head_dim = 8;
+    o.features = info.needs_features ? 16 : 0;
+    Rng rng(3);
+    const auto map = make_feature_map(o, rng);
+    CHECK(map->normalizer_eps() == info.normalizer_eps);
+    // M: D for the deterministic maps; m random features (favor-trig: a sine and a cosine each).
+    CHECK(map->features() % (info.needs_features ? 16 : 8) == 0);
+    CHECK(info.random == !map->named_buffers().empty());  // random maps keep their projection
+    CHECK(info.learned == !map->parameters().empty());
+  }
+}
+
 TEST_CASE("a feature map registered by the user trains inside a language model") {
   FeatureMapInfo info;
   info.description = "elu(x W) + 1 with W learned";

@@ -24,6 +24,7 @@ FeatureMapInfo random_map(std::string description) {
   info.uses = {k::features, k::redraw_interval, k::orthogonal, k::norms};
   info.needs_features = true;
   info.random = true;
+  info.normalizer_eps = 1e-30;
   return info;
 }
 

@@ -35,9 +35,13 @@ struct FeatureMapInfo {
   std::string description;  // one line, for kat config --explain
   // Shared keys of model.attention the map reads (feature_map_keys); giving another one is an error.
   std::vector<std::string> uses;
-  bool needs_features = false;      // model.attention.features must be > 0
-  bool random = false;              // draws random projections (its redraws change the model between steps)
-  bool learned = false;             // has parameters that training updates
+  bool needs_features = false;  // model.attention.features must be > 0
+  bool random = false;          // draws random projections (its redraws change the model between steps)
+  bool learned = false;         // has parameters that training updates
+  // What linear attention adds to its normalizers unless model.attention.eps says otherwise: the
+  // FeatureMap::normalizer_eps of the map's instances (1e-30 for maps whose features have no fixed
+  // scale, which a larger value would bias).
+  double normalizer_eps = 1e-6;
   std::vector<OptionSpec> options;  // keys of its own under model.attention
 };
 
