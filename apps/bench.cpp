@@ -6,8 +6,8 @@
 #include <cstdio>
 
 #include "apps/commands.h"
-#include "train/config_error.h"
-#include "train/experiment_config.h"
+#include "train/config/config_error.h"
+#include "train/config/experiment_config.h"
 #include "train/step_benchmark.h"
 
 namespace kat::cli {

@@ -24,11 +24,11 @@
 #include "apps/commands.h"
 #include "core/parallel.h"
 #include "data/text_io.h"
-#include "train/config_error.h"
+#include "train/config/config_error.h"
+#include "train/config/experiment_config.h"
 #include "train/evaluate.h"
-#include "train/experiment_config.h"
-#include "train/plot.h"
-#include "train/run_log.h"
+#include "train/run_folder/plot.h"
+#include "train/run_folder/run_log.h"
 
 extern char** environ;
 

@@ -5,7 +5,7 @@
 #include <cstdio>
 
 #include "apps/commands.h"
-#include "train/experiment_config.h"
+#include "train/config/experiment_config.h"
 
 namespace kat::cli {
 namespace {

@@ -17,7 +17,7 @@
 #include "core/error.h"
 #include "core/parallel.h"
 #include "layers/plugin.h"
-#include "train/distributed.h"
+#include "train/distributed/distributed.h"
 
 namespace {
 

@@ -6,7 +6,7 @@
 
 #include "apps/commands.h"
 #include "core/os/files.h"
-#include "train/plot.h"
+#include "train/run_folder/plot.h"
 
 namespace kat::cli {
 namespace {

@@ -12,9 +12,9 @@
 #include "core/error.h"
 #include "core/os/files.h"
 #include "core/os/process.h"
-#include "data/bible_corpus.h"
+#include "data/bible/bible_corpus.h"
+#include "data/bible/sword_module.h"
 #include "data/corpus_datasets.h"
-#include "data/sword_module.h"
 
 namespace kat::cli {
 namespace {

@@ -19,8 +19,8 @@
 #include "apps/commands.h"
 #include "core/error.h"
 #include "core/parallel.h"
-#include "train/distributed.h"
-#include "train/experiment_config.h"
+#include "train/config/experiment_config.h"
+#include "train/distributed/distributed.h"
 #include "train/stop_signal.h"
 #include "train/trainer.h"
 

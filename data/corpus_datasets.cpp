@@ -4,7 +4,7 @@
 
 #include "core/error.h"
 #include "core/os/files.h"
-#include "data/chapter_split.h"
+#include "data/bible/chapter_split.h"
 #include "data/char_tokenizer.h"
 #include "data/text_io.h"
 

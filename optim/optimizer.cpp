@@ -41,6 +41,7 @@ Optimizer::Optimizer(std::string kind, NamedParameters params, double lr, std::v
     : kind_(std::move(kind)),
       params_(std::move(params)),
       lr_(0.0),
+      base_lr_(lr),
       slot_names_(std::move(slot_names)),
       slots_(params_.size(), std::vector<Tensor>(slot_names_.size())) {
   set_lr(lr);

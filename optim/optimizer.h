@@ -55,8 +55,9 @@ class Optimizer {
   void zero_grad();
 
   const std::string& kind() const { return kind_; }
-  double lr() const { return lr_; }
+  double lr() const { return lr_; }  // the current rate
   void set_lr(double lr);
+  double base_lr() const { return base_lr_; }  // the rate it was built with (a schedule's peak)
   std::int64_t steps() const { return steps_; }
   const NamedParameters& parameters() const { return params_; }
   std::vector<Variable> variables() const;
@@ -76,6 +77,7 @@ class Optimizer {
   std::string kind_;
   NamedParameters params_;
   double lr_;
+  double base_lr_;
   std::vector<std::string> slot_names_;
   std::vector<std::vector<Tensor>> slots_;  // [parameter][slot]
   std::int64_t steps_ = 0;

@@ -28,21 +28,20 @@ double decay_progress(std::int64_t step, std::int64_t warmup, std::int64_t total
 std::vector<std::string> schedule_names() { return {"constant", "inverse_sqrt", "cosine", "linear"}; }
 
 std::unique_ptr<Schedule> make_schedule(const ScheduleOptions& o) {
-  if (!(o.lr > 0) || !std::isfinite(o.lr)) throw Error(fmt::format("schedule: lr must be positive, got {}", o.lr));
   if (o.warmup < 0) throw Error(fmt::format("schedule: warmup must be >= 0, got {}", o.warmup));
-  if (!(o.min_lr >= 0 && o.min_lr <= o.lr)) {
-    throw Error(fmt::format("schedule: min_lr must be in [0, lr = {}], got {}", o.lr, o.min_lr));
+  if (!(o.min_lr >= 0) || !std::isfinite(o.min_lr)) {
+    throw Error(fmt::format("schedule: min_lr must be >= 0, got {}", o.min_lr));
   }
-  const bool decays = o.kind == "cosine" || o.kind == "linear";
+  const bool decays = o.type == "cosine" || o.type == "linear";
   if (decays && o.total_steps <= o.warmup) {
     throw Error(
-        fmt::format("schedule {}: total_steps ({}) must be greater than warmup ({})", o.kind, o.total_steps, o.warmup));
+        fmt::format("schedule {}: total_steps ({}) must be greater than warmup ({})", o.type, o.total_steps, o.warmup));
   }
-  if (o.kind == "constant") return schedules::constant(o);
-  if (o.kind == "inverse_sqrt") return schedules::inverse_sqrt(o);
-  if (o.kind == "cosine") return schedules::cosine(o);
-  if (o.kind == "linear") return schedules::linear(o);
-  throw Error(fmt::format("schedule: unknown kind '{}' (known: {})", o.kind, fmt::join(schedule_names(), ", ")));
+  if (o.type == "constant") return schedules::constant(o);
+  if (o.type == "inverse_sqrt") return schedules::inverse_sqrt(o);
+  if (o.type == "cosine") return schedules::cosine(o);
+  if (o.type == "linear") return schedules::linear(o);
+  throw Error(fmt::format("schedule: unknown type '{}' (known: {})", o.type, fmt::join(schedule_names(), ", ")));
 }
 
 }  // namespace kat

@@ -12,10 +12,10 @@
 #include "data/dataset.h"
 #include "data/loaders.h"
 #include "data/utf8.h"
-#include "train/config_error.h"
-#include "train/experiment_config.h"
+#include "train/config/config_error.h"
+#include "train/config/experiment_config.h"
 #include "train/metrics/bleu.h"
-#include "train/run_data.h"
+#include "train/run_folder/run_data.h"
 
 namespace kat {
 namespace fs = std::filesystem;

@@ -13,8 +13,8 @@
 
 #include "data/tokenizer.h"
 #include "layers/decoding/search.h"
-#include "train/checkpoint.h"
-#include "train/experiment.h"
+#include "train/config/experiment.h"
+#include "train/run_folder/checkpoint.h"
 #include "train/task_model.h"
 #include "train/training_data.h"
 

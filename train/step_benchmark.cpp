@@ -12,6 +12,7 @@
 #include "layers/models/language_model.h"
 #include "optim/adam.h"
 #include "optim/clip.h"
+#include "optim/optimizers.h"
 #include "train/task_model.h"
 #include "train/trainer.h"
 #include "train/training_data.h"
@@ -82,7 +83,7 @@ StepWorkload experiment_workload(const Experiment& e) {
                               e.model.attention.type, parts->data.description, b.input.size(0), b.input.size(1));
   w.description += fmt::format(" ({} target tokens), {}, {} threads", b.tokens, e.optim.type, num_threads());
   w.model = &parts->model->module();
-  w.optimizer = make_optimizer(e, *w.model);
+  w.optimizer = make_optimizer(e.optim, decay_groups(w.model->named_parameters(), e.optim.decay_all));
   w.kernels = attention_kernels(*w.model);
   CrossEntropyOptions ce;
   ce.ignore_index = parts->data.pad_id;

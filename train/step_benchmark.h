@@ -18,7 +18,7 @@
 #include "autograd/profiler.h"
 #include "autograd/variable.h"
 #include "core/storage.h"
-#include "train/experiment.h"
+#include "train/config/experiment.h"
 
 namespace kat {
 

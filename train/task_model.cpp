@@ -45,6 +45,7 @@ class LanguageModelTask final : public TaskModel {
     throw Error("translate: a language model does not translate");
   }
   DecodeState start_generation(std::int64_t batch) override { return model_.start(batch); }
+  bool translates() const override { return false; }
   Tensor generation_step(const Tensor& ids, DecodeState& state) override {
     NoGradGuard no_grad;
     return model_.step(ids, state);
@@ -70,6 +71,7 @@ class TranslationTask final : public TaskModel {
   DecodeState start_generation(std::int64_t) override {
     throw Error("generate: a translation model generates through translate (kat translate)");
   }
+  bool translates() const override { return true; }
   Tensor generation_step(const Tensor&, DecodeState&) override {
     throw Error("generate: a translation model generates through translate (kat translate)");
   }

@@ -8,7 +8,7 @@
 #include "data/batch.h"
 #include "layers/attention/attention.h"
 #include "layers/decoding/search.h"
-#include "train/experiment.h"
+#include "train/config/experiment.h"
 #include "train/training_data.h"
 
 namespace kat {
@@ -27,6 +27,8 @@ class TaskModel {
   // language model: a fresh decoding state for `batch` rows, then one token per row at a time,
   // returning the next-token logits (B, vocab). A translation model throws.
   virtual DecodeState start_generation(std::int64_t batch) = 0;
+  // Whether translate() works (an encoder-decoder), or generation (a language model).
+  virtual bool translates() const = 0;
   virtual Tensor generation_step(const Tensor& ids, DecodeState& state) = 0;
 };
 

@@ -11,8 +11,8 @@
 #include <memory>
 #include <string>
 
-#include "train/checkpoint.h"
-#include "train/experiment.h"
+#include "train/config/experiment.h"
+#include "train/run_folder/checkpoint.h"
 
 namespace spdlog {
 class logger;
@@ -22,12 +22,7 @@ namespace kat {
 
 class Communicator;
 class Module;
-class Optimizer;
 class Trainer;
-
-// The optimizer the experiment's optim section describes, over the model's parameters (with their
-// weight-decay groups).
-std::unique_ptr<Optimizer> make_optimizer(const Experiment& e, Module& model);
 
 enum class TrainOutcome {
   finished,       // reached train.steps or train.epochs

@@ -7,8 +7,8 @@
 
 #include "core/error.h"
 #include "data/loaders.h"
-#include "train/experiment_config.h"
-#include "train/synthetic_data.h"
+#include "data/synthetic.h"
+#include "train/config/experiment_config.h"
 
 namespace kat {
 namespace {

@@ -2,7 +2,7 @@
 // The data a run trains and validates on, built from the experiment's `data` section: an endless
 // training BatchSource, a fixed validation set, and the vocabulary sizes the model is built with.
 //
-// data.kind synthetic is built here (train/synthetic_data.h); data.kind corpus reads prepared HDF5
+// data.kind synthetic is built here (data/synthetic.h); data.kind corpus reads prepared HDF5
 // datasets (kat prepare dataset) through the data pipeline's loaders (data/loaders.h).
 
 #include <functional>
@@ -14,7 +14,7 @@
 #include "core/rng.h"
 #include "data/batch.h"
 #include "data/tokenizer.h"
-#include "train/experiment.h"
+#include "train/config/experiment.h"
 
 namespace kat {
 

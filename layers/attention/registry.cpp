@@ -4,9 +4,9 @@
 
 #include <mutex>
 
+#include "core/registry.h"
 #include "layers/attention/linear_attention.h"
 #include "layers/attention/softmax_attention.h"
-#include "layers/registry.h"
 
 namespace kat {
 namespace {

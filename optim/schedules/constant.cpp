@@ -7,7 +7,7 @@ class Constant final : public Schedule {
  public:
   explicit Constant(const ScheduleOptions& o) : o_(o) {}
   const char* name() const override { return "constant"; }
-  double lr(std::int64_t step) const override { return o_.lr * warmup_factor(step, o_.warmup); }
+  double lr(std::int64_t step, double peak) const override { return peak * warmup_factor(step, o_.warmup); }
 
  private:
   ScheduleOptions o_;

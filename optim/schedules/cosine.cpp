@@ -10,10 +10,10 @@ class Cosine final : public Schedule {
  public:
   explicit Cosine(const ScheduleOptions& o) : o_(o) {}
   const char* name() const override { return "cosine"; }
-  double lr(std::int64_t step) const override {
-    if (step < o_.warmup) return o_.lr * warmup_factor(step, o_.warmup);
+  double lr(std::int64_t step, double peak) const override {
+    if (step < o_.warmup) return peak * warmup_factor(step, o_.warmup);
     const double p = decay_progress(step, o_.warmup, o_.total_steps);
-    return o_.min_lr + (o_.lr - o_.min_lr) * 0.5 * (1.0 + std::cos(std::numbers::pi * p));
+    return o_.min_lr + (peak - o_.min_lr) * 0.5 * (1.0 + std::cos(std::numbers::pi * p));
   }
 
  private:

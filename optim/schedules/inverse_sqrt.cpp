@@ -13,10 +13,10 @@ class InverseSqrt final : public Schedule {
  public:
   explicit InverseSqrt(const ScheduleOptions& o) : o_(o) {}
   const char* name() const override { return "inverse_sqrt"; }
-  double lr(std::int64_t step) const override {
+  double lr(std::int64_t step, double peak) const override {
     const double s = static_cast<double>(std::max<std::int64_t>(step, 1));
     const double w = static_cast<double>(o_.warmup);
-    return o_.lr * std::min(s / w, std::sqrt(w / s));
+    return peak * std::min(s / w, std::sqrt(w / s));
   }
 
  private:

@@ -7,9 +7,9 @@ class Linear final : public Schedule {
  public:
   explicit Linear(const ScheduleOptions& o) : o_(o) {}
   const char* name() const override { return "linear"; }
-  double lr(std::int64_t step) const override {
-    if (step < o_.warmup) return o_.lr * warmup_factor(step, o_.warmup);
-    return o_.lr + (o_.min_lr - o_.lr) * decay_progress(step, o_.warmup, o_.total_steps);
+  double lr(std::int64_t step, double peak) const override {
+    if (step < o_.warmup) return peak * warmup_factor(step, o_.warmup);
+    return peak + (o_.min_lr - peak) * decay_progress(step, o_.warmup, o_.total_steps);
   }
 
  private:

@@ -6,15 +6,15 @@
 
 namespace kat::schedules {
 
-// lr, after the warmup.
+// The peak rate, after the warmup.
 std::unique_ptr<Schedule> constant(const ScheduleOptions& o);
-// The Transformer schedule (Vaswani et al. 2017, Section 5.3) scaled to peak at lr:
-// lr * min(step / warmup, sqrt(warmup / step)).
+// The Transformer schedule (Vaswani et al. 2017, Section 5.3) scaled to reach the peak:
+// peak * min(step / warmup, sqrt(warmup / step)).
 std::unique_ptr<Schedule> inverse_sqrt(const ScheduleOptions& o);
-// Warmup, then min_lr + (lr - min_lr) * (1 + cos(pi * p)) / 2, p = (step - warmup) / (total - warmup)
+// Warmup, then min_lr + (peak - min_lr) * (1 + cos(pi * p)) / 2, p = (step - warmup) / (total - warmup)
 // clamped to [0, 1].
 std::unique_ptr<Schedule> cosine(const ScheduleOptions& o);
-// Warmup, then lr + (min_lr - lr) * p with p as for cosine.
+// Warmup, then peak + (min_lr - peak) * p with p as for cosine.
 std::unique_ptr<Schedule> linear(const ScheduleOptions& o);
 
 // p above: the fraction of the post-warmup steps done, in [0, 1].

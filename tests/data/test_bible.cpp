@@ -4,17 +4,17 @@
 #include <string>
 
 #include "core/error.h"
-#include "data/bible_corpus.h"
-#include "data/chapter_split.h"
+#include "data/bible/bible_corpus.h"
+#include "data/bible/chapter_split.h"
+#include "data/bible/imp_reader.h"
+#include "data/bible/osis_text.h"
+#include "data/bible/sword_module.h"
+#include "data/bible/verse_align.h"
 #include "data/char_tokenizer.h"
 #include "data/corpus_datasets.h"
-#include "data/imp_reader.h"
 #include "data/loaders.h"
-#include "data/osis_text.h"
 #include "data/spm_tokenizer.h"
-#include "data/sword_module.h"
 #include "data/text_io.h"
-#include "data/verse_align.h"
 #include "tests/data/data_test_util.h"
 
 using namespace kat;

@@ -3,7 +3,7 @@
 #include "core/error.h"
 #include "tests/fuzz/fuzz_targets.h"
 #include "tests/fuzz/temp_file.h"
-#include "train/checkpoint.h"
+#include "train/run_folder/checkpoint.h"
 
 namespace kat::fuzz {
 namespace {

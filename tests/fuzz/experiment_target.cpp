@@ -1,7 +1,7 @@
 #include <optional>
 
 #include "tests/fuzz/fuzz_targets.h"
-#include "train/experiment_config.h"
+#include "train/config/experiment_config.h"
 
 namespace kat::fuzz {
 

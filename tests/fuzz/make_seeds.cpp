@@ -13,7 +13,7 @@
 #include "data/char_tokenizer.h"
 #include "data/dataset.h"
 #include "data/spm_tokenizer.h"
-#include "train/checkpoint.h"
+#include "train/run_folder/checkpoint.h"
 
 namespace {
 

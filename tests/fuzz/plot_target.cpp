@@ -3,7 +3,7 @@
 
 #include "core/error.h"
 #include "tests/fuzz/fuzz_targets.h"
-#include "train/plot.h"
+#include "train/run_folder/plot.h"
 
 namespace kat::fuzz {
 namespace {

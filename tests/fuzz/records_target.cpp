@@ -1,6 +1,6 @@
 #include "core/error.h"
-#include "data/imp_reader.h"
-#include "data/osis_text.h"
+#include "data/bible/imp_reader.h"
+#include "data/bible/osis_text.h"
 #include "data/utf8.h"
 #include "tests/fuzz/fuzz_targets.h"
 

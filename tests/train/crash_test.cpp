@@ -37,8 +37,8 @@
 #include <vector>
 
 #include "tests/train/train_test_util.h"
-#include "train/checkpoint.h"
-#include "train/run_log.h"
+#include "train/run_folder/checkpoint.h"
+#include "train/run_folder/run_log.h"
 
 extern char** environ;
 

@@ -7,7 +7,7 @@
 #include <filesystem>
 
 #include "tests/train/train_test_util.h"
-#include "train/run_log.h"
+#include "train/run_folder/run_log.h"
 #include "train/trainer.h"
 
 using namespace kat;

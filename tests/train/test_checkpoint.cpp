@@ -13,7 +13,7 @@
 
 #include "core/rng.h"
 #include "tests/train/train_test_util.h"
-#include "train/checkpoint_store.h"
+#include "train/run_folder/checkpoint_store.h"
 
 using namespace kat;
 using kat::test::read_file;

@@ -9,9 +9,9 @@
 #include <filesystem>
 
 #include "tests/train/train_test_util.h"
-#include "train/checkpoint.h"
 #include "train/evaluate.h"
-#include "train/run_log.h"
+#include "train/run_folder/checkpoint.h"
+#include "train/run_folder/run_log.h"
 #include "train/trainer.h"
 
 using namespace kat;

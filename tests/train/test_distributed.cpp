@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "autograd/ops.h"
-#include "train/distributed.h"
-#include "train/grad_reducer.h"
+#include "train/distributed/distributed.h"
+#include "train/distributed/grad_reducer.h"
 
 using namespace kat;
 

@@ -12,7 +12,7 @@
 #include "tests/train/train_test_util.h"
 #include "train/evaluate.h"
 #include "train/metrics/bleu.h"
-#include "train/run_log.h"
+#include "train/run_folder/run_log.h"
 #include "train/trainer.h"
 
 using namespace kat;

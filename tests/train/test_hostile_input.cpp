@@ -14,11 +14,11 @@
 
 #include "core/error.h"
 #include "core/os/files.h"
+#include "data/synthetic.h"
 #include "data/text_io.h"
 #include "tests/train/train_test_util.h"
-#include "train/checkpoint.h"
-#include "train/run_log.h"
-#include "train/synthetic_data.h"
+#include "train/run_folder/checkpoint.h"
+#include "train/run_folder/run_log.h"
 #include "train/trainer.h"
 
 using namespace kat;

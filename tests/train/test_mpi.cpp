@@ -21,9 +21,9 @@
 #include "layers/module.h"
 #include "tests/selection_counter.h"
 #include "tests/train/train_test_util.h"
-#include "train/checkpoint.h"
-#include "train/distributed.h"
-#include "train/grad_reducer.h"
+#include "train/distributed/distributed.h"
+#include "train/distributed/grad_reducer.h"
+#include "train/run_folder/checkpoint.h"
 #include "train/trainer.h"
 
 using namespace kat;

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "tests/train/train_test_util.h"
-#include "train/checkpoint.h"
+#include "train/run_folder/checkpoint.h"
 
 extern char** environ;
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "train/synthetic_data.h"
+#include "data/synthetic.h"
 
 using namespace kat;
 namespace ids = kat::synthetic_ids;

@@ -9,8 +9,8 @@
 #include "autograd/ops.h"
 #include "layers/attention/registry.h"
 #include "tests/train/train_test_util.h"
-#include "train/checkpoint_store.h"
-#include "train/run_log.h"
+#include "train/run_folder/checkpoint_store.h"
+#include "train/run_folder/run_log.h"
 #include "train/trainer.h"
 
 using namespace kat;

@@ -11,7 +11,7 @@
 #include <functional>
 #include <string>
 
-#include "train/experiment_config.h"
+#include "train/config/experiment_config.h"
 #include "train/trainer.h"
 
 namespace kat::test {

@@ -4,10 +4,10 @@
 
 #include <mutex>
 
+#include "core/registry.h"
 #include "layers/attention/feature_maps/elu.h"
 #include "layers/attention/feature_maps/favor.h"
 #include "layers/attention/feature_maps/relu.h"
-#include "layers/registry.h"
 
 namespace kat {
 namespace {

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "autograd/variable.h"
-#include "train/distributed.h"
+#include "train/distributed/distributed.h"
 
 namespace kat {
 

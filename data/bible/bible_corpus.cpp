@@ -1,4 +1,4 @@
-#include "data/bible_corpus.h"
+#include "data/bible/bible_corpus.h"
 
 #include <spdlog/spdlog.h>
 
@@ -9,8 +9,8 @@
 #include <unordered_map>
 
 #include "core/error.h"
-#include "data/chapter_split.h"
-#include "data/osis_text.h"
+#include "data/bible/chapter_split.h"
+#include "data/bible/osis_text.h"
 #include "data/text_io.h"
 #include "data/utf8.h"
 

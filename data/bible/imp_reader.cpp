@@ -1,4 +1,4 @@
-#include "data/imp_reader.h"
+#include "data/bible/imp_reader.h"
 
 #include <charconv>
 

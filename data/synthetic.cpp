@@ -1,4 +1,4 @@
-#include "train/synthetic_data.h"
+#include "data/synthetic.h"
 
 #include <fmt/format.h>
 

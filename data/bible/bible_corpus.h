@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "data/imp_reader.h"
-#include "data/verse_align.h"
+#include "data/bible/imp_reader.h"
+#include "data/bible/verse_align.h"
 
 namespace kat {
 

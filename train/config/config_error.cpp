@@ -1,4 +1,4 @@
-#include "train/config_error.h"
+#include "train/config/config_error.h"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "train/run_data.h"
+#include "train/run_folder/run_data.h"
 
 #include <fmt/format.h>
 

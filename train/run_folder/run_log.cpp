@@ -1,4 +1,4 @@
-#include "train/run_log.h"
+#include "train/run_folder/run_log.h"
 
 #include <fmt/format.h>
 #include <sys/resource.h>

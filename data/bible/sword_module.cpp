@@ -1,4 +1,4 @@
-#include "data/sword_module.h"
+#include "data/bible/sword_module.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,4 +1,4 @@
-#include "data/osis_text.h"
+#include "data/bible/osis_text.h"
 
 #include <algorithm>
 #include <charconv>

@@ -1,7 +1,7 @@
 // The declaration table of experiment files: every key once, with its default, help and range.
 #include "layers/attention/registry.h"
 #include "layers/feed_forward.h"
-#include "train/experiment_config.h"
+#include "train/config/experiment_config.h"
 
 namespace kat {
 namespace {
@@ -171,8 +171,8 @@ Schema build_schema() {
 
   // optim
   s.string("optim.type", member(&Experiment::optim, &OptimConfig::type), "adamw",
-           "Optimizer: sgd, adam (L2 decay inside the moments) or adamw (decoupled decay).")
-      .one_of({"sgd", "adam", "adamw"});
+           "Optimizer by its registered name: sgd, adam (L2 decay inside the moments) or adamw (decoupled decay).")
+      .one_of(optimizer_names);
   s.number("optim.lr", member(&Experiment::optim, &OptimConfig::lr), 1e-3,
            "Peak learning rate; the schedule scales it.")
       .above(0.0)
@@ -200,7 +200,7 @@ Schema build_schema() {
   s.string("schedule.type", member(&Experiment::schedule, &ScheduleConfig::type), "inverse_sqrt",
            "Learning-rate schedule: constant, inverse_sqrt (the Transformer's), cosine or linear decay; all "
            "start with schedule.warmup steps of linear warmup.")
-      .one_of({"constant", "inverse_sqrt", "cosine", "linear"});
+      .one_of(schedule_names);
   s.integer("schedule.warmup", member(&Experiment::schedule, &ScheduleConfig::warmup), 100,
             "Steps of linear warmup to optim.lr.")
       .at_least(0);

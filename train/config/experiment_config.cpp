@@ -1,4 +1,4 @@
-#include "train/experiment_config.h"
+#include "train/config/experiment_config.h"
 
 #include <fmt/format.h>
 
@@ -9,11 +9,11 @@
 #include <set>
 #include <sstream>
 
+#include "data/synthetic.h"
 #include "data/utf8.h"
 #include "layers/attention/feature_maps/registry.h"
 #include "layers/attention/registry.h"
 #include "layers/plugin.h"
-#include "train/synthetic_data.h"
 
 namespace kat {
 namespace {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "train/experiment.h"
+#include "train/config/experiment.h"
 
 namespace kat {
 

@@ -1,4 +1,4 @@
-#include "train/grad_reducer.h"
+#include "train/distributed/grad_reducer.h"
 
 #include <fmt/format.h>
 

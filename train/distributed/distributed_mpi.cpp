@@ -9,7 +9,7 @@
 #include <limits>
 
 #include "core/error.h"
-#include "train/distributed.h"
+#include "train/distributed/distributed.h"
 
 namespace kat {
 namespace {

@@ -1,4 +1,4 @@
-#include "train/config_schema.h"
+#include "train/config/config_schema.h"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "train/config_error.h"
+#include "train/config/config_error.h"
 
 namespace kat {
 

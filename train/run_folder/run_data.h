@@ -11,7 +11,7 @@
 #include <string>
 
 #include "core/os/files.h"
-#include "train/experiment.h"
+#include "train/config/experiment.h"
 #include "train/training_data.h"
 
 namespace kat {

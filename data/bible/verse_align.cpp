@@ -1,4 +1,4 @@
-#include "data/verse_align.h"
+#include "data/bible/verse_align.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "train/checkpoint.h"
+#include "train/run_folder/checkpoint.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>

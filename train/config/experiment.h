@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "layers/extension_options.h"
+#include "layers/attention/registry.h"
+#include "optim/optimizers.h"
+#include "optim/schedule.h"
 
 namespace kat {
 
@@ -38,19 +40,8 @@ struct DataConfig {
   std::int64_t max_tokens = 0;  // > 0: batches of up to this many target tokens instead
 };
 
-struct AttentionConfig {
-  std::string type;
-  std::string feature_map;  // empty: the type's own
-  std::int64_t features = 0;
-  std::int64_t redraw_interval = 0;
-  bool orthogonal = false;
-  std::string norms;
-  double feature_eps = 0.0;
-  double eps = 0.0;
-  // The keys the attention type and its feature map declare for themselves (their descriptors'
-  // options), by name, as canonical YAML text.
-  OptionValues extra;
-};
+// The `model.attention` section is the attention kernel's own options (layers/attention/registry.h).
+using AttentionConfig = AttentionOptions;
 
 struct ModelConfig {
   std::int64_t layers = 0;
@@ -69,24 +60,12 @@ struct ModelConfig {
   AttentionConfig attention;
 };
 
-struct OptimConfig {
-  std::string type;  // sgd | adam | adamw
-  double lr = 0.0;
-  double momentum = 0.0;
-  bool nesterov = false;
-  double beta1 = 0.0;
-  double beta2 = 0.0;
-  double eps = 0.0;
-  double weight_decay = 0.0;
-  bool decay_all = false;
-};
+// The `optim` section is the optimizer's own options (optim/optimizers.h).
+using OptimConfig = OptimizerOptions;
 
-struct ScheduleConfig {
-  std::string type;
-  std::int64_t warmup = 0;
-  std::int64_t total_steps = 0;
-  double min_lr = 0.0;
-};
+// The `schedule` section is the schedule's own options (optim/schedule.h); total_steps 0 means
+// train.steps.
+using ScheduleConfig = ScheduleOptions;
 
 struct TrainConfig {
   std::int64_t steps = 0;

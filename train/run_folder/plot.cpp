@@ -1,4 +1,4 @@
-#include "train/plot.h"
+#include "train/run_folder/plot.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -13,7 +13,7 @@
 #include "core/error.h"
 #include "core/os/process.h"
 #include "data/text_io.h"
-#include "train/run_log.h"
+#include "train/run_folder/run_log.h"
 
 namespace kat {
 namespace {

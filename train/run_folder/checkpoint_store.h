@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "train/checkpoint.h"
+#include "train/run_folder/checkpoint.h"
 
 namespace kat {
 

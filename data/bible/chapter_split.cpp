@@ -1,4 +1,4 @@
-#include "data/chapter_split.h"
+#include "data/bible/chapter_split.h"
 
 namespace kat {
 

@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
-#include "train/distributed.h"
+#include "train/distributed/distributed.h"
 
 namespace kat {
 

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "train/config_error.h"
-#include "train/config_schema.h"
-#include "train/experiment.h"
+#include "train/config/config_error.h"
+#include "train/config/config_schema.h"
+#include "train/config/experiment.h"
 
 namespace kat {
 
