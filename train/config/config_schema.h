@@ -36,10 +36,22 @@ class FieldBase {
   virtual std::string check(const Experiment& e) const = 0;
   virtual std::string value_text(const Experiment& e) const = 0;  // YAML scalar text of the value
 
+  // When the key has an effect: a rule returns "" when it applies, else why it does not ("it
+  // applies to optim.type: sgd only"). A key applies unless one of its rules says otherwise.
+  using Rule = std::function<std::string(const Experiment&)>;
+  void add_rule(Rule rule) { rules_.push_back(std::move(rule)); }
+  std::string inapplicable(const Experiment& e) const {
+    for (const auto& rule : rules_) {
+      if (std::string why = rule(e); !why.empty()) return why;
+    }
+    return "";
+  }
+
  private:
   std::string key_;
   std::string help_;
   std::vector<std::string> aliases_;
+  std::vector<Rule> rules_;
 };
 
 template <typename T>
@@ -56,6 +68,10 @@ class Field final : public FieldBase {
   Field& below(T v) { return bound(high_, v, true); }
   Field& alias(std::string name) {
     add_alias(std::move(name));
+    return *this;
+  }
+  Field& applies_when(Rule rule) {
+    add_rule(std::move(rule));
     return *this;
   }
   Field& one_of(std::vector<std::string> choices) {

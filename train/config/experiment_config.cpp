@@ -100,48 +100,9 @@ std::string attention_key_unread(const std::string& name, const AttentionConfig&
 }
 
 std::string inapplicable(const std::string& key, const Experiment& e) {
-  const auto& syn = e.data.synthetic.task;
-  const bool synthetic = e.data.kind == "synthetic";
-  if (starts_with(key, "data.synthetic.")) {
-    if (!synthetic) return "it applies to data.kind: synthetic only";
-    const bool sequences = syn == "copy" || syn == "reverse" || syn == "duplicate";
-    if ((key == "data.synthetic.min_len" || key == "data.synthetic.max_len") && !sequences) {
-      return "it applies to the copy, reverse and duplicate tasks only";
-    }
-    if (key == "data.synthetic.branching" && syn != "markov") return "it applies to the markov task only";
-    return "";
-  }
-  if ((key == "data.train" || key == "data.valid" || key == "data.prefetch") && synthetic) {
-    return "it applies to data.kind: corpus only";
-  }
-  if ((key == "data.side" || key == "data.sentence_level") && (synthetic || e.task != "lm")) {
-    return "it applies to language-model corpora only";
-  }
-  if ((key == "data.src_side" || key == "data.tgt_side" || key == "data.bucket_size") &&
-      (synthetic || e.task != "translation")) {
-    return "it applies to translation corpora only";
-  }
-  if (key == "data.seq_len" && synthetic && syn != "markov") {
-    return "synthetic sequence lengths come from data.synthetic.min_len and max_len";
-  }
-  if (key == "data.batch_size" && e.data.max_tokens > 0) return "data.max_tokens sizes the batches";
-  if (key == "train.bleu_beam" && e.task != "translation") return "it applies to task: translation only";
-  if ((key == "model.encoder_layers" || key == "model.decoder_layers" || key == "model.share_embeddings") &&
-      e.task != "translation") {
-    return "it applies to task: translation only";
-  }
-  if (starts_with(key, kAttentionPrefix) && key != "model.attention.type") {
+  if (const FieldBase* f = experiment_schema().find(key)) return f->inapplicable(e);
+  if (starts_with(key, kAttentionPrefix)) {
     return attention_key_unread(key.substr(std::string(kAttentionPrefix).size()), e.model.attention);
-  }
-  if ((key == "optim.momentum" || key == "optim.nesterov") && e.optim.type != "sgd") {
-    return "it applies to optim.type: sgd only";
-  }
-  if ((key == "optim.beta1" || key == "optim.beta2" || key == "optim.eps") && e.optim.type == "sgd") {
-    return "it applies to optim.type: adam and adamw only";
-  }
-  if ((key == "schedule.total_steps" || key == "schedule.min_lr") && e.schedule.type != "cosine" &&
-      e.schedule.type != "linear") {
-    return "it applies to the cosine and linear schedules only";
   }
   return "";
 }
@@ -467,9 +428,15 @@ class Reader {
       const std::string why = inapplicable(key, e);
       if (!why.empty()) error_for({key}, fmt::format("'{}' has no effect here: {}", key, why));
     }
+    check_model(e);
+    check_data(e);
+    check_optimization(e);
+    if (e.output.dir.empty()) error_for({"output.dir"}, "output.dir must name the run folder");
+  }
+
+  void check_model(const Experiment& e) {
     const auto& m = e.model;
     const auto& a = m.attention;
-    const auto& syn = e.data.synthetic;
     if (m.heads > 0 && m.d_model % m.heads != 0) {
       error_for({"model.heads", "model.d_model"},
                 fmt::format("model.d_model ({}) must be divisible by model.heads ({})", m.d_model, m.heads));
@@ -484,7 +451,15 @@ class Reader {
                               a.type, map));
       }
     }
+    if (m.positional == "learned" && e.data.kind == "synthetic" && longest_sequence(e) > m.max_len) {
+      error_for({"model.max_len", "model.positional", "data.synthetic.max_len", "data.seq_len"},
+                fmt::format("model.max_len ({}) is shorter than the longest synthetic sequence ({})", m.max_len,
+                            longest_sequence(e)));
+    }
+  }
 
+  void check_data(const Experiment& e) {
+    const auto& syn = e.data.synthetic;
     const bool translation = e.task == "translation";
 
     if (e.data.kind == "synthetic") {
@@ -522,12 +497,10 @@ class Reader {
                 fmt::format("data.max_tokens ({}) is smaller than one sequence ({} tokens)", e.data.max_tokens,
                             longest_sequence(e)));
     }
-    if (m.positional == "learned" && e.data.kind == "synthetic" && longest_sequence(e) > m.max_len) {
-      error_for({"model.max_len", "model.positional", "data.synthetic.max_len", "data.seq_len"},
-                fmt::format("model.max_len ({}) is shorter than the longest synthetic sequence ({})", m.max_len,
-                            longest_sequence(e)));
-    }
+  }
 
+  // The optimizer, the schedule and the length of training together.
+  void check_optimization(const Experiment& e) {
     const auto& o = e.optim;
     if (o.type == "sgd" && o.nesterov && o.momentum == 0) {
       error_for({"optim.nesterov", "optim.momentum"}, "optim.nesterov needs optim.momentum > 0");
@@ -562,7 +535,6 @@ class Reader {
       error_for({"train.patience", "train.valid_interval"},
                 "train.patience needs train.valid_interval > 0 (early stopping counts validations)");
     }
-    if (e.output.dir.empty()) error_for({"output.dir"}, "output.dir must name the run folder");
   }
 
   const Schema& schema_;

@@ -12,8 +12,60 @@ auto member(Members... path) {
   return [=](Experiment & e) -> auto& { return (e.*....*path); };
 }
 
-Schema build_schema() {
-  Schema s;
+// When a key has an effect: each rule returns "" when the key applies, else why it does not (giving
+// the key then is an error, and the resolved config leaves it out).
+namespace rule {
+
+std::string synthetic(const Experiment& e) {
+  return e.data.kind == "synthetic" ? "" : "it applies to data.kind: synthetic only";
+}
+std::string corpus(const Experiment& e) {
+  return e.data.kind == "corpus" ? "" : "it applies to data.kind: corpus only";
+}
+std::string sequence_task(const Experiment& e) {
+  if (auto why = synthetic(e); !why.empty()) return why;
+  const auto& t = e.data.synthetic.task;
+  return t == "copy" || t == "reverse" || t == "duplicate" ? ""
+                                                           : "it applies to the copy, reverse and duplicate tasks only";
+}
+std::string markov_task(const Experiment& e) {
+  if (auto why = synthetic(e); !why.empty()) return why;
+  return e.data.synthetic.task == "markov" ? "" : "it applies to the markov task only";
+}
+std::string lm_corpus(const Experiment& e) {
+  return e.data.kind == "corpus" && e.task == "lm" ? "" : "it applies to language-model corpora only";
+}
+std::string translation_corpus(const Experiment& e) {
+  return e.data.kind == "corpus" && e.task == "translation" ? "" : "it applies to translation corpora only";
+}
+std::string rows_of_seq_len(const Experiment& e) {
+  return e.data.kind == "synthetic" && e.data.synthetic.task != "markov"
+             ? "synthetic sequence lengths come from data.synthetic.min_len and max_len"
+             : "";
+}
+std::string without_max_tokens(const Experiment& e) {
+  return e.data.max_tokens > 0 ? "data.max_tokens sizes the batches" : "";
+}
+std::string translation(const Experiment& e) {
+  return e.task == "translation" ? "" : "it applies to task: translation only";
+}
+std::string sgd(const Experiment& e) { return e.optim.type == "sgd" ? "" : "it applies to optim.type: sgd only"; }
+std::string adam(const Experiment& e) {
+  return e.optim.type != "sgd" ? "" : "it applies to optim.type: adam and adamw only";
+}
+std::string decaying_schedule(const Experiment& e) {
+  return e.schedule.type == "cosine" || e.schedule.type == "linear"
+             ? ""
+             : "it applies to the cosine and linear schedules only";
+}
+// A shared key of model.attention: read when the attention type or its feature map says so.
+FieldBase::Rule attention_key(const char* name) {
+  return [name](const Experiment& e) { return attention_key_unread(name, e.model.attention); };
+}
+
+}  // namespace rule
+
+void add_top_level(Schema& s) {
   s.strings("plugins", member(&Experiment::plugins), {},
             "Plugins to load before the rest of the file is read: shared libraries that register attention "
             "types and feature maps (built against an installed kat; docs/attention.md). Relative paths are "
@@ -21,8 +73,9 @@ Schema build_schema() {
   s.string("task", member(&Experiment::task), "lm",
            "What is trained: a decoder-only language model (lm) or an encoder-decoder (translation).")
       .one_of({"lm", "translation"});
+}
 
-  // data
+void add_data(Schema& s) {
   s.string("data.kind", member(&Experiment::data, &DataConfig::kind), "synthetic",
            "Where batches come from: generated sequences (synthetic) or a prepared HDF5 corpus (corpus).")
       .one_of({"synthetic", "corpus"});
@@ -31,68 +84,87 @@ Schema build_schema() {
            "Synthetic data: copy or reverse a random sequence (translation, Katharopoulos et al. 2020 Sec. 4.1); "
            "a fixed random Markov chain (lm; the best loss is its entropy rate) or a sequence followed by its "
            "duplicate (lm, the paper's duplication task; only the copy is scored).")
-      .one_of({"copy", "reverse", "markov", "duplicate"});
+      .one_of({"copy", "reverse", "markov", "duplicate"})
+      .applies_when(rule::synthetic);
   s.integer("data.synthetic.symbols", member(&Experiment::data, &DataConfig::synthetic, &SyntheticDataConfig::symbols),
             10, "Distinct symbols in the synthetic sequences (the vocabulary adds pad, bos, eos and sep).")
       .at_least(2)
-      .at_most(1000000);
+      .at_most(1000000)
+      .applies_when(rule::synthetic);
   s.integer("data.synthetic.min_len", member(&Experiment::data, &DataConfig::synthetic, &SyntheticDataConfig::min_len),
             4, "copy, reverse, duplicate: shortest random sequence.")
-      .at_least(1);
+      .at_least(1)
+      .applies_when(rule::sequence_task);
   s.integer("data.synthetic.max_len", member(&Experiment::data, &DataConfig::synthetic, &SyntheticDataConfig::max_len),
             16, "copy, reverse, duplicate: longest random sequence.")
-      .at_least(1);
+      .at_least(1)
+      .applies_when(rule::sequence_task);
   s.integer("data.synthetic.branching",
             member(&Experiment::data, &DataConfig::synthetic, &SyntheticDataConfig::branching), 3,
             "markov: successors each symbol may have (random probabilities); lower is easier. At most 2^22 "
             "transitions in all (symbols x branching).")
       .at_least(1)
-      .at_most(1000000);
+      .at_most(1000000)
+      .applies_when(rule::markov_task);
   s.integer("data.synthetic.seed", member(&Experiment::data, &DataConfig::synthetic, &SyntheticDataConfig::seed), 1234,
             "Seed of the task itself (the Markov chain, the validation set); train.seed drives the training stream.")
-      .at_least(0);
+      .at_least(0)
+      .applies_when(rule::synthetic);
   s.integer("data.synthetic.valid_sentences",
             member(&Experiment::data, &DataConfig::synthetic, &SyntheticDataConfig::valid_sentences), 256,
             "Sentences in the fixed validation set.")
-      .at_least(1);
+      .at_least(1)
+      .applies_when(rule::synthetic);
   s.integer("data.synthetic.epoch_sentences",
             member(&Experiment::data, &DataConfig::synthetic, &SyntheticDataConfig::epoch_sentences), 10000,
             "Sentences that count as one epoch of the endless synthetic stream.")
-      .at_least(1);
+      .at_least(1)
+      .applies_when(rule::synthetic);
   s.string("data.train", member(&Experiment::data, &DataConfig::train), "",
-           "corpus: the prepared HDF5 dataset to train on (kat prepare dataset); it holds its tokenizer.");
+           "corpus: the prepared HDF5 dataset to train on (kat prepare dataset); it holds its tokenizer.")
+      .applies_when(rule::corpus);
   s.string("data.valid", member(&Experiment::data, &DataConfig::valid), "",
-           "corpus: the prepared HDF5 dataset to validate on (kat prepare dataset).");
+           "corpus: the prepared HDF5 dataset to validate on (kat prepare dataset).")
+      .applies_when(rule::corpus);
   s.string("data.side", member(&Experiment::data, &DataConfig::side), "",
-           "lm corpus: which side (language) of the dataset to read; empty for its first.");
+           "lm corpus: which side (language) of the dataset to read; empty for its first.")
+      .applies_when(rule::lm_corpus);
   s.boolean("data.sentence_level", member(&Experiment::data, &DataConfig::sentence_level), false,
             "lm corpus: one sentence a row (bos + sentence, padded) instead of windows of data.seq_len tokens cut "
-            "from the running text.");
+            "from the running text.")
+      .applies_when(rule::lm_corpus);
   s.string("data.src_side", member(&Experiment::data, &DataConfig::src_side), "",
-           "translation corpus: the source side; empty for the dataset's first.");
+           "translation corpus: the source side; empty for the dataset's first.")
+      .applies_when(rule::translation_corpus);
   s.string("data.tgt_side", member(&Experiment::data, &DataConfig::tgt_side), "",
-           "translation corpus: the target side; empty for the dataset's second.");
+           "translation corpus: the target side; empty for the dataset's second.")
+      .applies_when(rule::translation_corpus);
   s.integer("data.bucket_size", member(&Experiment::data, &DataConfig::bucket_size), 4096,
             "translation corpus: pairs pooled and sorted by length before batching (less padding).")
-      .at_least(1);
+      .at_least(1)
+      .applies_when(rule::translation_corpus);
   s.integer("data.prefetch", member(&Experiment::data, &DataConfig::prefetch), 2,
             "corpus: batches a background thread prepares ahead (0: none); resuming stays exact.")
       .at_least(0)
-      .at_most(1024);
+      .at_most(1024)
+      .applies_when(rule::corpus);
   s.integer("data.seq_len", member(&Experiment::data, &DataConfig::seq_len), 64,
             "lm (markov and corpus): tokens per training row; translation corpus: longest source or target kept "
             "for training (longer pairs are skipped).")
-      .at_least(1);
+      .at_least(1)
+      .applies_when(rule::rows_of_seq_len);
   s.integer("data.batch_size", member(&Experiment::data, &DataConfig::batch_size), 32,
             "Sentences (rows) per batch, unless data.max_tokens is set.")
       .at_least(1)
-      .alias("batch");
+      .alias("batch")
+      .applies_when(rule::without_max_tokens);
   s.integer("data.max_tokens", member(&Experiment::data, &DataConfig::max_tokens), 0,
             "When > 0: batches of up to this many (padded) tokens instead of data.batch_size sentences. A "
             "translation corpus without it gets a budget of data.batch_size * data.seq_len.")
       .at_least(0);
+}
 
-  // model
+void add_model(Schema& s) {
   s.integer("model.layers", member(&Experiment::model, &ModelConfig::layers), 2,
             "Transformer layers (lm), and the default for both stacks of a translation model.")
       .at_least(1)
@@ -102,11 +174,13 @@ Schema build_schema() {
   s.integer("model.encoder_layers", member(&Experiment::model, &ModelConfig::encoder_layers), 0,
             "translation: encoder layers (0: model.layers).")
       .at_least(0)
-      .at_most(256);
+      .at_most(256)
+      .applies_when(rule::translation);
   s.integer("model.decoder_layers", member(&Experiment::model, &ModelConfig::decoder_layers), 0,
             "translation: decoder layers (0: model.layers).")
       .at_least(0)
-      .at_most(256);
+      .at_most(256)
+      .applies_when(rule::translation);
   s.integer("model.d_model", member(&Experiment::model, &ModelConfig::d_model), 128,
             "Width of the residual stream; must be divisible by model.heads.")
       .at_least(1);
@@ -136,7 +210,11 @@ Schema build_schema() {
   s.boolean("model.tie_embeddings", member(&Experiment::model, &ModelConfig::tie_embeddings), true,
             "Output projection tied to the (target) embedding.");
   s.boolean("model.share_embeddings", member(&Experiment::model, &ModelConfig::share_embeddings), false,
-            "translation: one embedding table for source and target (needs a shared vocabulary).");
+            "translation: one embedding table for source and target (needs a shared vocabulary).")
+      .applies_when(rule::translation);
+}
+
+void add_attention(Schema& s) {
   s.string("model.attention.type", member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::type),
            "softmax",
            "Attention kernel by its registered name (the list below the keys): softmax (Vaswani et al. 2017), "
@@ -145,31 +223,39 @@ Schema build_schema() {
   s.string("model.attention.feature_map",
            member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::feature_map), "",
            "Attention with a feature map (linear, performer): the map by its registered name (the list below the "
-           "keys), or one a plugin registers; empty for the type's own (linear: elu, performer: favor+).");
+           "keys), or one a plugin registers; empty for the type's own (linear: elu, performer: favor+).")
+      .applies_when(rule::attention_key("feature_map"));
   s.integer("model.attention.features", member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::features),
             0, "Random feature maps (favor+, favor-trig): the number of random features m (required).")
-      .at_least(0);
+      .at_least(0)
+      .applies_when(rule::attention_key("features"));
   s.integer("model.attention.redraw_interval",
             member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::redraw_interval), 0,
             "Random feature maps: redraw the random projections every this many training steps (0: never).")
-      .at_least(0);
+      .at_least(0)
+      .applies_when(rule::attention_key("redraw_interval"));
   s.boolean("model.attention.orthogonal",
             member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::orthogonal), true,
-            "Random feature maps: blocks of orthogonal projections (true) or i.i.d. Gaussian ones.");
+            "Random feature maps: blocks of orthogonal projections (true) or i.i.d. Gaussian ones.")
+      .applies_when(rule::attention_key("orthogonal"));
   s.string("model.attention.norms", member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::norms), "chi",
            "Random feature maps: norms of the orthogonal rows, chi-distributed (chi) or all sqrt(d) (sqrt_d).")
-      .one_of({"chi", "sqrt_d"});
+      .one_of({"chi", "sqrt_d"})
+      .applies_when(rule::attention_key("norms"));
   s.number("model.attention.feature_eps",
            member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::feature_eps), 1e-6,
            "relu: added to every feature.")
-      .at_least(0.0);
+      .at_least(0.0)
+      .applies_when(rule::attention_key("feature_eps"));
   s.number("model.attention.eps", member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::eps), -1,
            "linear, performer: added to every attention normalizer; negative: the feature map's own, 1e-6, or "
            "1e-30 for favor+ and favor-trig, whose stabilized features have no fixed scale (a larger value would "
            "bias their attention).")
-      .at_least(-1.0);
+      .at_least(-1.0)
+      .applies_when(rule::attention_key("eps"));
+}
 
-  // optim
+void add_optim(Schema& s) {
   s.string("optim.type", member(&Experiment::optim, &OptimConfig::type), "adamw",
            "Optimizer by its registered name: sgd, adam (L2 decay inside the moments) or adamw (decoupled decay).")
       .one_of(optimizer_names);
@@ -180,23 +266,30 @@ Schema build_schema() {
       .alias("lrate");
   s.number("optim.momentum", member(&Experiment::optim, &OptimConfig::momentum), 0.0, "sgd: momentum.")
       .at_least(0.0)
-      .below(1.0);
+      .below(1.0)
+      .applies_when(rule::sgd);
   s.boolean("optim.nesterov", member(&Experiment::optim, &OptimConfig::nesterov), false,
-            "sgd: Nesterov momentum (needs optim.momentum > 0).");
+            "sgd: Nesterov momentum (needs optim.momentum > 0).")
+      .applies_when(rule::sgd);
   s.number("optim.beta1", member(&Experiment::optim, &OptimConfig::beta1), 0.9, "adam, adamw: beta1.")
       .at_least(0.0)
-      .below(1.0);
+      .below(1.0)
+      .applies_when(rule::adam);
   s.number("optim.beta2", member(&Experiment::optim, &OptimConfig::beta2), 0.98, "adam, adamw: beta2.")
       .at_least(0.0)
-      .below(1.0);
-  s.number("optim.eps", member(&Experiment::optim, &OptimConfig::eps), 1e-9, "adam, adamw: epsilon.").above(0.0);
+      .below(1.0)
+      .applies_when(rule::adam);
+  s.number("optim.eps", member(&Experiment::optim, &OptimConfig::eps), 1e-9, "adam, adamw: epsilon.")
+      .above(0.0)
+      .applies_when(rule::adam);
   s.number("optim.weight_decay", member(&Experiment::optim, &OptimConfig::weight_decay), 0.01,
            "Weight decay (L2 for sgd and adam, decoupled for adamw).")
       .at_least(0.0);
   s.boolean("optim.decay_all", member(&Experiment::optim, &OptimConfig::decay_all), false,
             "Decay every parameter; by default biases and normalization gains are not decayed.");
+}
 
-  // schedule
+void add_schedule(Schema& s) {
   s.string("schedule.type", member(&Experiment::schedule, &ScheduleConfig::type), "inverse_sqrt",
            "Learning-rate schedule: constant, inverse_sqrt (the Transformer's), cosine or linear decay; all "
            "start with schedule.warmup steps of linear warmup.")
@@ -206,12 +299,15 @@ Schema build_schema() {
       .at_least(0);
   s.integer("schedule.total_steps", member(&Experiment::schedule, &ScheduleConfig::total_steps), 0,
             "cosine, linear: step at which the rate reaches schedule.min_lr (0: train.steps).")
-      .at_least(0);
+      .at_least(0)
+      .applies_when(rule::decaying_schedule);
   s.number("schedule.min_lr", member(&Experiment::schedule, &ScheduleConfig::min_lr), 0.0,
            "cosine, linear: the final learning rate.")
-      .at_least(0.0);
+      .at_least(0.0)
+      .applies_when(rule::decaying_schedule);
+}
 
-  // train
+void add_train(Schema& s) {
   s.integer("train.steps", member(&Experiment::train, &TrainConfig::steps), 1000,
             "Optimizer updates to train for (0 when training by train.epochs).")
       .at_least(0)
@@ -238,7 +334,8 @@ Schema build_schema() {
             "translation: validation also decodes the validation set with this beam (1: greedy) and reports BLEU "
             "(sacreBLEU's 13a tokenization); 0 skips decoding.")
       .at_least(0)
-      .at_most(64);
+      .at_most(64)
+      .applies_when(rule::translation);
   s.integer("train.checkpoint_interval", member(&Experiment::train, &TrainConfig::checkpoint_interval), 500,
             "Write a checkpoint every this many steps (and always at the end).")
       .at_least(1);
@@ -267,10 +364,23 @@ Schema build_schema() {
            "each started as soon as backward has finished it.")
       .above(0.0)
       .at_most(1024.0);
+}
 
-  // output
+void add_output(Schema& s) {
   s.string("output.dir", member(&Experiment::output, &OutputConfig::dir), "runs/default",
            "The run folder: resolved config, train.log, metrics.jsonl and checkpoints/.");
+}
+
+Schema build_schema() {
+  Schema s;
+  add_top_level(s);
+  add_data(s);
+  add_model(s);
+  add_attention(s);
+  add_optim(s);
+  add_schedule(s);
+  add_train(s);
+  add_output(s);
   return s;
 }
 
