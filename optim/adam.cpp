@@ -11,7 +11,7 @@ namespace kat {
 Adam::Adam(NamedParameters params, const AdamOptions& options) : Adam("adam", std::move(params), options) {}
 
 Adam::Adam(const char* kind, NamedParameters params, const AdamOptions& options)
-    : Optimizer(kind, std::move(params), options.lr, {"exp_avg", "exp_avg_sq"}), options_(options) {
+    : Optimizer(kind, std::move(params), options.lr, {kExpAvg, kExpAvgSq}), options_(options) {
   const auto& o = options;
   if (!(o.beta1 >= 0 && o.beta1 < 1)) throw Error(fmt::format("{}: beta1 must be in [0, 1), got {}", kind, o.beta1));
   if (!(o.beta2 >= 0 && o.beta2 < 1)) throw Error(fmt::format("{}: beta2 must be in [0, 1), got {}", kind, o.beta2));
@@ -25,16 +25,19 @@ void Adam::update(std::size_t i, Tensor& w, const Tensor& g, std::vector<Tensor>
   const double t = static_cast<double>(steps());
   const double bc1 = 1.0 - std::pow(options_.beta1, t);
   const double bc2 = 1.0 - std::pow(options_.beta2, t);
-  if (!slots[0].defined()) {
-    slots[0] = Tensor::zeros(w.shape(), w.dtype());
-    slots[1] = Tensor::zeros(w.shape(), w.dtype());
+  // The moments, by the names the checkpoint stores them under (slots follow the constructor's order).
+  Tensor& exp_avg = slots[0];
+  Tensor& exp_avg_sq = slots[1];
+  if (!exp_avg.defined()) {
+    exp_avg = Tensor::zeros(w.shape(), w.dtype());
+    exp_avg_sq = Tensor::zeros(w.shape(), w.dtype());
   }
   const double wd = parameters()[i].decay ? options_.weight_decay : 0.0;
   dispatch_float(w.dtype(), kind().c_str(), [&](auto tag) {
     using T = decltype(tag);
     T* pw = w.data<T>();
-    T* pm = slots[0].data<T>();
-    T* pv = slots[1].data<T>();
+    T* pm = exp_avg.data<T>();
+    T* pv = exp_avg_sq.data<T>();
     const T* pg = g.data<T>();
     const T b1 = static_cast<T>(options_.beta1), b2 = static_cast<T>(options_.beta2);
     const T step = static_cast<T>(lr() / bc1);

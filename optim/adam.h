@@ -18,6 +18,10 @@ struct AdamOptions {
 
 class Adam : public Optimizer {
  public:
+  // The names of its per-parameter state in checkpoints: the first and second moments.
+  static constexpr const char* kExpAvg = "exp_avg";
+  static constexpr const char* kExpAvgSq = "exp_avg_sq";
+
   // At update t of a parameter with gradient g (plus wd * w for L2 decay when not decoupled):
   //   m = b1 m + (1 - b1) g,  v = b2 v + (1 - b2) g^2,
   //   w = w * (1 - lr * wd [decoupled only]) - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).

@@ -75,6 +75,7 @@ void add_top_level(Schema& s) {
       .one_of({"lm", "translation"});
 }
 
+// data.kind and the synthetic tasks.
 void add_data(Schema& s) {
   s.string("data.kind", member(&Experiment::data, &DataConfig::kind), "synthetic",
            "Where batches come from: generated sequences (synthetic) or a prepared HDF5 corpus (corpus).")
@@ -120,6 +121,10 @@ void add_data(Schema& s) {
             "Sentences that count as one epoch of the endless synthetic stream.")
       .at_least(1)
       .applies_when(rule::synthetic);
+}
+
+// data.kind corpus and what both kinds share.
+void add_corpus_data(Schema& s) {
   s.string("data.train", member(&Experiment::data, &DataConfig::train), "",
            "corpus: the prepared HDF5 dataset to train on (kat prepare dataset); it holds its tokenizer.")
       .applies_when(rule::corpus);
@@ -375,6 +380,7 @@ Schema build_schema() {
   Schema s;
   add_top_level(s);
   add_data(s);
+  add_corpus_data(s);
   add_model(s);
   add_attention(s);
   add_optim(s);
