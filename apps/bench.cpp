@@ -23,6 +23,7 @@ struct BenchArgs {
   std::int64_t steps = 5;
   std::int64_t warmup = 2;
   bool profile = false;
+  bool json = false;
 };
 
 int run_bench(const BenchArgs& a) {
@@ -53,7 +54,7 @@ int run_bench(const BenchArgs& a) {
   o.steps = a.steps;
   o.profile = a.profile;
   const StepBenchmark r = run_step_benchmark(w, o);
-  std::fputs(format_step_benchmark(r).c_str(), stdout);
+  std::fputs(a.json ? step_benchmark_json(r).c_str() : format_step_benchmark(r).c_str(), stdout);
   return 0;
 }
 
@@ -63,6 +64,7 @@ Runner add_bench(CLI::App& app) {
   auto args = std::make_shared<BenchArgs>();
   CLI::App* cmd = app.add_subcommand("bench", "Time warm training steps; --profile: where a step's time goes, by op");
   cmd->add_flag("--profile", args->profile, "Time every op's forward and backward and print them as a table");
+  cmd->add_flag("--json", args->json, "Print the figures as one JSON object instead of the summary lines");
   cmd->add_option("--config", args->config, "Experiment file (default: the reference char-LM on random tokens)");
   cmd->add_option("--set", args->sets, "Override a key of the experiment (repeatable)")->take_all();
   cmd->add_option("--attention", args->attention, "softmax | linear | performer (default: softmax or the config's)");

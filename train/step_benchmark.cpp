@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "autograd/functions/loss.h"
@@ -181,6 +182,21 @@ std::string format_step_benchmark(const StepBenchmark& r) {
       gemm_flops / n / 1e9, total > 0 ? gemm_flops / total / 1e9 : 0.0);
   s += format_profile(r.ops, r.steps, total, r.outside_ops);
   return s;
+}
+
+std::string step_benchmark_json(const StepBenchmark& r) {
+  const double med = median(r.step_seconds);
+  nlohmann::ordered_json j;
+  j["description"] = r.description;
+  j["steps"] = r.steps;
+  j["tokens"] = r.tokens;
+  j["ms_median"] = 1e3 * med;
+  j["ms_min"] = r.step_seconds.empty() ? 0.0 : 1e3 * *std::min_element(r.step_seconds.begin(), r.step_seconds.end());
+  j["ms_max"] = r.step_seconds.empty() ? 0.0 : 1e3 * *std::max_element(r.step_seconds.begin(), r.step_seconds.end());
+  j["tokens_per_s"] = med > 0 ? static_cast<double>(r.tokens) / med : 0.0;
+  j["tensor_peak_mb"] = static_cast<double>(r.tensor_peak_bytes) / 1e6;
+  j["rss_extra_mb"] = static_cast<double>(r.rss_extra_kb) / 1e3;
+  return j.dump() + "\n";
 }
 
 }  // namespace kat

@@ -71,5 +71,8 @@ StepBenchmark run_step_benchmark(StepWorkload& w, const StepBenchmarkOptions& op
 // Summary lines (step time, tokens/s, memory, allocations per step) and, when profiled, the op table
 // with the achieved GEMM FLOP/s.
 std::string format_step_benchmark(const StepBenchmark& r);
+// The same figures as one JSON object (ms_median, ms_min, ms_max, tokens_per_s, tensor_peak_mb,
+// rss_extra_mb, steps, tokens, description).
+std::string step_benchmark_json(const StepBenchmark& r);
 
 }  // namespace kat
