@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "data/bible/chapter_split.h"
+#include "data/bible/drop_cap.h"
 #include "data/bible/osis_text.h"
 #include "data/text_io.h"
 #include "data/utf8.h"
@@ -71,7 +72,7 @@ std::vector<Verse> read_bible_verses(const ImpExport& exported) {
       throw Error(exported.source + ":" + std::to_string(r.line) + ": verse " + r.key +
                   " appears twice (first at line " + std::to_string(it->second) + ")");
     }
-    verses.push_back({std::move(*key), osis_to_text(r.body), r.line});
+    verses.push_back({std::move(*key), restore_drop_cap(osis_to_text(r.body)), r.line});
   }
   if (verses.empty()) {
     throw Error(exported.source + ": no verse records (expected keys such as '$$$Genesis 1:1'; is it a Bible?)");

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "data/bible/bible_corpus.h"
 #include "data/bible/chapter_split.h"
+#include "data/bible/drop_cap.h"
 #include "data/bible/imp_reader.h"
 #include "data/bible/osis_text.h"
 #include "data/bible/sword_module.h"
@@ -110,6 +111,27 @@ TEST_CASE("OSIS cleaning: notes, headings, speakers dropped, psalm titles kept, 
   CHECK(osis_to_text("heart.<note placement=\"foot\">n</note>” Then") == "heart.” Then");
   CHECK(osis_to_text("<title type=\"x-heading\">The Creation</title>Text <note>a <note>b</note> c</note>end") ==
         "Text end");
+}
+
+TEST_CASE("drop capitals: a chapter's first word in capitals gets ordinary case, other capitals stay") {
+  CHECK(restore_drop_cap("EN el principio crió Dios los cielos y la tierra.") ==
+        "En el principio crió Dios los cielos y la tierra.");
+  CHECK(restore_drop_cap("LUEGO que oyó esto") == "Luego que oyó esto");
+  CHECK(restore_drop_cap("NAAMÁN, general del ejército") == "Naamán, general del ejército");
+  CHECK(restore_drop_cap("ÉSTE es el libro") == "Éste es el libro");
+  CHECK(restore_drop_cap("¿QUIÉN es éste?") == "¿Quién es éste?");
+  CHECK(restore_drop_cap("“OÍD esto”") == "“Oíd esto”");
+  CHECK(restore_drop_cap("ŁÓDŹ x") == "Łódź x");  // Latin Extended-A pairs, upper before lower and after
+  // Kept: a one-letter word, capitals that run on (an inscription), capitals later in the verse,
+  // a verse that starts with a number, and a word with a letter outside the covered ones.
+  CHECK(restore_drop_cap("I am Yahweh.") == "I am Yahweh.");
+  CHECK(restore_drop_cap("A wise son") == "A wise son");
+  CHECK(restore_drop_cap("HOLY TO YAHWEH was written") == "HOLY TO YAHWEH was written");
+  CHECK(restore_drop_cap("and wrote HOLY TO YAHWEH") == "and wrote HOLY TO YAHWEH");
+  CHECK(restore_drop_cap("12 men") == "12 men");
+  CHECK(restore_drop_cap("ΑΛΦΑ and") == "ΑΛΦΑ and");
+  CHECK(restore_drop_cap("") == "");
+  CHECK(restore_drop_cap("KİLİM x") == "KİLİM x");  // İ has no one-letter lower case
 }
 
 TEST_CASE("chapter split: stable, about 90/5/5, same for every verse of a chapter") {
