@@ -47,12 +47,29 @@ Variable TokenInput::forward(const Tensor& ids, std::int64_t start) {
   return dropout_->forward(positions_->forward(embedding_->forward(ids) * scale_, start));
 }
 
+namespace {
+
+// The options of layer i: the stack's, with its own self-attention in a hybrid stack.
+TransformerLayerOptions layer_options(const StackOptions& o, std::int64_t i) {
+  TransformerLayerOptions layer = o.layer;
+  if (!o.layer_attention.empty()) {
+    if (static_cast<std::int64_t>(o.layer_attention.size()) != o.layers) {
+      throw LayerError("layer_attention",
+                       fmt::format("{} attention options for {} layers", o.layer_attention.size(), o.layers));
+    }
+    layer.attention = o.layer_attention[static_cast<std::size_t>(i)];
+  }
+  return layer;
+}
+
+}  // namespace
+
 TransformerEncoder::TransformerEncoder(const StackOptions& o, std::shared_ptr<Embedding> shared, Rng& rng)
     : Module("transformer_encoder"), options_(o) {
   if (o.layers <= 0) fail(fmt::format("layers must be positive, got {}", o.layers));
   input_ = add_module<TokenInput>("input", o, std::move(shared), rng);
   layers_ = add_module<ModuleList<EncoderLayer>>("layers");
-  for (std::int64_t i = 0; i < o.layers; ++i) layers_->emplace_back(o.layer, rng);
+  for (std::int64_t i = 0; i < o.layers; ++i) layers_->emplace_back(layer_options(o, i), rng);
   if (o.layer.norm == NormPlacement::pre) {
     norm_ = add_module<LayerNorm>("norm", LayerNormOptions{o.layer.d_model, o.layer.norm_eps});
   }
@@ -75,7 +92,7 @@ TransformerDecoder::TransformerDecoder(const StackOptions& o, bool cross, std::s
   if (o.layers <= 0) fail(fmt::format("layers must be positive, got {}", o.layers));
   input_ = add_module<TokenInput>("input", o, std::move(shared), rng);
   layers_ = add_module<ModuleList<DecoderLayer>>("layers");
-  for (std::int64_t i = 0; i < o.layers; ++i) layers_->emplace_back(o.layer, cross, rng);
+  for (std::int64_t i = 0; i < o.layers; ++i) layers_->emplace_back(layer_options(o, i), cross, rng);
   if (o.layer.norm == NormPlacement::pre) {
     norm_ = add_module<LayerNorm>("norm", LayerNormOptions{o.layer.d_model, o.layer.norm_eps});
   }

@@ -18,6 +18,8 @@ struct StackOptions {
   std::int64_t vocab = 0;
   std::int64_t layers = 2;
   TransformerLayerOptions layer;
+  // A hybrid stack: the self-attention of each layer, in order (empty: layer.attention for all).
+  std::vector<AttentionOptions> layer_attention;
   PositionalKind positional = PositionalKind::sinusoidal;
   std::int64_t max_len = 4096;    // learned positions: table size
   std::int64_t padding_idx = -1;  // embedding row that stays zero; -1 for none

@@ -5,11 +5,11 @@
 namespace kat {
 namespace {
 
-MultiHeadAttentionOptions attention_options(const TransformerLayerOptions& o) {
+MultiHeadAttentionOptions attention_options(const TransformerLayerOptions& o, bool cross = false) {
   MultiHeadAttentionOptions m;
   m.d_model = o.d_model;
   m.heads = o.heads;
-  m.attention = o.attention;
+  m.attention = cross && o.cross_attention ? *o.cross_attention : o.attention;
   return m;
 }
 
@@ -43,7 +43,7 @@ Variable EncoderLayer::forward(const Variable& x, const AttentionMask& mask) {
 DecoderLayer::DecoderLayer(const TransformerLayerOptions& o, bool cross, Rng& rng)
     : Module("decoder_layer"), options_(o), cross_(cross) {
   self_attn_ = add_module<MultiHeadAttention>("self_attn", attention_options(o), true, rng);
-  if (cross) cross_attn_ = add_module<MultiHeadAttention>("cross_attn", attention_options(o), false, rng);
+  if (cross) cross_attn_ = add_module<MultiHeadAttention>("cross_attn", attention_options(o, true), false, rng);
   ffn_ = add_module<FeedForward>("ffn", ffn_options(o), rng);
   norm1_ = add_module<LayerNorm>("norm1", LayerNormOptions{o.d_model, o.norm_eps});
   if (cross) norm2_ = add_module<LayerNorm>("norm2", LayerNormOptions{o.d_model, o.norm_eps});

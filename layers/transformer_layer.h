@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "layers/decode_state.h"
 #include "layers/dropout.h"
@@ -24,7 +25,10 @@ struct TransformerLayerOptions {
   Activation activation = Activation::relu;
   NormPlacement norm = NormPlacement::pre;
   double norm_eps = 1e-5;
-  AttentionOptions attention;
+  AttentionOptions attention;  // self-attention
+  // A decoder layer's cross-attention, when it differs from its self-attention (a hybrid: linear
+  // self-attention with softmax cross-attention, say).
+  std::optional<AttentionOptions> cross_attention;
 };
 
 class EncoderLayer : public Module {

@@ -63,6 +63,8 @@ bool has_attention(const std::string& name) { return registry().contains(name); 
 
 AttentionInfo attention_info(const std::string& name) { return registry().get(name).info; }
 
+std::string unknown_attention(const std::string& name) { return registry().unknown(name); }
+
 std::string effective_feature_map(const std::string& type, const std::string& feature_map) {
   const AttentionInfo info = attention_info(type);
   if (info.default_feature_map.empty()) return "";

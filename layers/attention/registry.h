@@ -63,6 +63,8 @@ std::vector<std::string> attention_names();
 bool has_attention(const std::string& name);
 // The descriptor of a registered type; an unknown name throws, listing the known ones.
 AttentionInfo attention_info(const std::string& name);
+// "unknown attention type 'x' (known: ...; did you mean ...?)".
+std::string unknown_attention(const std::string& name);
 // The feature map an attention of these options uses: options.feature_map, or the type's own;
 // "" for a type that takes none.
 std::string effective_feature_map(const std::string& type, const std::string& feature_map);

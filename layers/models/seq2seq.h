@@ -15,6 +15,9 @@ struct Seq2SeqOptions {
   std::int64_t encoder_layers = 2;
   std::int64_t decoder_layers = 2;
   TransformerLayerOptions layer;
+  // Hybrids: the encoder's self-attention, the decoder's self-attention and the decoder's
+  // cross-attention, each when it differs from layer.attention.
+  std::optional<AttentionOptions> encoder_attention, decoder_attention, cross_attention;
   PositionalKind positional = PositionalKind::sinusoidal;
   std::int64_t max_len = 4096;
   std::int64_t padding_idx = -1;

@@ -35,6 +35,28 @@ AttentionOptions attention_named(const std::string& type) {
 
 const std::vector<std::string> kAttentions = {"softmax", "linear", "performer"};
 
+// The attention kernels of a model, in module order, as "kernel kind/feature map kind" (the
+// feature map only for linear attention): which attention each sublayer really runs.
+void collect_kernels(const Module& m, std::vector<std::string>& out) {
+  for (const auto& [name, child] : m.named_children()) {
+    if (name == "attention") {
+      std::string k = child->kind();
+      for (const auto& [n2, c2] : child->named_children()) {
+        if (n2 == "feature_map") k += "/" + c2->kind();
+      }
+      out.push_back(k);
+    } else {
+      collect_kernels(*child, out);
+    }
+  }
+}
+
+std::vector<std::string> kernels_of(const Module& m) {
+  std::vector<std::string> out;
+  collect_kernels(m, out);
+  return out;
+}
+
 Tensor random_ids(Rng& rng, std::int64_t b, std::int64_t n, std::int64_t lo, std::int64_t hi) {
   std::vector<std::int64_t> v(static_cast<std::size_t>(b * n));
   for (auto& x : v) x = lo + static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(hi - lo)));
@@ -92,6 +114,34 @@ TEST_CASE("language model: step-by-step decoding equals the full forward") {
       }
     }
   }
+}
+
+TEST_CASE("hybrid language model: each layer runs its own attention, and decoding equals the full forward") {
+  Rng rng(12);
+  StackOptions o;
+  o.vocab = 21;
+  o.layers = 3;
+  o.layer = tiny_layer(0.1);
+  o.layer_attention = {attention_named("linear"), attention_named("softmax"), attention_named("performer")};
+  o.max_len = 64;
+  TransformerLM lm(o, rng);
+  const std::vector<std::string> kernels = kernels_of(lm);
+  REQUIRE(kernels.size() == 3);
+  CHECK(kernels[0] == "linear_attention/elu_feature_map");
+  CHECK(kernels[1] == "softmax_attention");
+  CHECK(kernels[2].rfind("linear_attention/", 0) == 0);
+  CHECK(kernels[2] != kernels[0]);  // the Performer's random features, not elu
+  lm.eval();
+  Tensor ids = random_ids(rng, 2, 30, 0, 21);
+  Tensor full = lm.forward(ids).data();
+  DecodeState state = lm.start(2);
+  for (std::int64_t t = 0; t < 30; ++t) {
+    Tensor logits = lm.step(ids.slice(1, t, t + 1).reshape({2}).contiguous(), state);
+    CHECK(allclose(logits, full.select(1, t), 1e-5, 1e-5));
+  }
+  // One attention per layer, or none.
+  o.layer_attention.pop_back();
+  CHECK_THROWS_WITH_AS(TransformerLM(o, rng), doctest::Contains("2 attention options for 3 layers"), LayerError);
 }
 
 TEST_CASE("language model: decoding with float16 weights stays within float16's rounding of float32") {
@@ -192,6 +242,51 @@ TEST_CASE("encoder-decoder: step-by-step decoding equals the full forward, with 
         model.step(Tensor::from_vector<std::int64_t>({tgt.data<std::int64_t>()[7], tgt.data<std::int64_t>()[1]}), s2);
     CHECK(allclose(swapped.select(0, 0), full.select(0, 1).select(0, 1), 1e-5, 1e-5));
     CHECK(allclose(swapped.select(0, 1), full.select(0, 0).select(0, 1), 1e-5, 1e-5));
+  }
+}
+
+TEST_CASE("hybrid encoder-decoder: encoder, decoder and cross-attention each their own, decoding equal to forward") {
+  Rng rng(13);
+  Seq2SeqOptions o;
+  o.src_vocab = 17;
+  o.tgt_vocab = 19;
+  o.layer = tiny_layer(0.1);
+  o.layer.attention = attention_named("softmax");
+  o.encoder_attention = attention_named("performer");
+  o.decoder_attention = attention_named("linear");
+  o.padding_idx = 0;
+  {
+    Seq2Seq model(o, rng);
+    const std::vector<std::string> k = kernels_of(model);
+    // Encoder layers (self), then decoder layers (self, cross).
+    REQUIRE(k.size() == 6);
+    CHECK(k[0].rfind("linear_attention/", 0) == 0);
+    CHECK(k[0] != "linear_attention/elu_feature_map");
+    CHECK(k[2] == "linear_attention/elu_feature_map");
+    CHECK(k[3] == "softmax_attention");  // cross-attention keeps model.attention
+  }
+  o.layer.attention = attention_named("performer");
+  o.decoder_attention = attention_named("linear");
+  o.encoder_attention.reset();
+  o.cross_attention = attention_named("softmax");
+  Seq2Seq model(o, rng);
+  const std::vector<std::string> k = kernels_of(model);
+  REQUIRE(k.size() == 6);
+  CHECK(k[0] == k[1]);
+  CHECK(k[0].rfind("linear_attention/", 0) == 0);
+  CHECK(k[2] == "linear_attention/elu_feature_map");
+  CHECK(k[3] == "softmax_attention");
+  CHECK(k[5] == "softmax_attention");
+  model.eval();
+  Tensor src = random_ids(rng, 2, 7, 1, 17);
+  Tensor tgt = random_ids(rng, 2, 6, 1, 19);
+  const std::vector<std::int64_t> src_len = {7, 4};
+  Tensor full = model.forward(src, src_len, tgt).data();
+  Tensor memory = model.encode(src, src_len).data();
+  DecodeState state = model.start(memory, src_len);
+  for (std::int64_t t = 0; t < 6; ++t) {
+    Tensor logits = model.step(tgt.slice(1, t, t + 1).reshape({2}).contiguous(), state);
+    CHECK(allclose(logits, full.select(1, t), 1e-5, 1e-5));
   }
 }
 
