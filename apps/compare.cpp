@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -52,17 +53,12 @@ struct Row {
   std::int64_t params = 0, steps = 0;
   double train_minutes = 0;
   double quality = 0, quality2 = 0;  // lm: bits/char, perplexity; translation: BLEU, chrF
+  double tail = std::nan("");        // lm: bits/char over the last quarter of each window
+  std::int64_t tokens_seen = 0;      // target tokens trained on
   double tokens_per_s = 0, peak_mb = 0, gen_ms = 0;
 };
 
-std::string label_of(const Experiment& e) {
-  const auto& a = e.model.attention;
-  const std::string map = effective_feature_map(a);
-  if (map.empty()) return a.type;
-  std::string s = a.type + " (" + map;
-  if (a.features > 0) s += fmt::format(", m={}", a.features);
-  return s + ")";
-}
+std::string label_of(const Experiment& e) { return describe_attention(e); }
 
 double median(std::vector<double> v) {
   if (v.empty()) return std::nan("");
@@ -189,6 +185,7 @@ int run_compare(const CompareArgs& a) {
       const LmEvaluation ev = evaluate_lm(run, path);
       r.quality = ev.bits_per_char;
       r.quality2 = ev.perplexity;
+      r.tail = ev.tail_bits_per_char;
       r.gen_ms = lm_generation_ms(run, a.gen_tokens);
     } else {
       TranslationOptions o;
@@ -207,11 +204,15 @@ int run_compare(const CompareArgs& a) {
       }
       if (auto it = rec.find("step"); it != rec.end())
         r.steps = std::max(r.steps, static_cast<std::int64_t>(it->second));
+      if (auto it = rec.find("tokens"); it != rec.end() && std::isfinite(it->second)) {
+        r.tokens_seen = std::max(r.tokens_seen, static_cast<std::int64_t>(it->second));
+      }
       if (auto it = rec.find("wall_time"); it != rec.end() && std::isfinite(it->second)) {
         r.train_minutes = std::max(r.train_minutes, it->second / 60.0);
       }
     }
     r.tokens_per_s = median(speeds);
+    r.tokens_seen = std::max(r.tokens_seen, run.progress.tokens);  // runs whose records lack the count
     rows.push_back(r);
     std::fprintf(stderr, "kat compare: %s: %s %.3f\n", r.label.c_str(), task == "lm" ? "bits/char" : "BLEU", r.quality);
   }
@@ -227,22 +228,23 @@ int run_compare(const CompareArgs& a) {
                                task == "lm" ? "Language model" : "Translation", cmd, date, machine_line());
   if (task == "lm") {
     md += fmt::format(
-        "| attention | {} bits/char | {} perplexity (per token) | training tokens/s | peak memory MB | generation "
-        "ms/token | "
-        "parameters | steps | training minutes |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+        "| attention | {} bits/char | bits/char, last quarter of each window | {} perplexity (per token) | training "
+        "tokens/s | peak memory MB | generation ms/token | parameters | steps | tokens seen | training minutes |\n"
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
         a.split, a.split);
   } else {
     md += fmt::format(
         "| attention | {} BLEU | {} chrF2 | training tokens/s | peak memory MB | decoding ms/token (beam {}) | "
-        "parameters | "
-        "steps | training minutes |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+        "parameters | steps | tokens seen | training minutes |\n"
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
         a.split, a.split, a.beam);
   }
   nlohmann::ordered_json json = nlohmann::ordered_json::array();
   for (const Row& r : rows) {
-    md += fmt::format("| {} | {:.{}f} | {:.{}f} | {:.0f} | {:.0f} | {:.3f} | {} | {} | {:.1f} |\n", r.label, r.quality,
-                      task == "lm" ? 3 : 2, r.quality2, 2, r.tokens_per_s, r.peak_mb, r.gen_ms, r.params, r.steps,
-                      r.train_minutes);
+    const std::string tail = task != "lm" ? "" : std::isnan(r.tail) ? " — |" : fmt::format(" {:.3f} |", r.tail);
+    md += fmt::format("| {} | {:.{}f} |{} {:.2f} | {:.0f} | {:.0f} | {:.3f} | {} | {} | {} | {:.1f} |\n", r.label,
+                      r.quality, task == "lm" ? 3 : 2, tail, r.quality2, r.tokens_per_s, r.peak_mb, r.gen_ms, r.params,
+                      r.steps, r.tokens_seen, r.train_minutes);
     nlohmann::ordered_json row;
     row["config"] = r.config;
     row["run"] = r.run;
@@ -250,6 +252,8 @@ int run_compare(const CompareArgs& a) {
     row["task"] = r.task;
     row[task == "lm" ? "bits_per_char" : "bleu"] = r.quality;
     row[task == "lm" ? "perplexity" : "chrf"] = r.quality2;
+    if (task == "lm") row["tail_bits_per_char"] = r.tail;
+    row["tokens_seen"] = r.tokens_seen;
     row["tokens_per_s"] = r.tokens_per_s;
     row["peak_rss_mb"] = r.peak_mb;
     row["generation_ms_per_token"] = r.gen_ms;
@@ -266,20 +270,24 @@ int run_compare(const CompareArgs& a) {
   runs.reserve(rows.size());
   for (const Row& r : rows) runs.push_back(r.run);
   const std::string folder = out.empty() ? "." : out;
-  const std::string png = folder + "/curves.png";
-  try {
-    plot_runs(runs, png,
-              task == "lm" ? "language model: softmax, linear and Performer attention"
-                           : "translation: softmax, linear and Performer attention");
-    md += "\n![validation curves](curves.png)\n";
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "kat compare: no plot: %s\n", e.what());
+  // Against steps, and against minutes of training (runs compared at equal time: train.time_budget);
+  // a language model's in bits (per character for a character model).
+  const std::string what = task == "lm" ? "language model" : "translation";
+  const PlotY y = task == "lm" ? PlotY::bits : PlotY::loss;
+  for (const auto& [file, x, caption] : {std::tuple{"curves.png", PlotX::step, "validation curves"},
+                                         std::tuple{"curves-time.png", PlotX::time, "against training time"}}) {
+    try {
+      plot_runs(runs, folder + "/" + file, fmt::format("{}: {}", what, caption), y, false, x);
+      md += fmt::format("\n![{}]({})\n", caption, file);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "kat compare: no plot %s: %s\n", file, e.what());
+    }
   }
   write_file_atomic(folder + "/comparison.md", md);
   // NaN (a figure that could not be measured) is written as null.
   write_file_atomic(folder + "/comparison.json", json.dump(2) + "\n");
   std::printf("%s", md.c_str());
-  std::fprintf(stderr, "kat compare: wrote %s/comparison.md, comparison.json and curves.png\n", folder.c_str());
+  std::fprintf(stderr, "kat compare: wrote %s/comparison.md, comparison.json, curves.png and curves-time.png\n", folder.c_str());
   return 0;
 }
 

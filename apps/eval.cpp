@@ -49,12 +49,21 @@ int run_eval(const EvalArgs& a) {
         "{:<16} {}\n{:<16} {}\n{:<16} {}\n{:<16} {}\n{:<16} {:.4f}\n{:<16} {:.3f}\n{:<16} {:.4f}\n{:<16} {:.1f} s\n",
         "run", a.run, "data", where, "tokens", e.tokens, "characters", e.characters, "loss (nats)", e.loss,
         "perplexity", e.perplexity, "bits/char", e.bits_per_char, "time", e.seconds);
+    if (e.tail_tokens > 0) {
+      table += fmt::format("{:<16} {:.4f}  (positions {}.. of each window, {} tokens)\n", "bits/char, tail",
+                           e.tail_bits_per_char, e.tail_from, e.tail_tokens);
+    }
     json["tokens"] = e.tokens;
     json["characters"] = e.characters;
     json["loss"] = e.loss;
     json["perplexity"] = e.perplexity;
     json["bits_per_token"] = e.bits_per_token;
     json["bits_per_char"] = e.bits_per_char;
+    if (e.tail_tokens > 0) {
+      json["tail_from"] = e.tail_from;
+      json["tail_tokens"] = e.tail_tokens;
+      json["tail_bits_per_char"] = e.tail_bits_per_char;
+    }
     json["seconds"] = e.seconds;
   } else {
     TranslationOptions o;

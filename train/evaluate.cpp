@@ -45,19 +45,42 @@ TranslationBatchOptions translation_options(const Experiment& e) {
   return o;
 }
 
-// Mean cross-entropy per target token over batches, and the token count.
-std::pair<double, std::int64_t> teacher_forced_loss(LoadedRun& run, const std::vector<Batch>& batches) {
+struct LossTotals {
+  double sum = 0.0;  // nats over the counted tokens
+  std::int64_t tokens = 0;
+  double tail_sum = 0.0;  // the same over target positions >= tail_from of each row
+  std::int64_t tail_tokens = 0;
+};
+
+// Cross-entropy summed over every target token of the batches; with tail_from >= 0, also over the
+// positions from tail_from on (the predictions with the longest context in a window).
+LossTotals teacher_forced_totals(LoadedRun& run, const std::vector<Batch>& batches, std::int64_t tail_from = -1) {
   NoGradGuard no_grad;
   CrossEntropyOptions ce;
   ce.ignore_index = run.data.pad_id;
-  double sum = 0;
-  std::int64_t tokens = 0;
+  LossTotals t;
   for (const Batch& b : batches) {
-    const Variable loss = cross_entropy(run.model->logits(b), b.target, ce);
-    sum += loss.data().item() * static_cast<double>(b.tokens);
-    tokens += b.tokens;
+    const Variable logits = run.model->logits(b);
+    t.sum += cross_entropy(logits, b.target, ce).data().item() * static_cast<double>(b.tokens);
+    t.tokens += b.tokens;
+    const std::int64_t T = b.target.size(1);
+    if (tail_from < 0 || tail_from >= T) continue;
+    const Tensor target = b.target.slice(1, tail_from, T).contiguous();
+    std::int64_t counted = 0;
+    const std::int64_t* id = target.data<std::int64_t>();
+    for (std::int64_t i = 0; i < target.numel(); ++i) counted += id[i] != run.data.pad_id;
+    if (counted == 0) continue;
+    const Variable tail(logits.data().slice(1, tail_from, T).contiguous());
+    t.tail_sum += cross_entropy(tail, target, ce).data().item() * static_cast<double>(counted);
+    t.tail_tokens += counted;
   }
-  return {tokens > 0 ? sum / static_cast<double>(tokens) : std::nan(""), tokens};
+  return t;
+}
+
+// Mean cross-entropy per target token over batches, and the token count.
+std::pair<double, std::int64_t> teacher_forced_loss(LoadedRun& run, const std::vector<Batch>& batches) {
+  const LossTotals t = teacher_forced_totals(run, batches);
+  return {t.tokens > 0 ? t.sum / static_cast<double>(t.tokens) : std::nan(""), t.tokens};
 }
 
 std::vector<std::int64_t> max_lengths(const Batch& b, const TranslationOptions& o, std::int64_t cap) {
@@ -154,9 +177,13 @@ LmEvaluation evaluate_lm(LoadedRun& run, const std::string& path) {
     r.characters = tokens;
   } else {
     const LmBatchOptions o = lm_options(run.experiment);
-    auto [loss, tokens] = teacher_forced_loss(run, lm_eval_batches(path, o));
-    r.loss = loss;
-    r.tokens = tokens;
+    // Windows: the last quarter of each is also scored apart, the predictions with the most context.
+    if (!o.sentence_level) r.tail_from = o.seq_len - o.seq_len / 4;
+    const LossTotals t = teacher_forced_totals(run, lm_eval_batches(path, o), r.tail_from);
+    r.tokens = t.tokens;
+    r.loss = t.tokens > 0 ? t.sum / static_cast<double>(t.tokens) : std::nan("");
+    r.tail_tokens = t.tail_tokens;
+    r.tail_loss = t.tail_tokens > 0 ? t.tail_sum / static_cast<double>(t.tail_tokens) : std::nan("");
     // Characters the predicted tokens spell: each sentence's text and its line end.
     const TokenDataset ds = read_token_dataset(path);
     const TokenizedSide& side = ds.side(run.experiment.data.side);
@@ -170,8 +197,10 @@ LmEvaluation evaluate_lm(LoadedRun& run, const std::string& path) {
   }
   r.perplexity = std::exp(r.loss);
   r.bits_per_token = r.loss / std::log(2.0);
-  r.bits_per_char =
-      r.bits_per_token * static_cast<double>(r.tokens) / static_cast<double>(std::max<std::int64_t>(1, r.characters));
+  const double tokens_per_char =
+      static_cast<double>(r.tokens) / static_cast<double>(std::max<std::int64_t>(1, r.characters));
+  r.bits_per_char = r.bits_per_token * tokens_per_char;
+  r.tail_bits_per_char = r.tail_loss / std::log(2.0) * tokens_per_char;
   r.seconds = seconds_since(t0);
   return r;
 }

@@ -6,6 +6,7 @@
 //   LmEvaluation e = evaluate_lm(run, "corpora/bible/en.test.h5");
 //   std::printf("%.3f bits per character\n", e.bits_per_char);
 
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -45,6 +46,14 @@ struct LmEvaluation {
   double perplexity = 0.0;      // exp(loss)
   double bits_per_token = 0.0;
   double bits_per_char = 0.0;  // total bits / characters: the same as per token for a character model
+  // Window runs: the targets at positions >= tail_from of each window (its last quarter, the
+  // predictions with the most context: the last 1,024 of a 4,096 window), scored apart. Their
+  // bits per character are the bits per token times the set's tokens per character (exact for a
+  // character model). NaN and -1 for sentence-level and synthetic runs.
+  std::int64_t tail_from = -1;
+  std::int64_t tail_tokens = 0;
+  double tail_loss = std::nan("");
+  double tail_bits_per_char = std::nan("");
   double seconds = 0.0;
 };
 

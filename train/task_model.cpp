@@ -17,16 +17,13 @@ TransformerLayerOptions layer_options(const ModelConfig& m) {
   l.dropout = m.dropout;
   l.activation = activation_from_name(m.activation);
   l.norm = m.norm == "post" ? NormPlacement::post : NormPlacement::pre;
-  l.attention.type = m.attention.type;
-  l.attention.feature_map = m.attention.feature_map;
-  l.attention.features = m.attention.features;
-  l.attention.redraw_interval = m.attention.redraw_interval;
-  l.attention.orthogonal = m.attention.orthogonal;
-  l.attention.norms = m.attention.norms;
-  l.attention.feature_eps = m.attention.feature_eps;
-  l.attention.eps = m.attention.eps;
-  l.attention.extra = m.attention.extra;
+  l.attention = m.attention;
   return l;
+}
+
+// An override section of model (encoder_attention, ...): its options when its type is given.
+std::optional<AttentionOptions> override_of(const AttentionOptions& a) {
+  return a.type.empty() ? std::nullopt : std::optional<AttentionOptions>(a);
 }
 
 PositionalKind positional(const std::string& name) {
@@ -90,6 +87,11 @@ std::unique_ptr<TaskModel> make_task_model(const Experiment& e, const TrainingDa
       o.vocab = data.tgt_vocab;
       o.layers = m.layers;
       o.layer = layer_options(m);
+      for (const std::string& type : m.layer_attention) {
+        AttentionOptions a = m.attention;
+        a.type = type;
+        o.layer_attention.push_back(a);
+      }
       o.positional = positional(m.positional);
       o.max_len = m.max_len;
       o.padding_idx = data.pad_id;
@@ -103,6 +105,9 @@ std::unique_ptr<TaskModel> make_task_model(const Experiment& e, const TrainingDa
     o.encoder_layers = m.encoder_layers > 0 ? m.encoder_layers : m.layers;
     o.decoder_layers = m.decoder_layers > 0 ? m.decoder_layers : m.layers;
     o.layer = layer_options(m);
+    o.encoder_attention = override_of(m.encoder_attention);
+    o.decoder_attention = override_of(m.decoder_attention);
+    o.cross_attention = override_of(m.cross_attention);
     o.positional = positional(m.positional);
     o.max_len = m.max_len;
     o.padding_idx = data.pad_id;

@@ -49,9 +49,13 @@ TrainResult Trainer::run() {
       break;
     }
     const std::int64_t step = s.progress.step + 1;
+    const auto step_start = Clock::now();
     for (AttentionKernel* k : s.kernels) k->on_train_step(step);
     const StepTotals totals = s.forward_backward(step);
-    if (!s.update(step, totals, result)) break;  // diverged
+    const bool updated = s.update(step, totals, result);
+    s.progress.train_seconds += std::chrono::duration<double>(Clock::now() - step_start).count();
+    if (s.parallel) s.agree_on_train_seconds();  // every rank stops at the same step
+    if (!updated) break;  // diverged
     s.report_progress(step, totals);
     s.validate_and_checkpoint(step);
     if (s.options.after_step) s.options.after_step(*this, step);

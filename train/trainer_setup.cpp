@@ -31,6 +31,7 @@ const std::set<std::string> kResumableKeys = {"train.steps",
                                               "train.log_interval",
                                               "train.threads",
                                               "train.bucket_mb",
+                                              "train.time_budget",
                                               "output.dir"};
 
 // A 64-bit checksum of every parameter, buffer and generator state of the model, in the state

@@ -120,6 +120,8 @@ struct Trainer::State {
   void start_run();
   double wall() const;
   bool done() const;
+  bool budget_spent() const;  // train.time_budget
+  void agree_on_train_seconds();
   bool stop_wanted(bool requested);
   StepTotals forward_backward(std::int64_t step);
   bool update(std::int64_t step, const StepTotals& totals, TrainResult& result);

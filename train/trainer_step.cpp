@@ -40,8 +40,22 @@ double Trainer::State::wall() const {
 }
 
 bool Trainer::State::done() const {
+  if (budget_spent()) return true;
   if (exp.train.steps > 0) return progress.step >= exp.train.steps;
   return progress.epoch >= exp.train.epochs;
+}
+
+// Data-parallel runs count rank 0's training time, so that all stop before the same step.
+void Trainer::State::agree_on_train_seconds() {
+  if (time_budget_seconds(exp) <= 0) return;
+  std::vector<double> t = {lead ? progress.train_seconds : 0.0};
+  comm->sum(t);
+  progress.train_seconds = t[0];
+}
+
+bool Trainer::State::budget_spent() const {
+  const double budget = time_budget_seconds(exp);
+  return budget > 0 && progress.train_seconds >= budget;
 }
 
 // A data-parallel run stops when any rank is asked to, all before the same step.
@@ -147,10 +161,13 @@ void Trainer::State::report_progress(std::int64_t step, const StepTotals& t) {
       seconds > 0 && interval_tokens > 0 ? static_cast<double>(interval_tokens) / seconds : tokens_per_second;
   const double mean_norm = interval_steps > 0 ? interval_norm / static_cast<double>(interval_steps) : t.norm;
   const double done_steps = static_cast<double>(step - first_step);
-  const double eta = exp.train.steps > 0 && done_steps > 0
-                         ? std::chrono::duration<double>(Clock::now() - run_start).count() / done_steps *
-                               static_cast<double>(exp.train.steps - step)
-                         : std::nan("");
+  double eta = exp.train.steps > 0 && done_steps > 0
+                   ? std::chrono::duration<double>(Clock::now() - run_start).count() / done_steps *
+                         static_cast<double>(exp.train.steps - step)
+                   : std::nan("");
+  if (const double budget = time_budget_seconds(exp); budget > 0) {
+    eta = std::fmin(eta, std::max(0.0, budget - progress.train_seconds));  // fmin ignores a NaN
+  }
   const std::string line =
       fmt::format("step {}{}  loss {:.4f}  lr {:.3g}  |g| {:.3g}  {:.0f} tok/s  epoch {}  ETA {}", step,
                   exp.train.steps > 0 ? fmt::format("/{}", exp.train.steps) : "", interval_loss, optimizer->lr(),
@@ -166,6 +183,8 @@ void Trainer::State::report_progress(std::int64_t step, const StepTotals& t) {
                        {"grad_norm", mean_norm},
                        {"tokens_per_s", rate},
                        {"wall_time", wall()},
+                       {"train_time", progress.train_seconds},
+                       {"tokens", static_cast<double>(progress.tokens)},
                        {"peak_rss_mb", peak_rss_mb()}});
     }
     if (progress_line->terminal()) {
@@ -223,7 +242,13 @@ void Trainer::State::end_run(TrainResult& result) {
            progress.bad_steps_in_row, last_checkpoint_step);
     }
   }
-  if (result.outcome == TrainOutcome::finished) result.message = fmt::format("finished at step {}", progress.step);
+  if (result.outcome == TrainOutcome::finished) {
+    result.message = fmt::format("finished at step {}", progress.step);
+    if (budget_spent()) {
+      result.message += fmt::format(": the time budget of {} is spent ({} of training steps)", exp.train.time_budget,
+                                    format_duration(progress.train_seconds));
+    }
+  }
   if (result.outcome == TrainOutcome::interrupted) {
     result.message =
         fmt::format("stopped at step {} on request; continue with: kat train --resume {}", progress.step, dir);

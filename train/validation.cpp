@@ -98,6 +98,7 @@ bool Trainer::State::validate_and_record(std::int64_t step, double wall_time, bo
   MetricsRecord record = {{"step", static_cast<double>(step)}, {"val_loss", v.loss}, {"val_ppl", std::exp(v.loss)}};
   if (!std::isnan(v.bleu)) record.emplace_back("bleu", v.bleu);
   record.emplace_back("wall_time", wall_time);
+  record.emplace_back("train_time", progress.train_seconds);
   record.emplace_back("peak_rss_mb", peak_rss_mb());
   if (metrics) metrics->append(record);
   info("step {}: validation loss {:.4f}, ppl {:.3f}{}{}{}", step, v.loss, std::exp(v.loss),

@@ -212,6 +212,95 @@ TEST_CASE("config: a registered feature map's own options are validated like bui
         "elu");
 }
 
+TEST_CASE("config: hybrid models, an attention per sublayer of a translation model or per layer of a language model") {
+  const std::string mt = "task: translation\ndata: {synthetic: {task: copy}}\nmodel:\n";
+  // A translation model: self-attention linear, cross-attention its own section with its own keys.
+  Experiment e = parse_experiment(
+      mt + "  attention: {type: linear}\n  cross_attention: {type: performer, features: 16, redraw_interval: 5}\n",
+      "exp.yaml");
+  CHECK(e.model.attention.type == "linear");
+  CHECK(e.model.cross_attention.type == "performer");
+  CHECK(e.model.cross_attention.features == 16);
+  CHECK(e.model.cross_attention.redraw_interval == 5);
+  CHECK(e.model.encoder_attention.type.empty());
+  CHECK(describe_attention(e) == "linear (elu) self / performer (favor+, m=16, redraw 5) cross");
+  // Written out and read back the same; the section is a difference between experiments.
+  const Experiment again = parse_experiment(to_yaml(e), "resolved.yaml");
+  CHECK(to_yaml(again) == to_yaml(e));
+  Experiment plain = parse_experiment(mt + "  attention: {type: linear}\n", "exp.yaml");
+  const auto diff = differing_keys(plain, e);
+  CHECK(std::find(diff.begin(), diff.end(), "model.cross_attention.type") != diff.end());
+  CHECK(describe_attention(plain) == "linear (elu)");
+  // Encoder and decoder apart.
+  e = parse_experiment(mt + "  encoder_attention: {type: linear}\n", "exp.yaml");
+  CHECK(describe_attention(e) == "linear (elu) encoder, softmax decoder / softmax cross");
+
+  // Located errors in a section: an unknown type, a key without effect, a missing width, a key
+  // given without the section's type, a typo, and a section that a language model does not read.
+  CHECK(only_problem(mt + "  cross_attention: {type: softmx}\n").find("'model.cross_attention.type': ") !=
+        std::string::npos);
+  CHECK(only_problem(mt + "  cross_attention: {type: softmax, features: 8}\n") ==
+        "exp.yaml:4:46: 'model.cross_attention.features' has no effect here: it applies to linear and performer "
+        "attention only");
+  CHECK(only_problem(mt + "  cross_attention: {type: performer}\n")
+            .find("performer attention with the favor+ feature map needs model.cross_attention.features > 0") !=
+        std::string::npos);
+  CHECK(only_problem(mt + "  cross_attention: {features: 8}\n")
+            .find("'model.cross_attention.features' has no effect here: model.cross_attention.type is not given") !=
+        std::string::npos);
+  CHECK(only_problem(mt + "  cross_attention: {type: linear, featurs: 8}\n")
+            .find("unknown key 'model.cross_attention.featurs' (did you mean 'model.cross_attention.features'?)") !=
+        std::string::npos);
+  CHECK(only_problem("model:\n  cross_attention: {type: linear}\n").find("applies to task: translation only") !=
+        std::string::npos);
+
+  // A language model: one type per layer, the shared keys read by whichever layers use them.
+  e = parse_experiment("model:\n  layers: 3\n  layer_attention: [linear, softmax, performer]\n"
+                       "  attention: {features: 16}\n",
+                       "exp.yaml");
+  CHECK(e.model.layer_attention == std::vector<std::string>{"linear", "softmax", "performer"});
+  CHECK(describe_attention(e) == "linear, softmax, performer");
+  CHECK(to_yaml(parse_experiment(to_yaml(e), "resolved.yaml")) == to_yaml(e));
+  CHECK(only_problem("model:\n  layers: 3\n  layer_attention: [linear, softmax]\n")
+            .find("model.layer_attention names 2 attention types for model.layers = 3: one per layer") !=
+        std::string::npos);
+  CHECK(only_problem("model:\n  layers: 2\n  layer_attention: [linear, performer]\n")
+            .find("needs model.attention.features > 0") != std::string::npos);
+  CHECK(only_problem("model:\n  layers: 2\n  layer_attention: [linear, softmx]\n").find("softmx") !=
+        std::string::npos);
+  CHECK(only_problem(mt + "  layer_attention: [linear, linear]\n").find("applies to task: lm only") !=
+        std::string::npos);
+  // features is read by the Performer layer even though model.attention.type is softmax.
+  CHECK(problems("model:\n  layers: 2\n  layer_attention: [softmax, performer]\n  attention: {features: 8}\n").empty());
+  CHECK(only_problem("model:\n  layers: 2\n  layer_attention: [softmax, linear]\n  attention: {features: 8}\n")
+            .find("'model.attention.features' has no effect here") != std::string::npos);
+
+  // The example hybrids say what they are.
+  for (const char* file : {"linear-cross-softmax.yaml", "performer-cross-softmax.yaml"}) {
+    CAPTURE(file);
+    const Experiment hybrid = load_run_config(std::string(KAT_SOURCE_DIR) + "/configs/mt/" + file);
+    CHECK(describe_attention(hybrid).find(" cross") != std::string::npos);
+    CHECK(hybrid.model.cross_attention.type == "softmax");
+  }
+}
+
+TEST_CASE("config: train.time_budget is a duration") {
+  CHECK(parse_duration("90s") == 90.0);
+  CHECK(parse_duration("25m") == 1500.0);
+  CHECK(parse_duration("1h30m") == 5400.0);
+  CHECK(parse_duration("1.5h") == 5400.0);
+  CHECK(parse_duration("2m30s") == 150.0);
+  for (const char* bad : {"", "90", "m", "5x", "-5m", "0s", "1e3s", "inf s", "infs", " 5m", "5m ", "1.2.3m", "0x10s"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(parse_duration(bad).has_value());
+  }
+  Experiment e = parse_experiment("train: {time_budget: 25m}\n", "exp.yaml");
+  CHECK(time_budget_seconds(e) == 1500.0);
+  CHECK(time_budget_seconds(parse_experiment("", "exp.yaml")) == 0.0);
+  CHECK(only_problem("train: {time_budget: 25 minutes}\n") ==
+        "exp.yaml:1:22: 'train.time_budget' expects a duration such as 90s, 25m or 1h30m, got '25 minutes'");
+}
+
 TEST_CASE("config: every problem is reported at once, in file order, overrides last") {
   const auto p = problems("model:\n  layers: two\n  heads: 0\noptim:\n  lr: -1\n  beta3: 0.9\n",
                           {"train.step=3", "optim.type=adamx", "nokey"});

@@ -5,7 +5,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 
 #include "data/char_tokenizer.h"
 #include "data/dataset.h"
@@ -92,6 +94,14 @@ TEST_CASE("evaluate: a language model reproduces its validation loss and counts 
   CHECK(e.tokens == stream - 1);
   CHECK(e.characters == stream - 1);  // bytes of ASCII text: one character a token
   CHECK(e.bits_per_char == doctest::Approx(e.bits_per_token));
+  // The last quarter of each 40-token window, positions 30..39, scored apart as well.
+  CHECK(e.tail_from == 30);
+  std::int64_t tail = 0;
+  for (std::int64_t left = stream - 1; left > 0; left -= 40) tail += std::max<std::int64_t>(0, std::min<std::int64_t>(left, 40) - 30);
+  CHECK(e.tail_tokens == tail);
+  CHECK(std::isfinite(e.tail_loss));
+  CHECK(e.tail_loss * static_cast<double>(e.tail_tokens) < e.loss * static_cast<double>(e.tokens));
+  CHECK(e.tail_bits_per_char == doctest::Approx(e.tail_loss / std::log(2.0)));
   CHECK(e.loss == doctest::Approx(recorded_val_loss(run_dir, run.progress.step)).epsilon(1e-5));
   CHECK(e.perplexity == doctest::Approx(std::exp(e.loss)));
   CHECK(split_path(run.experiment, "valid") == valid_h5);
@@ -151,6 +161,10 @@ TEST_CASE("kat eval, translate, generate and compare from the command line") {
   CHECK(md.find("| linear (elu) |") != std::string::npos);
   CHECK(md.find("| performer (favor+, m=8) |") != std::string::npos);
   CHECK(md.find("test bits/char") != std::string::npos);
+  CHECK(md.find("bits/char, last quarter of each window") != std::string::npos);
+  CHECK(md.find("![against training time](curves-time.png)") != std::string::npos);
+  CHECK(std::filesystem::exists(dir.file("cmp/curves-time.png")));
+  CHECK(read_file(dir.file("cmp/comparison.json")).find("\"tokens_seen\"") != std::string::npos);
   CHECK(read_file(dir.file("cmp/comparison.json")).find("\"bits_per_char\"") != std::string::npos);
   // A second comparison reuses the finished runs.
   const auto again =

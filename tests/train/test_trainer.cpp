@@ -1,7 +1,9 @@
 // The trainer: exact resume, gradient accumulation, attention kernels told of each step, stop on
 // request and on SIGINT, non-finite steps, early stopping, the run folder, and kat train / kat plot.
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
+#include <cmath>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -10,6 +12,7 @@
 #include "layers/attention/registry.h"
 #include "tests/train/train_test_util.h"
 #include "train/run_folder/checkpoint_store.h"
+#include "train/run_folder/plot.h"
 #include "train/run_folder/run_log.h"
 #include "train/trainer.h"
 
@@ -107,6 +110,53 @@ TEST_CASE("trainer: N steps in one go equal N/2, a stop, a resume and N/2 more, 
     }
     CHECK(steps == std::vector<double>{2, 4, 6, 8, 10});
   }
+}
+
+TEST_CASE("trainer: train.time_budget stops the run once its steps have taken that long, and a resume continues the count") {
+  ScratchDir dir("budget");
+  Experiment e = tiny_lm(dir.file("run"));
+  e.train.steps = 1000000;  // a cap the budget reaches first
+  e.train.valid_interval = 0;
+  e.train.checkpoint_interval = 1000000;
+  e.train.time_budget = "0.2s";
+  double seconds = 0.0;
+  std::int64_t steps = 0;
+  {
+    Trainer t(e, quiet());
+    const TrainResult r = t.run();
+    CHECK(r.outcome == TrainOutcome::finished);
+    CHECK(r.step < e.train.steps);
+    CHECK(r.message.find("the time budget of 0.2s is spent") != std::string::npos);
+    seconds = t.progress().train_seconds;
+    steps = r.step;
+    CHECK(seconds >= 0.2);
+  }
+  // The count is in the checkpoint: the same budget has nothing left, a larger one continues.
+  TrainerOptions resume = quiet();
+  resume.resume = true;
+  {
+    Trainer again(e, resume);
+    CHECK(again.progress().train_seconds == seconds);
+    const TrainResult r = again.run();
+    CHECK(r.step == steps);
+  }
+  e.train.time_budget = "0.4s";
+  Trainer more(e, resume);
+  const TrainResult r = more.run();
+  CHECK(r.step > steps);
+  CHECK(more.progress().train_seconds >= 0.4);
+  // The training records carry the training time, increasing.
+  double last = -1.0;
+  bool increasing = true;
+  int records = 0;
+  for (const auto& m : read_metrics(dir.file("run") + "/metrics.jsonl")) {
+    if (!m.count("train_loss")) continue;
+    increasing = increasing && m.at("train_time") > last;
+    last = m.at("train_time");
+    ++records;
+  }
+  CHECK(records > 2);
+  CHECK(increasing);
 }
 
 TEST_CASE("trainer: accumulating k batches gives the update of one batch k times larger") {
@@ -422,4 +472,31 @@ TEST_CASE("trainer: label smoothing changes the training loss, not the validatio
   CHECK(smooth_train != plain_train);
   // One update apart, the validation losses differ only by the effect of that update.
   CHECK(std::abs(smooth_valid - plain_valid) < 0.05);
+}
+
+TEST_CASE("kat plot's axes: steps or training minutes, loss, perplexity or bits") {
+  PlotSpec spec;
+  // Training time where the records have it, wall time where an older run's do not.
+  spec.runs.push_back({"a", {{{"step", 10}, {"train_loss", std::log(4.0)}, {"train_time", 30}, {"wall_time", 40}},
+                             {{"step", 20}, {"val_loss", std::log(2.0)}, {"train_time", 90}, {"wall_time", 120}}}});
+  spec.runs.push_back({"b", {{{"step", 5}, {"train_loss", std::log(8.0)}, {"wall_time", 60}}}});
+  const auto block = [](const std::string& script, const std::string& name) {
+    const std::size_t at = script.find("$" + name + " << EOD\n");
+    REQUIRE(at != std::string::npos);
+    const std::size_t from = script.find('\n', at) + 1;
+    return script.substr(from, script.find("EOD\n", from) - from);
+  };
+  std::string script = gnuplot_script(spec);
+  CHECK(block(script, "train0") == fmt::format("10 {}\n", std::log(4.0)));
+  CHECK(script.find("set xlabel 'step'") != std::string::npos);
+  spec.x = PlotX::time;
+  spec.y = PlotY::bits;
+  script = gnuplot_script(spec);
+  CHECK(block(script, "train0") == "0.5 2\n");
+  CHECK(block(script, "valid0") == "1.5 1\n");
+  CHECK(block(script, "train1") == "1 3\n");
+  CHECK(script.find("set xlabel 'training minutes'") != std::string::npos);
+  CHECK(script.find("validation bits/token") != std::string::npos);
+  spec.y = PlotY::perplexity;
+  CHECK(block(gnuplot_script(spec), "valid0") == "1.5 2\n");
 }

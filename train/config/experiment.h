@@ -57,7 +57,14 @@ struct ModelConfig {
   std::int64_t max_len = 0;
   bool tie_embeddings = false;
   bool share_embeddings = false;
-  AttentionConfig attention;
+  AttentionConfig attention;  // every attention sublayer, unless one of the keys below says otherwise
+  // A hybrid language model: the attention type of each layer, in order (the other keys of
+  // model.attention apply to all); empty: model.attention.type everywhere.
+  std::vector<std::string> layer_attention;
+  // A hybrid translation model: the encoder's self-attention, the decoder's self-attention, the
+  // decoder's cross-attention; each used when its type is given (a whole mapping like
+  // model.attention, with the same defaults), else model.attention.
+  AttentionConfig encoder_attention, decoder_attention, cross_attention;
 };
 
 // The `optim` section is the optimizer's own options (optim/optimizers.h).
@@ -83,6 +90,7 @@ struct TrainConfig {
   std::int64_t seed = 0;
   std::int64_t threads = 0;
   double bucket_mb = 0.0;  // data-parallel gradient buckets
+  std::string time_budget;  // "25m", "1h30m", "90s": stop after this much training time; "" for none
 };
 
 struct OutputConfig {

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -34,8 +36,6 @@ std::string effective_feature_map(const AttentionConfig& a) {
 }
 
 namespace {
-
-constexpr const char* kAttentionPrefix = "model.attention.";
 
 bool contains(const std::vector<std::string>& v, const std::string& x) {
   return std::find(v.begin(), v.end(), x) != v.end();
@@ -99,10 +99,64 @@ std::string attention_key_unread(const std::string& name, const AttentionConfig&
                      map);
 }
 
+const std::vector<AttentionSection>& attention_sections() {
+  static const std::vector<AttentionSection> sections = {
+      {"model.attention", &ModelConfig::attention, false, "every attention sublayer"},
+      {"model.encoder_attention", &ModelConfig::encoder_attention, true, "the encoder's self-attention"},
+      {"model.decoder_attention", &ModelConfig::decoder_attention, true, "the decoder's self-attention"},
+      {"model.cross_attention", &ModelConfig::cross_attention, true, "the decoder's cross-attention"},
+  };
+  return sections;
+}
+
+const AttentionSection* attention_section_of(const std::string& key) {
+  for (const auto& s : attention_sections()) {
+    const std::string head = std::string(s.name) + ".";
+    if (starts_with(key, head) && key.find('.', head.size()) == std::string::npos) return &s;
+  }
+  return nullptr;
+}
+
+std::string attention_key_unread_in_stack(const std::string& name, const ModelConfig& m) {
+  std::string why = attention_key_unread(name, m.attention);
+  if (why.empty()) return "";
+  for (const std::string& type : m.layer_attention) {
+    AttentionConfig a = m.attention;
+    a.type = type;
+    if (attention_key_unread(name, a).empty()) return "";
+  }
+  return why;
+}
+
+std::string describe_attention(const Experiment& e) {
+  const auto one = [](const AttentionConfig& a) {
+    const std::string map = effective_feature_map(a);
+    if (map.empty()) return a.type;
+    std::string s = a.type + " (" + map;
+    if (a.features > 0) s += fmt::format(", m={}", a.features);
+    if (a.redraw_interval > 0) s += fmt::format(", redraw {}", a.redraw_interval);
+    return s + ")";
+  };
+  const ModelConfig& m = e.model;
+  if (!m.layer_attention.empty()) return fmt::format("{}", fmt::join(m.layer_attention, ", "));
+  const auto& sections = attention_sections();
+  const bool hybrid = std::any_of(sections.begin(), sections.end(),
+                                  [&](const AttentionSection& s) { return s.is_override && !(m.*s.field).type.empty(); });
+  if (!hybrid) return one(m.attention);
+  const auto of = [&](AttentionConfig ModelConfig::*f) { return (m.*f).type.empty() ? one(m.attention) : one(m.*f); };
+  const std::string encoder = of(&ModelConfig::encoder_attention), decoder = of(&ModelConfig::decoder_attention);
+  const std::string self =
+      encoder == decoder ? encoder + " self" : fmt::format("{} encoder, {} decoder", encoder, decoder);
+  return fmt::format("{} / {} cross", self, of(&ModelConfig::cross_attention));
+}
+
 std::string inapplicable(const std::string& key, const Experiment& e) {
   if (const FieldBase* f = experiment_schema().find(key)) return f->inapplicable(e);
-  if (starts_with(key, kAttentionPrefix)) {
-    return attention_key_unread(key.substr(std::string(kAttentionPrefix).size()), e.model.attention);
+  if (const AttentionSection* s = attention_section_of(key)) {
+    const AttentionConfig& a = e.model.*s->field;
+    const std::string name = key.substr(std::string(s->name).size() + 1);
+    if (s->is_override && a.type.empty()) return fmt::format("{}.type is not given", s->name);
+    return s->is_override ? attention_key_unread(name, a) : attention_key_unread_in_stack(name, e.model);
   }
   return "";
 }
@@ -110,9 +164,17 @@ std::string inapplicable(const std::string& key, const Experiment& e) {
 namespace {
 
 // Keys that decide which other keys apply and what they mean.
-const std::vector<const char*> kKindKeys = {
-    "task",       "data.kind",    "data.synthetic.task", "model.attention.type", "model.attention.feature_map",
-    "optim.type", "schedule.type"};
+const std::vector<const char*> kKindKeys = {"task",
+                                            "data.kind",
+                                            "data.synthetic.task",
+                                            "model.attention.type",
+                                            "model.attention.feature_map",
+                                            "model.layer_attention",
+                                            "model.encoder_attention.type",
+                                            "model.decoder_attention.type",
+                                            "model.cross_attention.type",
+                                            "optim.type",
+                                            "schedule.type"};
 
 class Reader {
  public:
@@ -238,12 +300,12 @@ class Reader {
                    fmt::format("'{}' is a section: expected a mapping of its keys ({})", path,
                                fmt::join(schema_.children(path), ", ")));
         }
-      } else if (prefix == "model.attention") {
+      } else if (const AttentionSection* section = attention_section_of(path)) {
         // Perhaps an option the attention type or its feature map declares: checked once both are known.
         if (!value.IsScalar()) {
           error_at(file_, at, fmt::format("'{}' expects a value, got a {}", path, value.IsMap() ? "mapping" : "list"));
         } else {
-          add_pending(name, value.Scalar(), {file_, key_node.Mark().line + 1, key_node.Mark().column + 1},
+          add_pending(section, name, value.Scalar(), {file_, key_node.Mark().line + 1, key_node.Mark().column + 1},
                       {file_, at.line + 1, at.column + 1});
         }
       } else {
@@ -273,72 +335,101 @@ class Reader {
   }
 
   struct PendingOption {
-    std::string name;  // under model.attention
+    const AttentionSection* section;
+    std::string name;  // under the section
     std::string text;
     Origin key, value;
   };
 
-  void add_pending(const std::string& name, const std::string& text, const Origin& key, const Origin& value) {
-    std::erase_if(pending_, [&](const PendingOption& p) { return p.name == name; });  // an override wins
-    pending_.push_back({name, text, key, value});
+  void add_pending(const AttentionSection* section, const std::string& name, const std::string& text,
+                   const Origin& key, const Origin& value) {
+    std::erase_if(pending_, [&](const PendingOption& p) {
+      return p.section == section && p.name == name;  // an override wins
+    });
+    pending_.push_back({section, name, text, key, value});
   }
 
   void error_at(const Origin& o, const std::string& message) {
     diagnostics_.push_back({o.file, o.line, o.column, message});
   }
 
-  // The keys under model.attention that no schema field holds: options the attention type and its
-  // feature map declare (their descriptors), checked like the built-in keys; the declared options
-  // not given get their defaults.
+  // The keys under an attention section that no schema field holds: options the attention type and
+  // its feature map declare (their descriptors), checked like the built-in keys; the declared
+  // options not given get their defaults.
   void resolve_declared_options(Experiment& e) {
-    AttentionConfig& a = e.model.attention;
-    if (wrong_keys_.count("model.attention.type") || wrong_keys_.count("model.attention.feature_map") ||
-        !has_attention(a.type)) {
-      return;  // which options exist is not known; the error that says why is reported
+    for (const AttentionSection& section : attention_sections()) resolve_declared_options(e, section);
+  }
+
+  void resolve_declared_options(Experiment& e, const AttentionSection& section) {
+    AttentionConfig& a = e.model.*section.field;
+    const std::string type_key = std::string(section.name) + ".type";
+    if (wrong_keys_.count(type_key) || wrong_keys_.count(std::string(section.name) + ".feature_map")) return;
+    std::vector<const PendingOption*> given;
+    for (const PendingOption& p : pending_) {
+      if (p.section == &section) given.push_back(&p);
     }
+    if (section.is_override && a.type.empty()) {
+      for (const PendingOption* p : given) {
+        error_at(p->key, fmt::format("'{}.{}' has no effect here: {} is not given", section.name, p->name, type_key));
+      }
+      return;
+    }
+    if (!has_attention(a.type)) return;  // which options exist is not known; the type's error says why
     const std::string map = effective_feature_map(a);
     if (!map.empty() && !has_feature_map(map)) return;
-    const std::vector<OptionSpec> specs = declared_options(a);
-    for (const PendingOption& p : pending_) {
-      const OptionSpec* spec = find_option(specs, p.name);
-      const std::string key = kAttentionPrefix + p.name;
-      if (spec == nullptr) {
-        // Another type or map may read it; else it is unknown, with the closest known key.
-        std::vector<std::string> names = schema_.children("model.attention");
-        for (const auto& s : specs) names.push_back(s.name);
-        bool elsewhere = false;
-        for (const auto& m : feature_map_names())
-          elsewhere |= find_option(feature_map_info(m).options, p.name) != nullptr;
-        for (const auto& t : attention_names()) elsewhere |= find_option(attention_info(t).options, p.name) != nullptr;
-        if (elsewhere) {
-          error_at(p.key, fmt::format("'{}' has no effect here: {}", key, attention_key_unread(p.name, a)));
-        } else {
-          const std::string near = closest_match(p.name, names);
-          error_at(p.key, fmt::format("unknown key '{}'{}", key,
-                                      near.empty() ? "" : fmt::format(" (did you mean 'model.attention.{}'?)", near)));
+    std::vector<OptionSpec> specs = declared_options(a);
+    if (!section.is_override) {
+      for (const std::string& type : e.model.layer_attention) {
+        AttentionConfig layer = a;
+        layer.type = type;
+        for (const auto& spec : declared_options(layer)) {
+          if (!find_option(specs, spec.name)) specs.push_back(spec);
         }
-        continue;
       }
-      std::string canonical;
-      const std::string why = check_option(*spec, p.text, &canonical);
-      if (!why.empty()) {
-        error_at(p.value, fmt::format("'{}': {}", key, why));
-        continue;
-      }
-      a.extra.values[p.name] = canonical;
     }
+    for (const PendingOption* p : given) take_declared_option(section, a, specs, *p);
     for (const OptionSpec& spec : specs) {
       if (a.extra.has(spec.name)) continue;
       std::string canonical;
       const std::string why = check_option(spec, spec.default_value, &canonical);
       if (!why.empty()) {
-        diagnostics_.push_back(
-            {file_, 0, 0,
-             fmt::format("the default of '{}{}' does not fit its declaration: {}", kAttentionPrefix, spec.name, why)});
+        diagnostics_.push_back({file_, 0, 0,
+                                fmt::format("the default of '{}.{}' does not fit its declaration: {}", section.name,
+                                            spec.name, why)});
         continue;
       }
       a.extra.values[spec.name] = canonical;
     }
+  }
+
+  // One given key of a section: a declared option checked and taken, or an error saying why not.
+  void take_declared_option(const AttentionSection& section, AttentionConfig& a, const std::vector<OptionSpec>& specs,
+                            const PendingOption& p) {
+    const std::string key = std::string(section.name) + "." + p.name;
+    const OptionSpec* spec = find_option(specs, p.name);
+    if (spec == nullptr) {
+      // Another type or map may read it; else it is unknown, with the closest known key.
+      std::vector<std::string> names = schema_.children(section.name);
+      for (const auto& s : specs) names.push_back(s.name);
+      bool elsewhere = false;
+      for (const auto& m : feature_map_names()) elsewhere |= find_option(feature_map_info(m).options, p.name) != nullptr;
+      for (const auto& t : attention_names()) elsewhere |= find_option(attention_info(t).options, p.name) != nullptr;
+      if (elsewhere) {
+        error_at(p.key, fmt::format("'{}' has no effect here: {}", key, attention_key_unread(p.name, a)));
+      } else {
+        const std::string near = closest_match(p.name, names);
+        error_at(p.key, fmt::format("unknown key '{}'{}", key,
+                                    near.empty() ? "" : fmt::format(" (did you mean '{}.{}'?)", section.name, near)));
+      }
+      return;
+    }
+    std::string canonical;
+    const std::string why = check_option(*spec, p.text, &canonical);
+    if (!why.empty()) {
+      error_at(p.value, fmt::format("'{}': {}", key, why));
+      return;
+    }
+    a.extra.values[p.name] = canonical;
   }
 
   std::string unknown_key_message(const std::string& name, const std::string& prefix) const {
@@ -392,9 +483,8 @@ class Reader {
     const std::string key = text.substr(0, eq);
     const std::string value = text.substr(eq + 1);
     const FieldBase* f = schema_.find(key);
-    if (!f && starts_with(key, kAttentionPrefix) &&
-        key.find('.', std::string(kAttentionPrefix).size()) == std::string::npos) {
-      add_pending(key.substr(std::string(kAttentionPrefix).size()), value, {where, 0, 0}, {where, 0, 0});
+    if (const AttentionSection* section = attention_section_of(key); !f && section != nullptr) {
+      add_pending(section, key.substr(std::string(section->name).size() + 1), value, {where, 0, 0}, {where, 0, 0});
       return;
     }
     if (!f) {
@@ -441,20 +531,49 @@ class Reader {
       error_for({"model.heads", "model.d_model"},
                 fmt::format("model.d_model ({}) must be divisible by model.heads ({})", m.d_model, m.heads));
     }
-    if (const std::string map = effective_feature_map(a); !map.empty()) {
-      if (!has_feature_map(map)) {
-        error_for({"model.attention.feature_map", "model.attention.type"}, unknown_feature_map(map));
-      } else if (feature_map_info(map).needs_features && a.features == 0) {
-        error_for({"model.attention.type", "model.attention.feature_map", "model.attention.features"},
-                  fmt::format("{} attention with the {} feature map needs model.attention.features > 0 (the "
-                              "width of its features, e.g. 64)",
-                              a.type, map));
+    check_attention(a, "model.attention");
+    for (const std::string& type : m.layer_attention) {
+      AttentionConfig layer = a;
+      layer.type = type;
+      if (!has_attention(type)) {
+        error_for({"model.layer_attention"}, fmt::format("'model.layer_attention': {}", unknown_attention(type)));
+      } else {
+        check_attention(layer, "model.attention");
+      }
+    }
+    if (!m.layer_attention.empty() && static_cast<std::int64_t>(m.layer_attention.size()) != m.layers) {
+      error_for({"model.layer_attention", "model.layers"},
+                fmt::format("model.layer_attention names {} attention types for model.layers = {}: one per layer",
+                            m.layer_attention.size(), m.layers));
+    }
+    for (const AttentionSection& section : attention_sections()) {
+      const AttentionConfig& o = m.*section.field;
+      if (!section.is_override || o.type.empty()) continue;
+      if (!has_attention(o.type)) {
+        error_for({std::string(section.name) + ".type"},
+                  fmt::format("'{}.type': {}", section.name, unknown_attention(o.type)));
+      } else {
+        check_attention(o, section.name);
       }
     }
     if (m.positional == "learned" && e.data.kind == "synthetic" && longest_sequence(e) > m.max_len) {
       error_for({"model.max_len", "model.positional", "data.synthetic.max_len", "data.seq_len"},
                 fmt::format("model.max_len ({}) is shorter than the longest synthetic sequence ({})", m.max_len,
                             longest_sequence(e)));
+    }
+  }
+
+  // An attention section's feature map: registered, and given the features it needs.
+  void check_attention(const AttentionConfig& a, const std::string& section) {
+    const std::string map = effective_feature_map(a);
+    if (map.empty()) return;
+    if (!has_feature_map(map)) {
+      error_for({section + ".feature_map", section + ".type"}, unknown_feature_map(map));
+    } else if (feature_map_info(map).needs_features && a.features == 0) {
+      error_for({section + ".type", section + ".feature_map", section + ".features"},
+                fmt::format("{} attention with the {} feature map needs {}.features > 0 (the width of its features, "
+                            "e.g. 64)",
+                            a.type, map, section));
     }
   }
 
@@ -531,6 +650,11 @@ class Reader {
                               s.type, s.warmup, total, s.warmup));
       }
     }
+    if (!t.time_budget.empty() && !parse_duration(t.time_budget)) {
+      error_for({"train.time_budget"},
+                fmt::format("'train.time_budget' expects a duration such as 90s, 25m or 1h30m, got '{}'",
+                            t.time_budget));
+    }
     if (t.patience > 0 && t.valid_interval == 0) {
       error_for({"train.patience", "train.valid_interval"},
                 "train.patience needs train.valid_interval > 0 (early stopping counts validations)");
@@ -597,11 +721,12 @@ std::string to_yaml(const Experiment& e) {
   // double-quoted so that "1" or "yes" read back as strings.
   std::string out;
   std::vector<std::string> open;  // the sections currently open
-  // The options the attention type and feature map declare go after the last model.attention key.
-  bool in_attention = false;
-  const auto declared = [&] {
-    const std::vector<OptionSpec> specs = declared_options(e.model.attention);
-    for (const auto& [name, text] : e.model.attention.extra.values) {
+  // The options an attention type and feature map declare go after the last key of their section.
+  const AttentionSection* in_section = nullptr;
+  const auto declared = [&](const AttentionSection& section) {
+    const AttentionConfig& a = e.model.*section.field;
+    const std::vector<OptionSpec> specs = declared_options(a);
+    for (const auto& [name, text] : a.extra.values) {
       const OptionSpec* spec = find_option(specs, name);
       std::string value = text;
       if (spec == nullptr || spec->type == OptionType::string) {
@@ -615,9 +740,9 @@ std::string to_yaml(const Experiment& e) {
   for (const auto& f : experiment_schema().fields()) {
     if (!inapplicable(f->key(), e).empty()) continue;
     if (std::string(f->type_name()) == "list" && f->value_text(e) == "[]") continue;  // none given
-    const bool attention_key = starts_with(f->key(), kAttentionPrefix);
-    if (in_attention && !attention_key) declared();
-    in_attention = attention_key;
+    const AttentionSection* section = attention_section_of(f->key());
+    if (in_section != nullptr && section != in_section) declared(*in_section);
+    in_section = section;
     std::vector<std::string> parts;
     std::stringstream ks(f->key());
     for (std::string p; std::getline(ks, p, '.');) parts.push_back(p);
@@ -636,7 +761,7 @@ std::string to_yaml(const Experiment& e) {
     }
     out += std::string(2 * (parts.size() - 1), ' ') + parts.back() + ": " + value + "\n";
   }
-  if (in_attention) declared();
+  if (in_section != nullptr) declared(*in_section);
   return out;
 }
 
@@ -715,14 +840,16 @@ std::vector<std::string> differing_keys(const Experiment& a, const Experiment& b
     if (!inapplicable(f->key(), a).empty() && !inapplicable(f->key(), b).empty()) continue;
     if (f->value_text(a) != f->value_text(b)) out.push_back(f->key());
   }
-  std::set<std::string> names;
-  for (const auto& [name, text] : a.model.attention.extra.values) names.insert(name);
-  for (const auto& [name, text] : b.model.attention.extra.values) names.insert(name);
-  for (const auto& name : names) {
-    const auto& x = a.model.attention.extra.values;
-    const auto& y = b.model.attention.extra.values;
-    if (x.count(name) != y.count(name) || (x.count(name) && x.at(name) != y.at(name))) {
-      out.push_back(kAttentionPrefix + name);
+  for (const AttentionSection& section : attention_sections()) {
+    const auto& x = (a.model.*section.field).extra.values;
+    const auto& y = (b.model.*section.field).extra.values;
+    std::set<std::string> names;
+    for (const auto& [name, text] : x) names.insert(name);
+    for (const auto& [name, text] : y) names.insert(name);
+    for (const auto& name : names) {
+      if (x.count(name) != y.count(name) || (x.count(name) && x.at(name) != y.at(name))) {
+        out.push_back(std::string(section.name) + "." + name);
+      }
     }
   }
   return out;
@@ -741,12 +868,53 @@ Experiment with_absolute_paths(const Experiment& e) {
 
 std::string key_value_text(const Experiment& e, const std::string& key) {
   if (const FieldBase* f = experiment_schema().find(key)) return f->value_text(e);
-  if (starts_with(key, kAttentionPrefix)) {
-    const auto& values = e.model.attention.extra.values;
-    auto it = values.find(key.substr(std::string(kAttentionPrefix).size()));
+  if (const AttentionSection* section = attention_section_of(key)) {
+    const auto& values = (e.model.*section->field).extra.values;
+    auto it = values.find(key.substr(std::string(section->name).size() + 1));
     if (it != values.end()) return it->second;
   }
   return "";
+}
+
+std::optional<double> parse_duration(const std::string& text) {
+  double total = 0.0;
+  std::size_t i = 0;
+  bool any = false;
+  while (i < text.size()) {
+    // Digits and a decimal point only: no sign, space, exponent, hex or "inf" that stod would take.
+    std::size_t digits = i;
+    while (digits < text.size() && (std::isdigit(static_cast<unsigned char>(text[digits])) || text[digits] == '.')) {
+      ++digits;
+    }
+    if (digits == i) return std::nullopt;
+    std::size_t used = 0;
+    double value = 0.0;
+    try {
+      value = std::stod(text.substr(i, digits - i), &used);
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+    if (i + used != digits || digits >= text.size()) return std::nullopt;
+    i = digits;
+    const char unit = text[i++];
+    if (unit == 'h') {
+      total += 3600.0 * value;
+    } else if (unit == 'm') {
+      total += 60.0 * value;
+    } else if (unit == 's') {
+      total += value;
+    } else {
+      return std::nullopt;
+    }
+    any = true;
+  }
+  if (!any || !(total > 0)) return std::nullopt;
+  return total;
+}
+
+double time_budget_seconds(const Experiment& e) {
+  if (e.train.time_budget.empty()) return 0.0;
+  return parse_duration(e.train.time_budget).value_or(0.0);
 }
 
 }  // namespace kat

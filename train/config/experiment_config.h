@@ -9,6 +9,7 @@
 // d_model % heads != 0. All problems are reported at once in one ConfigError, each as
 // FILE:LINE:COL: message.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,12 @@ std::vector<std::string> differing_keys(const Experiment& a, const Experiment& b
 // The value of `key` (a schema key or an option an extension declares) as YAML text; "" when unset.
 std::string key_value_text(const Experiment& e, const std::string& key);
 
+// A duration as experiment files write it: "90s", "25m", "1h30m", "2h", "1.5h"; nullopt when the
+// text is not one (or is not positive).
+std::optional<double> parse_duration(const std::string& text);
+// train.time_budget in seconds, 0 for none.
+double time_budget_seconds(const Experiment& e);
+
 // `e` with its data paths (data.train, data.valid) made absolute against the current folder and
 // normalized, as a run folder's config.yaml keeps them.
 Experiment with_absolute_paths(const Experiment& e);
@@ -54,6 +61,24 @@ std::string effective_feature_map(const AttentionConfig& a);
 // Why the experiment's attention type and feature map do not read model.attention.<name> ("it
 // applies to the feature maps favor+, favor-trig, not elu"), or "" when one of them does.
 std::string attention_key_unread(const std::string& name, const AttentionConfig& a);
+
+// The sections of an experiment that describe attention: model.attention (every sublayer by
+// default) and the overrides of a hybrid translation model, each active when its type is given.
+struct AttentionSection {
+  const char* name;                        // "model.cross_attention"
+  AttentionConfig ModelConfig::*field;     // &ModelConfig::cross_attention
+  bool is_override;                        // false for model.attention
+  const char* role;                        // "the decoder's cross-attention", for messages
+};
+const std::vector<AttentionSection>& attention_sections();
+// The section `key` is a direct child of (model.cross_attention.nu), or nullptr.
+const AttentionSection* attention_section_of(const std::string& key);
+// Why model.attention.<name> has no effect: read by none of model.attention's type and map, nor by
+// the types of model.layer_attention; "" when one of them reads it.
+std::string attention_key_unread_in_stack(const std::string& name, const ModelConfig& m);
+// "linear self / softmax cross", "softmax, linear, linear, softmax", "performer (favor+)": the
+// attention of a model in a few words, for tables.
+std::string describe_attention(const Experiment& e);
 
 // The sizes a synthetic data set implies for the model, used by validation and by the data
 // factory: the vocabulary (symbols plus pad, bos, eos, sep) and the longest decoder input.

@@ -1,4 +1,6 @@
 // The declaration table of experiment files: every key once, with its default, help and range.
+#include <fmt/format.h>
+
 #include "layers/attention/registry.h"
 #include "layers/feed_forward.h"
 #include "train/config/experiment_config.h"
@@ -46,6 +48,7 @@ std::string rows_of_seq_len(const Experiment& e) {
 std::string without_max_tokens(const Experiment& e) {
   return e.data.max_tokens > 0 ? "data.max_tokens sizes the batches" : "";
 }
+std::string lm(const Experiment& e) { return e.task == "lm" ? "" : "it applies to task: lm only"; }
 std::string translation(const Experiment& e) {
   return e.task == "translation" ? "" : "it applies to task: translation only";
 }
@@ -57,10 +60,6 @@ std::string decaying_schedule(const Experiment& e) {
   return e.schedule.type == "cosine" || e.schedule.type == "linear"
              ? ""
              : "it applies to the cosine and linear schedules only";
-}
-// A shared key of model.attention: read when the attention type or its feature map says so.
-FieldBase::Rule attention_key(const char* name) {
-  return [name](const Experiment& e) { return attention_key_unread(name, e.model.attention); };
 }
 
 }  // namespace rule
@@ -219,45 +218,75 @@ void add_model(Schema& s) {
       .applies_when(rule::translation);
 }
 
-void add_attention(Schema& s) {
-  s.string("model.attention.type", member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::type),
-           "softmax",
-           "Attention kernel by its registered name (the list below the keys): softmax (Vaswani et al. 2017), "
-           "linear (Katharopoulos et al. 2020), performer (Choromanski et al. 2021), or one a plugin registers.")
-      .one_of(attention_names);
-  s.string("model.attention.feature_map",
-           member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::feature_map), "",
+// The keys of one attention section (model.attention, or an override of a hybrid translation
+// model), each applying when the section's type or feature map reads it.
+void add_attention_section(Schema& s, const AttentionSection& section) {
+  const std::string p = std::string(section.name) + ".";
+  const auto field = section.field;
+  const auto key_rule = [&section](const char* name) -> FieldBase::Rule {
+    if (!section.is_override) {
+      return [name](const Experiment& e) { return attention_key_unread_in_stack(name, e.model); };
+    }
+    return [name, &section](const Experiment& e) {
+      const AttentionConfig& a = e.model.*section.field;
+      if (a.type.empty()) return fmt::format("{}.type is not given", section.name);
+      return attention_key_unread(name, a);
+    };
+  };
+  if (section.is_override) {
+    s.string(p + "type", member(&Experiment::model, field, &AttentionConfig::type), "",
+             fmt::format("translation: the attention type of {} when it differs from model.attention (a hybrid); the "
+                         "other keys of this section then describe it, with model.attention's defaults. Empty: "
+                         "model.attention.",
+                         section.role))
+        .applies_when(rule::translation);
+  } else {
+    s.string(p + "type", member(&Experiment::model, field, &AttentionConfig::type), "softmax",
+             "Attention kernel by its registered name (the list below the keys): softmax (Vaswani et al. 2017), "
+             "linear (Katharopoulos et al. 2020), performer (Choromanski et al. 2021), or one a plugin registers.")
+        .one_of(attention_names);
+  }
+  s.string(p + "feature_map", member(&Experiment::model, field, &AttentionConfig::feature_map), "",
            "Attention with a feature map (linear, performer): the map by its registered name (the list below the "
            "keys), or one a plugin registers; empty for the type's own (linear: elu, performer: favor+).")
-      .applies_when(rule::attention_key("feature_map"));
-  s.integer("model.attention.features", member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::features),
-            0, "Random feature maps (favor+, favor-trig): the number of random features m (required).")
+      .applies_when(key_rule("feature_map"));
+  s.integer(p + "features", member(&Experiment::model, field, &AttentionConfig::features), 0,
+            "Random feature maps (favor+, favor-trig): the number of random features m (required).")
       .at_least(0)
-      .applies_when(rule::attention_key("features"));
-  s.integer("model.attention.redraw_interval",
-            member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::redraw_interval), 0,
+      .applies_when(key_rule("features"));
+  s.integer(p + "redraw_interval", member(&Experiment::model, field, &AttentionConfig::redraw_interval), 0,
             "Random feature maps: redraw the random projections every this many training steps (0: never).")
       .at_least(0)
-      .applies_when(rule::attention_key("redraw_interval"));
-  s.boolean("model.attention.orthogonal",
-            member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::orthogonal), true,
+      .applies_when(key_rule("redraw_interval"));
+  s.boolean(p + "orthogonal", member(&Experiment::model, field, &AttentionConfig::orthogonal), true,
             "Random feature maps: blocks of orthogonal projections (true) or i.i.d. Gaussian ones.")
-      .applies_when(rule::attention_key("orthogonal"));
-  s.string("model.attention.norms", member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::norms), "chi",
+      .applies_when(key_rule("orthogonal"));
+  s.string(p + "norms", member(&Experiment::model, field, &AttentionConfig::norms), "chi",
            "Random feature maps: norms of the orthogonal rows, chi-distributed (chi) or all sqrt(d) (sqrt_d).")
       .one_of({"chi", "sqrt_d"})
-      .applies_when(rule::attention_key("norms"));
-  s.number("model.attention.feature_eps",
-           member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::feature_eps), 1e-6,
+      .applies_when(key_rule("norms"));
+  s.number(p + "feature_eps", member(&Experiment::model, field, &AttentionConfig::feature_eps), 1e-6,
            "relu: added to every feature.")
       .at_least(0.0)
-      .applies_when(rule::attention_key("feature_eps"));
-  s.number("model.attention.eps", member(&Experiment::model, &ModelConfig::attention, &AttentionConfig::eps), -1,
+      .applies_when(key_rule("feature_eps"));
+  s.number(p + "eps", member(&Experiment::model, field, &AttentionConfig::eps), -1,
            "linear, performer: added to every attention normalizer; negative: the feature map's own, 1e-6, or "
            "1e-30 for favor+ and favor-trig, whose stabilized features have no fixed scale (a larger value would "
            "bias their attention).")
       .at_least(-1.0)
-      .applies_when(rule::attention_key("eps"));
+      .applies_when(key_rule("eps"));
+}
+
+void add_attention(Schema& s) {
+  for (const AttentionSection& section : attention_sections()) {
+    add_attention_section(s, section);
+    if (section.is_override) continue;
+    s.strings("model.layer_attention", member(&Experiment::model, &ModelConfig::layer_attention), {},
+              "lm: a hybrid stack, the attention type of each layer in order (one per model.layers); the other "
+              "keys of model.attention apply to every layer that reads them. Empty: model.attention.type.")
+        .one_of(attention_names)
+        .applies_when(rule::lm);
+  }
 }
 
 void add_optim(Schema& s) {
@@ -356,6 +385,10 @@ void add_train(Schema& s) {
   s.integer("train.log_interval", member(&Experiment::train, &TrainConfig::log_interval), 10,
             "Log a line and a metrics.jsonl record every this many steps.")
       .at_least(1);
+  s.string("train.time_budget", member(&Experiment::train, &TrainConfig::time_budget), "",
+           "Stop once the training steps have taken this long, validation and checkpoints not counted (90s, 25m, "
+           "1h30m), train.steps remaining a cap: runs compared at equal time. A resumed run continues the count. "
+           "Empty: no budget.");
   s.integer("train.seed", member(&Experiment::train, &TrainConfig::seed), 1,
             "Seed of the model's initialization, dropout and the training data stream.")
       .at_least(0);

@@ -268,6 +268,7 @@ std::vector<unsigned char> file_image(const std::string& name, const Checkpoint&
   set_attr(trainer.get(), "epoch", p.epoch);
   set_attr(trainer.get(), "tokens", p.tokens);
   set_attr(trainer.get(), "wall_seconds", p.wall_seconds);
+  set_attr(trainer.get(), "train_seconds", p.train_seconds);
   set_attr(trainer.get(), "best_valid_loss", p.best_valid_loss);
   set_attr(trainer.get(), "best_step", p.best_step);
   set_attr(trainer.get(), "validations_since_best", p.validations_since_best);
@@ -462,6 +463,7 @@ Checkpoint read_file(const std::string& path) {
   p.epoch = get_int(trainer.get(), "epoch");
   p.tokens = get_int(trainer.get(), "tokens");
   p.wall_seconds = get_double(trainer.get(), "wall_seconds");
+  p.train_seconds = has_attr(trainer.get(), "train_seconds") ? get_double(trainer.get(), "train_seconds") : p.wall_seconds;
   p.best_valid_loss = get_double(trainer.get(), "best_valid_loss");
   p.best_step = get_int(trainer.get(), "best_step");
   p.validations_since_best = get_int(trainer.get(), "validations_since_best");

@@ -37,6 +37,9 @@ struct TrainerProgress {
   std::int64_t epoch = 0;   // epochs of the training stream completed
   std::int64_t tokens = 0;  // target tokens trained on
   double wall_seconds = 0.0;
+  // Seconds spent in training steps alone (validation and checkpoints left out): what
+  // train.time_budget counts. Checkpoints written before it existed read it as wall_seconds.
+  double train_seconds = 0.0;
   double best_valid_loss = std::numeric_limits<double>::infinity();
   std::int64_t best_step = 0;
   std::int64_t validations_since_best = 0;

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include "core/error.h"
 #include "core/os/process.h"
@@ -18,18 +19,35 @@
 namespace kat {
 namespace {
 
-// A gnuplot datablock of (step, value) for the records that have `key`: numbers only.
+// The x of a record: its step, or its minutes of training; NaN when it has none.
+double x_of(const std::map<std::string, double>& r, PlotX x) {
+  const char* key = x == PlotX::step ? "step" : r.count("train_time") ? "train_time" : "wall_time";
+  const auto it = r.find(key);
+  if (it == r.end()) return std::nan("");
+  return x == PlotX::step ? it->second : it->second / 60.0;
+}
+
+double y_of(double loss, PlotY y) {
+  switch (y) {
+    case PlotY::perplexity: return std::exp(loss);
+    case PlotY::bits: return loss / std::log(2.0);
+    case PlotY::loss: break;
+  }
+  return loss;
+}
+
+// A gnuplot datablock of (x, value) for the records that have `key`: numbers only.
 std::string datablock(const std::string& name, const std::vector<std::map<std::string, double>>& records,
-                      const std::string& key, bool exp_of, std::size_t& points) {
+                      const std::string& key, std::optional<PlotY> y, PlotX x, std::size_t& points) {
   std::string out = fmt::format("${} << EOD\n", name);
   points = 0;
   for (const auto& r : records) {
-    auto s = r.find("step");
-    auto v = r.find(key);
-    if (s == r.end() || v == r.end()) continue;
-    const double value = exp_of ? std::exp(v->second) : v->second;
-    if (!std::isfinite(s->second) || !std::isfinite(value)) continue;
-    out += fmt::format("{} {}\n", s->second, value);
+    const auto v = r.find(key);
+    if (v == r.end()) continue;
+    const double at = x_of(r, x);
+    const double value = y ? y_of(v->second, *y) : v->second;
+    if (!std::isfinite(at) || !std::isfinite(value)) continue;
+    out += fmt::format("{} {}\n", at, value);
     ++points;
   }
   return out + "EOD\n";
@@ -77,9 +95,9 @@ std::string gnuplot_script(const PlotSpec& spec) {
   for (std::size_t i = 0; i < spec.runs.size(); ++i) {
     const auto& records = spec.runs[i].records;
     std::size_t n_train = 0, n_valid = 0, n_bleu = 0;
-    script += datablock(fmt::format("train{}", i), records, "train_loss", spec.perplexity, n_train);
-    script += datablock(fmt::format("valid{}", i), records, "val_loss", spec.perplexity, n_valid);
-    script += datablock(fmt::format("bleu{}", i), records, "bleu", false, n_bleu);
+    script += datablock(fmt::format("train{}", i), records, "train_loss", spec.y, spec.x, n_train);
+    script += datablock(fmt::format("valid{}", i), records, "val_loss", spec.y, spec.x, n_valid);
+    script += datablock(fmt::format("bleu{}", i), records, "bleu", std::nullopt, spec.x, n_bleu);
     const std::string style = fmt::format("lw 2 lc {} title {}", i + 1, gnuplot_literal(spec.runs[i].label));
     // Few points read better with markers.
     auto with = [](std::size_t n) { return n < 30 ? "linespoints pt 7 ps 0.8" : "lines"; };
@@ -89,11 +107,15 @@ std::string gnuplot_script(const PlotSpec& spec) {
   }
   if (train_plots.empty() && valid_plots.empty()) throw Error("kat plot: no loss records to plot");
 
-  const std::string what = spec.perplexity ? "perplexity" : "loss";
+  const char* what = spec.y == PlotY::perplexity ? "perplexity" : spec.y == PlotY::bits ? "bits/token" : "loss";
+  const char* y_label = spec.y == PlotY::perplexity ? "perplexity"
+                        : spec.y == PlotY::bits     ? "bits per token (per character: character models)"
+                                                    : "loss (nats/token)";
   const int panels = bleu_plots.empty() ? 2 : 3;
   script += terminal(spec.format, panels);
-  script += "set grid\nset key top right\nset xlabel 'step'\n";
-  script += fmt::format("set ylabel {}\n", gnuplot_literal(spec.perplexity ? "perplexity" : "loss (nats/token)"));
+  script += fmt::format("set grid\nset key top right\nset xlabel {}\n",
+                        gnuplot_literal(spec.x == PlotX::step ? "step" : "training minutes"));
+  script += fmt::format("set ylabel {}\n", gnuplot_literal(y_label));
   if (spec.log_y) script += "set logscale y\n";
   script += fmt::format("set multiplot layout 1,{} title {}\n", panels,
                         gnuplot_literal(spec.title.empty() ? "kat runs" : spec.title));
@@ -106,8 +128,8 @@ std::string gnuplot_script(const PlotSpec& spec) {
       script += "plot " + fmt::format("{}", fmt::join(plots, ", \\\n     ")) + "\n";
     }
   };
-  panel("training " + what, train_plots);
-  panel("validation " + what, valid_plots);
+  panel(std::string("training ") + what, train_plots);
+  panel(std::string("validation ") + what, valid_plots);
   if (!bleu_plots.empty()) {
     script += "unset logscale y\nset ylabel 'BLEU'\nset key bottom right\n";
     panel("validation BLEU", bleu_plots);
@@ -147,10 +169,11 @@ std::vector<std::string> run_labels(const std::vector<std::string>& folders) {
 }
 
 void plot_runs(const std::vector<std::string>& folders, const std::string& output, const std::string& title,
-               bool perplexity, bool log_y) {
+               PlotY y, bool log_y, PlotX x) {
   PlotSpec spec;
   spec.title = title;
-  spec.perplexity = perplexity;
+  spec.y = y;
+  spec.x = x;
   spec.log_y = log_y;
   spec.format = plot_format_for(output);
   const auto labels = run_labels(folders);

@@ -22,10 +22,18 @@ struct PlotSeries {
 
 enum class PlotFormat { png, svg, pdf };
 
+// What the y axes show: the loss in nats per token, its exp (perplexity), or bits per token (per
+// character for a character model).
+enum class PlotY { loss, perplexity, bits };
+// What the x axis counts: steps, or minutes of training (train_time, the steps alone as
+// train.time_budget counts them; wall_time for runs whose records lack it).
+enum class PlotX { step, time };
+
 struct PlotSpec {
   std::vector<PlotSeries> runs;
-  std::string title;        // empty: "kat runs"
-  bool perplexity = false;  // exp(loss) instead of the loss
+  std::string title;  // empty: "kat runs"
+  PlotY y = PlotY::loss;
+  PlotX x = PlotX::step;
   bool log_y = false;
   PlotFormat format = PlotFormat::png;
 };
@@ -48,6 +56,6 @@ std::vector<std::string> run_labels(const std::vector<std::string>& folders);
 // Throws kat::Error for a run without metrics or a bad output name, kat::SystemError when gnuplot
 // is missing or fails.
 void plot_runs(const std::vector<std::string>& folders, const std::string& output, const std::string& title,
-               bool perplexity = false, bool log_y = false);
+               PlotY y = PlotY::loss, bool log_y = false, PlotX x = PlotX::step);
 
 }  // namespace kat
