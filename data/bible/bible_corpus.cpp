@@ -60,7 +60,7 @@ std::string mean(std::int64_t total, std::int64_t n) {
 
 }  // namespace
 
-std::vector<Verse> read_bible_verses(const ImpExport& exported) {
+std::vector<Verse> read_bible_verses(const ImpExport& exported, std::int64_t* drop_caps) {
   const std::vector<ImpRecord> records = parse_imp(exported.text, exported.source);
   std::vector<Verse> verses;
   std::unordered_map<std::string, std::int64_t> seen;
@@ -72,8 +72,18 @@ std::vector<Verse> read_bible_verses(const ImpExport& exported) {
       throw Error(exported.source + ":" + std::to_string(r.line) + ": verse " + r.key +
                   " appears twice (first at line " + std::to_string(it->second) + ")");
     }
-    verses.push_back({std::move(*key), restore_drop_cap(osis_to_text(r.body)), r.line});
+    verses.push_back({std::move(*key), osis_to_text(r.body), r.line});
   }
+  // Drop capitals, with the case of each word as the whole text writes it.
+  WordForms forms;
+  for (const Verse& v : verses) forms.add_verse(v.text);
+  std::int64_t restored = 0;
+  for (Verse& v : verses) {
+    std::string text = restore_drop_cap(v.text, forms);
+    restored += text != v.text;
+    v.text = std::move(text);
+  }
+  if (drop_caps != nullptr) *drop_caps = restored;
   if (verses.empty()) {
     throw Error(exported.source + ": no verse records (expected keys such as '$$$Genesis 1:1'; is it a Bible?)");
   }
@@ -82,9 +92,9 @@ std::vector<Verse> read_bible_verses(const ImpExport& exported) {
 
 BibleCorpusStats write_bible_corpus(const ImpExport& english, const ImpExport& spanish, const std::string& out_dir,
                                     const BibleCorpusOptions& options) {
-  const std::vector<Verse> en = read_bible_verses(english);
-  const std::vector<Verse> es = read_bible_verses(spanish);
   BibleCorpusStats stats;
+  const std::vector<Verse> en = read_bible_verses(english, &stats.english_drop_caps);
+  const std::vector<Verse> es = read_bible_verses(spanish, &stats.spanish_drop_caps);
   stats.english_keys = static_cast<std::int64_t>(en.size());
   stats.spanish_keys = static_cast<std::int64_t>(es.size());
   for (const Verse& v : en) stats.english_verses += !v.text.empty();
@@ -200,6 +210,8 @@ std::string BibleCorpusStats::to_text(const BibleCorpusOptions& options) const {
   s << "english.verses_with_text " << english_verses << "\n";
   s << "spanish.verse_keys " << spanish_keys << "\n";
   s << "spanish.verses_with_text " << spanish_verses << "\n";
+  s << "english.drop_capitals_restored " << english_drop_caps << "\n";
+  s << "spanish.drop_capitals_restored " << spanish_drop_caps << "\n";
   s << "alignment.shared_books " << shared_books << "\n";
   s << "alignment.keys_with_text_in_both " << candidates << "\n";
   s << "alignment.pairs_kept " << pairs << "\n";

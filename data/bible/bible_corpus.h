@@ -29,9 +29,10 @@ struct ImpExport {
   std::string source;
 };
 
-// The verse records of an export in order, cleaned. Throws kat::Error naming the source and line
-// for a key that appears twice, and when the export holds no verse at all.
-std::vector<Verse> read_bible_verses(const ImpExport& exported);
+// The verse records of an export in order, cleaned (drop capitals restored: *drop_caps counts the
+// verses changed). Throws kat::Error naming the source and line for a key that appears twice, and
+// when the export holds no verse at all.
+std::vector<Verse> read_bible_verses(const ImpExport& exported, std::int64_t* drop_caps = nullptr);
 
 struct BibleCorpusOptions {
   std::string english_module = "engWEB2015eb";  // names for STATS only
@@ -51,6 +52,7 @@ struct SplitCounts {
 struct BibleCorpusStats {
   std::int64_t english_keys = 0, english_verses = 0;  // verse keys; those with text
   std::int64_t spanish_keys = 0, spanish_verses = 0;
+  std::int64_t english_drop_caps = 0, spanish_drop_caps = 0;  // verses whose drop capital was restored
   std::int64_t shared_books = 0;
   std::int64_t candidates = 0;                              // keys with text on both sides
   std::int64_t pairs = 0;                                   // aligned pairs kept

@@ -90,9 +90,53 @@ bool all_upper(const std::vector<Letter>& w) {
   return !w.empty();
 }
 
+// The start of the next word at or after `at` (the end of the text when there is none).
+std::size_t next_word(const std::string& s, std::size_t at) {
+  while (at < s.size() && !is_letter(decode(s, at).code)) at += decode(s, at).bytes;
+  return at;
+}
+
+std::size_t length_of(const std::vector<Letter>& w) {
+  std::size_t n = 0;
+  for (const auto& l : w) n += l.bytes;
+  return n;
+}
+
+// The word with its letters from `from` on in lower case; nullopt when one has no lower case here.
+std::optional<std::string> lowered(const std::vector<Letter>& w, std::size_t from) {
+  std::string out;
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    if (i < from) {
+      encode(w[i].code, out);
+      continue;
+    }
+    const auto lower = to_lower(w[i].code);
+    if (!lower) return std::nullopt;
+    encode(*lower, out);
+  }
+  return out;
+}
+
 }  // namespace
 
-std::string restore_drop_cap(const std::string& verse) {
+void WordForms::add_verse(const std::string& verse) {
+  std::size_t at = next_word(verse, 0);
+  bool first = true;
+  while (at < verse.size()) {
+    const std::vector<Letter> w = word_at(verse, at);
+    const std::size_t n = length_of(w);
+    if (!first) ++counts_[verse.substr(at, n)];
+    first = false;
+    at = next_word(verse, at + n);
+  }
+}
+
+std::int64_t WordForms::count(const std::string& form) const {
+  const auto it = counts_.find(form);
+  return it == counts_.end() ? 0 : it->second;
+}
+
+std::string restore_drop_cap(const std::string& verse, const WordForms& forms) {
   // The first word: after any opening punctuation (a quotation mark, a parenthesis).
   std::size_t start = 0;
   while (start < verse.size() && !is_letter(decode(verse, start).code)) {
@@ -100,23 +144,43 @@ std::string restore_drop_cap(const std::string& verse) {
     if (l.code == ' ' || (l.code >= '0' && l.code <= '9')) return verse;  // no word first
     start += l.bytes;
   }
-  const std::vector<Letter> first = word_at(verse, start);
-  if (first.size() < 2 || !all_upper(first)) return verse;
-  std::size_t end = start;
-  for (const auto& l : first) end += l.bytes;
-  // The next word: capitals running on are an inscription or a heading, kept as they are.
-  std::size_t next = end;
-  while (next < verse.size() && !is_letter(decode(verse, next).code)) next += decode(verse, next).bytes;
-  const std::vector<Letter> second = word_at(verse, next);
-  if (all_upper(second) && second.size() >= 2) return verse;
-  std::string out = verse.substr(0, start);
-  encode(first[0].code, out);
-  for (std::size_t i = 1; i < first.size(); ++i) {
-    const auto lower = to_lower(first[i].code);
-    if (!lower) return verse;  // a letter without a lower case here: leave the word
-    encode(*lower, out);
+  // The words in capitals at the start: one or two, then one that is not (capitals running on are
+  // an inscription or a heading, kept as they are).
+  struct Word {
+    std::size_t at;
+    std::vector<Letter> letters;
+  };
+  std::vector<Word> run;
+  std::size_t at = start;
+  while (at < verse.size()) {
+    std::vector<Letter> w = word_at(verse, at);
+    if (!all_upper(w)) break;
+    if (run.size() == 2) return verse;
+    run.push_back({at, std::move(w)});
+    at = next_word(verse, at + length_of(run.back().letters));
   }
-  return out + verse.substr(end);
+  if (at >= verse.size()) return verse;  // nothing but capitals: not a drop capital
+  bool long_word = false;
+  for (const Word& w : run) long_word |= w.letters.size() >= 2;
+  if (!long_word) return verse;
+  std::string out = verse.substr(0, start);
+  std::size_t copied = start;
+  for (std::size_t k = 0; k < run.size(); ++k) {
+    const Word& w = run[k];
+    out += verse.substr(copied, w.at - copied);
+    const auto title = lowered(w.letters, 1);
+    if (!title) return verse;  // a letter without a lower case here: leave the verse
+    std::string word = *title;
+    if (k > 0) {
+      // A later word in the case the rest of the text writes it in most often.
+      const auto lower = lowered(w.letters, 0);
+      if (!lower) return verse;
+      if (forms.count(*lower) >= forms.count(*title)) word = *lower;
+    }
+    out += word;
+    copied = w.at + length_of(w.letters);
+  }
+  return out + verse.substr(copied);
 }
 
 }  // namespace kat
