@@ -287,7 +287,8 @@ int run_compare(const CompareArgs& a) {
   // NaN (a figure that could not be measured) is written as null.
   write_file_atomic(folder + "/comparison.json", json.dump(2) + "\n");
   std::printf("%s", md.c_str());
-  std::fprintf(stderr, "kat compare: wrote %s/comparison.md, comparison.json, curves.png and curves-time.png\n", folder.c_str());
+  std::fprintf(stderr, "kat compare: wrote %s/comparison.md, comparison.json, curves.png and curves-time.png\n",
+               folder.c_str());
   return 0;
 }
 

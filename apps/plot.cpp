@@ -38,7 +38,8 @@ Runner add_plot(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("plot", "Plot training and validation curves of runs (gnuplot): PNG, SVG or PDF");
   cmd->add_option("runs", args->runs, "Run folders (each with a metrics.jsonl)")->required();
   cmd->add_option("-o,--output", args->output, "Image to write: .png, .svg or .pdf")->capture_default_str();
-  cmd->add_option("--metric", args->metric, "loss (nats/token), ppl, or bits (bits/token: per character for a character model)")
+  cmd->add_option("--metric", args->metric,
+                  "loss (nats/token), ppl, or bits (bits/token: per character for a character model)")
       ->check(CLI::IsMember({"loss", "ppl", "bits"}))
       ->capture_default_str();
   cmd->add_option("--x", args->x, "step, or time (minutes of training steps, as train.time_budget counts them)")

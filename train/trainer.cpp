@@ -55,7 +55,7 @@ TrainResult Trainer::run() {
     const bool updated = s.update(step, totals, result);
     s.progress.train_seconds += std::chrono::duration<double>(Clock::now() - step_start).count();
     if (s.parallel) s.agree_on_train_seconds();  // every rank stops at the same step
-    if (!updated) break;  // diverged
+    if (!updated) break;                         // diverged
     s.report_progress(step, totals);
     s.validate_and_checkpoint(step);
     if (s.options.after_step) s.options.after_step(*this, step);

@@ -21,18 +21,10 @@ namespace {
 namespace fs = std::filesystem;
 
 // Keys a resumed run may change: how long and how often, not what is trained.
-const std::set<std::string> kResumableKeys = {"train.steps",
-                                              "train.epochs",
-                                              "train.valid_interval",
-                                              "train.checkpoint_interval",
-                                              "train.keep_last",
-                                              "train.patience",
-                                              "train.max_bad_steps",
-                                              "train.log_interval",
-                                              "train.threads",
-                                              "train.bucket_mb",
-                                              "train.time_budget",
-                                              "output.dir"};
+const std::set<std::string> kResumableKeys = {
+    "train.steps",     "train.epochs",    "train.valid_interval", "train.checkpoint_interval",
+    "train.keep_last", "train.patience",  "train.max_bad_steps",  "train.log_interval",
+    "train.threads",   "train.bucket_mb", "train.time_budget",    "output.dir"};
 
 // A 64-bit checksum of every parameter, buffer and generator state of the model, in the state
 // dict's (sorted) order: equal on every rank of a data-parallel run unless their models differ.

@@ -161,10 +161,9 @@ void Trainer::State::report_progress(std::int64_t step, const StepTotals& t) {
       seconds > 0 && interval_tokens > 0 ? static_cast<double>(interval_tokens) / seconds : tokens_per_second;
   const double mean_norm = interval_steps > 0 ? interval_norm / static_cast<double>(interval_steps) : t.norm;
   const double done_steps = static_cast<double>(step - first_step);
-  double eta = exp.train.steps > 0 && done_steps > 0
-                   ? std::chrono::duration<double>(Clock::now() - run_start).count() / done_steps *
-                         static_cast<double>(exp.train.steps - step)
-                   : std::nan("");
+  double eta = exp.train.steps > 0 && done_steps > 0 ? std::chrono::duration<double>(Clock::now() - run_start).count() /
+                                                           done_steps * static_cast<double>(exp.train.steps - step)
+                                                     : std::nan("");
   if (const double budget = time_budget_seconds(exp); budget > 0) {
     eta = std::fmin(eta, std::max(0.0, budget - progress.train_seconds));  // fmin ignores a NaN
   }

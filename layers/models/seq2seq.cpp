@@ -14,7 +14,8 @@ Seq2Seq::Seq2Seq(const Seq2SeqOptions& o, Rng& rng) : Module("seq2seq") {
     s.layers = layers;
     s.layer = o.layer;
     if (self) s.layer.attention = *self;
-    s.layer.cross_attention = o.cross_attention ? o.cross_attention : std::optional<AttentionOptions>(o.layer.attention);
+    s.layer.cross_attention =
+        o.cross_attention ? o.cross_attention : std::optional<AttentionOptions>(o.layer.attention);
     s.positional = o.positional;
     s.max_len = o.max_len;
     s.padding_idx = o.padding_idx;
@@ -25,9 +26,9 @@ Seq2Seq::Seq2Seq(const Seq2SeqOptions& o, Rng& rng) : Module("seq2seq") {
     shared_ = add_module<Embedding>("embedding", EmbeddingOptions{o.src_vocab, o.layer.d_model, o.padding_idx}, rng);
   }
   encoder_ = add_module<TransformerEncoder>("encoder", stack(o.src_vocab, o.encoder_layers, o.encoder_attention),
-                                           shared_, rng);
-  decoder_ = add_module<TransformerDecoder>("decoder", stack(o.tgt_vocab, o.decoder_layers, o.decoder_attention),
-                                           true, shared_, rng);
+                                            shared_, rng);
+  decoder_ = add_module<TransformerDecoder>("decoder", stack(o.tgt_vocab, o.decoder_layers, o.decoder_attention), true,
+                                            shared_, rng);
 }
 
 Variable Seq2Seq::forward(const Tensor& src, const std::vector<std::int64_t>& src_lengths, const Tensor& tgt_in,

@@ -139,13 +139,13 @@ TEST_CASE("drop capitals: a chapter's first word in capitals gets ordinary case,
   forms.add_verse("Habló Jehová á Moisés, y Jehová dijo.");
   forms.add_verse("Jehová es mi pastor; he aquí que siguió.");
   CHECK(forms.count("Jehová") == 2);  // not the second verse's first word
-  CHECK(forms.count("Habló") == 0);  // a verse's first word is not counted
+  CHECK(forms.count("Habló") == 0);   // a verse's first word is not counted
   CHECK(forms.count("Jehov") == 0);
   CHECK(restore_drop_cap("Y JEHOVÁ habló á Moisés", forms) == "Y Jehová habló á Moisés");
   CHECK(restore_drop_cap("Y SIGUIÓ Jacob su camino", forms) == "Y siguió Jacob su camino");
   CHECK(restore_drop_cap("HE AQUÍ que todas estas cosas", forms) == "He aquí que todas estas cosas");
   CHECK(restore_drop_cap("LA SEGUNDA suerte salió", forms) == "La segunda suerte salió");  // unseen: lower case
-  CHECK(restore_drop_cap("Y A", forms) == "Y A");  // no word of two letters
+  CHECK(restore_drop_cap("Y A", forms) == "Y A");                                          // no word of two letters
 }
 
 TEST_CASE("chapter split: stable, about 90/5/5, same for every verse of a chapter") {

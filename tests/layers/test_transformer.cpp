@@ -63,6 +63,30 @@ Tensor random_ids(Rng& rng, std::int64_t b, std::int64_t n, std::int64_t lo, std
   return Tensor::from_vector(v, {b, n});
 }
 
+// An encoder-decoder (source vocabulary 17, target 19) decoded step by step, source padded: each
+// step's logits equal the full forward's; and a beam-style reorder of the states (every
+// sublayer's: KV caches, recurrent sums, projected memory) swaps the next logits with the batch.
+void check_decoding(Seq2Seq& model, Rng& rng) {
+  model.eval();
+  Tensor src = random_ids(rng, 2, 7, 1, 17);
+  Tensor tgt = random_ids(rng, 2, 6, 1, 19);
+  const std::vector<std::int64_t> src_len = {7, 4};
+  Tensor full = model.forward(src, src_len, tgt).data();
+  Tensor memory = model.encode(src, src_len).data();
+  DecodeState state = model.start(memory, src_len);
+  for (std::int64_t t = 0; t < 6; ++t) {
+    Tensor logits = model.step(tgt.slice(1, t, t + 1).reshape({2}).contiguous(), state);
+    CHECK(allclose(logits, full.select(1, t), 1e-5, 1e-5));
+  }
+  DecodeState s2 = model.start(memory, src_len);
+  model.step(tgt.slice(1, 0, 1).reshape({2}).contiguous(), s2);
+  s2.reorder(Tensor::from_vector<std::int64_t>({1, 0}));
+  Tensor swapped =
+      model.step(Tensor::from_vector<std::int64_t>({tgt.data<std::int64_t>()[7], tgt.data<std::int64_t>()[1]}), s2);
+  CHECK(allclose(swapped.select(0, 0), full.select(0, 1).select(0, 1), 1e-5, 1e-5));
+  CHECK(allclose(swapped.select(0, 1), full.select(0, 0).select(0, 1), 1e-5, 1e-5));
+}
+
 }  // namespace
 
 TEST_CASE("language model: changing token t+1 never changes the output at t") {
@@ -223,25 +247,7 @@ TEST_CASE("encoder-decoder: step-by-step decoding equals the full forward, with 
     o.layer.attention = attention_named(attention);
     o.padding_idx = 0;
     Seq2Seq model(o, rng);
-    model.eval();
-    Tensor src = random_ids(rng, 2, 7, 1, 17);
-    Tensor tgt = random_ids(rng, 2, 6, 1, 19);
-    const std::vector<std::int64_t> src_len = {7, 4};
-    Tensor full = model.forward(src, src_len, tgt).data();
-    Tensor memory = model.encode(src, src_len).data();
-    DecodeState state = model.start(memory, src_len);
-    for (std::int64_t t = 0; t < 6; ++t) {
-      Tensor logits = model.step(tgt.slice(1, t, t + 1).reshape({2}).contiguous(), state);
-      CHECK(allclose(logits, full.select(1, t), 1e-5, 1e-5));
-    }
-    // Beam-style reorder: swapping the batch swaps the next logits.
-    DecodeState s2 = model.start(memory, src_len);
-    model.step(tgt.slice(1, 0, 1).reshape({2}).contiguous(), s2);
-    s2.reorder(Tensor::from_vector<std::int64_t>({1, 0}));
-    Tensor swapped =
-        model.step(Tensor::from_vector<std::int64_t>({tgt.data<std::int64_t>()[7], tgt.data<std::int64_t>()[1]}), s2);
-    CHECK(allclose(swapped.select(0, 0), full.select(0, 1).select(0, 1), 1e-5, 1e-5));
-    CHECK(allclose(swapped.select(0, 1), full.select(0, 0).select(0, 1), 1e-5, 1e-5));
+    check_decoding(model, rng);
   }
 }
 
@@ -277,17 +283,7 @@ TEST_CASE("hybrid encoder-decoder: encoder, decoder and cross-attention each the
   CHECK(k[2] == "linear_attention/elu_feature_map");
   CHECK(k[3] == "softmax_attention");
   CHECK(k[5] == "softmax_attention");
-  model.eval();
-  Tensor src = random_ids(rng, 2, 7, 1, 17);
-  Tensor tgt = random_ids(rng, 2, 6, 1, 19);
-  const std::vector<std::int64_t> src_len = {7, 4};
-  Tensor full = model.forward(src, src_len, tgt).data();
-  Tensor memory = model.encode(src, src_len).data();
-  DecodeState state = model.start(memory, src_len);
-  for (std::int64_t t = 0; t < 6; ++t) {
-    Tensor logits = model.step(tgt.slice(1, t, t + 1).reshape({2}).contiguous(), state);
-    CHECK(allclose(logits, full.select(1, t), 1e-5, 1e-5));
-  }
+  check_decoding(model, rng);
 }
 
 TEST_CASE("encoder-decoder: vocabularies shared or separate, embeddings tied or not") {

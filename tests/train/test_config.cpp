@@ -255,9 +255,10 @@ TEST_CASE("config: hybrid models, an attention per sublayer of a translation mod
         std::string::npos);
 
   // A language model: one type per layer, the shared keys read by whichever layers use them.
-  e = parse_experiment("model:\n  layers: 3\n  layer_attention: [linear, softmax, performer]\n"
-                       "  attention: {features: 16}\n",
-                       "exp.yaml");
+  e = parse_experiment(
+      "model:\n  layers: 3\n  layer_attention: [linear, softmax, performer]\n"
+      "  attention: {features: 16}\n",
+      "exp.yaml");
   CHECK(e.model.layer_attention == std::vector<std::string>{"linear", "softmax", "performer"});
   CHECK(describe_attention(e) == "linear, softmax, performer");
   CHECK(to_yaml(parse_experiment(to_yaml(e), "resolved.yaml")) == to_yaml(e));
@@ -266,8 +267,7 @@ TEST_CASE("config: hybrid models, an attention per sublayer of a translation mod
         std::string::npos);
   CHECK(only_problem("model:\n  layers: 2\n  layer_attention: [linear, performer]\n")
             .find("needs model.attention.features > 0") != std::string::npos);
-  CHECK(only_problem("model:\n  layers: 2\n  layer_attention: [linear, softmx]\n").find("softmx") !=
-        std::string::npos);
+  CHECK(only_problem("model:\n  layers: 2\n  layer_attention: [linear, softmx]\n").find("softmx") != std::string::npos);
   CHECK(only_problem(mt + "  layer_attention: [linear, linear]\n").find("applies to task: lm only") !=
         std::string::npos);
   // features is read by the Performer layer even though model.attention.type is softmax.

@@ -97,7 +97,8 @@ TEST_CASE("evaluate: a language model reproduces its validation loss and counts 
   // The last quarter of each 40-token window, positions 30..39, scored apart as well.
   CHECK(e.tail_from == 30);
   std::int64_t tail = 0;
-  for (std::int64_t left = stream - 1; left > 0; left -= 40) tail += std::max<std::int64_t>(0, std::min<std::int64_t>(left, 40) - 30);
+  for (std::int64_t left = stream - 1; left > 0; left -= 40)
+    tail += std::max<std::int64_t>(0, std::min<std::int64_t>(left, 40) - 30);
   CHECK(e.tail_tokens == tail);
   CHECK(std::isfinite(e.tail_loss));
   CHECK(e.tail_loss * static_cast<double>(e.tail_tokens) < e.loss * static_cast<double>(e.tokens));

@@ -112,7 +112,8 @@ TEST_CASE("trainer: N steps in one go equal N/2, a stop, a resume and N/2 more, 
   }
 }
 
-TEST_CASE("trainer: train.time_budget stops the run once its steps have taken that long, and a resume continues the count") {
+TEST_CASE(
+    "trainer: train.time_budget stops the run once its steps have taken that long, and a resume continues the count") {
   ScratchDir dir("budget");
   Experiment e = tiny_lm(dir.file("run"));
   e.train.steps = 1000000;  // a cap the budget reaches first
@@ -477,8 +478,9 @@ TEST_CASE("trainer: label smoothing changes the training loss, not the validatio
 TEST_CASE("kat plot's axes: steps or training minutes, loss, perplexity or bits") {
   PlotSpec spec;
   // Training time where the records have it, wall time where an older run's do not.
-  spec.runs.push_back({"a", {{{"step", 10}, {"train_loss", std::log(4.0)}, {"train_time", 30}, {"wall_time", 40}},
-                             {{"step", 20}, {"val_loss", std::log(2.0)}, {"train_time", 90}, {"wall_time", 120}}}});
+  spec.runs.push_back({"a",
+                       {{{"step", 10}, {"train_loss", std::log(4.0)}, {"train_time", 30}, {"wall_time", 40}},
+                        {{"step", 20}, {"val_loss", std::log(2.0)}, {"train_time", 90}, {"wall_time", 120}}}});
   spec.runs.push_back({"b", {{{"step", 5}, {"train_loss", std::log(8.0)}, {"wall_time", 60}}}});
   const auto block = [](const std::string& script, const std::string& name) {
     const std::size_t at = script.find("$" + name + " << EOD\n");

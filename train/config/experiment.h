@@ -89,7 +89,7 @@ struct TrainConfig {
   std::int64_t log_interval = 0;
   std::int64_t seed = 0;
   std::int64_t threads = 0;
-  double bucket_mb = 0.0;  // data-parallel gradient buckets
+  double bucket_mb = 0.0;   // data-parallel gradient buckets
   std::string time_budget;  // "25m", "1h30m", "90s": stop after this much training time; "" for none
 };
 

@@ -140,8 +140,9 @@ std::string describe_attention(const Experiment& e) {
   const ModelConfig& m = e.model;
   if (!m.layer_attention.empty()) return fmt::format("{}", fmt::join(m.layer_attention, ", "));
   const auto& sections = attention_sections();
-  const bool hybrid = std::any_of(sections.begin(), sections.end(),
-                                  [&](const AttentionSection& s) { return s.is_override && !(m.*s.field).type.empty(); });
+  const bool hybrid = std::any_of(sections.begin(), sections.end(), [&](const AttentionSection& s) {
+    return s.is_override && !(m.*s.field).type.empty();
+  });
   if (!hybrid) return one(m.attention);
   const auto of = [&](AttentionConfig ModelConfig::*f) { return (m.*f).type.empty() ? one(m.attention) : one(m.*f); };
   const std::string encoder = of(&ModelConfig::encoder_attention), decoder = of(&ModelConfig::decoder_attention);
@@ -341,8 +342,8 @@ class Reader {
     Origin key, value;
   };
 
-  void add_pending(const AttentionSection* section, const std::string& name, const std::string& text,
-                   const Origin& key, const Origin& value) {
+  void add_pending(const AttentionSection* section, const std::string& name, const std::string& text, const Origin& key,
+                   const Origin& value) {
     std::erase_if(pending_, [&](const PendingOption& p) {
       return p.section == section && p.name == name;  // an override wins
     });
@@ -393,9 +394,9 @@ class Reader {
       std::string canonical;
       const std::string why = check_option(spec, spec.default_value, &canonical);
       if (!why.empty()) {
-        diagnostics_.push_back({file_, 0, 0,
-                                fmt::format("the default of '{}.{}' does not fit its declaration: {}", section.name,
-                                            spec.name, why)});
+        diagnostics_.push_back(
+            {file_, 0, 0,
+             fmt::format("the default of '{}.{}' does not fit its declaration: {}", section.name, spec.name, why)});
         continue;
       }
       a.extra.values[spec.name] = canonical;
@@ -412,7 +413,8 @@ class Reader {
       std::vector<std::string> names = schema_.children(section.name);
       for (const auto& s : specs) names.push_back(s.name);
       bool elsewhere = false;
-      for (const auto& m : feature_map_names()) elsewhere |= find_option(feature_map_info(m).options, p.name) != nullptr;
+      for (const auto& m : feature_map_names())
+        elsewhere |= find_option(feature_map_info(m).options, p.name) != nullptr;
       for (const auto& t : attention_names()) elsewhere |= find_option(attention_info(t).options, p.name) != nullptr;
       if (elsewhere) {
         error_at(p.key, fmt::format("'{}' has no effect here: {}", key, attention_key_unread(p.name, a)));
@@ -651,9 +653,9 @@ class Reader {
       }
     }
     if (!t.time_budget.empty() && !parse_duration(t.time_budget)) {
-      error_for({"train.time_budget"},
-                fmt::format("'train.time_budget' expects a duration such as 90s, 25m or 1h30m, got '{}'",
-                            t.time_budget));
+      error_for(
+          {"train.time_budget"},
+          fmt::format("'train.time_budget' expects a duration such as 90s, 25m or 1h30m, got '{}'", t.time_budget));
     }
     if (t.patience > 0 && t.valid_interval == 0) {
       error_for({"train.patience", "train.valid_interval"},

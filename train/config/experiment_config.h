@@ -65,10 +65,10 @@ std::string attention_key_unread(const std::string& name, const AttentionConfig&
 // The sections of an experiment that describe attention: model.attention (every sublayer by
 // default) and the overrides of a hybrid translation model, each active when its type is given.
 struct AttentionSection {
-  const char* name;                        // "model.cross_attention"
-  AttentionConfig ModelConfig::*field;     // &ModelConfig::cross_attention
-  bool is_override;                        // false for model.attention
-  const char* role;                        // "the decoder's cross-attention", for messages
+  const char* name;                     // "model.cross_attention"
+  AttentionConfig ModelConfig::*field;  // &ModelConfig::cross_attention
+  bool is_override;                     // false for model.attention
+  const char* role;                     // "the decoder's cross-attention", for messages
 };
 const std::vector<AttentionSection>& attention_sections();
 // The section `key` is a direct child of (model.cross_attention.nu), or nullptr.

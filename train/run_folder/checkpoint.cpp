@@ -463,7 +463,8 @@ Checkpoint read_file(const std::string& path) {
   p.epoch = get_int(trainer.get(), "epoch");
   p.tokens = get_int(trainer.get(), "tokens");
   p.wall_seconds = get_double(trainer.get(), "wall_seconds");
-  p.train_seconds = has_attr(trainer.get(), "train_seconds") ? get_double(trainer.get(), "train_seconds") : p.wall_seconds;
+  p.train_seconds =
+      has_attr(trainer.get(), "train_seconds") ? get_double(trainer.get(), "train_seconds") : p.wall_seconds;
   p.best_valid_loss = get_double(trainer.get(), "best_valid_loss");
   p.best_step = get_int(trainer.get(), "best_step");
   p.validations_since_best = get_int(trainer.get(), "validations_since_best");

@@ -168,8 +168,8 @@ std::vector<std::string> run_labels(const std::vector<std::string>& folders) {
   }
 }
 
-void plot_runs(const std::vector<std::string>& folders, const std::string& output, const std::string& title,
-               PlotY y, bool log_y, PlotX x) {
+void plot_runs(const std::vector<std::string>& folders, const std::string& output, const std::string& title, PlotY y,
+               bool log_y, PlotX x) {
   PlotSpec spec;
   spec.title = title;
   spec.y = y;
