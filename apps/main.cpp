@@ -15,6 +15,7 @@
 #include "apps/commands.h"
 #include "apps/version.h"
 #include "core/error.h"
+#include "core/kernels/blas_kernels.h"
 #include "core/parallel.h"
 #include "layers/plugin.h"
 #include "train/distributed/distributed.h"
@@ -35,13 +36,15 @@ void log_to_stderr() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // First of all: may start kat again on faster OpenBLAS kernels (core/kernels/blas_kernels.h).
+  kat::choose_blas_kernels(argc, argv);
   // Beyond a file-size limit (ulimit -f) a write fails with EFBIG, reported with the file's name,
   // instead of SIGXFSZ ending the process in the middle of writing it.
   std::signal(SIGXFSZ, SIG_IGN);
   log_to_stderr();
   CLI::App app{"kat: Kernelized Attention Trainer"};
   app.fallthrough();  // kat's own options (--threads) also after the subcommand
-  app.set_version_flag("--version", std::string("kat ") + KAT_VERSION);
+  app.set_version_flag("--version", std::string("kat ") + KAT_VERSION + "\n" + kat::describe_blas_kernels());
   app.require_subcommand(1);
   int threads = 0;
   app.add_option("--threads", threads, "Threads for oneTBB and OpenBLAS (default: KAT_NUM_THREADS or all cores)")

@@ -18,8 +18,8 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PEER_ENV = dict(os.environ, LD_LIBRARY_PATH="/usr/lib/x86_64-linux-gnu/openblas-openmp")
-PEER_ENV.setdefault("OPENBLAS_CORETYPE", "Haswell")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from train_step import PEER_ENV, use_kats_kernels  # noqa: E402
 
 # (label, kat method, kat features, torch method, largest N worth running for each side)
 CASES = [
@@ -51,6 +51,7 @@ def main():
     kat_bin = os.path.join(a.build, "bench", "attention_layer")
     if not os.path.exists(kat_bin):
         sys.exit(f"attention.py: {kat_bin} not found; build it: cmake --build {a.build} --target attention_layer")
+    use_kats_kernels(a.build)  # the peer on the kernels kat chose for this CPU
     peer = os.path.join(HERE, "peers", "attention_peer.py")
     rows = []
     for n in a.n:

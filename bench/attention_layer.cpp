@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "autograd/ops.h"
+#include "core/kernels/blas_kernels.h"
 #include "core/parallel.h"
 #include "core/storage.h"
 #include "layers/attention/registry.h"
@@ -70,6 +71,7 @@ Args parse(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  kat::choose_blas_kernels(argc, argv);  // the kernels the kat command would run on
   using namespace kat;
   const Args a = parse(argc, argv);
   set_num_threads(a.threads);

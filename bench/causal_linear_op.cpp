@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "autograd/ops.h"
+#include "core/kernels/blas_kernels.h"
 #include "core/parallel.h"
 #include "layers/attention/causal_linear_op.h"
 #include "tests/test_util.h"
@@ -47,6 +48,7 @@ std::vector<std::int64_t> parse_list(const char* s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  kat::choose_blas_kernels(argc, argv);  // the kernels the kat command would run on
   using namespace kat;
   std::int64_t B = 4, H = 4, N = 1024, M = 64, Dv = 64;
   int reps = 9;

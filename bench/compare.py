@@ -23,7 +23,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from train_step import PEER_ENV, run  # noqa: E402  (the drivers' runner: one JSON line per process)
+from train_step import PEER_ENV, run, use_kats_kernels  # noqa: E402  (the drivers' runner: one JSON line per process)
 
 PEERS = os.path.join(HERE, "peers")
 PYTHON = "/usr/bin/python3"  # Debian's interpreter, the one with torch
@@ -119,6 +119,8 @@ def main():
     for path in binary.values():
         if not os.path.exists(path):
             sys.exit(f"compare.py: {path} not found; bench/compare.sh builds it")
+    family = use_kats_kernels(a.build)
+    print(f"OpenBLAS kernels: {family} for kat and PyTorch alike", file=sys.stderr)
     table = Table()
 
     # SGEMM ceiling.
@@ -224,6 +226,8 @@ def main():
               "weights on 1 thread)", "(no target)", f"{soft / fm:.1f}×", "", None, None)
 
     table.print()
+    print(f"\nOpenBLAS kernels {family} for both (kat's choice for this CPU, or OPENBLAS_CORETYPE where set); the "
+          "ceiling is the better SGEMM of the two.")
     elapsed = time.monotonic() - start
     if others.cores() > 0.2:
         print(f"\nBusy machine: other processes used {others.cores():.1f} cores on average beside this run, so these "

@@ -23,7 +23,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-Haswell}"
+# OpenBLAS kernels: kat chooses the best for this CPU (a set OPENBLAS_CORETYPE wins); PyTorch gets the same.
 if ! /usr/bin/python3 -c 'import torch' 2>/dev/null || [[ ! -d /usr/lib/x86_64-linux-gnu/openblas-openmp ]]; then
   scripts/install-deps.sh --bench
 fi

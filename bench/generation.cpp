@@ -33,6 +33,7 @@
 
 #include "autograd/grad_mode.h"
 #include "bench/malloc_count.h"
+#include "core/kernels/blas_kernels.h"
 #include "core/parallel.h"
 #include "layers/attention/attention.h"
 #include "layers/linear.h"
@@ -68,6 +69,7 @@ double weights_read_ms(const kat::Module& m, double& checksum) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  kat::choose_blas_kernels(argc, argv);  // the kernels the kat command would run on
   using namespace kat;
   std::string attention = "linear";
   std::vector<std::int64_t> positions = {256, 1024, 4096, 16384};

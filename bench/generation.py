@@ -15,8 +15,8 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PEER_ENV = dict(os.environ, LD_LIBRARY_PATH="/usr/lib/x86_64-linux-gnu/openblas-openmp")
-PEER_ENV.setdefault("OPENBLAS_CORETYPE", "Haswell")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from train_step import PEER_ENV, use_kats_kernels  # noqa: E402
 
 
 def run(cmd, env=None):
@@ -38,6 +38,7 @@ def main():
     kat_bin = os.path.join(a.build, "bench", "generation")
     if not os.path.exists(kat_bin):
         sys.exit(f"generation.py: {kat_bin} not found; build it: cmake --build {a.build} --target generation")
+    use_kats_kernels(a.build)  # the peer on the kernels kat chose for this CPU
     peer = os.path.join(HERE, "peers", "generation_peer.py")
     rows = []
     for attention in a.attentions.split(","):

@@ -25,7 +25,6 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ -x "$kat" ]] || { echo "performer_sweep: no kat at $kat (build it, or give --kat)" >&2; exit 2; }
-export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-Haswell}"
 mkdir -p "$out/configs"
 
 # A copy of configs/lm-tiny/NAME.yaml with its run folder under $out and the given lines of

@@ -130,7 +130,6 @@ def main():
     parser.add_argument("--warmup", type=float, default=0.4, help="fraction of the steps counted as warm-up")
     parser.add_argument("configs", nargs="*", default=[os.path.join(ROOT, c) for c in DEFAULT_CONFIGS])
     args = parser.parse_args()
-    os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
     results = []
     with tempfile.TemporaryDirectory(prefix="kat-rss-") as workdir:
         for config in args.configs:

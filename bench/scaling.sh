@@ -13,7 +13,6 @@
 # machine: another job on the cores changes them more than the communication does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-Haswell}"
 export OMPI_ALLOW_RUN_AS_ROOT="${OMPI_ALLOW_RUN_AS_ROOT:-1}" OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1}"
 KAT="${KAT:-build/bin/kat}"
 MPIEXEC="${MPIEXEC:-mpirun}"

@@ -30,7 +30,13 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEER_ENV = dict(os.environ, LD_LIBRARY_PATH="/usr/lib/x86_64-linux-gnu/openblas-openmp")
-PEER_ENV.setdefault("OPENBLAS_CORETYPE", "Haswell")
+
+
+def use_kats_kernels(build):
+    """The peers run on the OpenBLAS kernel family kat chose for this CPU (or the one set)."""
+    out = subprocess.run([os.path.join(build, "bin", "kat"), "--version"], capture_output=True, text=True).stdout
+    family = out.split(" kernels:")[0].rsplit(" ", 1)[-1] if " kernels:" in out else "Haswell"
+    PEER_ENV.setdefault("OPENBLAS_CORETYPE", family)
 
 # (label, what, runner, method): what is "layer" (one attention layer) or "step" (a training step).
 METHODS = [
@@ -179,6 +185,8 @@ def main():
         render(a, saved["rows"], saved["cpu"], saved["threads"], saved["reps"], saved.get("date", ""),
                saved.get("minutes"))
         return
+    use_kats_kernels(a.build)
+    print(f"OpenBLAS kernels: {PEER_ENV['OPENBLAS_CORETYPE']}", file=sys.stderr)
     cpu = "unknown CPU"
     with open("/proc/cpuinfo") as f:
         for line in f:

@@ -17,11 +17,13 @@
 #include <string>
 #include <vector>
 
+#include "core/kernels/blas_kernels.h"
 #include "core/kernels/gemm.h"
 #include "core/parallel.h"
 #include "core/rng.h"
 
 int main(int argc, char** argv) {
+  kat::choose_blas_kernels(argc, argv);  // the kernels the kat command would run on
   using namespace kat;
   std::int64_t n = 2048;
   int reps = 5;
@@ -50,6 +52,7 @@ int main(int argc, char** argv) {
   nlohmann::ordered_json out;
   out["impl"] = "kat";
   out["n"] = n;
+  out["blas_kernels"] = blas_kernels().family;
   auto& gflops = out["gflops"];
   for (std::size_t i = 0; i < threads.size(); ++i) {
     set_num_threads(threads[i]);

@@ -23,6 +23,7 @@
 
 #include "autograd/ops.h"
 #include "bench/malloc_count.h"
+#include "core/kernels/blas_kernels.h"
 #include "core/parallel.h"
 #include "core/storage.h"
 #include "layers/attention/softmax_attention_op.h"
@@ -54,6 +55,7 @@ double step_flops(std::int64_t b, std::int64_t n, std::int64_t d, std::int64_t f
 }  // namespace
 
 int main(int argc, char** argv) {
+  kat::choose_blas_kernels(argc, argv);  // the kernels the kat command would run on
   using namespace kat;
   std::string attention = "softmax";
   std::int64_t batch = 16, seq = 256, features = 64;

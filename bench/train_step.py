@@ -17,7 +17,16 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEER_ENV = dict(os.environ, LD_LIBRARY_PATH="/usr/lib/x86_64-linux-gnu/openblas-openmp")
-PEER_ENV.setdefault("OPENBLAS_CORETYPE", "Haswell")
+
+
+def use_kats_kernels(build):
+    """Runs the peer on the OpenBLAS kernel family kat chose for this CPU (or the one set in the
+    environment): both sides on the best kernels that compute correctly here. Returns the family."""
+    sgemm = os.path.abspath(os.path.join(build, "bench", "sgemm"))
+    family = run([sgemm, "--n", "64", "--reps", "1", "--threads", "1"])["blas_kernels"]
+    PEER_ENV.setdefault("OPENBLAS_CORETYPE", family)
+    return PEER_ENV["OPENBLAS_CORETYPE"]
+
 CASES = [("softmax", 16, 256), ("softmax", 4, 1024), ("linear", 4, 1024), ("performer", 4, 1024)]
 
 
@@ -37,7 +46,8 @@ def main():
     a = p.parse_args()
     kat_bin = os.path.abspath(os.path.join(a.build, "bench", "train_step"))
     if not os.path.exists(kat_bin):
-        sys.exit(f"train_step.py: {kat_bin} not found; build it: cmake --build {a.build} --target train_step")
+        sys.exit(f"train_step.py: {kat_bin} not found; build it: cmake --build {a.build} --target train_step sgemm")
+    print(f"OpenBLAS kernels: {use_kats_kernels(a.build)}", file=sys.stderr)
     rows = []
     for attention, batch, seq in CASES:
         common = ["--attention", attention, "--batch", str(batch), "--seq", str(seq), "--steps", str(a.steps),

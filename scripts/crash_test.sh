@@ -10,7 +10,6 @@
 # CTest runs a quick version (5 kills) as crash_safety_quick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-Haswell}"
 build="${KAT_BUILD:-build}"
 [[ -f "$build/CMakeCache.txt" ]] || cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j"$(nproc)" --target kat crash_test >/dev/null

@@ -10,7 +10,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --fuzz
-export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-Haswell}"
 seconds="${KAT_FUZZ_SECONDS:-60}"
 build="${KAT_FUZZ_BUILD:-build-fuzz}"
 all=(tokenizer records bleu dataset experiment checkpoint plot)

@@ -7,7 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --sword
-export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-Haswell}"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DKAT_BUILD_TESTS=OFF -DKAT_BUILD_BENCH=OFF >/dev/null
 cmake --build build -j"$(nproc)"
 build/bin/kat --version

@@ -6,7 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-Haswell}"
 jobs="$(nproc)"
 cmake -S . -B build-tests -DCMAKE_BUILD_TYPE=Release -DKAT_WERROR=ON
 cmake --build build-tests -j"$jobs"

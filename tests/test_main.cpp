@@ -6,9 +6,11 @@
 #include <cstdio>
 #include <string>
 
+#include "core/kernels/blas_kernels.h"
 #include "tests/selection_counter.h"
 
 int main(int argc, char** argv) {
+  kat::choose_blas_kernels(argc, argv);  // the kernels kat itself would run on
   bool by_name = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];

@@ -1,5 +1,7 @@
 #include "train/step_benchmark.h"
 
+#include "core/kernels/blas_kernels.h"
+
 #include <fmt/format.h>
 #include <sys/resource.h>
 
@@ -151,7 +153,7 @@ std::string format_step_benchmark(const StepBenchmark& r) {
   const double hi = r.step_seconds.empty() ? 0 : *std::max_element(r.step_seconds.begin(), r.step_seconds.end());
   const double n = static_cast<double>(std::max<std::int64_t>(r.steps, 1));
   const double tok = static_cast<double>(r.tokens);
-  std::string s = fmt::format("{}\n", r.description);
+  std::string s = fmt::format("{}\nmatrix products: {}\n", r.description, describe_blas_kernels());
   s += fmt::format("step: median {:.2f} ms [{:.2f}-{:.2f}] over {} steps; {:.0f} tokens/s [{:.0f}-{:.0f}]\n", 1e3 * med,
                    1e3 * lo, 1e3 * hi, r.steps, med > 0 ? tok / med : 0.0, hi > 0 ? tok / hi : 0.0,
                    lo > 0 ? tok / lo : 0.0);
@@ -188,6 +190,7 @@ std::string step_benchmark_json(const StepBenchmark& r) {
   const double med = median(r.step_seconds);
   nlohmann::ordered_json j;
   j["description"] = r.description;
+  j["blas_kernels"] = blas_kernels().family;
   j["steps"] = r.steps;
   j["tokens"] = r.tokens;
   j["ms_median"] = 1e3 * med;

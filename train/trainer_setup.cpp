@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <set>
 
+#include "core/kernels/blas_kernels.h"
 #include "core/parallel.h"
 #include "optim/optimizers.h"
 #include "train/config/config_error.h"
@@ -187,6 +188,13 @@ void Trainer::State::resume_from_checkpoint() {
                     now.type, now.total_steps, c.schedule.total_steps));
   }
   last_checkpoint_step = progress.step;
+  const std::string kernels_now = blas_kernels().family;
+  if (!c.blas_kernels.empty() && c.blas_kernels != kernels_now) {
+    notes.push_back(
+        fmt::format("resume: {} was written on OpenBLAS's {} kernels and this process runs {} (OPENBLAS_CORETYPE={} "
+                    "would match): the run continues, but not bit for bit as it would have there",
+                    path, c.blas_kernels, kernels_now, c.blas_kernels));
+  }
 }
 
 // metrics.jsonl continues from the step the run continues from; whether that step was validated.
@@ -235,6 +243,7 @@ void Trainer::State::write_config_and_announce() {
   info("experiment:\n{}", yaml);
   for (const auto& note : notes) warn("{}", note);
   info("data: {}", data.description);
+  info("matrix products: {}", describe_blas_kernels());
   info("model: {} parameters, {} attention, {} attention kernels", model->module().parameter_count(),
        exp.model.attention.type, kernels.size());
   if (parallel) {

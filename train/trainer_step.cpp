@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "autograd/ops.h"
+#include "core/kernels/blas_kernels.h"
 #include "data/batch_builder.h"
 #include "layers/dropout.h"
 #include "optim/clip.h"
@@ -311,6 +312,7 @@ Checkpoint Trainer::State::snapshot() {
   const ScheduleOptions so = schedule_options(exp);
   c.schedule = {so.type, optimizer->base_lr(), so.warmup, so.total_steps, so.min_lr};
   c.data_kind = exp.data.kind;
+  c.blas_kernels = blas_kernels().family;
   c.data_state = data.train->state();
   c.config = to_yaml(exp);
   return c;

@@ -9,7 +9,6 @@ while [[ $# -gt 0 ]]; do
     *) echo "run_install_test: unknown option $1" >&2; exit 2 ;;
   esac
 done
-export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-Haswell}"
 rm -rf "$work"
 mkdir -p "$work"
 cd "$work"

@@ -246,7 +246,6 @@ std::map<std::pair<std::string, std::int64_t>, std::vector<double>> deterministi
 
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
-  setenv("OPENBLAS_CORETYPE", "Haswell", 0);
   std::mt19937_64 rng(o.seed);
   auto uniform = [&](double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); };
 

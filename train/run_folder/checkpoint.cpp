@@ -261,6 +261,7 @@ std::vector<unsigned char> file_image(const std::string& name, const Checkpoint&
   set_attr(root, "format_version", kCheckpointFormatVersion);
   set_attr(root, "kat_version", std::string(KAT_VERSION));
   set_attr(root, "config", c.config);
+  if (!c.blas_kernels.empty()) set_attr(root, "blas_kernels", c.blas_kernels);
 
   Hid trainer = group(root, "trainer");
   const TrainerProgress& p = c.progress;
@@ -456,6 +457,7 @@ Checkpoint read_file(const std::string& path) {
   }
   Checkpoint c;
   c.config = get_string(root, "config");
+  if (has_attr(root, "blas_kernels")) c.blas_kernels = get_string(root, "blas_kernels");
 
   Hid trainer = open_group(root, "trainer");
   TrainerProgress& p = c.progress;

@@ -3,7 +3,8 @@
 // docs/checkpoints.md, readable with h5py):
 //
 //   /                     attrs format = "kat-checkpoint", format_version, config (resolved YAML),
-//                         kat_version, strings_checksum, complete = 1 (written last)
+//                         kat_version, blas_kernels (the OpenBLAS kernel family that trained it),
+//                         strings_checksum, complete = 1 (written last)
 //   /trainer              attrs step, epoch, tokens, wall_seconds, best_valid_loss, best_step,
 //                         validations_since_best, bad_steps_in_row
 //   /model/...            every tensor of the model's state_dict, its dotted name as groups
@@ -62,6 +63,7 @@ struct Checkpoint {
   std::string data_kind;
   std::vector<std::int64_t> data_state;  // BatchSource::state()
   std::string config;                    // the resolved experiment (YAML)
+  std::string blas_kernels;              // OpenBLAS's kernel family ("" in files written before it)
 };
 
 // Writes `c` to `name` in `dir` through a new temporary file (created with O_EXCL | O_NOFOLLOW,
