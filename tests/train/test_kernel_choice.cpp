@@ -3,8 +3,6 @@
 // that failed its check is passed over, and checkpoints record the family they were trained on.
 #include <doctest/doctest.h>
 
-#include <regex>
-
 #include "core/kernels/blas_kernels.h"
 #include "tests/train/train_test_util.h"
 #include "train/run_folder/checkpoint.h"
@@ -29,9 +27,12 @@ std::string version_unset(const ScratchDir& cache) {
 
 // The family named by a --version line "OpenBLAS x.y.z, FAMILY kernels: reason".
 std::string family_of(const std::string& version) {
-  std::smatch m;
-  REQUIRE(std::regex_search(version, m, std::regex(R"(OpenBLAS [^,]*, (\S+) kernels: )")));
-  return m[1];
+  const auto end = version.find(" kernels: ");
+  REQUIRE(end != std::string::npos);
+  const auto start = version.rfind(", ", end);
+  REQUIRE(start != std::string::npos);
+  REQUIRE(version.compare(version.rfind('\n', start) + 1, 9, "OpenBLAS ") == 0);
+  return version.substr(start + 2, end - start - 2);
 }
 
 }  // namespace
