@@ -49,7 +49,7 @@ struct CompareArgs {
 
 struct Row {
   std::string config, run, label;
-  std::string task;
+  Task task = Task::lm;
   std::int64_t params = 0, steps = 0;
   double train_minutes = 0;
   double quality = 0, quality2 = 0;  // lm: bits/char, perplexity; translation: BLEU, chrF
@@ -115,7 +115,8 @@ void ensure_trained(const std::string& config, const std::vector<std::string>& s
 
 // Mean ms per generated token of a language model, over the last half of `tokens` tokens.
 double lm_generation_ms(LoadedRun& run, std::int64_t tokens) {
-  if (run.experiment.model.positional == "learned") tokens = std::min(tokens, run.experiment.model.max_len - 1);
+  if (run.experiment.model.positional == PositionalKind::learned)
+    tokens = std::min(tokens, run.experiment.model.max_len - 1);
   DecodeState state = run.model->start_generation(1);
   Tensor logits = run.model->generation_step(Tensor::from_vector<std::int64_t>({run.data.eos_id}), state);
   Rng rng(7);
@@ -165,7 +166,7 @@ int run_compare(const CompareArgs& a) {
                               a.configs[0], experiments[0].task));
     }
   }
-  const std::string task = experiments.at(0).task;
+  const Task task = experiments.at(0).task;
   const std::string out = a.out.empty() ? fs::path(experiments[0].output.dir).parent_path().string() : a.out;
   fs::create_directories(out.empty() ? "." : out);
 
@@ -181,7 +182,7 @@ int run_compare(const CompareArgs& a) {
     r.task = task;
     r.params = run.model->module().parameter_count();
     const std::string path = split_path(e, a.split);
-    if (task == "lm") {
+    if (task == Task::lm) {
       const LmEvaluation ev = evaluate_lm(run, path);
       r.quality = ev.bits_per_char;
       r.quality2 = ev.perplexity;
@@ -214,7 +215,8 @@ int run_compare(const CompareArgs& a) {
     r.tokens_per_s = median(speeds);
     r.tokens_seen = std::max(r.tokens_seen, run.progress.tokens);  // runs whose records lack the count
     rows.push_back(r);
-    std::fprintf(stderr, "kat compare: %s: %s %.3f\n", r.label.c_str(), task == "lm" ? "bits/char" : "BLEU", r.quality);
+    std::fprintf(stderr, "kat compare: %s: %s %.3f\n", r.label.c_str(), task == Task::lm ? "bits/char" : "BLEU",
+                 r.quality);
   }
 
   // The table, the curves, the JSON.
@@ -225,8 +227,8 @@ int run_compare(const CompareArgs& a) {
   for (const auto& c : a.configs) cmd += " " + c;
   for (const auto& s : a.sets) cmd += " --set " + s;
   std::string md = fmt::format("# {} comparison\n\n`{}` on {}, {}.\n\n",
-                               task == "lm" ? "Language model" : "Translation", cmd, date, machine_line());
-  if (task == "lm") {
+                               task == Task::lm ? "Language model" : "Translation", cmd, date, machine_line());
+  if (task == Task::lm) {
     md += fmt::format(
         "| attention | {} bits/char | bits/char, last quarter of each window | {} perplexity (per token) | training "
         "tokens/s | peak memory MB | generation ms/token | parameters | steps | tokens seen | training minutes |\n"
@@ -241,18 +243,18 @@ int run_compare(const CompareArgs& a) {
   }
   nlohmann::ordered_json json = nlohmann::ordered_json::array();
   for (const Row& r : rows) {
-    const std::string tail = task != "lm" ? "" : std::isnan(r.tail) ? " — |" : fmt::format(" {:.3f} |", r.tail);
+    const std::string tail = task != Task::lm ? "" : std::isnan(r.tail) ? " — |" : fmt::format(" {:.3f} |", r.tail);
     md += fmt::format("| {} | {:.{}f} |{} {:.2f} | {:.0f} | {:.0f} | {:.3f} | {} | {} | {} | {:.1f} |\n", r.label,
-                      r.quality, task == "lm" ? 3 : 2, tail, r.quality2, r.tokens_per_s, r.peak_mb, r.gen_ms, r.params,
-                      r.steps, r.tokens_seen, r.train_minutes);
+                      r.quality, task == Task::lm ? 3 : 2, tail, r.quality2, r.tokens_per_s, r.peak_mb, r.gen_ms,
+                      r.params, r.steps, r.tokens_seen, r.train_minutes);
     nlohmann::ordered_json row;
     row["config"] = r.config;
     row["run"] = r.run;
     row["attention"] = r.label;
-    row["task"] = r.task;
-    row[task == "lm" ? "bits_per_char" : "bleu"] = r.quality;
-    row[task == "lm" ? "perplexity" : "chrf"] = r.quality2;
-    if (task == "lm") row["tail_bits_per_char"] = r.tail;
+    row["task"] = name(r.task);
+    row[task == Task::lm ? "bits_per_char" : "bleu"] = r.quality;
+    row[task == Task::lm ? "perplexity" : "chrf"] = r.quality2;
+    if (task == Task::lm) row["tail_bits_per_char"] = r.tail;
     row["tokens_seen"] = r.tokens_seen;
     row["tokens_per_s"] = r.tokens_per_s;
     row["peak_rss_mb"] = r.peak_mb;
@@ -263,7 +265,7 @@ int run_compare(const CompareArgs& a) {
     json.push_back(std::move(row));
   }
   md += "\nTraining tokens/s is the median over the run's logged intervals; peak memory the process's resident set; ";
-  md += task == "lm"
+  md += task == Task::lm
             ? fmt::format("generation is batch 1, sampled, timed over tokens {}..{}.\n", a.gen_tokens / 2, a.gen_tokens)
             : "decoding time is beam search over the test set divided by the tokens produced.\n";
   std::vector<std::string> runs;
@@ -272,8 +274,8 @@ int run_compare(const CompareArgs& a) {
   const std::string folder = out.empty() ? "." : out;
   // Against steps, and against minutes of training (runs compared at equal time: train.time_budget);
   // a language model's in bits (per character for a character model).
-  const std::string what = task == "lm" ? "language model" : "translation";
-  const PlotY y = task == "lm" ? PlotY::bits : PlotY::loss;
+  const std::string what = task == Task::lm ? "language model" : "translation";
+  const PlotY y = task == Task::lm ? PlotY::bits : PlotY::loss;
   for (const auto& [file, x, caption] : {std::tuple{"curves.png", PlotX::step, "validation curves"},
                                          std::tuple{"curves-time.png", PlotX::time, "against training time"}}) {
     try {

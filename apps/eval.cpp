@@ -43,7 +43,7 @@ int run_eval(const EvalArgs& a) {
   json["run"] = a.run;
   json["data"] = where;
   json["step"] = run.progress.step;
-  if (run.experiment.task == "lm") {
+  if (run.experiment.task == Task::lm) {
     const LmEvaluation e = evaluate_lm(run, path);
     table = fmt::format(
         "{:<16} {}\n{:<16} {}\n{:<16} {}\n{:<16} {}\n{:<16} {:.4f}\n{:<16} {:.3f}\n{:<16} {:.4f}\n{:<16} {:.1f} s\n",

@@ -40,14 +40,15 @@ struct GenerateArgs {
 
 int run_generate(const GenerateArgs& a) {
   LoadedRun run = load_run(a.run, a.checkpoint);
-  if (run.experiment.task != "lm") throw Error(fmt::format("kat generate: {} is not a language model", a.run));
+  if (run.experiment.task != Task::lm) throw Error(fmt::format("kat generate: {} is not a language model", a.run));
   if (!run.tgt_tokenizer) throw Error(fmt::format("kat generate: {} trained on synthetic data: no text", a.run));
   if (a.weights == "f16") use_half_weights(run.model->module(), true);
   // Windows of running text put eos between sentences; sentence rows start with bos.
   std::vector<std::int64_t> context{run.experiment.data.sentence_level ? run.data.bos_id : run.data.eos_id};
   for (std::int64_t id : run.tgt_tokenizer->encode(a.prompt)) context.push_back(id);
-  const std::int64_t limit = run.experiment.model.positional == "learned" ? run.experiment.model.max_len
-                                                                          : std::numeric_limits<std::int64_t>::max();
+  const std::int64_t limit = run.experiment.model.positional == PositionalKind::learned
+                                 ? run.experiment.model.max_len
+                                 : std::numeric_limits<std::int64_t>::max();
   if (static_cast<std::int64_t>(context.size()) + a.tokens > limit) {
     throw Error(fmt::format("kat generate: prompt ({} tokens) and --tokens {} exceed the model's {} positions",
                             context.size(), a.tokens, limit));

@@ -92,8 +92,8 @@ double MarkovChain::probability(std::int64_t from, std::int64_t to) const {
 }
 
 std::int64_t synthetic_max_length(const SyntheticOptions& o) {
-  if (o.task == "markov") return o.seq_len;
-  if (o.task == "duplicate") return 2 * o.max_len + 1;
+  if (o.task == SyntheticTask::markov) return o.seq_len;
+  if (o.task == SyntheticTask::duplicate) return 2 * o.max_len + 1;
   return o.max_len + 1;
 }
 
@@ -101,10 +101,7 @@ SyntheticSource::SyntheticSource(const SyntheticOptions& options, std::shared_pt
                                  const Rng& rng)
     : options_(options), chain_(std::move(chain)), rng_(rng) {
   const auto& o = options_;
-  if (o.task != "copy" && o.task != "reverse" && o.task != "duplicate" && o.task != "markov") {
-    throw Error(fmt::format("synthetic data: unknown task '{}' (copy, reverse, duplicate, markov)", o.task));
-  }
-  if (o.task == "markov" && (!chain_ || chain_->symbols() != o.symbols)) {
+  if (o.task == SyntheticTask::markov && (!chain_ || chain_->symbols() != o.symbols)) {
     throw Error("synthetic data: markov needs a chain over the same symbols");
   }
   if (o.symbols < 2 || o.min_len < 1 || o.min_len > o.max_len || o.seq_len < 1 || o.batch_size < 1 ||
@@ -126,7 +123,7 @@ SyntheticSource::Sentence SyntheticSource::draw() {
   auto symbol = [&] {
     return first_symbol + static_cast<std::int64_t>(rng_.below(static_cast<std::uint64_t>(o.symbols)));
   };
-  if (o.task == "markov") {
+  if (o.task == SyntheticTask::markov) {
     std::vector<std::int64_t> seq(static_cast<std::size_t>(o.seq_len + 1));
     std::int64_t state = chain_->sample_start(rng_);
     for (auto& t : seq) {
@@ -141,7 +138,7 @@ SyntheticSource::Sentence SyntheticSource::draw() {
       o.min_len + static_cast<std::int64_t>(rng_.below(static_cast<std::uint64_t>(o.max_len - o.min_len + 1)));
   std::vector<std::int64_t> x(static_cast<std::size_t>(len));
   for (auto& t : x) t = symbol();
-  if (o.task == "duplicate") {
+  if (o.task == SyntheticTask::duplicate) {
     // full = bos x sep x; the decoder reads full[:-1] and predicts full[1:], scored on the copy.
     std::vector<std::int64_t> full = {bos};
     full.insert(full.end(), x.begin(), x.end());
@@ -153,7 +150,7 @@ SyntheticSource::Sentence SyntheticSource::draw() {
     return s;
   }
   std::vector<std::int64_t> y = x;
-  if (o.task == "reverse") std::reverse(y.begin(), y.end());
+  if (o.task == SyntheticTask::reverse) std::reverse(y.begin(), y.end());
   s.src = x;
   s.input = {bos};
   s.input.insert(s.input.end(), y.begin(), y.end());

@@ -11,17 +11,24 @@
 #include <string>
 #include <vector>
 
+#include "core/names.h"
 #include "core/rng.h"
 #include "data/batch.h"
 
 namespace kat {
+
+enum class SyntheticTask { copy, reverse, markov, duplicate };
+template <>
+struct EnumNames<SyntheticTask> {
+  static constexpr const char* names[] = {"copy", "reverse", "markov", "duplicate"};
+};
 
 namespace synthetic_ids {
 inline constexpr std::int64_t pad = 0, bos = 1, eos = 2, sep = 3, first_symbol = 4;
 }
 
 struct SyntheticOptions {
-  std::string task = "copy";  // copy | reverse | duplicate | markov
+  SyntheticTask task = SyntheticTask::copy;
   std::int64_t symbols = 10;
   std::int64_t min_len = 4;      // copy, reverse, duplicate
   std::int64_t max_len = 16;     // copy, reverse, duplicate

@@ -6,17 +6,17 @@
 #include <string>
 #include <vector>
 
+#include "core/names.h"
 #include "layers/dropout.h"
 #include "layers/linear.h"
 
 namespace kat {
 
 enum class Activation { relu, gelu };
-// The names experiment files use ("relu", "gelu"), and the activation of one (kat::Error for an
-// unknown name).
-std::vector<std::string> activation_names();
-Activation activation_from_name(const std::string& name);
-std::string activation_name(Activation activation);
+template <>
+struct EnumNames<Activation> {
+  static constexpr const char* names[] = {"relu", "gelu"};
+};
 
 struct FeedForwardOptions {
   std::int64_t d_model = 0;

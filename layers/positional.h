@@ -5,11 +5,16 @@
 
 #include <vector>
 
+#include "core/names.h"
 #include "layers/module.h"
 
 namespace kat {
 
 enum class PositionalKind { sinusoidal, learned, none };
+template <>
+struct EnumNames<PositionalKind> {
+  static constexpr const char* names[] = {"sinusoidal", "learned", "none"};
+};
 
 struct PositionalOptions {
   PositionalKind kind = PositionalKind::sinusoidal;

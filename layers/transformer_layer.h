@@ -16,6 +16,10 @@
 namespace kat {
 
 enum class NormPlacement { pre, post };
+template <>
+struct EnumNames<NormPlacement> {
+  static constexpr const char* names[] = {"pre", "post"};
+};
 
 struct TransformerLayerOptions {
   std::int64_t d_model = 256;

@@ -12,7 +12,7 @@ packages=(cmake g++ make pkg-config clang-format
           doctest-dev libcli11-dev libsentencepiece-dev nlohmann-json3-dev gnuplot-nox libopenmpi-dev openmpi-bin)
 for flag in "$@"; do
   case "$flag" in
-    --bench) packages+=(libbenchmark-dev python3-torch python3-numpy python3-h5py libopenblas0-openmp) ;;
+    --bench) packages+=(libbenchmark-dev python3-torch python3-numpy python3-h5py libopenblas0-openmp libblis4-pthread libdnnl2) ;;
     --sword) packages+=(sword-text-web sword-text-sparv libsword-utils) ;;
     --fuzz) packages+=(clang libclang-rt-14-dev) ;;
     *) echo "install-deps: unknown option $flag (known: --bench, --sword, --fuzz)" >&2; exit 2 ;;

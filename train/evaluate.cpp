@@ -146,7 +146,7 @@ LoadedRun load_run(const std::string& dir, const std::string& which) {
 }
 
 std::string split_path(const Experiment& e, const std::string& split) {
-  if (e.data.kind != "corpus") return "";
+  if (e.data.kind != DataKind::corpus) return "";
   if (split == "valid") return e.data.valid;
   if (split == "train") return e.data.train;
   const std::string& valid = e.data.valid;
@@ -167,7 +167,7 @@ std::string split_path(const Experiment& e, const std::string& split) {
 }
 
 LmEvaluation evaluate_lm(LoadedRun& run, const std::string& path) {
-  if (run.experiment.task != "lm") throw Error(fmt::format("{}: evaluate_lm needs a language model run", run.dir));
+  if (run.experiment.task != Task::lm) throw Error(fmt::format("{}: evaluate_lm needs a language model run", run.dir));
   const auto t0 = std::chrono::steady_clock::now();
   LmEvaluation r;
   if (path.empty()) {  // synthetic: the validation set, one symbol a character
@@ -206,7 +206,7 @@ LmEvaluation evaluate_lm(LoadedRun& run, const std::string& path) {
 }
 
 TranslationEvaluation evaluate_translation(LoadedRun& run, const std::string& path, const TranslationOptions& options) {
-  if (run.experiment.task != "translation") {
+  if (run.experiment.task != Task::translation) {
     throw Error(fmt::format("{}: evaluate_translation needs a translation run", run.dir));
   }
   const auto t0 = std::chrono::steady_clock::now();
@@ -247,7 +247,7 @@ std::vector<std::string> translate_lines(LoadedRun& run, const std::vector<std::
 std::vector<std::vector<Translation>> translate_lines_nbest(LoadedRun& run, const std::vector<std::string>& lines,
                                                             const TranslationOptions& options,
                                                             std::vector<std::size_t>* truncated) {
-  if (run.experiment.task != "translation") throw Error(fmt::format("{}: not a translation run", run.dir));
+  if (run.experiment.task != Task::translation) throw Error(fmt::format("{}: not a translation run", run.dir));
   if (!run.src_tokenizer) {
     throw Error(fmt::format("{}: a run on synthetic data has no tokenizer to read text with", run.dir));
   }

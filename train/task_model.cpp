@@ -15,8 +15,8 @@ TransformerLayerOptions layer_options(const ModelConfig& m) {
   l.heads = m.heads;
   l.d_ff = m.d_ff;
   l.dropout = m.dropout;
-  l.activation = activation_from_name(m.activation);
-  l.norm = m.norm == "post" ? NormPlacement::post : NormPlacement::pre;
+  l.activation = m.activation;
+  l.norm = m.norm;
   l.attention = m.attention;
   return l;
 }
@@ -24,12 +24,6 @@ TransformerLayerOptions layer_options(const ModelConfig& m) {
 // An override section of model (encoder_attention, ...): its options when its type is given.
 std::optional<AttentionOptions> override_of(const AttentionOptions& a) {
   return a.type.empty() ? std::nullopt : std::optional<AttentionOptions>(a);
-}
-
-PositionalKind positional(const std::string& name) {
-  if (name == "learned") return PositionalKind::learned;
-  if (name == "none") return PositionalKind::none;
-  return PositionalKind::sinusoidal;
 }
 
 class LanguageModelTask final : public TaskModel {
@@ -82,7 +76,7 @@ class TranslationTask final : public TaskModel {
 std::unique_ptr<TaskModel> make_task_model(const Experiment& e, const TrainingData& data, Rng& rng) {
   const ModelConfig& m = e.model;
   try {
-    if (e.task == "lm") {
+    if (e.task == Task::lm) {
       StackOptions o;
       o.vocab = data.tgt_vocab;
       o.layers = m.layers;
@@ -92,7 +86,7 @@ std::unique_ptr<TaskModel> make_task_model(const Experiment& e, const TrainingDa
         a.type = type;
         o.layer_attention.push_back(a);
       }
-      o.positional = positional(m.positional);
+      o.positional = m.positional;
       o.max_len = m.max_len;
       o.padding_idx = data.pad_id;
       o.tie_output = m.tie_embeddings;
@@ -108,7 +102,7 @@ std::unique_ptr<TaskModel> make_task_model(const Experiment& e, const TrainingDa
     o.encoder_attention = override_of(m.encoder_attention);
     o.decoder_attention = override_of(m.decoder_attention);
     o.cross_attention = override_of(m.cross_attention);
-    o.positional = positional(m.positional);
+    o.positional = m.positional;
     o.max_len = m.max_len;
     o.padding_idx = data.pad_id;
     o.tie_output = m.tie_embeddings;

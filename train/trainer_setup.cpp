@@ -168,7 +168,7 @@ void Trainer::State::resume_from_checkpoint() {
     throw Error(fmt::format("--resume {}: the experiment differs from the checkpoint's in {}; only {} may change", dir,
                             fmt::join(changed, ", "), fmt::join(kResumableKeys, ", ")));
   }
-  if (c.data_kind != exp.data.kind) {
+  if (c.data_kind != name(exp.data.kind)) {
     throw Error(
         fmt::format("checkpoint {}: data kind '{}', but the experiment has '{}'", path, c.data_kind, exp.data.kind));
   }

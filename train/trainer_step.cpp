@@ -311,7 +311,7 @@ Checkpoint Trainer::State::snapshot() {
   c.optimizer = optimizer->state();
   const ScheduleOptions so = schedule_options(exp);
   c.schedule = {so.type, optimizer->base_lr(), so.warmup, so.total_steps, so.min_lr};
-  c.data_kind = exp.data.kind;
+  c.data_kind = name(exp.data.kind);
   c.blas_kernels = blas_kernels().family;
   c.data_state = data.train->state();
   c.config = to_yaml(exp);

@@ -25,7 +25,7 @@ TrainingData make_synthetic_data(const Experiment& e, const Rng& rng) {
   o.max_tokens = e.data.max_tokens;
   o.epoch_sentences = s.epoch_sentences;
   std::shared_ptr<const MarkovChain> chain;
-  if (s.task == "markov") {
+  if (s.task == SyntheticTask::markov) {
     chain = std::make_shared<MarkovChain>(s.symbols, s.branching, static_cast<std::uint64_t>(s.seed));
   }
   TrainingData d;
@@ -43,7 +43,7 @@ TrainingData make_synthetic_data(const Experiment& e, const Rng& rng) {
     return out;
   };
   d.max_length = synthetic_max_length(o);
-  if (s.task == "markov") {
+  if (s.task == SyntheticTask::markov) {
     d.best_loss = chain->entropy_rate();
     d.description = fmt::format(
         "synthetic markov: {} symbols, {} successors each, sequences of {}; best achievable loss {:.4f} nats/token "
@@ -128,7 +128,7 @@ TrainingData make_corpus_data(const Experiment& e, const Rng& rng) {
   d.pad_id = info.pad_id;
   d.bos_id = info.bos_id;
   d.eos_id = info.eos_id;
-  if (e.task == "lm") {
+  if (e.task == Task::lm) {
     add_lm_corpus(c, info, seed, d);
   } else {
     add_translation_corpus(e, info, seed, d);
@@ -149,9 +149,7 @@ TrainingData make_corpus_data(const Experiment& e, const Rng& rng) {
 }  // namespace
 
 TrainingData make_training_data(const Experiment& e, const Rng& rng) {
-  if (e.data.kind == "synthetic") return make_synthetic_data(e, rng);
-  if (e.data.kind == "corpus") return make_corpus_data(e, rng);
-  throw Error(fmt::format("data.kind: unknown kind '{}'", e.data.kind));
+  return e.data.kind == DataKind::synthetic ? make_synthetic_data(e, rng) : make_corpus_data(e, rng);
 }
 
 }  // namespace kat

@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
     batch.input = id_tensor(rows("tgt"), "tgt");
     batch.lengths = lengths(input, "tgt_lengths");
     if (!batch.input.defined()) throw kat::Error(fmt::format("{}: no 'tgt:' rows", argv[3]));
-    if (run.experiment.task == "translation") {
+    if (run.experiment.task == kat::Task::translation) {
       batch.src = id_tensor(rows("src"), "src");
       batch.src_lengths = lengths(input, "src_lengths");
       if (!batch.src.defined()) throw kat::Error(fmt::format("{}: a translation model needs 'src:' rows", argv[3]));

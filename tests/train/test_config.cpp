@@ -43,7 +43,7 @@ std::string only_problem(const std::string& yaml, const std::vector<std::string>
 
 TEST_CASE("config: the defaults validate and the resolved config reads back to the same experiment") {
   const Experiment d = default_experiment();
-  CHECK(d.task == "lm");
+  CHECK(d.task == Task::lm);
   CHECK(d.optim.lr == 1e-3);
   CHECK(d.model.attention.type == "softmax");
   const Experiment again = parse_experiment(to_yaml(d), "resolved.yaml");

@@ -49,7 +49,7 @@ Experiment model(const std::string& dir, const std::string& attention, std::int6
   // gelu, not relu: a relu unit whose input lies within the runs' rounding difference of zero is on
   // in one run and off in the other, and Adam turns the gradient only one run gets into a step of
   // about lr (docs/distributed.md; seen here: 2.7e-3 for linear attention in the sanitizer build).
-  e.model.activation = "gelu";
+  e.model.activation = Activation::gelu;
   e.model.attention.type = attention;
   if (attention == "performer") {
     e.model.attention.features = 16;

@@ -142,7 +142,7 @@ Experiment lm(const std::string& dir) {
   // A smooth activation: the two runs' sums of gradients differ in rounding (about 1e-7), and with
   // relu a unit whose input lies that close to 0 is on in one run and off in the other; Adam turns
   // the gradient it then gets in one run only into a step of about lr (seen: 8e-3 after 8 steps).
-  e.model.activation = "gelu";
+  e.model.activation = Activation::gelu;
   e.train.accumulate = 2;
   e.train.steps = 8;
   e.train.threads = 1;
@@ -207,7 +207,7 @@ TEST_CASE("mpi: two ranks train the translation model one process trains (token 
   e.train.steps = 8;
   e.train.threads = 1;
   e.train.bucket_mb = 0.004;
-  e.model.activation = "gelu";  // see lm()
+  e.model.activation = Activation::gelu;  // see lm()
   check_equivalence(e, "translation");
 }
 

@@ -30,8 +30,8 @@ bool same_batch(const Batch& a, const Batch& b) {
 }  // namespace
 
 TEST_CASE("synthetic copy and reverse: target = source (reversed), bos-shifted input, eos, padding") {
-  for (const char* task : {"copy", "reverse"}) {
-    CAPTURE(task);
+  for (SyntheticTask task : {SyntheticTask::copy, SyntheticTask::reverse}) {
+    CAPTURE(name(task));
     SyntheticOptions o;
     o.task = task;
     o.symbols = 5;
@@ -50,7 +50,7 @@ TEST_CASE("synthetic copy and reverse: target = source (reversed), bos-shifted i
       REQUIRE(n <= 6);
       std::vector<std::int64_t> x = row(b.src, i, n);
       for (auto t : x) CHECK((t >= ids::first_symbol && t < ids::first_symbol + 5));
-      if (std::string(task) == "reverse") std::reverse(x.begin(), x.end());
+      if (task == SyntheticTask::reverse) std::reverse(x.begin(), x.end());
       std::vector<std::int64_t> in = {ids::bos};
       in.insert(in.end(), x.begin(), x.end());
       std::vector<std::int64_t> out = x;
@@ -71,7 +71,7 @@ TEST_CASE("synthetic copy and reverse: target = source (reversed), bos-shifted i
 
 TEST_CASE("synthetic duplicate: bos x sep x, only the copy is scored") {
   SyntheticOptions o;
-  o.task = "duplicate";
+  o.task = SyntheticTask::duplicate;
   o.min_len = o.max_len = 3;
   o.batch_size = 2;
   SyntheticSource source(o, nullptr, Rng(4));
@@ -115,7 +115,7 @@ TEST_CASE("markov chain: rows are distributions and the entropy rate matches the
   }
   // The mean surprisal of sampled transitions converges to the entropy rate.
   SyntheticOptions o;
-  o.task = "markov";
+  o.task = SyntheticTask::markov;
   o.symbols = 12;
   o.seq_len = 50;
   o.batch_size = 40;
@@ -142,8 +142,8 @@ TEST_CASE("markov chain: rows are distributions and the entropy rate matches the
 }
 
 TEST_CASE("synthetic source: state() and set_state() resume the stream exactly") {
-  for (const char* task : {"copy", "markov"}) {
-    CAPTURE(task);
+  for (SyntheticTask task : {SyntheticTask::copy, SyntheticTask::markov}) {
+    CAPTURE(name(task));
     SyntheticOptions o;
     o.task = task;
     o.batch_size = 5;
@@ -167,7 +167,7 @@ TEST_CASE("synthetic source: state() and set_state() resume the stream exactly")
 
 TEST_CASE("synthetic source: one batch of 2k sentences holds the sentences of two batches of k") {
   SyntheticOptions big;
-  big.task = "reverse";
+  big.task = SyntheticTask::reverse;
   big.batch_size = 8;
   SyntheticOptions small = big;
   small.batch_size = 4;
@@ -187,7 +187,7 @@ TEST_CASE("synthetic source: one batch of 2k sentences holds the sentences of tw
 
 TEST_CASE("synthetic validation set: fixed by its seed, any number of sentences") {
   SyntheticOptions o;
-  o.task = "copy";
+  o.task = SyntheticTask::copy;
   o.batch_size = 8;
   const auto v1 = synthetic_batches(o, nullptr, 5, 20);
   const auto v2 = synthetic_batches(o, nullptr, 5, 20);

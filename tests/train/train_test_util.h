@@ -136,8 +136,8 @@ inline TrainerOptions quiet() {
 // A tiny language model on the Markov data: trains a step in a few milliseconds.
 inline Experiment tiny_lm(const std::string& dir) {
   Experiment e = default_experiment();
-  e.task = "lm";
-  e.data.synthetic.task = "markov";
+  e.task = Task::lm;
+  e.data.synthetic.task = SyntheticTask::markov;
   e.data.synthetic.symbols = 8;
   e.data.synthetic.valid_sentences = 8;
   e.data.seq_len = 12;
@@ -160,8 +160,8 @@ inline Experiment tiny_lm(const std::string& dir) {
 // A tiny encoder-decoder on the copy task.
 inline Experiment tiny_copy(const std::string& dir) {
   Experiment e = tiny_lm(dir);
-  e.task = "translation";
-  e.data.synthetic.task = "copy";
+  e.task = Task::translation;
+  e.data.synthetic.task = SyntheticTask::copy;
   e.data.synthetic.min_len = 2;
   e.data.synthetic.max_len = 7;
   e.model.share_embeddings = true;

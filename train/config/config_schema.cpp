@@ -223,10 +223,25 @@ template class Field<Strings>;
 
 template <typename T>
 Field<T>& Schema::add(std::unique_ptr<Field<T>> f) {
-  if (find(f->key())) throw Error(fmt::format("schema: key '{}' declared twice", f->key()));
   Field<T>& ref = *f;
-  fields_.push_back(std::move(f));
+  add_field(std::move(f));
   return ref;
+}
+
+void Schema::add_field(std::unique_ptr<FieldBase> f) {
+  if (find(f->key())) throw Error(fmt::format("schema: key '{}' declared twice", f->key()));
+  fields_.push_back(std::move(f));
+}
+
+std::string parse_choice(const std::string& key, const YAML::Node& node, const std::vector<std::string>& names,
+                         std::size_t& index) {
+  if (!node.IsScalar()) return fmt::format("'{}' expects a string, got {}", key, node_kind(node));
+  const std::string& v = node.Scalar();
+  if (auto why = control_character(key, v); !why.empty()) return why;
+  const auto it = std::find(names.begin(), names.end(), v);
+  if (it == names.end()) return choice_error(key, v, names);
+  index = static_cast<std::size_t>(it - names.begin());
+  return "";
 }
 
 Field<std::int64_t>& Schema::integer(std::string key, Field<std::int64_t>::Accessor get, std::int64_t def,

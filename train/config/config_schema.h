@@ -112,8 +112,59 @@ class Field final : public FieldBase {
   std::function<std::vector<std::string>()> choices_;
 };
 
+// The text of a closed choice read from a YAML scalar: its index in `names`, or what is wrong
+// ("'task' must be one of lm, translation, got 'lmm' (did you mean 'lm'?)").
+std::string parse_choice(const std::string& key, const YAML::Node& node, const std::vector<std::string>& names,
+                         std::size_t& index);
+
+// A closed choice (task, data.kind, data.synthetic.task) parsed into its enum once, when the file
+// is read: the code compares enum values, never strings. E has EnumNames<E> (train/config/experiment.h).
+template <typename E>
+class EnumField final : public FieldBase {
+ public:
+  using Accessor = std::function<E&(Experiment&)>;
+  EnumField(std::string key, Accessor get, E def, std::string help)
+      : FieldBase(std::move(key), std::move(help)), get_(std::move(get)), default_(def) {}
+  EnumField& applies_when(Rule rule) {
+    add_rule(std::move(rule));
+    return *this;
+  }
+
+  const char* type_name() const override { return "string"; }
+  std::string default_text() const override { return name(default_); }
+  std::string constraint_text() const override {
+    std::string out = "one of: ";
+    for (std::size_t i = 0; i < names().size(); ++i) out += (i ? ", " : "") + names()[i];
+    return out;
+  }
+  void set_default(Experiment& e) const override { get_(e) = default_; }
+  std::string parse(const YAML::Node& node, Experiment& e) const override {
+    std::size_t index = 0;
+    std::string why = parse_choice(key(), node, names(), index);
+    if (why.empty()) get_(e) = static_cast<E>(index);
+    return why;
+  }
+  std::string check(const Experiment&) const override { return ""; }  // every enum value is a name
+  std::string value_text(const Experiment& e) const override { return name(get_(const_cast<Experiment&>(e))); }
+
+ private:
+  static const std::vector<std::string>& names() {
+    static const std::vector<std::string> n(std::begin(EnumNames<E>::names), std::end(EnumNames<E>::names));
+    return n;
+  }
+  Accessor get_;
+  E default_;
+};
+
 class Schema {
  public:
+  template <typename E>
+  EnumField<E>& choice(std::string key, typename EnumField<E>::Accessor get, E def, std::string help) {
+    auto f = std::make_unique<EnumField<E>>(std::move(key), std::move(get), def, std::move(help));
+    EnumField<E>& ref = *f;
+    add_field(std::move(f));
+    return ref;
+  }
   Field<std::int64_t>& integer(std::string key, Field<std::int64_t>::Accessor get, std::int64_t def, std::string help);
   Field<double>& number(std::string key, Field<double>::Accessor get, double def, std::string help);
   Field<bool>& boolean(std::string key, Field<bool>::Accessor get, bool def, std::string help);
@@ -135,6 +186,7 @@ class Schema {
  private:
   template <typename T>
   Field<T>& add(std::unique_ptr<Field<T>> f);
+  void add_field(std::unique_ptr<FieldBase> f);  // refuses a key declared twice
   std::vector<std::unique_ptr<FieldBase>> fields_;
 };
 

@@ -3,18 +3,36 @@
 // file read through the declaration table in train/experiment_schema.cpp, which gives every field
 // its default, its help text and its range; default_experiment() is the table's defaults.
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "core/names.h"
+#include "data/synthetic.h"
 #include "layers/attention/registry.h"
+#include "layers/feed_forward.h"
+#include "layers/positional.h"
+#include "layers/transformer_layer.h"
 #include "optim/optimizers.h"
 #include "optim/schedule.h"
 
 namespace kat {
 
+enum class Task { lm, translation };
+template <>
+struct EnumNames<Task> {
+  static constexpr const char* names[] = {"lm", "translation"};
+};
+
+enum class DataKind { synthetic, corpus };
+template <>
+struct EnumNames<DataKind> {
+  static constexpr const char* names[] = {"synthetic", "corpus"};
+};
+
 struct SyntheticDataConfig {
-  std::string task;  // copy | reverse (translation); markov | duplicate (lm)
+  SyntheticTask task = SyntheticTask::markov;
   std::int64_t symbols = 0;
   std::int64_t min_len = 0;
   std::int64_t max_len = 0;
@@ -25,7 +43,7 @@ struct SyntheticDataConfig {
 };
 
 struct DataConfig {
-  std::string kind;  // synthetic | corpus
+  DataKind kind = DataKind::synthetic;
   SyntheticDataConfig synthetic;
   std::string train;             // corpus: prepared HDF5 dataset for training
   std::string valid;             // corpus: prepared HDF5 dataset for validation
@@ -51,9 +69,9 @@ struct ModelConfig {
   std::int64_t heads = 0;
   std::int64_t d_ff = 0;
   double dropout = 0.0;
-  std::string activation;
-  std::string norm;  // pre | post
-  std::string positional;
+  Activation activation = Activation::relu;
+  NormPlacement norm = NormPlacement::pre;
+  PositionalKind positional = PositionalKind::sinusoidal;
   std::int64_t max_len = 0;
   bool tie_embeddings = false;
   bool share_embeddings = false;
@@ -100,7 +118,7 @@ struct OutputConfig {
 struct Experiment {
   // Shared libraries loaded before the rest is read (layers/plugin.h); absolute in a run's config.
   std::vector<std::string> plugins;
-  std::string task;  // lm | translation
+  Task task = Task::lm;
   DataConfig data;
   ModelConfig model;
   OptimConfig optim;

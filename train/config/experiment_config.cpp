@@ -558,7 +558,8 @@ class Reader {
         check_attention(o, section.name);
       }
     }
-    if (m.positional == "learned" && e.data.kind == "synthetic" && longest_sequence(e) > m.max_len) {
+    if (m.positional == PositionalKind::learned && e.data.kind == DataKind::synthetic &&
+        longest_sequence(e) > m.max_len) {
       error_for({"model.max_len", "model.positional", "data.synthetic.max_len", "data.seq_len"},
                 fmt::format("model.max_len ({}) is shorter than the longest synthetic sequence ({})", m.max_len,
                             longest_sequence(e)));
@@ -581,17 +582,18 @@ class Reader {
 
   void check_data(const Experiment& e) {
     const auto& syn = e.data.synthetic;
-    const bool translation = e.task == "translation";
+    const bool translation = e.task == Task::translation;
 
-    if (e.data.kind == "synthetic") {
-      const bool translation_task = syn.task == "copy" || syn.task == "reverse";
+    if (e.data.kind == DataKind::synthetic) {
+      const bool translation_task = syn.task == SyntheticTask::copy || syn.task == SyntheticTask::reverse;
       if (translation != translation_task) {
         error_for({"data.synthetic.task", "task"},
                   fmt::format("synthetic task '{}' is for task: {}; use {} with task: {}", syn.task,
                               translation_task ? "translation" : "lm",
                               translation ? "copy or reverse" : "markov or duplicate", e.task));
       }
-      if (syn.task == "markov" && syn.symbols * std::min(syn.branching, syn.symbols) > kMaxMarkovTransitions) {
+      if (syn.task == SyntheticTask::markov &&
+          syn.symbols * std::min(syn.branching, syn.symbols) > kMaxMarkovTransitions) {
         error_for({"data.synthetic.branching", "data.synthetic.symbols"},
                   fmt::format("a Markov chain of {} symbols with {} successors each has {} transitions, more than "
                               "the {} kat builds: lower data.synthetic.symbols or data.synthetic.branching",
@@ -613,7 +615,7 @@ class Reader {
         }
       }
     }
-    if (e.data.kind == "synthetic" && e.data.max_tokens > 0 && e.data.max_tokens < longest_sequence(e)) {
+    if (e.data.kind == DataKind::synthetic && e.data.max_tokens > 0 && e.data.max_tokens < longest_sequence(e)) {
       error_for({"data.max_tokens", "data.synthetic.max_len", "data.seq_len"},
                 fmt::format("data.max_tokens ({}) is smaller than one sequence ({} tokens)", e.data.max_tokens,
                             longest_sequence(e)));
@@ -680,10 +682,10 @@ std::int64_t synthetic_vocab(const SyntheticDataConfig& s) { return s.symbols + 
 
 std::int64_t longest_sequence(const Experiment& e) {
   const auto& s = e.data.synthetic;
-  if (e.data.kind != "synthetic") return e.data.seq_len;
-  if (s.task == "markov") return e.data.seq_len;
-  if (s.task == "duplicate") return 2 * s.max_len + 1;  // bos x sep x, read one short
-  return s.max_len + 1;                                 // bos y / y eos
+  if (e.data.kind != DataKind::synthetic) return e.data.seq_len;
+  if (s.task == SyntheticTask::markov) return e.data.seq_len;
+  if (s.task == SyntheticTask::duplicate) return 2 * s.max_len + 1;  // bos x sep x, read one short
+  return s.max_len + 1;                                              // bos y / y eos
 }
 
 Experiment parse_experiment(const std::string& yaml, const std::string& name,

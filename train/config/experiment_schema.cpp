@@ -19,38 +19,37 @@ auto member(Members... path) {
 namespace rule {
 
 std::string synthetic(const Experiment& e) {
-  return e.data.kind == "synthetic" ? "" : "it applies to data.kind: synthetic only";
+  return e.data.kind == DataKind::synthetic ? "" : "it applies to data.kind: synthetic only";
 }
 std::string corpus(const Experiment& e) {
-  return e.data.kind == "corpus" ? "" : "it applies to data.kind: corpus only";
+  return e.data.kind == DataKind::corpus ? "" : "it applies to data.kind: corpus only";
 }
 std::string sequence_task(const Experiment& e) {
   if (auto why = synthetic(e); !why.empty()) return why;
   const auto& t = e.data.synthetic.task;
-  return t == "copy" || t == "reverse" || t == "duplicate" ? ""
-                                                           : "it applies to the copy, reverse and duplicate tasks only";
+  return t != SyntheticTask::markov ? "" : "it applies to the copy, reverse and duplicate tasks only";
 }
 std::string markov_task(const Experiment& e) {
   if (auto why = synthetic(e); !why.empty()) return why;
-  return e.data.synthetic.task == "markov" ? "" : "it applies to the markov task only";
+  return e.data.synthetic.task == SyntheticTask::markov ? "" : "it applies to the markov task only";
 }
 std::string lm_corpus(const Experiment& e) {
-  return e.data.kind == "corpus" && e.task == "lm" ? "" : "it applies to language-model corpora only";
+  return e.data.kind == DataKind::corpus && e.task == Task::lm ? "" : "it applies to language-model corpora only";
 }
 std::string translation_corpus(const Experiment& e) {
-  return e.data.kind == "corpus" && e.task == "translation" ? "" : "it applies to translation corpora only";
+  return e.data.kind == DataKind::corpus && e.task == Task::translation ? "" : "it applies to translation corpora only";
 }
 std::string rows_of_seq_len(const Experiment& e) {
-  return e.data.kind == "synthetic" && e.data.synthetic.task != "markov"
+  return e.data.kind == DataKind::synthetic && e.data.synthetic.task != SyntheticTask::markov
              ? "synthetic sequence lengths come from data.synthetic.min_len and max_len"
              : "";
 }
 std::string without_max_tokens(const Experiment& e) {
   return e.data.max_tokens > 0 ? "data.max_tokens sizes the batches" : "";
 }
-std::string lm(const Experiment& e) { return e.task == "lm" ? "" : "it applies to task: lm only"; }
+std::string lm(const Experiment& e) { return e.task == Task::lm ? "" : "it applies to task: lm only"; }
 std::string translation(const Experiment& e) {
-  return e.task == "translation" ? "" : "it applies to task: translation only";
+  return e.task == Task::translation ? "" : "it applies to task: translation only";
 }
 std::string sgd(const Experiment& e) { return e.optim.type == "sgd" ? "" : "it applies to optim.type: sgd only"; }
 std::string adam(const Experiment& e) {
@@ -69,22 +68,19 @@ void add_top_level(Schema& s) {
             "Plugins to load before the rest of the file is read: shared libraries that register attention "
             "types and feature maps (built against an installed kat; docs/attention.md). Relative paths are "
             "taken from the folder kat runs in; a run folder records each with a fingerprint of its bytes.");
-  s.string("task", member(&Experiment::task), "lm",
-           "What is trained: a decoder-only language model (lm) or an encoder-decoder (translation).")
-      .one_of({"lm", "translation"});
+  s.choice("task", member(&Experiment::task), Task::lm,
+           "What is trained: a decoder-only language model (lm) or an encoder-decoder (translation).");
 }
 
 // data.kind and the synthetic tasks.
 void add_data(Schema& s) {
-  s.string("data.kind", member(&Experiment::data, &DataConfig::kind), "synthetic",
-           "Where batches come from: generated sequences (synthetic) or a prepared HDF5 corpus (corpus).")
-      .one_of({"synthetic", "corpus"});
-  s.string("data.synthetic.task", member(&Experiment::data, &DataConfig::synthetic, &SyntheticDataConfig::task),
-           "markov",
+  s.choice("data.kind", member(&Experiment::data, &DataConfig::kind), DataKind::synthetic,
+           "Where batches come from: generated sequences (synthetic) or a prepared HDF5 corpus (corpus).");
+  s.choice("data.synthetic.task", member(&Experiment::data, &DataConfig::synthetic, &SyntheticDataConfig::task),
+           SyntheticTask::markov,
            "Synthetic data: copy or reverse a random sequence (translation, Katharopoulos et al. 2020 Sec. 4.1); "
            "a fixed random Markov chain (lm; the best loss is its entropy rate) or a sequence followed by its "
            "duplicate (lm, the paper's duplication task; only the copy is scored).")
-      .one_of({"copy", "reverse", "markov", "duplicate"})
       .applies_when(rule::synthetic);
   s.integer("data.synthetic.symbols", member(&Experiment::data, &DataConfig::synthetic, &SyntheticDataConfig::symbols),
             10, "Distinct symbols in the synthetic sequences (the vocabulary adds pad, bos, eos and sep).")
@@ -199,15 +195,12 @@ void add_model(Schema& s) {
            "Dropout on embeddings, sublayer outputs and inside the feed-forward blocks.")
       .at_least(0.0)
       .below(1.0);
-  s.string("model.activation", member(&Experiment::model, &ModelConfig::activation), activation_name(Activation::relu),
-           "Feed-forward activation.")
-      .one_of(activation_names);
-  s.string("model.norm", member(&Experiment::model, &ModelConfig::norm), "pre",
-           "Layer norm before each sublayer (pre) or after each residual sum (post, the original Transformer).")
-      .one_of({"pre", "post"});
-  s.string("model.positional", member(&Experiment::model, &ModelConfig::positional), "sinusoidal",
-           "Positional encoding added to the embeddings.")
-      .one_of({"sinusoidal", "learned", "none"});
+  s.choice("model.activation", member(&Experiment::model, &ModelConfig::activation), Activation::relu,
+           "Feed-forward activation.");
+  s.choice("model.norm", member(&Experiment::model, &ModelConfig::norm), NormPlacement::pre,
+           "Layer norm before each sublayer (pre) or after each residual sum (post, the original Transformer).");
+  s.choice("model.positional", member(&Experiment::model, &ModelConfig::positional), PositionalKind::sinusoidal,
+           "Positional encoding added to the embeddings.");
   s.integer("model.max_len", member(&Experiment::model, &ModelConfig::max_len), 1024,
             "Longest sequence the model accepts (the size of a learned position table).")
       .at_least(1);

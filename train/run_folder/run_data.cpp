@@ -21,11 +21,11 @@ constexpr int kRunDataVersion = 1;
 }  // namespace
 
 void save_run_data(const Dir& run, const Experiment& e, const TrainingData& d) {
-  if (e.data.kind != "corpus") return;  // synthetic data is rebuilt from the config alone
+  if (e.data.kind != DataKind::corpus) return;  // synthetic data is rebuilt from the config alone
   nlohmann::ordered_json j;
   j["format"] = "kat-run-data";
   j["version"] = kRunDataVersion;
-  j["task"] = e.task;
+  j["task"] = name(e.task);
   j["src_vocab"] = d.src_vocab;
   j["tgt_vocab"] = d.tgt_vocab;
   j["shared_vocab"] = d.shared_vocab;
@@ -53,7 +53,7 @@ void save_run_data(const Dir& run, const Experiment& e, const TrainingData& d) {
 
 std::optional<TrainingData> load_run_data(const std::string& run_dir, const Experiment& e) {
   const std::string path = run_dir + "/data.json";
-  if (e.data.kind != "corpus" || !std::filesystem::exists(path)) return std::nullopt;
+  if (e.data.kind != DataKind::corpus || !std::filesystem::exists(path)) return std::nullopt;
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(read_text(path));
@@ -68,7 +68,7 @@ std::optional<TrainingData> load_run_data(const std::string& run_dir, const Expe
       throw Error(
           fmt::format("{}: version {} (this kat reads version {})", path, j.at("version").get<int>(), kRunDataVersion));
     }
-    if (j.at("task").get<std::string>() != e.task) {
+    if (j.at("task").get<std::string>() != name(e.task)) {
       throw Error(
           fmt::format("{}: task {}, but the run's config.yaml says {}", path, j.at("task").get<std::string>(), e.task));
     }
