@@ -57,4 +57,19 @@ Batch batch_rows(const Batch& batch, std::int64_t begin, std::int64_t end, std::
   return out;
 }
 
+Batch split_windows(const Batch& batch, std::int64_t length) {
+  const std::int64_t rows = batch.input.size(0), width = batch.input.size(1);
+  if (batch.src.defined() || !batch.lengths.empty()) {
+    throw Error("split_windows: only unpadded language-model windows can be cut into shorter ones");
+  }
+  if (length < 1 || width % length != 0) {
+    throw Error(fmt::format("split_windows: windows of {} tokens cannot be cut into windows of {}", width, length));
+  }
+  Batch out = batch;
+  out.input = batch.input.contiguous().reshape({rows * width / length, length});
+  out.target = batch.target.contiguous().reshape({rows * width / length, length});
+  out.sentences = rows * width / length;
+  return out;
+}
+
 }  // namespace kat

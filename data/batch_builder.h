@@ -23,4 +23,10 @@ Batch decoder_batch(const std::vector<TokenRow>& inputs, const std::vector<Token
 // that are not pad_id. Throws kat::Error on a range outside [0, sentences].
 Batch batch_rows(const Batch& batch, std::int64_t begin, std::int64_t end, std::int64_t pad_id);
 
+// A language-model batch of unpadded windows (B, T) cut into windows of `length` tokens, (B * T /
+// length, length), in the same order: each short window's targets are the next tokens of its
+// inputs, as in the long window. The same tokens, so the same count. Throws kat::Error on a
+// translation batch, a padded one, or a length that does not divide T.
+Batch split_windows(const Batch& batch, std::int64_t length);
+
 }  // namespace kat

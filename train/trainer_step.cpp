@@ -83,6 +83,9 @@ StepTotals Trainer::State::forward_backward(std::int64_t step) {
   StepTotals t;
   for (std::int64_t k = 0; k < exp.train.accumulate; ++k) {
     Batch batch = data.train->next();
+    if (const std::int64_t length = window_length(exp.data, step); length < batch.input.size(1)) {
+      batch = split_windows(batch, length);  // sequence-length warmup
+    }
     t.tokens += batch.tokens;
     if (parallel) {
       if (k == exp.train.accumulate - 1) reducer->arm();  // this backward starts the sums

@@ -357,3 +357,32 @@ TEST_CASE("batch_rows: a slice keeps the whole batch's widths and lengths and co
   CHECK_THROWS_AS(batch_rows(b, 2, 4, kPadId), Error);
   CHECK_THROWS_AS(batch_rows(b, -1, 1, kPadId), Error);
 }
+
+TEST_CASE("split_windows: long language-model windows cut into short ones, in order, targets still the next tokens") {
+  // Two windows of 8 tokens over a running text 0..16: input t, target t + 1.
+  std::vector<std::int64_t> in(16), out(16);
+  for (std::int64_t i = 0; i < 16; ++i) {
+    in[static_cast<std::size_t>(i)] = 10 + i;
+    out[static_cast<std::size_t>(i)] = 11 + i;
+  }
+  Batch b;
+  b.input = Tensor::from_vector(in, {2, 8});
+  b.target = Tensor::from_vector(out, {2, 8});
+  b.tokens = 16;
+  b.sentences = 2;
+  const Batch s = split_windows(b, 2);
+  CHECK(s.input.shape() == Shape{8, 2});
+  CHECK(s.target.shape() == Shape{8, 2});
+  CHECK(s.sentences == 8);
+  CHECK(s.tokens == 16);
+  for (std::int64_t r = 0; r < 8; ++r) {
+    CHECK(s.input.at({r, 0}) == 10.0 + 2.0 * static_cast<double>(r));
+    CHECK(s.target.at({r, 1}) == s.input.at({r, 1}) + 1.0);  // the next token, as in the long window
+  }
+  CHECK(split_windows(b, 8).input.shape() == Shape{2, 8});
+  CHECK_THROWS_WITH_AS(split_windows(b, 3), doctest::Contains("windows of 8 tokens cannot be cut into windows of 3"),
+                       Error);
+  Batch padded = b;
+  padded.lengths = {8, 5};
+  CHECK_THROWS_WITH_AS(split_windows(padded, 4), doctest::Contains("unpadded"), Error);
+}

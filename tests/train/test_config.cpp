@@ -392,3 +392,31 @@ TEST_CASE("kat config check: exit 0 on a good file, 2 with every message on bad 
   CHECK(explain.exit_code == 0);
   CHECK(explain.output.find("model.attention.redraw_interval") != std::string::npos);
 }
+
+TEST_CASE("config: data.seq_len_warmup doubles the windows in equal phases up to data.seq_len, and is checked") {
+  const std::string file = std::string(KAT_SOURCE_DIR) + "/README.md";  // any existing file passes the check
+  const std::string corpus = fmt::format("data: {{kind: corpus, train: {0}, valid: {0}, seq_len: 4096", file);
+  const Experiment e = parse_experiment(corpus + ", seq_len_warmup: {start: 256, steps: 500}}\n", "exp.yaml");
+  // Five phases of 100 steps: 256, 512, 1024, 2048, then 4096.
+  const std::vector<std::pair<std::int64_t, std::int64_t>> expected = {
+      {1, 256}, {100, 256}, {101, 512}, {200, 512}, {201, 1024}, {400, 2048}, {401, 4096}, {500, 4096}, {501, 4096}};
+  for (const auto& [step, length] : expected) {
+    CAPTURE(step);
+    CHECK(window_length(e.data, step) == length);
+  }
+  CHECK(window_length(default_experiment().data, 1) == default_experiment().data.seq_len);  // off by default
+
+  CHECK(only_problem(corpus + ", seq_len_warmup: {start: 300, steps: 10}}\n").find("divided by a power of two") !=
+        std::string::npos);
+  CHECK(only_problem(corpus + ", seq_len_warmup: {start: 1024}}\n").find("steps must be at least 1") !=
+        std::string::npos);
+  // Both keys of the section are refused where they have no effect.
+  const auto sentences = problems(corpus + ", sentence_level: true, seq_len_warmup: {start: 1024, steps: 5}}\n");
+  REQUIRE(sentences.size() == 2);
+  CHECK(sentences[0].find("'data.seq_len_warmup.start' has no effect here") != std::string::npos);
+  CHECK(sentences[0].find("not to data.sentence_level") != std::string::npos);
+  const auto synthetic = problems("data: {seq_len_warmup: {start: 16, steps: 5}}\n");
+  REQUIRE(synthetic.size() == 2);
+  CHECK(synthetic[1].find("'data.seq_len_warmup.steps' has no effect here") != std::string::npos);
+  CHECK(synthetic[1].find("language-model corpora only") != std::string::npos);
+}

@@ -114,3 +114,43 @@ TEST_CASE("corpus: a dataset that does not fit the experiment is refused with it
       "lm.yaml");
   CHECK_THROWS_WITH_AS(Trainer(bad, quiet()), doctest::Contains("junk.h5"), Error);
 }
+
+TEST_CASE("corpus: sequence-length warmup trains on shorter windows first and resumes exactly across its phases") {
+  ScratchDir dir("seq-len-warmup");
+  const std::string train = write_dataset(dir, "lm-train", {"en"}, 60);
+  const std::string valid = write_dataset(dir, "lm-valid", {"en"}, 10);
+  auto make = [&](const std::string& sub, const std::string& warmup) {
+    const std::string text = fmt::format(
+        "task: lm\n"
+        "data: {{kind: corpus, train: {}, valid: {}, seq_len: 40, batch_size: 2{}}}\n"
+        "optim: {{lr: 0.01}}\n"
+        "schedule: {{type: constant, warmup: 0}}\n"
+        "model: {{layers: 1, d_model: 16, heads: 2, d_ff: 32, dropout: 0.1}}\n"
+        "train: {{steps: 8, valid_interval: 4, checkpoint_interval: 100, log_interval: 2}}\n"
+        "output: {{dir: {}}}\n",
+        train, valid, warmup, dir.file(sub));
+    return parse_experiment(text, sub + ".yaml");
+  };
+  const std::string warmup = ", seq_len_warmup: {start: 10, steps: 6}";  // 10, 20, 40 tokens: steps 1-2, 3-4, 5-
+  Trainer straight(make("straight", warmup), quiet());
+  const TrainResult full = straight.run();
+  CHECK(full.outcome == TrainOutcome::finished);
+  CHECK(std::isfinite(full.valid_loss));
+  const auto expected = snapshot(straight);
+
+  Trainer plain(make("plain", ""), quiet());
+  plain.run();
+  CHECK(!bit_identical(snapshot(plain), expected));  // the warmup changed what was trained on
+
+  TrainerOptions stop = quiet();
+  stop.after_step = [](Trainer& t, std::int64_t step) {
+    if (step == 3) t.request_stop();  // inside the second phase
+  };
+  Trainer first(make("split", warmup), stop);
+  CHECK(first.run().outcome == TrainOutcome::interrupted);
+  TrainerOptions resume = quiet();
+  resume.resume = true;
+  Trainer second(make("split", warmup), resume);
+  CHECK(second.run().step == 8);
+  CHECK(bit_identical(snapshot(second), expected));
+}

@@ -42,6 +42,14 @@ struct SyntheticDataConfig {
   std::int64_t epoch_sentences = 0;
 };
 
+// Sequence-length warmup of a language model on running text: training windows of `start` tokens
+// at first, doubling in equal phases of the first `steps` steps up to data.seq_len (each batch's
+// long windows cut into short ones: the same tokens per step). 0: off.
+struct SeqLenWarmup {
+  std::int64_t start = 0;
+  std::int64_t steps = 0;
+};
+
 struct DataConfig {
   DataKind kind = DataKind::synthetic;
   SyntheticDataConfig synthetic;
@@ -56,6 +64,7 @@ struct DataConfig {
   std::int64_t seq_len = 0;
   std::int64_t batch_size = 0;  // sentences per batch
   std::int64_t max_tokens = 0;  // > 0: batches of up to this many target tokens instead
+  SeqLenWarmup seq_len_warmup;
 };
 
 // The `model.attention` section is the attention kernel's own options (layers/attention/registry.h).

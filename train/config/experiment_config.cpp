@@ -615,6 +615,19 @@ class Reader {
         }
       }
     }
+    if (const SeqLenWarmup& w = e.data.seq_len_warmup; w.start > 0) {
+      const std::int64_t ratio = e.data.seq_len / w.start;
+      if (w.start >= e.data.seq_len || e.data.seq_len % w.start != 0 || (ratio & (ratio - 1)) != 0) {
+        error_for({"data.seq_len_warmup.start", "data.seq_len"},
+                  fmt::format("data.seq_len_warmup.start ({}) must be data.seq_len ({}) divided by a power of two "
+                              "(2, 4, 8, ...)",
+                              w.start, e.data.seq_len));
+      }
+      if (w.steps < 1) {
+        error_for({"data.seq_len_warmup.steps"},
+                  "data.seq_len_warmup.steps must be at least 1 when data.seq_len_warmup.start is set");
+      }
+    }
     if (e.data.kind == DataKind::synthetic && e.data.max_tokens > 0 && e.data.max_tokens < longest_sequence(e)) {
       error_for({"data.max_tokens", "data.synthetic.max_len", "data.seq_len"},
                 fmt::format("data.max_tokens ({}) is smaller than one sequence ({} tokens)", e.data.max_tokens,
@@ -679,6 +692,16 @@ class Reader {
 }  // namespace
 
 std::int64_t synthetic_vocab(const SyntheticDataConfig& s) { return s.symbols + 4; }
+
+std::int64_t window_length(const DataConfig& d, std::int64_t step) {
+  const SeqLenWarmup& w = d.seq_len_warmup;
+  if (w.start <= 0 || w.steps <= 0 || step > w.steps) return d.seq_len;
+  std::int64_t doublings = 0;
+  while ((w.start << (doublings + 1)) <= d.seq_len) ++doublings;
+  // doublings + 1 phases of equal length: start, 2 start, ..., seq_len.
+  const std::int64_t phase = (std::max<std::int64_t>(step, 1) - 1) * (doublings + 1) / w.steps;
+  return std::min(d.seq_len, w.start << phase);
+}
 
 std::int64_t longest_sequence(const Experiment& e) {
   const auto& s = e.data.synthetic;

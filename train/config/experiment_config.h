@@ -83,6 +83,9 @@ std::string describe_attention(const Experiment& e);
 // The sizes a synthetic data set implies for the model, used by validation and by the data
 // factory: the vocabulary (symbols plus pad, bos, eos, sep) and the longest decoder input.
 std::int64_t synthetic_vocab(const SyntheticDataConfig& s);
+// The training window length of step `step` (1, 2, ...) under data.seq_len_warmup: data.seq_len
+// once the warmup is over or without one.
+std::int64_t window_length(const DataConfig& d, std::int64_t step);
 std::int64_t longest_sequence(const Experiment& e);
 
 }  // namespace kat

@@ -39,6 +39,10 @@ std::string lm_corpus(const Experiment& e) {
 std::string translation_corpus(const Experiment& e) {
   return e.data.kind == DataKind::corpus && e.task == Task::translation ? "" : "it applies to translation corpora only";
 }
+std::string lm_windows(const Experiment& e) {
+  if (auto why = lm_corpus(e); !why.empty()) return why;
+  return e.data.sentence_level ? "it applies to windows of running text, not to data.sentence_level" : "";
+}
 std::string rows_of_seq_len(const Experiment& e) {
   return e.data.kind == DataKind::synthetic && e.data.synthetic.task != SyntheticTask::markov
              ? "synthetic sequence lengths come from data.synthetic.min_len and max_len"
@@ -162,6 +166,19 @@ void add_corpus_data(Schema& s) {
             "When > 0: batches of up to this many (padded) tokens instead of data.batch_size sentences. A "
             "translation corpus without it gets a budget of data.batch_size * data.seq_len.")
       .at_least(0);
+  s.integer("data.seq_len_warmup.start", member(&Experiment::data, &DataConfig::seq_len_warmup, &SeqLenWarmup::start),
+            0,
+            "lm corpus: train on windows of this many tokens first, doubling in equal phases of "
+            "data.seq_len_warmup.steps steps up to data.seq_len (data.seq_len / start a power of two); each "
+            "batch's windows are cut into shorter ones, so a step reads the same tokens. At the start a query "
+            "spreads its attention over all the keys before it: short windows first teach local attention "
+            "sooner (sequence length warmup, Li et al. 2022). Validation always uses data.seq_len. 0: off.")
+      .at_least(0)
+      .applies_when(rule::lm_windows);
+  s.integer("data.seq_len_warmup.steps", member(&Experiment::data, &DataConfig::seq_len_warmup, &SeqLenWarmup::steps),
+            0, "lm corpus: the steps over which data.seq_len_warmup.start grows to data.seq_len.")
+      .at_least(0)
+      .applies_when(rule::lm_windows);
 }
 
 void add_model(Schema& s) {
