@@ -42,7 +42,7 @@ plugin="$work/plugin/libkat_example_maps.so"
 [[ -f "$plugin" ]] || fail "no plugin built"
 
 echo "== a small character corpus"
-grep -v '^\s*$' "$source/README.md" | head -200 >corpus.txt
+grep -m 200 -v '^\s*$' "$source/README.md" >corpus.txt  # -m: no pipe for SIGPIPE to fail under pipefail
 "$kat" tokenizer train --kind chars --input corpus.txt --output chars.tok 2>/dev/null
 "$kat" prepare dataset train.h5 --side en=corpus.txt --tokenizer chars.tok 2>/dev/null
 cat >lm.yaml <<YAML
