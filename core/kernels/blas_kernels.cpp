@@ -237,8 +237,19 @@ void remember_verdict(const std::string& key, const std::string& verdict) {
   ::close(fd);
 }
 
-// Runs this program as a checking child with OPENBLAS_CORETYPE=family; true when its products are right.
-bool probe_in_child(const std::string& family, std::string& detail) {
+// How long a check may take: KAT_BLAS_CHECK_SECONDS, else 20 (it takes about 0.2 s).
+double check_seconds() {
+  const char* v = std::getenv("KAT_BLAS_CHECK_SECONDS");
+  if (v == nullptr || *v == '\0') return 20.0;
+  char* end = nullptr;
+  const double s = std::strtod(v, &end);
+  return end != nullptr && *end == '\0' && s >= 0.0 && s <= 3600.0 ? s : 20.0;
+}
+
+// Runs this program as a checking child with OPENBLAS_CORETYPE=family: "ok", "wrong" (its products
+// differ, the family is not provided, or the check crashed: a verdict to keep), or "" when the check
+// could not tell (it could not start, or hung on a busy machine: not cached, checked again next time).
+std::string probe_in_child(const std::string& family, std::string& detail) {
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) {
     const std::string kv = *e;
@@ -266,35 +277,37 @@ bool probe_in_child(const std::string& family, std::string& detail) {
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
     detail = fmt::format("the check could not start ({})", std::strerror(rc));
-    return false;
+    return "";
   }
   int status = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  const double limit = check_seconds();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(limit);
   for (;;) {
     const pid_t r = ::waitpid(pid, &status, WNOHANG);
     if (r == pid) break;
     if (r < 0 && errno != EINTR) {
       detail = "the check's process was lost";
-      return false;
+      return "";
     }
     if (std::chrono::steady_clock::now() > deadline) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);
-      detail = "the check did not finish in 20 s";
-      return false;
+      detail = fmt::format("the check did not finish in {} s", limit);
+      return "";
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   if (WIFSIGNALED(status)) {
     detail = fmt::format("the check crashed (signal {})", WTERMSIG(status));
-    return false;
+    return "wrong";
   }
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  if (code == 0) return true;
-  detail = code == kProbeWrong      ? "its products differ from the reference"
-           : code == kProbeMismatch ? "this OpenBLAS does not provide it"
-                                    : fmt::format("the check failed (exit code {})", code);
-  return false;
+  if (code == 0) return "ok";
+  if (code == kProbeWrong) detail = "its products differ from the reference";
+  if (code == kProbeMismatch) detail = "this OpenBLAS does not provide it";
+  if (code == kProbeWrong || code == kProbeMismatch) return "wrong";
+  detail = fmt::format("the check failed (exit code {})", code);
+  return "";
 }
 
 BlasKernels& state() {
@@ -347,9 +360,9 @@ void choose_blas_kernels(int argc, char** argv) {
     std::string detail = "its products differed from the reference when checked before";
     bool checked_now = false;
     if (verdict.empty()) {
-      verdict = probe_in_child(c.family, detail) ? "ok" : "wrong";
+      verdict = probe_in_child(c.family, detail);
       checked_now = true;
-      remember_verdict(key, verdict);
+      if (!verdict.empty()) remember_verdict(key, verdict);
     }
     if (verdict == "ok") {
       std::string reason = fmt::format("chosen for this CPU ({}){}; its products checked against a reference{}", c.why,

@@ -15,7 +15,9 @@
 //   3. The first of those that computes correctly: a child process loads OpenBLAS with that family
 //      and checks single and double precision products of awkward shapes against a reference (a
 //      crash counts as wrong). Verdicts are cached per CPU and OpenBLAS build in
-//      $XDG_CACHE_HOME/kat/openblas-kernels.tsv (else ~/.cache/...), so the check runs once.
+//      $XDG_CACHE_HOME/kat/openblas-kernels.tsv (else ~/.cache/...), so the check runs once. A check
+//      that cannot tell (it could not start, or took longer than KAT_BLAS_CHECK_SECONDS, default
+//      20, on a busy machine) passes to the next family for this start and is not cached.
 //   4. When that family is not the one loaded, the program starts again (execv of /proc/self/exe with
 //      the same arguments) with OPENBLAS_CORETYPE set to it; kat's own environment variable
 //      KAT_BLAS_CHOICE carries the reason across.

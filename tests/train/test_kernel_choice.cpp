@@ -3,6 +3,8 @@
 // that failed its check is passed over, and checkpoints record the family they were trained on.
 #include <doctest/doctest.h>
 
+#include <filesystem>
+
 #include "core/kernels/blas_kernels.h"
 #include "tests/train/train_test_util.h"
 #include "train/run_folder/checkpoint.h"
@@ -104,4 +106,22 @@ TEST_CASE("kernel choice: the process running the tests reports what it runs on"
   CHECK(!k.reason.empty());
   CHECK((k.origin == "environment" || k.origin == "chosen" || k.origin == "openblas"));
   CHECK(describe_blas_kernels().find(k.family + " kernels: ") != std::string::npos);
+}
+
+TEST_CASE("kernel choice: a check that cannot finish passes to the next family and leaves no verdict behind") {
+  ScratchDir cache("kernel-timeout");
+  const auto r = run_split("env -u OPENBLAS_CORETYPE -u KAT_BLAS_CHOICE KAT_BLAS_CHECK_SECONDS=0 XDG_CACHE_HOME=" +
+                           shell_quote(cache.path().string()) + " " + KAT_BINARY + " --version");
+  REQUIRE(r.exit_code == 0);
+  if (r.out.find("rejected") == std::string::npos) {
+    MESSAGE("no family was checked on this CPU: " << r.out);
+    return;
+  }
+  CHECK(r.out.find("the check did not finish in 0 s") != std::string::npos);
+  CHECK(r.out.find("checked against a reference") == std::string::npos);  // no family passed a check
+  // Nothing was cached: the next start checks again, with time to finish.
+  CHECK(!std::filesystem::exists(cache.file("kat/openblas-kernels.tsv")));
+  const std::string next = version_unset(cache);
+  CHECK(next.find("checked against a reference") != std::string::npos);
+  CHECK(next.find("(cached)") == std::string::npos);
 }
