@@ -48,6 +48,7 @@ Runner add_generate(CLI::App& app);   // apps/generate.cpp
 Runner add_compare(CLI::App& app);    // apps/compare.cpp
 Runner add_bleu(CLI::App& app);       // apps/bleu.cpp
 Runner add_bench(CLI::App& app);      // apps/bench.cpp
+Runner add_convert(CLI::App& app);    // apps/convert.cpp
 
 // Prints every diagnostic of a bad experiment to stderr, one per line, and a count.
 void print_config_errors(const ConfigError& err);

@@ -72,6 +72,7 @@ int main(int argc, char** argv) {
   commands.emplace_back(app.get_subcommand("compare"), kat::cli::add_compare(app));
   commands.emplace_back(app.get_subcommand("bleu"), kat::cli::add_bleu(app));
   commands.emplace_back(app.get_subcommand("bench"), kat::cli::add_bench(app));
+  commands.emplace_back(app.get_subcommand("convert"), kat::cli::add_convert(app));
 
   try {
     app.parse(argc, argv);

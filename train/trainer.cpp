@@ -25,7 +25,11 @@ Trainer::Trainer(const Experiment& experiment, TrainerOptions options) : s_(std:
   s.open_run_folder();
   s.start_logging();
   s.build();
-  if (s.options.resume) s.resume_from_checkpoint();
+  if (s.options.resume) {
+    s.resume_from_checkpoint();
+  } else if (s.options.initialize) {
+    s.options.initialize(s.model->module());
+  }
   s.prepare_logs();
   s.write_config_and_announce();
   // The ranks start from the same model: the same seed, or the same checkpoint.
@@ -38,6 +42,8 @@ Module& Trainer::model() { return s_->model->module(); }
 const TrainerProgress& Trainer::progress() const { return s_->progress; }
 const std::string& Trainer::run_dir() const { return s_->dir; }
 spdlog::logger& Trainer::logger() { return *s_->log; }
+
+void Trainer::save_checkpoint() { s_->save(false); }
 
 TrainResult Trainer::run() {
   State& s = *s_;

@@ -50,6 +50,9 @@ struct TrainerOptions {
   // are summed over the ranks, so each takes the step one process would take on the whole batch.
   // Rank 0 alone writes the run folder; a stop request on any rank stops all before the same step.
   std::shared_ptr<Communicator> comm;
+  // A new run (not resume): called once the model is built, before anything is written or checked;
+  // kat convert puts the weights of another run into it here.
+  std::function<void(Module&)> initialize;
   // Called after every step (tests and tools use it to inspect or stop a run).
   std::function<void(Trainer&, std::int64_t step)> after_step;
 };
@@ -64,6 +67,8 @@ class Trainer {
   Trainer& operator=(const Trainer&) = delete;
 
   TrainResult run();
+  // Writes a checkpoint of the current state (checkpoints/last.h5), as the loop does.
+  void save_checkpoint();
   // Asks the loop to stop after the current step (writing a checkpoint).
   void request_stop() { stop_requested_ = true; }
 

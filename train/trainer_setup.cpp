@@ -55,7 +55,7 @@ std::uint64_t state_checksum(Module& model) {
 
 ScheduleOptions schedule_options(const Experiment& e) {
   ScheduleOptions s = e.schedule;
-  if (s.total_steps <= 0) s.total_steps = e.train.steps;
+  if (s.total_steps <= 0) s.total_steps = e.train.steps - e.train.distill_attention.steps;
   return s;
 }
 
@@ -138,11 +138,39 @@ void Trainer::State::build() {
   kernels = attention_kernels(model->module());
   optimizer = make_optimizer(exp.optim, decay_groups(model->module().named_parameters(), exp.optim.decay_all));
   schedule = make_schedule(schedule_options(exp));
+  if (exp.train.distill_attention.steps > 0) setup_distillation();
   if (lead) store = std::make_unique<CheckpointStore>(dir + "/checkpoints", exp.train.keep_last);
   if (parallel) {
     const auto bytes = static_cast<std::size_t>(exp.train.bucket_mb * 1024.0 * 1024.0);
     reducer = std::make_unique<GradientReducer>(*comm, optimizer->variables(), bytes);
   }
+}
+
+// The linear-attention kernels whose feature maps have weights, and Adam over those weights alone.
+void Trainer::State::setup_distillation() {
+  if (parallel) {
+    throw Error(
+        "train.distill_attention: attention distillation runs in one process (not under mpirun); "
+        "distil first, then continue the run data-parallel with --resume");
+  }
+  std::vector<std::pair<std::string, Variable>> weights;
+  for (AttentionKernel* k : kernels) {
+    auto* kernel = dynamic_cast<LinearAttention*>(k);
+    if (kernel == nullptr || kernel->feature_map().parameters().empty()) continue;
+    students.push_back(kernel);
+    for (const auto& [name, p] : kernel->feature_map().named_parameters()) {
+      weights.emplace_back(kernel->feature_map().path() + "." + name, p);
+    }
+  }
+  if (students.empty()) {
+    throw Error(
+        "train.distill_attention: the model has no linear attention with a learned feature map to distil (give "
+        "model.attention.feature_map: t2r or hedgehog, or a plugin's map with weights)");
+  }
+  OptimizerOptions adam;
+  adam.type = "adam";
+  adam.lr = exp.train.distill_attention.lr;
+  distill_optimizer = make_optimizer(adam, decay_groups(weights, true));
 }
 
 // The model, optimizer, data position and progress of checkpoints/last.h5, after checking that the
@@ -175,6 +203,7 @@ void Trainer::State::resume_from_checkpoint() {
   try {
     model->module().load_state_dict(c.model);
     optimizer->load_state(c.optimizer);
+    if (distill_optimizer && !c.distill_optimizer.kind.empty()) distill_optimizer->load_state(c.distill_optimizer);
     data.train->set_state(c.data_state);
   } catch (const Error& err) {
     throw Error(fmt::format("checkpoint {}: {}", path, err.what()));

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/os/files.h"
+#include "layers/attention/linear_attention.h"
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
 #include "train/config/experiment_config.h"
@@ -68,6 +69,9 @@ struct Trainer::State {
   std::vector<AttentionKernel*> kernels;
   std::unique_ptr<Optimizer> optimizer;
   std::unique_ptr<Schedule> schedule;
+  // train.distill_attention: the kernels whose feature maps learn, and Adam over those maps' weights.
+  std::vector<LinearAttention*> students;
+  std::unique_ptr<Optimizer> distill_optimizer;
   std::unique_ptr<CheckpointStore> store;
   std::unique_ptr<MetricsLog> metrics;
   std::optional<Dir> run_folder;         // the lead's handle on output.dir
@@ -115,6 +119,7 @@ struct Trainer::State {
   void prepare_logs();
   void write_config_and_announce();
   void check_same_state(const char* when);
+  void setup_distillation();
 
   // trainer_step.cpp
   void start_run();
@@ -123,7 +128,11 @@ struct Trainer::State {
   bool budget_spent() const;  // train.time_budget
   void agree_on_train_seconds();
   bool stop_wanted(bool requested);
+  // Steps 1 .. train.distill_attention.steps distil attention; the optimizer of a step.
+  bool distilling(std::int64_t step) const { return step <= exp.train.distill_attention.steps; }
+  Optimizer& optimizer_of(std::int64_t step) { return distilling(step) ? *distill_optimizer : *optimizer; }
   StepTotals forward_backward(std::int64_t step);
+  StepTotals distill_forward_backward(std::int64_t step);
   bool update(std::int64_t step, const StepTotals& totals, TrainResult& result);
   void report_progress(std::int64_t step, const StepTotals& totals);
   void validate_and_checkpoint(std::int64_t step);

@@ -75,6 +75,7 @@ bool Trainer::State::stop_wanted(bool requested) {
 // stays one global position) and computes on its rows; the token-weighted gradients summed over the
 // ranks and divided by the whole batch's tokens are the gradient of one process.
 StepTotals Trainer::State::forward_backward(std::int64_t step) {
+  if (distilling(step)) return distill_forward_backward(step);
   CrossEntropyOptions ce;
   ce.ignore_index = data.pad_id;
   ce.label_smoothing = exp.train.label_smoothing;
@@ -119,16 +120,59 @@ StepTotals Trainer::State::forward_backward(std::int64_t step) {
   return t;
 }
 
+// A step of attention distillation: the model runs as the softmax model it came from, and the loss
+// is the mean over the learned kernels of each one's attention cross-entropy (LinearAttention::
+// set_distillation), token-weighted over the batches like the training loss.
+StepTotals Trainer::State::distill_forward_backward(std::int64_t step) {
+  struct Distilling {
+    std::vector<LinearAttention*>& kernels;
+    explicit Distilling(std::vector<LinearAttention*>& k) : kernels(k) {
+      for (LinearAttention* s : kernels) s->set_distillation(true);
+    }
+    ~Distilling() {
+      for (LinearAttention* s : kernels) s->set_distillation(false);
+    }
+  } on(students);
+  distill_optimizer->zero_grad();
+  double loss_sum = 0.0;
+  StepTotals t;
+  for (std::int64_t k = 0; k < exp.train.accumulate; ++k) {
+    Batch batch = data.train->next();
+    if (const std::int64_t length = window_length(exp.data, step); length < batch.input.size(1)) {
+      batch = split_windows(batch, length);
+    }
+    t.tokens += batch.tokens;
+    if (batch.tokens == 0) continue;
+    model->logits(batch);  // each student keeps its loss
+    Variable loss = students.front()->distillation_loss();
+    for (std::size_t i = 1; i < students.size(); ++i) loss = loss + students[i]->distillation_loss();
+    loss = loss * (1.0 / static_cast<double>(students.size()));
+    loss.backward(Tensor::scalar(static_cast<double>(batch.tokens), loss.dtype()));
+    loss_sum += loss.data().item() * static_cast<double>(batch.tokens);
+  }
+  const std::vector<Variable> params = distill_optimizer->variables();
+  if (t.tokens > 0) scale_grads(params, 1.0 / static_cast<double>(t.tokens));
+  t.loss = t.tokens > 0 ? loss_sum / static_cast<double>(t.tokens) : std::nan("");
+  t.norm = grad_norm(params);
+  progress.step = step;
+  progress.epoch = data.train->epoch();
+  progress.tokens += t.tokens;
+  return t;
+}
+
 // The update, or the step skipped when its loss or gradient is not finite; false when too many in
 // a row end the run (diverged).
 bool Trainer::State::update(std::int64_t step, const StepTotals& t, TrainResult& result) {
   if (std::isfinite(t.loss) && std::isfinite(t.norm)) {
     progress.bad_steps_in_row = 0;
+    Optimizer& opt = optimizer_of(step);
     if (exp.train.clip_norm > 0 && t.norm > exp.train.clip_norm) {
-      scale_grads(optimizer->variables(), exp.train.clip_norm / t.norm);
+      scale_grads(opt.variables(), exp.train.clip_norm / t.norm);
     }
-    optimizer->set_lr(schedule->lr(step, optimizer->base_lr()));
-    optimizer->step();
+    // The schedule starts after attention distillation, which runs at a constant rate.
+    const std::int64_t distill = exp.train.distill_attention.steps;
+    if (!distilling(step)) opt.set_lr(schedule->lr(step - distill, opt.base_lr()));
+    opt.step();
     interval_loss_sum += t.loss * static_cast<double>(t.tokens);
     interval_tokens += t.tokens;
     interval_norm += t.norm;
@@ -136,7 +180,7 @@ bool Trainer::State::update(std::int64_t step, const StepTotals& t, TrainResult&
     return true;
   }
   ++progress.bad_steps_in_row;
-  optimizer->zero_grad();
+  optimizer_of(step).zero_grad();
   warn("step {}: non-finite {} ({}); step skipped ({} of {} in a row allowed)", step,
        std::isfinite(t.loss) ? "gradient norm" : "loss", std::isfinite(t.loss) ? t.norm : t.loss,
        progress.bad_steps_in_row, exp.train.max_bad_steps);
@@ -155,7 +199,10 @@ bool Trainer::State::update(std::int64_t step, const StepTotals& t, TrainResult&
 // A line (and a metrics record) every train.log_interval steps; on a terminal, also a line
 // rewritten in place after every step (at most ten times a second).
 void Trainer::State::report_progress(std::int64_t step, const StepTotals& t) {
-  const bool log_now = step % exp.train.log_interval == 0 && interval_steps > 0;
+  // The last distillation step closes its interval, so no logged mean mixes the two losses.
+  const bool distill = distilling(step);
+  const bool log_now =
+      (step % exp.train.log_interval == 0 || step == exp.train.distill_attention.steps) && interval_steps > 0;
   const bool draw = progress_line->terminal() && Clock::now() - last_progress_draw > std::chrono::milliseconds(100);
   if (!log_now && !draw) return;
   const double seconds = std::chrono::duration<double>(Clock::now() - interval_start).count();
@@ -171,18 +218,18 @@ void Trainer::State::report_progress(std::int64_t step, const StepTotals& t) {
   if (const double budget = time_budget_seconds(exp); budget > 0) {
     eta = std::fmin(eta, std::max(0.0, budget - progress.train_seconds));  // fmin ignores a NaN
   }
-  const std::string line =
-      fmt::format("step {}{}  loss {:.4f}  lr {:.3g}  |g| {:.3g}  {:.0f} tok/s  epoch {}  ETA {}", step,
-                  exp.train.steps > 0 ? fmt::format("/{}", exp.train.steps) : "", interval_loss, optimizer->lr(),
-                  mean_norm, rate, progress.epoch, format_duration(eta));
+  const std::string line = fmt::format("step {}{}  {} {:.4f}  lr {:.3g}  |g| {:.3g}  {:.0f} tok/s  epoch {}  ETA {}",
+                                       step, exp.train.steps > 0 ? fmt::format("/{}", exp.train.steps) : "",
+                                       distill ? "attention distillation loss" : "loss", interval_loss,
+                                       optimizer_of(step).lr(), mean_norm, rate, progress.epoch, format_duration(eta));
   if (log_now) {
     last_interval_loss = interval_loss;
     tokens_per_second = rate;
     if (metrics) {
       metrics->append({{"step", static_cast<double>(step)},
                        {"epoch", static_cast<double>(progress.epoch)},
-                       {"train_loss", interval_loss},
-                       {"lr", optimizer->lr()},
+                       {distill ? "distill_loss" : "train_loss", interval_loss},
+                       {"lr", optimizer_of(step).lr()},
                        {"grad_norm", mean_norm},
                        {"tokens_per_s", rate},
                        {"wall_time", wall()},
@@ -312,6 +359,7 @@ Checkpoint Trainer::State::snapshot() {
   c.progress = progress;
   for (auto& [name, t] : model->module().state_dict()) c.model[name] = t.clone();
   c.optimizer = optimizer->state();
+  if (distill_optimizer) c.distill_optimizer = distill_optimizer->state();
   const ScheduleOptions so = schedule_options(exp);
   c.schedule = {so.type, optimizer->base_lr(), so.warmup, so.total_steps, so.min_lr};
   c.data_kind = name(exp.data.kind);

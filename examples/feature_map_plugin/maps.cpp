@@ -2,9 +2,8 @@
 //  - dpfp: the deterministic parameter-free projection of Schlag et al. 2021 ("Linear Transformers
 //    Are Secretly Fast Weight Programmers", Section 5.2): r = relu([x, -x]) (2D values), and for
 //    each v in 1..nu the products r_i * r_{i-v} (indices mod 2D), so M = 2 D nu features, all >= 0.
-//  - hedgehog: a learned map in the style of Zhang et al. 2024 ("The Hedgehog & the Porcupine"):
-//    phi(x) = [softmax(x W + b), softmax(-(x W + b))], W (D, D) and b learned (W starts at the
-//    identity), M = 2 D features in (0, 1).
+//  - elu-proj: a learned map, phi(x) = elu(x W + b) + 1 with W (D, D) and b learned (W starts at
+//    the identity, so the map starts as linear attention's elu(x) + 1), M = D features > 0.
 #include <kat/autograd/ops.h>
 #include <kat/core/rng.h>
 #include <kat/layers/attention/feature_maps/registry.h>
@@ -32,19 +31,18 @@ class Dpfp : public kat::FeatureMap {
   std::int64_t d_, nu_;
 };
 
-class Hedgehog : public kat::FeatureMap {
+class EluProjection : public kat::FeatureMap {
  public:
-  Hedgehog(const kat::FeatureMapOptions& o, kat::Rng& rng) : FeatureMap("hedgehog"), d_(o.head_dim) {
+  EluProjection(const kat::FeatureMapOptions& o, kat::Rng& rng) : FeatureMap("elu_proj"), d_(o.head_dim) {
     kat::Tensor w = kat::Tensor::zeros({d_, d_});
     kat::fill_normal(w, rng, 0.0, 0.02);
     for (std::int64_t i = 0; i < d_; ++i) w.select(0, i).select(0, i).fill_(1.0);  // near the identity
     weight_ = register_parameter("weight", w);
     bias_ = register_parameter("bias", kat::Tensor::zeros({d_}));
   }
-  std::int64_t features() const override { return 2 * d_; }
+  std::int64_t features() const override { return d_; }
   kat::Variable forward(const kat::Variable& x, kat::FeatureRole, kat::Tensor*) override {
-    const kat::Variable z = kat::matmul(x, weight_) + bias_;  // (B, H, N, D)
-    return kat::concat({kat::softmax(z), kat::softmax(-z)}, -1);
+    return kat::elu(kat::matmul(x, weight_) + bias_) + 1.0;  // (B, H, N, D)
   }
 
  private:
@@ -59,11 +57,11 @@ void register_maps() {
   kat::register_feature_map("dpfp", dpfp,
                             [](const kat::FeatureMapOptions& o, kat::Rng&) { return std::make_shared<Dpfp>(o); });
 
-  kat::FeatureMapInfo hedgehog;
-  hedgehog.description = "Hedgehog-style learned map: [softmax(xW + b), softmax(-(xW + b))], M = 2 D";
-  hedgehog.learned = true;
-  kat::register_feature_map("hedgehog", hedgehog, [](const kat::FeatureMapOptions& o, kat::Rng& rng) {
-    return std::make_shared<Hedgehog>(o, rng);
+  kat::FeatureMapInfo elu_proj;
+  elu_proj.description = "elu(x W + b) + 1 with W and b learned (W starting as the identity), M = D";
+  elu_proj.learned = true;
+  kat::register_feature_map("elu-proj", elu_proj, [](const kat::FeatureMapOptions& o, kat::Rng& rng) {
+    return std::make_shared<EluProjection>(o, rng);
   });
 }
 

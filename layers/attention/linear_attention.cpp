@@ -10,6 +10,7 @@
 #include "core/kernels/reduce.h"
 #include "layers/attention/causal_linear_op.h"
 #include "layers/attention/feature_maps/registry.h"
+#include "layers/attention/softmax_attention_op.h"
 
 namespace kat {
 namespace {
@@ -47,6 +48,21 @@ void check_qkv(const Tensor& q, const Tensor& k, const Tensor& v, const std::str
   }
 }
 
+// (B, 1, N, M): 1 where query i may see key j under the mask (causal: j <= i + M - N; padding:
+// j below the item's key length), else 0.
+Tensor visible_keys(const AttentionMask& mask, std::int64_t B, std::int64_t N, std::int64_t M, DType dtype) {
+  Tensor out = Tensor::zeros({B, 1, N, M}, DType::f64);
+  double* p = out.data<double>();
+  for (std::int64_t b = 0; b < B; ++b) {
+    const std::int64_t length = mask.key_lengths.empty() ? M : mask.key_lengths[static_cast<std::size_t>(b)];
+    for (std::int64_t i = 0; i < N; ++i) {
+      const std::int64_t last = mask.causal ? std::min(length, i + (M - N) + 1) : length;
+      for (std::int64_t j = 0; j < last; ++j) p[(b * N + i) * M + j] = 1.0;
+    }
+  }
+  return out.to(dtype);
+}
+
 }  // namespace
 
 LinearAttention::LinearAttention(const AttentionOptions& o, const AttentionSetup& setup, const std::string& default_map,
@@ -57,6 +73,7 @@ LinearAttention::LinearAttention(const AttentionOptions& o, const AttentionSetup
   FeatureMapOptions fo;
   fo.name = o.feature_map.empty() ? default_map : o.feature_map;
   fo.head_dim = setup.head_dim;
+  fo.heads = setup.heads;
   fo.features = o.features;
   fo.orthogonal = o.orthogonal;
   fo.norms = o.norms;
@@ -87,6 +104,7 @@ Variable LinearAttention::forward(const Variable& q, const Variable& k, const Va
                     "a time with step_self)",
                     q.size(2), k.size(2)));
   }
+  if (distilling_) return distill_forward(q, k, v, mask, causal);
   const Variable phi_q = feature_map_->forward(q, FeatureRole::query);  // (B, H, N, M)
   Tensor c;                                                             // causal keys' stabilizer, (B, H, N, 1)
   Variable phi_k = feature_map_->forward(k, causal ? FeatureRole::causal_key : FeatureRole::key, &c);
@@ -97,6 +115,39 @@ Variable LinearAttention::forward(const Variable& q, const Variable& k, const Va
   const Variable k_sum = sum(phi_k, {2}, /*keepdim=*/true);                // (B, H, 1, M)
   const Variable den = sum(phi_q * k_sum, {3}, /*keepdim=*/true) + eps();  // (B, H, N, 1)
   return matmul(phi_q, kv) / den;
+}
+
+Variable LinearAttention::distill_forward(const Variable& q, const Variable& k, const Variable& v,
+                                          const AttentionMask& given, bool causal) {
+  AttentionMask mask = given;
+  mask.causal = causal;
+  const std::int64_t B = q.size(0), N = q.size(2), M = k.size(2);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
+  const Variable qd(q.data()), kd(k.data());  // detached: the loss trains the feature map alone
+  const Tensor visible = visible_keys(mask, B, N, M, q.dtype());
+  Variable teacher;
+  Tensor p;  // the softmax weights (B, H, N, M)
+  {
+    NoGradGuard no_grad;
+    teacher = softmax_attention(qd, kd, Variable(v.data()), mask, scale);
+    // scale q k^T, hidden keys pushed to -1e30 (weight exactly 0 after the softmax).
+    const Tensor hidden = unary(UnaryOp::scale, unary(UnaryOp::add_scalar, visible, -1.0), 1e30);
+    const Tensor logits =
+        binary(BinaryOp::add, unary(UnaryOp::scale, matmul(q.data(), k.data().transpose(2, 3)), scale), hidden);
+    p = softmax(Variable(logits)).data();
+  }
+  const Variable phi_q = feature_map_->forward(qd, FeatureRole::query);  // (B, H, N, F)
+  const Variable phi_k = feature_map_->forward(kd, FeatureRole::key);
+  const Variable a = matmul(phi_q, transpose(phi_k, 2, 3)) * Variable(visible);  // (B, H, N, M)
+  const Variable den = sum(a, {3}, /*keepdim=*/true) + eps();
+  // log A = log(a) - log(den); hidden keys have a = 0 and P = 0, and the 1e-30 keeps 0 * log 0 out.
+  const Variable log_a = log(a + 1e-30) - log(den);
+  // KL(P || A) = sum P log P - sum P log A: the cross-entropy less P's own entropy, so that 0 means
+  // the kernel reproduces softmax attention exactly (the gradient is the cross-entropy's).
+  const double rows = static_cast<double>(B * q.size(1) * N);
+  const Tensor p_log_p = binary(BinaryOp::mul, p, unary(UnaryOp::log, unary(UnaryOp::add_scalar, p, 1e-30)));
+  distillation_loss_ = (sum(Variable(p_log_p)) - sum(Variable(p) * log_a)) * (1.0 / rows);
+  return teacher;
 }
 
 std::unique_ptr<AttentionState> LinearAttention::start_self(std::int64_t /*batch*/) {

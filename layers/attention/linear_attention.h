@@ -32,6 +32,19 @@ class LinearAttention : public AttentionKernel {
   void on_train_step(std::int64_t step) override { feature_map_->on_train_step(step); }
 
   FeatureMap& feature_map() { return *feature_map_; }
+
+  // Attention distillation (train.distill_attention; docs/convert.md). While it is on, forward
+  // returns softmax attention of the same q, k and v (scale 1/sqrt(D), no gradient): the output of
+  // the softmax model the weights came from, so every layer sees the inputs it saw there. It also
+  // keeps how far this kernel's attention weights are from the softmax ones, the mean over queries of
+  //   KL(P_i || A_i) = sum_j P_ij (log P_ij - log A_ij),  A_ij = phi(q_i).phi(k_j) / sum_j' phi(q_i).phi(k_j'),
+  // over the keys each query sees: Hedgehog's cross-entropy loss (Zhang et al. 2024, Section 4.2)
+  // less P's entropy, so 0 is exact mimicry. q and k are detached: the gradient reaches the feature
+  // map's weights alone.
+  void set_distillation(bool on) { distilling_ = on; }
+  bool distilling() const { return distilling_; }
+  // L of the last forward in distillation mode (undefined before one).
+  const Variable& distillation_loss() const { return distillation_loss_; }
   // The epsilon added to every normalizer: options.eps, or the feature map's own when that is < 0.
   double eps() const;
 
@@ -39,6 +52,11 @@ class LinearAttention : public AttentionKernel {
   AttentionSetup setup_;
   double eps_;  // as given; < 0: the feature map's
   std::shared_ptr<FeatureMap> feature_map_;
+  bool distilling_ = false;
+  Variable distillation_loss_;
+
+  Variable distill_forward(const Variable& q, const Variable& k, const Variable& v, const AttentionMask& mask,
+                           bool causal);
 };
 
 }  // namespace kat

@@ -56,7 +56,7 @@ output: {dir: $work/unused}
 YAML
 config="$work/lm.yaml"
 common=()
-for map in dpfp hedgehog; do
+for map in dpfp elu-proj; do
   echo "== $map: train, resume bit for bit, evaluate, generate"
   extra=()
   [[ $map == dpfp ]] && extra=(--set model.attention.nu=2)

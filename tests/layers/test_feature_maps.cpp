@@ -10,11 +10,14 @@
 #include "autograd/ops.h"
 #include "core/kernels/elementwise.h"
 #include "core/kernels/gemm.h"
+#include "core/kernels/index.h"
 #include "core/kernels/qr.h"
 #include "core/kernels/reduce.h"
 #include "layers/attention/feature_maps/favor.h"
+#include "layers/attention/feature_maps/learned.h"
 #include "layers/attention/feature_maps/registry.h"
 #include "layers/attention/linear_attention.h"
+#include "layers/attention/softmax_attention_op.h"
 #include "layers/models/language_model.h"
 #include "optim/adam.h"
 #include "tests/test_util.h"
@@ -247,7 +250,7 @@ class LearnedEluMap : public FeatureMap {
 }  // namespace
 
 TEST_CASE("the built-in maps' descriptors say what their instances do") {
-  for (const std::string name : {"elu", "relu", "favor+", "favor-trig"}) {
+  for (const std::string name : {"elu", "relu", "favor+", "favor-trig", "t2r", "hedgehog"}) {
     CAPTURE(name);
     const FeatureMapInfo info = feature_map_info(name);
     CHECK_FALSE(info.description.empty());
@@ -323,4 +326,147 @@ TEST_CASE("a feature map registered by the user trains inside a language model")
                 {randn({1, 2, 4, 3}, rng), randn({1, 2, 4, 3}, rng), randn({1, 2, 4, 2}, rng)}, kernel.parameters());
   INFO(r.message);
   CHECK(r.ok);
+}
+
+TEST_CASE("learned maps start identity-like, keep weights per head and pass gradient checks") {
+  Rng rng(31);
+  const std::int64_t D = 4, H = 2;
+  FeatureMapOptions o;
+  o.head_dim = D;
+  o.heads = H;
+  o.eps = 0.0;
+  const Tensor x = randn({2, H, 5, D}, rng);
+  SUBCASE("t2r starts as [relu(x), relu(-x)]") {
+    LearnedFeatureMap map(LearnedFeatureMap::Kind::t2r, o, rng);
+    map.to(DType::f64);
+    CHECK(map.features() == 2 * D);
+    CHECK(map.named_parameters().front().first == "weight");
+    CHECK(map.named_parameters().front().second.shape() == Shape{H, D, 2 * D});
+    const Tensor phi = map.forward(Variable(x), FeatureRole::query).data();
+    const Tensor expect = concat({unary(UnaryOp::relu, x), unary(UnaryOp::relu, unary(UnaryOp::neg, x))}, 3);
+    CHECK(max_abs_diff(phi, expect) == 0.0);
+  }
+  SUBCASE("hedgehog starts as [softmax(x), softmax(-x)]") {
+    LearnedFeatureMap map(LearnedFeatureMap::Kind::hedgehog, o, rng);
+    map.to(DType::f64);
+    CHECK(map.features() == 2 * D);
+    const Tensor phi = map.forward(Variable(x), FeatureRole::key).data();
+    const Tensor expect = concat({softmax(Variable(x)).data(), softmax(Variable(unary(UnaryOp::neg, x))).data()}, 3);
+    CHECK(max_abs_diff(phi, expect) < 1e-15);
+    // Each half sums to one per row.
+    CHECK(max_abs_diff(sum(phi, {3}), Tensor::full({2, H, 5}, 2.0, DType::f64)) < 1e-12);
+  }
+  SUBCASE("gradients of the input and of every weight, with more outputs than the identity covers") {
+    for (const auto kind : {LearnedFeatureMap::Kind::t2r, LearnedFeatureMap::Kind::hedgehog}) {
+      o.features = 10;  // t2r: I, -I, then 2 random columns; hedgehog: 5 outputs, I then 1 random
+      LearnedFeatureMap map(kind, o, rng);
+      map.to(DType::f64);
+      // Heads differ once trained: make them differ here, so a head mix-up would show.
+      for (auto& p : map.parameters()) {
+        Tensor noise = randn(p.shape(), rng);
+        p.data().copy_(binary(BinaryOp::add, p.data(), unary(UnaryOp::scale, noise, 0.3)));
+      }
+      const GradcheckResult r =
+          gradcheck([&](const std::vector<Variable>& in) { return map.forward(in[0], FeatureRole::query); },
+                    {randn({2, H, 3, D}, rng)}, map.parameters());
+      INFO(r.message);
+      CHECK(r.ok);
+    }
+  }
+  SUBCASE("inside linear attention, causal and not, the map's weights included") {
+    for (const std::string name : {"t2r", "hedgehog"}) {
+      for (const bool causal : {false, true}) {
+        CAPTURE(name);
+        CAPTURE(causal);
+        AttentionOptions ao;
+        ao.type = "linear";
+        ao.feature_map = name;
+        LinearAttention kernel(ao, AttentionSetup{D, causal, H}, "elu", rng);
+        kernel.to(DType::f64);
+        const GradcheckResult r = gradcheck(
+            [&](const std::vector<Variable>& in) { return kernel.forward(in[0], in[1], in[2], AttentionMask{}); },
+            {randn({1, H, 4, D}, rng), randn({1, H, 4, D}, rng), randn({1, H, 4, 3}, rng)}, kernel.parameters());
+        INFO(r.message);
+        CHECK(r.ok);
+      }
+    }
+  }
+  SUBCASE("bad options are refused naming the option") {
+    o.features = 7;
+    CHECK_THROWS_WITH_AS(LearnedFeatureMap(LearnedFeatureMap::Kind::hedgehog, o, rng),
+                         doctest::Contains("features must be even"), Error);
+  }
+}
+
+TEST_CASE("attention distillation: softmax output, a KL that matches its definition, gradients to the map alone") {
+  Rng rng(41);
+  const std::int64_t B = 2, H = 2, N = 5, D = 3;
+  for (const bool causal : {false, true}) {
+    CAPTURE(causal);
+    AttentionOptions ao;
+    ao.type = "linear";
+    ao.feature_map = "hedgehog";
+    LinearAttention kernel(ao, AttentionSetup{D, causal, H}, "elu", rng);
+    kernel.to(DType::f64);
+    AttentionMask mask;
+    mask.key_lengths = {5, 3};  // the second item's last two keys are padding
+    const Variable q(randn({B, H, N, D}, rng), true), k(randn({B, H, N, D}, rng), true), v(randn({B, H, N, 2}, rng));
+    kernel.set_distillation(true);
+    const Variable out = kernel.forward(q, k, v, mask);
+    AttentionMask with_causal = mask;
+    with_causal.causal = causal;
+    const Tensor expect = softmax_attention(q, k, v, with_causal, 1.0 / std::sqrt(3.0)).data();
+    CHECK(max_abs_diff(out.data(), expect) < 1e-12);
+    // The KL by its definition, one query at a time.
+    const Tensor pq = kernel.feature_map().forward(Variable(q.data()), FeatureRole::query).data();
+    const Tensor pk = kernel.feature_map().forward(Variable(k.data()), FeatureRole::key).data();
+    const auto qv = q.data().to_vector<double>(), kv = k.data().to_vector<double>();
+    const auto fq = pq.to_vector<double>(), fk = pk.to_vector<double>();
+    const std::int64_t F = pq.size(3);
+    double kl = 0;
+    for (std::int64_t b = 0; b < B; ++b) {
+      for (std::int64_t h = 0; h < H; ++h) {
+        for (std::int64_t i = 0; i < N; ++i) {
+          const std::int64_t keys = std::min(mask.key_lengths[b], causal ? i + 1 : N);
+          std::vector<double> s(keys), a(keys);
+          double s_sum = 0, a_sum = 0;
+          for (std::int64_t j = 0; j < keys; ++j) {
+            double dot = 0, fdot = 0;
+            for (std::int64_t d = 0; d < D; ++d)
+              dot += qv[((b * H + h) * N + i) * D + d] * kv[((b * H + h) * N + j) * D + d];
+            for (std::int64_t f = 0; f < F; ++f)
+              fdot += fq[((b * H + h) * N + i) * F + f] * fk[((b * H + h) * N + j) * F + f];
+            s[j] = std::exp(dot / std::sqrt(3.0));
+            a[j] = fdot;
+            s_sum += s[j];
+            a_sum += a[j];
+          }
+          for (std::int64_t j = 0; j < keys; ++j) {
+            const double p = s[j] / s_sum;
+            kl += p * (std::log(p) - std::log(a[j] / (a_sum + kernel.eps())));
+          }
+        }
+      }
+    }
+    kl /= static_cast<double>(B * H * N);
+    const Variable loss = kernel.distillation_loss();
+    CHECK(loss.data().item() == doctest::Approx(kl).epsilon(1e-9));
+    CHECK(kl > 0.0);
+    loss.backward();
+    CHECK_FALSE(q.grad().defined());  // q and k are the teacher's: detached
+    CHECK_FALSE(k.grad().defined());
+    for (const auto& p : kernel.feature_map().parameters()) CHECK(p.grad().defined());
+    // Its gradient in the map's weights, checked against finite differences.
+    kernel.feature_map().zero_grad();
+    const GradcheckResult r = gradcheck(
+        [&](const std::vector<Variable>&) {
+          kernel.forward(q, k, v, mask);
+          return kernel.distillation_loss();
+        },
+        {}, kernel.feature_map().parameters());
+    INFO(r.message);
+    CHECK(r.ok);
+    kernel.set_distillation(false);
+    CHECK(max_abs_diff(kernel.forward(q, k, v, mask).data(), expect) > 1e-3);  // its own attention again
+  }
 }

@@ -101,6 +101,14 @@ using OptimConfig = OptimizerOptions;
 // train.steps.
 using ScheduleConfig = ScheduleOptions;
 
+// train.distill_attention: the first `steps` steps train only the weights of the learned feature maps,
+// to reproduce softmax attention weights layer by layer (LinearAttention::set_distillation), with
+// Adam at a constant rate `lr`; the steps after them train the whole model as usual.
+struct DistillConfig {
+  std::int64_t steps = 0;
+  double lr = 0.0;
+};
+
 struct TrainConfig {
   std::int64_t steps = 0;
   std::int64_t epochs = 0;
@@ -118,6 +126,7 @@ struct TrainConfig {
   std::int64_t threads = 0;
   double bucket_mb = 0.0;   // data-parallel gradient buckets
   std::string time_budget;  // "25m", "1h30m", "90s": stop after this much training time; "" for none
+  DistillConfig distill_attention;
 };
 
 struct OutputConfig {

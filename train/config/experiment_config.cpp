@@ -656,8 +656,14 @@ class Reader {
     if (s.type == "inverse_sqrt" && s.warmup < 1) {
       error_for({"schedule.warmup", "schedule.type"}, "schedule inverse_sqrt needs schedule.warmup >= 1");
     }
+    const std::int64_t distill = t.distill_attention.steps;
+    if (distill > 0 && (t.steps == 0 || distill >= t.steps)) {
+      error_for({"train.distill_attention.steps", "train.steps"},
+                fmt::format("train.distill_attention.steps ({}) are the first of train.steps, which must be more ({})",
+                            distill, t.steps > 0 ? fmt::to_string(t.steps) : "training by train.epochs"));
+    }
     if (s.type == "cosine" || s.type == "linear") {
-      const std::int64_t total = s.total_steps > 0 ? s.total_steps : t.steps;
+      const std::int64_t total = s.total_steps > 0 ? s.total_steps : std::max<std::int64_t>(t.steps - distill, 0);
       if (total == 0) {
         error_for({"schedule.type", "train.epochs"},
                   fmt::format("schedule {} with train.epochs needs schedule.total_steps", s.type));

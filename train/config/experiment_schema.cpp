@@ -65,6 +65,10 @@ std::string decaying_schedule(const Experiment& e) {
              : "it applies to the cosine and linear schedules only";
 }
 
+std::string distilling(const Experiment& e) {
+  return e.train.distill_attention.steps > 0 ? "" : "it applies when train.distill_attention.steps > 0";
+}
+
 }  // namespace rule
 
 void add_top_level(Schema& s) {
@@ -399,6 +403,18 @@ void add_train(Schema& s) {
            "Stop once the training steps have taken this long, validation and checkpoints not counted (90s, 25m, "
            "1h30m), train.steps remaining a cap: runs compared at equal time. A resumed run continues the count. "
            "Empty: no budget.");
+  s.integer("train.distill_attention.steps",
+            member(&Experiment::train, &TrainConfig::distill_attention, &DistillConfig::steps), 0,
+            "The first this many of train.steps train only the learned feature maps (t2r, hedgehog) of linear "
+            "attention, to reproduce the softmax attention weights of the same queries and keys layer by layer "
+            "(attention distillation, Zhang et al. 2024; the loss in docs/convert.md); the schedule then starts "
+            "for the rest. 0: off.")
+      .at_least(0);
+  s.number("train.distill_attention.lr",
+           member(&Experiment::train, &TrainConfig::distill_attention, &DistillConfig::lr), 0.01,
+           "The constant learning rate of attention distillation (Adam, the feature maps' weights only).")
+      .above(0.0)
+      .applies_when(rule::distilling);
   s.integer("train.seed", member(&Experiment::train, &TrainConfig::seed), 1,
             "Seed of the model's initialization, dropout and the training data stream.")
       .at_least(0);

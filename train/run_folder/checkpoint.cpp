@@ -120,6 +120,7 @@ std::int64_t strings_checksum(const Checkpoint& c) {
     for (unsigned char ch : *s) h = (h ^ ch) * 0x100000001b3ULL;
     h = (h ^ 0xffU) * 0x100000001b3ULL;  // a separator no UTF-8 text contains
   }
+  for (unsigned char ch : c.distill_optimizer.kind) h = (h ^ ch) * 0x100000001b3ULL;  // "" in most runs
   return static_cast<std::int64_t>(h);
 }
 
@@ -283,6 +284,13 @@ std::vector<unsigned char> file_image(const std::string& name, const Checkpoint&
   set_attr(optim.get(), "steps", c.optimizer.steps);
   Hid slots = group(optim.get(), "slots");
   for (const auto& [name, t] : c.optimizer.slots) write_tensor(slots.get(), to_h5_path(name), t);
+  if (!c.distill_optimizer.kind.empty()) {
+    Hid distill = group(root, "distill_optimizer");
+    set_attr(distill.get(), "kind", c.distill_optimizer.kind);
+    set_attr(distill.get(), "steps", c.distill_optimizer.steps);
+    Hid distill_slots = group(distill.get(), "slots");
+    for (const auto& [name, t] : c.distill_optimizer.slots) write_tensor(distill_slots.get(), to_h5_path(name), t);
+  }
 
   Hid sched = group(root, "schedule");
   set_attr(sched.get(), "type", c.schedule.type);
@@ -479,6 +487,12 @@ Checkpoint read_file(const std::string& path) {
   c.optimizer.kind = get_string(optim.get(), "kind");
   c.optimizer.steps = get_int(optim.get(), "steps");
   c.optimizer.slots = read_tree(optim.get(), "slots");
+  if (H5Lexists(root, "distill_optimizer", H5P_DEFAULT) > 0) {
+    Hid distill = open_group(root, "distill_optimizer");
+    c.distill_optimizer.kind = get_string(distill.get(), "kind");
+    c.distill_optimizer.steps = get_int(distill.get(), "steps");
+    c.distill_optimizer.slots = read_tree(distill.get(), "slots");
+  }
 
   Hid sched = open_group(root, "schedule");
   c.schedule.type = get_string(sched.get(), "type");

@@ -10,6 +10,8 @@
 //   /model/...            every tensor of the model's state_dict, its dotted name as groups
 //                         (decoder/layers/0/self_attn/q_proj/weight); generator states are int64 (4)
 //   /optimizer            attrs kind, steps; /optimizer/slots/<parameter path>/<slot> datasets
+//   /distill_optimizer    as /optimizer, for the feature maps' optimizer of train.distill_attention
+//                         (only in runs that distil)
 //   /schedule             attrs type, lr, warmup, total_steps, min_lr
 //   /data                 attrs kind; dataset train_state (int64): the BatchSource position
 //
@@ -59,6 +61,7 @@ struct Checkpoint {
   TrainerProgress progress;
   std::map<std::string, Tensor> model;  // Module::state_dict()
   OptimizerState optimizer;
+  OptimizerState distill_optimizer;  // train.distill_attention's; kind "" when the run has none
   ScheduleRecord schedule;
   std::string data_kind;
   std::vector<std::int64_t> data_state;  // BatchSource::state()

@@ -35,6 +35,7 @@ enum class FeatureRole {
 struct FeatureMapOptions {
   std::string name = "elu";
   std::int64_t head_dim = 0;         // D, fixed by the attention layer
+  std::int64_t heads = 0;            // H: learned maps keep weights per head (0: one set shared by all)
   std::int64_t features = 0;         // random features m (favor+, favor-trig); 0: the map's default
   bool orthogonal = true;            // random maps: blocks of orthogonal projections, or i.i.d. Gaussian
   std::string norms = "chi";         // orthogonal rows rescaled to chi-distributed norms, or "sqrt_d"

@@ -7,6 +7,7 @@
 #include "core/registry.h"
 #include "layers/attention/feature_maps/elu.h"
 #include "layers/attention/feature_maps/favor.h"
+#include "layers/attention/feature_maps/learned.h"
 #include "layers/attention/feature_maps/relu.h"
 
 namespace kat {
@@ -26,6 +27,19 @@ FeatureMapInfo random_map(std::string description) {
   info.random = true;
   info.normalizer_eps = 1e-30;
   return info;
+}
+
+FeatureMapInfo learned_map(std::string description, bool uses_eps) {
+  FeatureMapInfo info;
+  info.description = std::move(description);
+  info.uses = {feature_map_keys::features};
+  if (uses_eps) info.uses.push_back(feature_map_keys::feature_eps);
+  info.learned = true;
+  return info;
+}
+
+FeatureMapFactory learned_factory(LearnedFeatureMap::Kind kind) {
+  return [kind](const FeatureMapOptions& o, Rng& rng) { return std::make_shared<LearnedFeatureMap>(kind, o, rng); };
 }
 
 // The built-in maps are added on first use, through the same call a plugin makes (objects that
@@ -51,6 +65,14 @@ Registry<Entry>& registry() {
                          [](const FeatureMapOptions& o, Rng& rng) {
                            return std::make_shared<FavorFeatureMap>(FavorFeatureMap::Kind::trigonometric, o, rng);
                          }});
+    r.add("t2r", {learned_map("relu(x W + b) learned per head (T2R, Kasai et al. 2021): M features (default 2 D, "
+                              "starting as [relu(x), relu(-x)]) + feature_eps",
+                              true),
+                  learned_factory(LearnedFeatureMap::Kind::t2r)});
+    r.add("hedgehog", {learned_map("[softmax(x W + b), softmax(-(x W + b))] learned per head (Hedgehog, Zhang et al. "
+                                   "2024): M features (default 2 D, W starting as the identity), in (0, 1)",
+                                   false),
+                       learned_factory(LearnedFeatureMap::Kind::hedgehog)});
   });
   return r;
 }

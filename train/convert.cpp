@@ -1,0 +1,163 @@
+#include "train/convert.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "layers/module.h"
+#include "train/config/config_error.h"
+#include "train/config/experiment_config.h"
+#include "train/run_folder/checkpoint.h"
+#include "train/run_folder/run_data.h"
+#include "train/trainer.h"
+
+namespace kat {
+namespace {
+
+bool in_feature_map(const std::string& name) {
+  return name.rfind("feature_map.", 0) == 0 || name.find(".feature_map.") != std::string::npos;
+}
+
+bool has(const std::vector<Sublayers>& v, Sublayers s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+
+// Whether `name` lies in the feature map of an attention sublayer the conversion replaces:
+// encoder.layers.N.self_attn, decoder.layers.N.self_attn, decoder.layers.N.cross_attn.
+bool replaced_map(const std::string& name, const std::vector<Sublayers>& replaced) {
+  if (!in_feature_map(name)) return false;
+  if (replaced.empty() || has(replaced, Sublayers::all)) return true;
+  const bool encoder = name.rfind("encoder.", 0) == 0, decoder = name.rfind("decoder.", 0) == 0;
+  const bool cross = name.find(".cross_attn.") != std::string::npos;
+  return (encoder && has(replaced, Sublayers::encoder)) || (decoder && !cross && has(replaced, Sublayers::decoder)) ||
+         (decoder && cross && has(replaced, Sublayers::cross));
+}
+
+}  // namespace
+
+Experiment converted_experiment(const Experiment& source, const ConvertOptions& o) {
+  const Experiment defaults = default_experiment();
+  Experiment e = source;
+  AttentionConfig a = defaults.model.attention;
+  a.type = o.attention;
+  a.feature_map = o.feature_map;
+  a.features = o.features;
+  ModelConfig& m = e.model;
+  if (o.sublayers.empty() || has(o.sublayers, Sublayers::all)) {
+    m.attention = a;
+    m.layer_attention.clear();
+    m.encoder_attention = defaults.model.encoder_attention;
+    m.decoder_attention = defaults.model.decoder_attention;
+    m.cross_attention = defaults.model.cross_attention;
+  } else {
+    if (source.task != Task::translation) {
+      throw Error("kat convert: --sublayers encoder, decoder and cross name the attentions of a translation model; "
+                  "a language model converts all its layers");
+    }
+    // A sublayer not named keeps what it had: its override, or model.attention.
+    for (const AttentionSection& section : attention_sections()) {
+      if (!section.is_override) continue;
+      AttentionConfig& target = m.*section.field;
+      if (target.type.empty()) target = m.attention;
+    }
+    if (has(o.sublayers, Sublayers::encoder)) m.encoder_attention = a;
+    if (has(o.sublayers, Sublayers::decoder)) m.decoder_attention = a;
+    if (has(o.sublayers, Sublayers::cross)) m.cross_attention = a;
+  }
+  if (source.train.steps <= 0 && o.steps <= 0) {
+    throw Error("kat convert: the source run trained by epochs; give the fine-tuning length with --steps");
+  }
+  const std::int64_t steps = o.steps > 0 ? o.steps : std::max<std::int64_t>(1, source.train.steps / 5);
+  TrainConfig& t = e.train;
+  t.steps = o.distill_steps + steps;
+  t.epochs = 0;
+  t.time_budget.clear();
+  t.distill_attention.steps = o.distill_steps;
+  t.distill_attention.lr = o.distill_lr > 0 ? o.distill_lr : defaults.train.distill_attention.lr;
+  t.valid_interval = std::min(t.valid_interval, steps);
+  t.checkpoint_interval = std::min(t.checkpoint_interval, steps);
+  if (o.lr > 0) e.optim.lr = o.lr;
+  e.schedule.warmup = o.warmup >= 0 ? o.warmup : std::max<std::int64_t>(1, std::min(source.schedule.warmup, steps / 10));
+  e.schedule.total_steps = 0;
+  e.data.seq_len_warmup = defaults.data.seq_len_warmup;  // the source trained on whole windows already
+  e.output.dir = o.output;
+  // Through the experiment file's validation: defaults of the new map's options, cross-checks.
+  return parse_experiment(to_yaml(e), fmt::format("the converted experiment ({}/config.yaml)", o.output));
+}
+
+WeightCopy copy_converted_weights(const std::map<std::string, Tensor>& source, Module& target,
+                                  const std::vector<Sublayers>& replaced) {
+  WeightCopy report;
+  const std::map<std::string, Tensor> state = target.state_dict();
+  std::map<std::string, Tensor> merged;  // the source's tensors where they carry over, else the target's own
+  for (const auto& [name, t] : state) {
+    merged[name] = t;
+    const auto it = source.find(name);
+    if (replaced_map(name, replaced) || (it == source.end() && in_feature_map(name))) {
+      report.initialized.push_back(name);
+      continue;
+    }
+    if (it == source.end()) {
+      throw Error(fmt::format("the converted model has '{}' {}, which the source model lacks", name,
+                              to_string(t.shape())));
+    }
+    if (it->second.shape() != t.shape() || it->second.dtype() != t.dtype()) {
+      throw Error(fmt::format("'{}' is {} in the source model and {} in the converted one", name,
+                              to_string(it->second.shape()), to_string(t.shape())));
+    }
+    merged[name] = it->second;
+    ++report.copied;
+  }
+  for (const auto& [name, t] : source) {
+    if (state.count(name) && !replaced_map(name, replaced)) continue;
+    if (!in_feature_map(name)) {
+      throw Error(fmt::format("the source model's '{}' {} has no place in the converted model", name,
+                              to_string(t.shape())));
+    }
+    report.dropped.push_back(name);
+  }
+  target.load_state_dict(merged);  // parameters, buffers and generator states
+  return report;
+}
+
+ConversionReport convert_run(const std::string& source_dir, const ConvertOptions& o) {
+  namespace fs = std::filesystem;
+  if (o.output.empty()) throw Error("kat convert: give the new run folder with -o");
+  const std::string config = source_dir + "/config.yaml";
+  if (!fs::exists(config)) {
+    throw Error(fmt::format("{}: not a run folder (no config.yaml; kat train writes one into output.dir)", source_dir));
+  }
+  if (fs::exists(o.output) && fs::equivalent(o.output, source_dir)) {
+    throw Error(fmt::format("kat convert: -o {} is the source run; the source is never modified", o.output));
+  }
+  ConversionReport report;
+  report.source_checkpoint =
+      o.checkpoint == "best" || o.checkpoint == "last" ? source_dir + "/checkpoints/" + o.checkpoint + ".h5" : o.checkpoint;
+  if (!fs::exists(report.source_checkpoint)) {
+    throw Error(fmt::format("{}: no checkpoint {}", source_dir, report.source_checkpoint));
+  }
+  check_run_plugins(source_dir);
+  Experiment source;
+  try {
+    source = load_run_config(config);
+  } catch (const ConfigError& e) {
+    throw Error(fmt::format("{}: {}", config, e.what()));
+  }
+  const Checkpoint checkpoint = read_checkpoint(report.source_checkpoint);
+  report.source_step = checkpoint.progress.step;
+  report.experiment = converted_experiment(source, o);
+  TrainerOptions options;
+  options.console = false;
+  options.signals = false;
+  options.initialize = [&](Module& model) {
+    try {
+      report.weights = copy_converted_weights(checkpoint.model, model, o.sublayers);
+    } catch (const Error& e) {
+      throw Error(fmt::format("{}: {}", report.source_checkpoint, e.what()));
+    }
+  };
+  Trainer trainer(report.experiment, options);
+  trainer.save_checkpoint();
+  return report;
+}
+
+}  // namespace kat
