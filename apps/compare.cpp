@@ -58,7 +58,26 @@ struct Row {
   double tokens_per_s = 0, peak_mb = 0, gen_ms = 0;
 };
 
-std::string label_of(const Experiment& e) { return describe_attention(e); }
+// The attention in a few words; a run made by kat convert says what it was converted from and how
+// long it was fine-tuned (its conversion.json).
+std::string label_of(const Experiment& e) {
+  std::string label = describe_attention(e);
+  const std::string record = e.output.dir + "/conversion.json";
+  if (!fs::exists(record)) return label;
+  try {
+    std::ifstream in(record);
+    const nlohmann::json j = nlohmann::json::parse(in);
+    label += fmt::format(", converted from {} (step {})", j.at("source_attention").get<std::string>(),
+                         j.at("source_step").get<std::int64_t>());
+    if (const auto distill = j.at("distill_steps").get<std::int64_t>(); distill > 0) {
+      label += fmt::format(", {} distillation +", distill);
+    }
+    label += fmt::format(" {} fine-tuning steps", j.at("finetune_steps").get<std::int64_t>());
+  } catch (const std::exception& err) {
+    std::fprintf(stderr, "kat compare: %s: %s (the table shows the attention alone)\n", record.c_str(), err.what());
+  }
+  return label;
+}
 
 double median(std::vector<double> v) {
   if (v.empty()) return std::nan("");
@@ -71,6 +90,12 @@ double median(std::vector<double> v) {
 void ensure_trained(const std::string& config, const std::vector<std::string>& sets, const Experiment& e,
                     bool retrain) {
   const std::string dir = e.output.dir;
+  if (retrain && fs::exists(dir + "/conversion.json")) {
+    throw Error(fmt::format(
+        "kat compare --retrain: {} was made by kat convert, and deleting it would lose the converted model; run "
+        "kat convert again into a new folder instead",
+        dir));
+  }
   if (retrain && fs::exists(dir)) fs::remove_all(dir);
   if (fs::exists(dir + "/outcome")) {
     std::fprintf(stderr, "kat compare: %s has finished; reusing it\n", dir.c_str());
@@ -152,7 +177,11 @@ std::string machine_line() {
 
 int run_compare(const CompareArgs& a) {
   std::vector<Experiment> experiments;
-  for (const auto& c : a.configs) {
+  std::vector<std::string> configs = a.configs;
+  for (auto& c : configs) {
+    if (fs::is_directory(c)) c += "/config.yaml";  // a run folder (one kat convert made, say)
+  }
+  for (const auto& c : configs) {
     try {
       experiments.push_back(load_experiment(c, a.sets));
     } catch (const ConfigError& err) {
@@ -162,8 +191,8 @@ int run_compare(const CompareArgs& a) {
   }
   for (std::size_t i = 1; i < experiments.size(); ++i) {
     if (experiments[i].task != experiments[0].task) {
-      throw Error(fmt::format("kat compare: {} is a {} experiment but {} is {}", a.configs[i], experiments[i].task,
-                              a.configs[0], experiments[0].task));
+      throw Error(fmt::format("kat compare: {} is a {} experiment but {} is {}", configs[i], experiments[i].task,
+                              configs[0], experiments[0].task));
     }
   }
   const Task task = experiments.at(0).task;
@@ -173,10 +202,10 @@ int run_compare(const CompareArgs& a) {
   std::vector<Row> rows;
   for (std::size_t i = 0; i < experiments.size(); ++i) {
     const Experiment& e = experiments[i];
-    ensure_trained(a.configs[i], a.sets, e, a.retrain);
+    ensure_trained(configs[i], a.sets, e, a.retrain);
     LoadedRun run = load_run(e.output.dir, "best");
     Row r;
-    r.config = a.configs[i];
+    r.config = configs[i];
     r.run = e.output.dir;
     r.label = label_of(e);
     r.task = task;
@@ -300,7 +329,9 @@ Runner add_compare(CLI::App& app) {
   auto args = std::make_shared<CompareArgs>();
   CLI::App* cmd = app.add_subcommand(
       "compare", "Train (or reuse), evaluate and compare experiments side by side: a Markdown table");
-  cmd->add_option("configs", args->configs, "Experiment files of one task (e.g. configs/lm/*.yaml)")->required();
+  cmd->add_option("configs", args->configs,
+                  "Experiment files of one task (e.g. configs/lm/*.yaml), or run folders (a kat convert output)")
+      ->required();
   cmd->add_option("--set", args->sets, "Override a key in every experiment (repeatable)")->take_all();
   cmd->add_option("--out", args->out, "Folder for comparison.md (default: the runs' common parent folder)");
   cmd->add_option("--split", args->split, "Split to evaluate on")

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
+#include "data/text_io.h"
 #include "layers/module.h"
 #include "train/config/config_error.h"
 #include "train/config/experiment_config.h"
@@ -157,6 +159,19 @@ ConversionReport convert_run(const std::string& source_dir, const ConvertOptions
   };
   Trainer trainer(report.experiment, options);
   trainer.save_checkpoint();
+  // Where the run came from, for kat compare's tables and for the user.
+  nlohmann::ordered_json j;
+  j["source_run"] = fs::absolute(source_dir).lexically_normal().string();
+  j["source_checkpoint"] = fs::absolute(report.source_checkpoint).lexically_normal().string();
+  j["source_step"] = report.source_step;
+  j["source_attention"] = describe_attention(source);
+  j["attention"] = describe_attention(report.experiment);
+  j["distill_steps"] = report.experiment.train.distill_attention.steps;
+  j["finetune_steps"] = report.experiment.train.steps - report.experiment.train.distill_attention.steps;
+  j["tensors_copied"] = report.weights.copied;
+  j["tensors_initialized"] = report.weights.initialized;
+  j["tensors_dropped"] = report.weights.dropped;
+  write_file_atomic(o.output + "/conversion.json", j.dump(2) + "\n");
   return report;
 }
 

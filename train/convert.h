@@ -65,8 +65,9 @@ struct ConversionReport {
   WeightCopy weights;
 };
 
-// Builds the new run folder: config.yaml, the run's data description, and a checkpoint at step 0
-// holding the converted model, from which `kat train --resume OUTPUT` fine-tunes. The source run is
+// Builds the new run folder: config.yaml, the run's data description, conversion.json (the source
+// run, checkpoint and step, the steps of each stage, the tensors copied, initialized and dropped)
+// and a checkpoint at step 0 holding the converted model, from which `kat train --resume OUTPUT` fine-tunes. The source run is
 // only read. Throws kat::Error (or ConfigError) naming what is wrong.
 ConversionReport convert_run(const std::string& source_dir, const ConvertOptions& options);
 

@@ -38,7 +38,7 @@ class LinearAttention : public AttentionKernel {
   // the softmax model the weights came from, so every layer sees the inputs it saw there. It also
   // keeps how far this kernel's attention weights are from the softmax ones, the mean over queries of
   //   KL(P_i || A_i) = sum_j P_ij (log P_ij - log A_ij),  A_ij = phi(q_i).phi(k_j) / sum_j' phi(q_i).phi(k_j'),
-  // over the keys each query sees: Hedgehog's cross-entropy loss (Zhang et al. 2024, Section 4.2)
+  // over the keys each query sees: Hedgehog's cross-entropy loss (Zhang et al. 2024)
   // less P's entropy, so 0 is exact mimicry. q and k are detached: the gradient reaches the feature
   // map's weights alone.
   void set_distillation(bool on) { distilling_ = on; }

@@ -4,9 +4,9 @@
 // (FeatureMapOptions::heads; one shared set when it is 0), M features per head.
 //
 //   t2r       phi(x) = relu(x W + b)                      (Kasai et al. 2021, "Finetuning Pretrained
-//             Transformers into RNNs", Section 3: a single-layer MLP with relu)
+//             Transformers into RNNs": a single-layer MLP with relu)
 //   hedgehog  phi(x) = [softmax(x W + b), softmax(-(x W + b))]   (Zhang et al. 2024, "The Hedgehog &
-//             the Porcupine", Section 4: softmax over the M/2 outputs of a linear layer, both signs)
+//             the Porcupine": softmax over the M/2 outputs of a linear layer, both signs)
 //
 // Both start identity-like, so that a model converted from softmax attention computes something
 // sensible before any fine-tuning: W's first D columns are the identity (t2r: and the next D the
