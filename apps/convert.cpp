@@ -26,7 +26,7 @@ int run_convert(ConvertArgs& a) {
   ConvertOptions& o = a.options;
   o.sublayers.clear();
   for (const std::string& s : a.sublayers) {
-    o.sublayers.push_back(s == "encoder" ? Sublayers::encoder
+    o.sublayers.push_back(s == "encoder"   ? Sublayers::encoder
                           : s == "decoder" ? Sublayers::decoder
                           : s == "cross"   ? Sublayers::cross
                                            : Sublayers::all);
@@ -40,12 +40,11 @@ int run_convert(ConvertArgs& a) {
     return kExitBadInput;
   }
   const TrainConfig& t = r.experiment.train;
-  std::fprintf(stderr,
-               "kat convert: %s (step %lld) -> %s: %s attention; %lld tensors copied, %zu new (%s), %zu dropped\n",
-               r.source_checkpoint.c_str(), static_cast<long long>(r.source_step), o.output.c_str(),
-               describe_attention(r.experiment).c_str(), static_cast<long long>(r.weights.copied),
-               r.weights.initialized.size(), r.weights.initialized.empty() ? "none" : "feature maps",
-               r.weights.dropped.size());
+  std::fprintf(
+      stderr, "kat convert: %s (step %lld) -> %s: %s attention; %lld tensors copied, %zu new (%s), %zu dropped\n",
+      r.source_checkpoint.c_str(), static_cast<long long>(r.source_step), o.output.c_str(),
+      describe_attention(r.experiment).c_str(), static_cast<long long>(r.weights.copied), r.weights.initialized.size(),
+      r.weights.initialized.empty() ? "none" : "feature maps", r.weights.dropped.size());
   if (t.distill_attention.steps > 0) {
     std::fprintf(stderr, "kat convert: %lld steps of attention distillation, then %lld of fine-tuning\n",
                  static_cast<long long>(t.distill_attention.steps),
@@ -68,7 +67,8 @@ Runner add_convert(CLI::App& app) {
   cmd->add_option("-o,--output", o.output, "The new run folder")->required();
   cmd->add_option("--attention", o.attention, "The new attention type: linear, performer, or a registered one")
       ->capture_default_str();
-  cmd->add_option("--feature-map", o.feature_map, "Its feature map: t2r, hedgehog, elu, favor+, ... (default: the type's own)");
+  cmd->add_option("--feature-map", o.feature_map,
+                  "Its feature map: t2r, hedgehog, elu, favor+, ... (default: the type's own)");
   cmd->add_option("--features", o.features, "Feature width M (default: the map's own)")->check(CLI::Range(1, 65536));
   cmd->add_option("--sublayers", args->sublayers,
                   "Translation: which attentions to replace (repeatable): encoder, decoder, cross; default all")

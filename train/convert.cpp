@@ -52,8 +52,9 @@ Experiment converted_experiment(const Experiment& source, const ConvertOptions& 
     m.cross_attention = defaults.model.cross_attention;
   } else {
     if (source.task != Task::translation) {
-      throw Error("kat convert: --sublayers encoder, decoder and cross name the attentions of a translation model; "
-                  "a language model converts all its layers");
+      throw Error(
+          "kat convert: --sublayers encoder, decoder and cross name the attentions of a translation model; "
+          "a language model converts all its layers");
     }
     // A sublayer not named keeps what it had: its override, or model.attention.
     for (const AttentionSection& section : attention_sections()) {
@@ -78,7 +79,8 @@ Experiment converted_experiment(const Experiment& source, const ConvertOptions& 
   t.valid_interval = std::min(t.valid_interval, steps);
   t.checkpoint_interval = std::min(t.checkpoint_interval, steps);
   if (o.lr > 0) e.optim.lr = o.lr;
-  e.schedule.warmup = o.warmup >= 0 ? o.warmup : std::max<std::int64_t>(1, std::min(source.schedule.warmup, steps / 10));
+  e.schedule.warmup =
+      o.warmup >= 0 ? o.warmup : std::max<std::int64_t>(1, std::min(source.schedule.warmup, steps / 10));
   e.schedule.total_steps = 0;
   e.data.seq_len_warmup = defaults.data.seq_len_warmup;  // the source trained on whole windows already
   e.output.dir = o.output;
@@ -99,8 +101,8 @@ WeightCopy copy_converted_weights(const std::map<std::string, Tensor>& source, M
       continue;
     }
     if (it == source.end()) {
-      throw Error(fmt::format("the converted model has '{}' {}, which the source model lacks", name,
-                              to_string(t.shape())));
+      throw Error(
+          fmt::format("the converted model has '{}' {}, which the source model lacks", name, to_string(t.shape())));
     }
     if (it->second.shape() != t.shape() || it->second.dtype() != t.dtype()) {
       throw Error(fmt::format("'{}' is {} in the source model and {} in the converted one", name,
@@ -112,8 +114,8 @@ WeightCopy copy_converted_weights(const std::map<std::string, Tensor>& source, M
   for (const auto& [name, t] : source) {
     if (state.count(name) && !replaced_map(name, replaced)) continue;
     if (!in_feature_map(name)) {
-      throw Error(fmt::format("the source model's '{}' {} has no place in the converted model", name,
-                              to_string(t.shape())));
+      throw Error(
+          fmt::format("the source model's '{}' {} has no place in the converted model", name, to_string(t.shape())));
     }
     report.dropped.push_back(name);
   }
@@ -132,8 +134,9 @@ ConversionReport convert_run(const std::string& source_dir, const ConvertOptions
     throw Error(fmt::format("kat convert: -o {} is the source run; the source is never modified", o.output));
   }
   ConversionReport report;
-  report.source_checkpoint =
-      o.checkpoint == "best" || o.checkpoint == "last" ? source_dir + "/checkpoints/" + o.checkpoint + ".h5" : o.checkpoint;
+  report.source_checkpoint = o.checkpoint == "best" || o.checkpoint == "last"
+                                 ? source_dir + "/checkpoints/" + o.checkpoint + ".h5"
+                                 : o.checkpoint;
   if (!fs::exists(report.source_checkpoint)) {
     throw Error(fmt::format("{}: no checkpoint {}", source_dir, report.source_checkpoint));
   }

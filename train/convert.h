@@ -32,11 +32,11 @@ struct ConvertOptions {
   std::vector<Sublayers> sublayers = {Sublayers::all};  // translation: encoder, decoder (self), cross
   std::string checkpoint = "best";                      // of the source run: best, last or a file
   std::string output;                                   // the new run folder (must not hold a run)
-  std::int64_t steps = 0;          // fine-tuning steps (0: a fifth of the source's train.steps)
-  std::int64_t distill_steps = 0;  // attention distillation steps before them (0: none)
-  double distill_lr = 0.0;         // 0: the schema's default
-  double lr = 0.0;                 // fine-tuning peak rate (0: the source's optim.lr)
-  std::int64_t warmup = -1;        // -1: the source's schedule.warmup, at most a tenth of the steps
+  std::int64_t steps = 0;                               // fine-tuning steps (0: a fifth of the source's train.steps)
+  std::int64_t distill_steps = 0;                       // attention distillation steps before them (0: none)
+  double distill_lr = 0.0;                              // 0: the schema's default
+  double lr = 0.0;                                      // fine-tuning peak rate (0: the source's optim.lr)
+  std::int64_t warmup = -1;  // -1: the source's schedule.warmup, at most a tenth of the steps
 };
 
 // The experiment of the converted run: the source's, with the chosen sublayers' attention replaced
@@ -46,9 +46,9 @@ struct ConvertOptions {
 Experiment converted_experiment(const Experiment& source, const ConvertOptions& options);
 
 struct WeightCopy {
-  std::int64_t copied = 0;                 // tensors carried over, bit for bit
-  std::vector<std::string> initialized;    // the new model's tensors the source lacks (new feature maps)
-  std::vector<std::string> dropped;        // the source's tensors the new model lacks (old feature maps)
+  std::int64_t copied = 0;               // tensors carried over, bit for bit
+  std::vector<std::string> initialized;  // the new model's tensors the source lacks (new feature maps)
+  std::vector<std::string> dropped;      // the source's tensors the new model lacks (old feature maps)
 };
 
 // Copies each tensor of `source` (a state dict) into `target`'s tensor of the same name and shape,
@@ -67,8 +67,8 @@ struct ConversionReport {
 
 // Builds the new run folder: config.yaml, the run's data description, conversion.json (the source
 // run, checkpoint and step, the steps of each stage, the tensors copied, initialized and dropped)
-// and a checkpoint at step 0 holding the converted model, from which `kat train --resume OUTPUT` fine-tunes. The source run is
-// only read. Throws kat::Error (or ConfigError) naming what is wrong.
+// and a checkpoint at step 0 holding the converted model, from which `kat train --resume OUTPUT` fine-tunes. The source
+// run is only read. Throws kat::Error (or ConfigError) naming what is wrong.
 ConversionReport convert_run(const std::string& source_dir, const ConvertOptions& options);
 
 }  // namespace kat

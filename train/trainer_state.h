@@ -131,6 +131,8 @@ struct Trainer::State {
   // Steps 1 .. train.distill_attention.steps distil attention; the optimizer of a step.
   bool distilling(std::int64_t step) const { return step <= exp.train.distill_attention.steps; }
   Optimizer& optimizer_of(std::int64_t step) { return distilling(step) ? *distill_optimizer : *optimizer; }
+  Batch next_batch(std::int64_t step);
+  StepTotals finish_step(std::int64_t step, const std::vector<Variable>& params, double loss_sum, StepTotals t);
   StepTotals forward_backward(std::int64_t step);
   StepTotals distill_forward_backward(std::int64_t step);
   bool update(std::int64_t step, const StepTotals& totals, TrainResult& result);

@@ -68,6 +68,28 @@ bool Trainer::State::stop_wanted(bool requested) {
   return any[0] > 0;
 }
 
+// The next training batch, its windows cut to the length of data.seq_len_warmup at this step.
+Batch Trainer::State::next_batch(std::int64_t step) {
+  Batch batch = data.train->next();
+  if (const std::int64_t length = window_length(exp.data, step); length < batch.input.size(1)) {
+    batch = split_windows(batch, length);
+  }
+  return batch;
+}
+
+// The gradients of the token-weighted sum divided by the tokens, the step's mean loss and gradient
+// norm, and the progress counters.
+StepTotals Trainer::State::finish_step(std::int64_t step, const std::vector<Variable>& params, double loss_sum,
+                                       StepTotals t) {
+  if (t.tokens > 0) scale_grads(params, 1.0 / static_cast<double>(t.tokens));
+  t.loss = t.tokens > 0 ? loss_sum / static_cast<double>(t.tokens) : std::nan("");
+  t.norm = grad_norm(params);
+  progress.step = step;
+  progress.epoch = data.train->epoch();
+  progress.tokens += t.tokens;
+  return t;
+}
+
 // Forward and backward over train.accumulate batches. Each batch's mean loss is back-propagated
 // weighted by its token count and the sum divided by all tokens afterwards, so the update is the
 // one a single batch holding every token would give.
@@ -83,10 +105,7 @@ StepTotals Trainer::State::forward_backward(std::int64_t step) {
   double loss_sum = 0.0;
   StepTotals t;
   for (std::int64_t k = 0; k < exp.train.accumulate; ++k) {
-    Batch batch = data.train->next();
-    if (const std::int64_t length = window_length(exp.data, step); length < batch.input.size(1)) {
-      batch = split_windows(batch, length);  // sequence-length warmup
-    }
+    Batch batch = next_batch(step);
     t.tokens += batch.tokens;
     if (parallel) {
       if (k == exp.train.accumulate - 1) reducer->arm();  // this backward starts the sums
@@ -110,19 +129,12 @@ StepTotals Trainer::State::forward_backward(std::int64_t step) {
            reducer->started_in_backward(), reducer->buckets(), step);
     }
   }
-  const std::vector<Variable> params = optimizer->variables();
-  if (t.tokens > 0) scale_grads(params, 1.0 / static_cast<double>(t.tokens));
-  t.loss = t.tokens > 0 ? loss_sum / static_cast<double>(t.tokens) : std::nan("");
-  t.norm = grad_norm(params);
-  progress.step = step;
-  progress.epoch = data.train->epoch();
-  progress.tokens += t.tokens;
-  return t;
+  return finish_step(step, optimizer->variables(), loss_sum, t);
 }
 
 // A step of attention distillation: the model runs as the softmax model it came from, and the loss
-// is the mean over the learned kernels of each one's attention cross-entropy (LinearAttention::
-// set_distillation), token-weighted over the batches like the training loss.
+// is the mean over the learned kernels of each one's KL divergence from softmax attention
+// (LinearAttention::set_distillation), token-weighted over the batches like the training loss.
 StepTotals Trainer::State::distill_forward_backward(std::int64_t step) {
   struct Distilling {
     std::vector<LinearAttention*>& kernels;
@@ -137,10 +149,7 @@ StepTotals Trainer::State::distill_forward_backward(std::int64_t step) {
   double loss_sum = 0.0;
   StepTotals t;
   for (std::int64_t k = 0; k < exp.train.accumulate; ++k) {
-    Batch batch = data.train->next();
-    if (const std::int64_t length = window_length(exp.data, step); length < batch.input.size(1)) {
-      batch = split_windows(batch, length);
-    }
+    const Batch batch = next_batch(step);
     t.tokens += batch.tokens;
     if (batch.tokens == 0) continue;
     model->logits(batch);  // each student keeps its loss
@@ -150,14 +159,7 @@ StepTotals Trainer::State::distill_forward_backward(std::int64_t step) {
     loss.backward(Tensor::scalar(static_cast<double>(batch.tokens), loss.dtype()));
     loss_sum += loss.data().item() * static_cast<double>(batch.tokens);
   }
-  const std::vector<Variable> params = distill_optimizer->variables();
-  if (t.tokens > 0) scale_grads(params, 1.0 / static_cast<double>(t.tokens));
-  t.loss = t.tokens > 0 ? loss_sum / static_cast<double>(t.tokens) : std::nan("");
-  t.norm = grad_norm(params);
-  progress.step = step;
-  progress.epoch = data.train->epoch();
-  progress.tokens += t.tokens;
-  return t;
+  return finish_step(step, distill_optimizer->variables(), loss_sum, t);
 }
 
 // The update, or the step skipped when its loss or gradient is not finite; false when too many in

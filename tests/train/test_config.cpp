@@ -153,7 +153,8 @@ TEST_CASE("config: cross-field errors") {
             .find("linear attention with the favor-trig feature map needs model.attention.features > 0") !=
         std::string::npos);
   CHECK(only_problem("model:\n  attention: {type: linear, feature_map: eluu}\n")
-            .rfind("exp.yaml:2:42: unknown feature map 'eluu' (known: elu, favor+, favor-trig, hedgehog, relu, t2r", 0) == 0);
+            .rfind("exp.yaml:2:42: unknown feature map 'eluu' (known: elu, favor+, favor-trig, hedgehog, relu, t2r",
+                   0) == 0);
   CHECK(
       problems("model:\n  attention: {type: performer, features: 32, redraw_interval: 100, norms: sqrt_d}\n").empty());
   CHECK(only_problem("task: translation\n") ==

@@ -152,7 +152,7 @@ TEST_CASE("attention distillation trains the feature maps alone, lowers its loss
     if (in_map(name)) {
       maps_changed += same_bits(at_30.at(name), t) ? 0 : 1;
     } else {
-      CHECK(same_bits(at_30.at(name), t));      // distillation: frozen
+      CHECK(same_bits(at_30.at(name), t));  // distillation: frozen
       if (name.find("rng") == std::string::npos && name.find("weight") != std::string::npos) {
         CHECK_FALSE(same_bits(end.at(name), t));  // fine-tuning: trained
       }
