@@ -221,3 +221,26 @@ TEST_CASE("kat convert and attention distillation refuse what they cannot do, sa
   CHECK_THROWS_WITH_AS(parse_experiment(to_yaml(e), "x.yaml"),
                        doctest::Contains("train.distill_attention.steps (10) are the first of train.steps"), Error);
 }
+
+TEST_CASE("kat convert from the command line: messages on standard error, exit codes by kind") {
+  ScratchDir dir("convert-cli");
+  const std::string src = train_source(dir, false, 10);
+  const std::string kat = KAT_BINARY;
+  const auto ok =
+      kat::test::run_command("(" + kat + " convert " + src + " --feature-map t2r --steps 4 --distill 2 -o " +
+                             dir.file("new") + " 2>/dev/null)");
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.output.empty());  // nothing on standard output
+  const auto said = kat::test::run_command(kat + " convert " + src + " --feature-map t2r -o " + dir.file("new"));
+  CHECK(said.exit_code == 2);  // the folder holds a run now
+  CHECK(said.output.find("already holds a run") != std::string::npos);
+  CHECK(std::filesystem::exists(dir.file("new") + "/conversion.json"));
+  const auto resumed = kat::test::run_command(kat + " train --resume " + dir.file("new"));
+  CHECK(resumed.exit_code == 0);
+  CHECK(resumed.output.find("attention distillation loss") != std::string::npos);
+  const auto missing = kat::test::run_command(kat + " convert " + dir.file("none") + " -o " + dir.file("x"));
+  CHECK(missing.exit_code == 2);
+  CHECK(missing.output.find("not a run folder") != std::string::npos);
+  const auto usage = kat::test::run_command(kat + " convert " + src + " --sublayers middle -o " + dir.file("y"));
+  CHECK(usage.exit_code == 2);
+}
