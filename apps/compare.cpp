@@ -69,10 +69,9 @@ std::string label_of(const Experiment& e) {
     const nlohmann::json j = nlohmann::json::parse(in);
     label += fmt::format(", converted from {} (step {})", j.at("source_attention").get<std::string>(),
                          j.at("source_step").get<std::int64_t>());
-    if (const auto distill = j.at("distill_steps").get<std::int64_t>(); distill > 0) {
-      label += fmt::format(", {} distillation +", distill);
-    }
-    label += fmt::format(" {} fine-tuning steps", j.at("finetune_steps").get<std::int64_t>());
+    const auto distill = j.at("distill_steps").get<std::int64_t>();
+    label += fmt::format(", {}{} fine-tuning steps", distill > 0 ? fmt::format("{} distillation + ", distill) : "",
+                         j.at("finetune_steps").get<std::int64_t>());
   } catch (const std::exception& err) {
     std::fprintf(stderr, "kat compare: %s: %s (the table shows the attention alone)\n", record.c_str(), err.what());
   }
