@@ -10,7 +10,6 @@
 #include "core/kernels/reduce.h"
 #include "layers/attention/causal_linear_op.h"
 #include "layers/attention/feature_maps/registry.h"
-#include "layers/attention/softmax_attention_op.h"
 
 namespace kat {
 namespace {
@@ -125,16 +124,16 @@ Variable LinearAttention::distill_forward(const Variable& q, const Variable& k, 
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
   const Variable qd(q.data()), kd(k.data());  // detached: the loss trains the feature map alone
   const Tensor visible = visible_keys(mask, B, N, M, q.dtype());
-  Variable teacher;
-  Tensor p;  // the softmax weights (B, H, N, M)
+  Tensor p;        // the softmax weights (B, H, N, M)
+  Tensor teacher;  // their output, P v
   {
     NoGradGuard no_grad;
-    teacher = softmax_attention(qd, kd, Variable(v.data()), mask, scale);
     // scale q k^T, hidden keys pushed to -1e30 (weight exactly 0 after the softmax).
     const Tensor hidden = unary(UnaryOp::scale, unary(UnaryOp::add_scalar, visible, -1.0), 1e30);
     const Tensor logits =
         binary(BinaryOp::add, unary(UnaryOp::scale, matmul(q.data(), k.data().transpose(2, 3)), scale), hidden);
     p = softmax(Variable(logits)).data();
+    teacher = matmul(p, v.data());
   }
   const Variable phi_q = feature_map_->forward(qd, FeatureRole::query);  // (B, H, N, F)
   const Variable phi_k = feature_map_->forward(kd, FeatureRole::key);
@@ -147,7 +146,7 @@ Variable LinearAttention::distill_forward(const Variable& q, const Variable& k, 
   const double rows = static_cast<double>(B * q.size(1) * N);
   const Tensor p_log_p = binary(BinaryOp::mul, p, unary(UnaryOp::log, unary(UnaryOp::add_scalar, p, 1e-30)));
   distillation_loss_ = (sum(Variable(p_log_p)) - sum(Variable(p) * log_a)) * (1.0 / rows);
-  return teacher;
+  return Variable(teacher);
 }
 
 std::unique_ptr<AttentionState> LinearAttention::start_self(std::int64_t /*batch*/) {
