@@ -8,7 +8,6 @@
 
 #include "data/text_io.h"
 #include "layers/module.h"
-#include "train/config/config_error.h"
 #include "train/config/experiment_config.h"
 #include "train/run_folder/checkpoint.h"
 #include "train/run_folder/run_data.h"
@@ -126,30 +125,15 @@ WeightCopy copy_converted_weights(const std::map<std::string, Tensor>& source, M
 ConversionReport convert_run(const std::string& source_dir, const ConvertOptions& o) {
   namespace fs = std::filesystem;
   if (o.output.empty()) throw Error("kat convert: give the new run folder with -o");
-  const std::string config = source_dir + "/config.yaml";
-  if (!fs::exists(config)) {
-    throw Error(fmt::format("{}: not a run folder (no config.yaml; kat train writes one into output.dir)", source_dir));
-  }
-  if (fs::exists(o.output) && fs::equivalent(o.output, source_dir)) {
+  if (fs::exists(o.output) && fs::exists(source_dir) && fs::equivalent(o.output, source_dir)) {
     throw Error(fmt::format("kat convert: -o {} is the source run; the source is never modified", o.output));
   }
+  const RunSnapshot source = open_run(source_dir, o.checkpoint);
+  const Checkpoint& checkpoint = source.state;
   ConversionReport report;
-  report.source_checkpoint = o.checkpoint == "best" || o.checkpoint == "last"
-                                 ? source_dir + "/checkpoints/" + o.checkpoint + ".h5"
-                                 : o.checkpoint;
-  if (!fs::exists(report.source_checkpoint)) {
-    throw Error(fmt::format("{}: no checkpoint {}", source_dir, report.source_checkpoint));
-  }
-  check_run_plugins(source_dir);
-  Experiment source;
-  try {
-    source = load_run_config(config);
-  } catch (const ConfigError& e) {
-    throw Error(fmt::format("{}: {}", config, e.what()));
-  }
-  const Checkpoint checkpoint = read_checkpoint(report.source_checkpoint);
+  report.source_checkpoint = source.checkpoint;
   report.source_step = checkpoint.progress.step;
-  report.experiment = converted_experiment(source, o);
+  report.experiment = converted_experiment(source.experiment, o);
   TrainerOptions options;
   options.console = false;
   options.signals = false;
@@ -167,7 +151,7 @@ ConversionReport convert_run(const std::string& source_dir, const ConvertOptions
   j["source_run"] = fs::absolute(source_dir).lexically_normal().string();
   j["source_checkpoint"] = fs::absolute(report.source_checkpoint).lexically_normal().string();
   j["source_step"] = report.source_step;
-  j["source_attention"] = describe_attention(source);
+  j["source_attention"] = describe_attention(source.experiment);
   j["attention"] = describe_attention(report.experiment);
   j["distill_steps"] = report.experiment.train.distill_attention.steps;
   j["finetune_steps"] = report.experiment.train.steps - report.experiment.train.distill_attention.steps;

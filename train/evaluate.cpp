@@ -12,8 +12,6 @@
 #include "data/dataset.h"
 #include "data/loaders.h"
 #include "data/utf8.h"
-#include "train/config/config_error.h"
-#include "train/config/experiment_config.h"
 #include "train/metrics/bleu.h"
 #include "train/run_folder/run_data.h"
 
@@ -107,23 +105,12 @@ std::vector<std::int64_t> reference_ids(const Batch& b, std::int64_t i, std::int
 }  // namespace
 
 LoadedRun load_run(const std::string& dir, const std::string& which) {
+  RunSnapshot snapshot = open_run(dir, which);
   LoadedRun run;
   run.dir = dir;
-  const std::string config = dir + "/config.yaml";
-  if (!fs::exists(config)) {
-    throw Error(fmt::format("{}: not a run folder (no config.yaml; kat train writes one into output.dir)", dir));
-  }
-  run.checkpoint = which == "best" || which == "last" ? dir + "/checkpoints/" + which + ".h5" : which;
-  if (!fs::exists(run.checkpoint)) {
-    throw Error(fmt::format("{}: no checkpoint {} (has the run validated or saved yet?)", dir, run.checkpoint));
-  }
-  check_run_plugins(dir);  // before loading them through the config
-  try {
-    run.experiment = load_run_config(config);
-  } catch (const ConfigError& e) {
-    throw Error(fmt::format("{}: {}", config, e.what()));
-  }
-  const Checkpoint ckpt = read_checkpoint(run.checkpoint);
+  run.checkpoint = snapshot.checkpoint;
+  run.experiment = std::move(snapshot.experiment);
+  const Checkpoint& ckpt = snapshot.state;
   run.progress = ckpt.progress;
   Rng rng(static_cast<std::uint64_t>(run.experiment.train.seed));
   // The run folder's own description of its data (data.json and the tokenizers), so the corpus

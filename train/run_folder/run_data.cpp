@@ -11,6 +11,8 @@
 #include "core/os/shared_library.h"
 #include "data/text_io.h"
 #include "layers/plugin.h"
+#include "train/config/config_error.h"
+#include "train/config/experiment_config.h"
 
 namespace kat {
 
@@ -146,6 +148,26 @@ void check_run_plugins(const std::string& run_dir) {
   } catch (const nlohmann::json::exception& ex) {
     throw Error(fmt::format("{}: {}", path, ex.what()));
   }
+}
+
+RunSnapshot open_run(const std::string& dir, const std::string& which) {
+  RunSnapshot run;
+  run.config = dir + "/config.yaml";
+  if (!std::filesystem::exists(run.config)) {
+    throw Error(fmt::format("{}: not a run folder (no config.yaml; kat train writes one into output.dir)", dir));
+  }
+  run.checkpoint = which == "best" || which == "last" ? dir + "/checkpoints/" + which + ".h5" : which;
+  if (!std::filesystem::exists(run.checkpoint)) {
+    throw Error(fmt::format("{}: no checkpoint {} (has the run validated or saved yet?)", dir, run.checkpoint));
+  }
+  check_run_plugins(dir);  // before loading them through the config
+  try {
+    run.experiment = load_run_config(run.config);
+  } catch (const ConfigError& e) {
+    throw Error(fmt::format("{}: {}", run.config, e.what()));
+  }
+  run.state = read_checkpoint(run.checkpoint);
+  return run;
 }
 
 }  // namespace kat

@@ -12,6 +12,7 @@
 
 #include "core/os/files.h"
 #include "train/config/experiment.h"
+#include "train/run_folder/checkpoint.h"
 #include "train/training_data.h"
 
 namespace kat {
@@ -32,5 +33,18 @@ void check_run_plugins(const std::string& run_dir);
 // synthetic data, which is rebuilt from its config). Throws kat::Error naming the file when it is
 // unreadable or does not fit the experiment.
 std::optional<TrainingData> load_run_data(const std::string& run_dir, const Experiment& e);
+
+// A trained run folder opened for reading: its resolved config and one of its checkpoints.
+struct RunSnapshot {
+  std::string config;      // <dir>/config.yaml
+  std::string checkpoint;  // the file the weights come from
+  Experiment experiment;
+  Checkpoint state;
+};
+
+// Opens a run folder: `which` = "best", "last" (its checkpoints/<which>.h5) or a checkpoint file.
+// Checks that config.yaml and the checkpoint exist and that the run's plugins are unchanged
+// (before its config loads them), then reads both. Throws kat::Error naming the folder or file.
+RunSnapshot open_run(const std::string& dir, const std::string& which);
 
 }  // namespace kat
