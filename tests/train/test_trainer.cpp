@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <set>
 
 #include "autograd/ops.h"
 #include "layers/attention/registry.h"
@@ -501,4 +502,25 @@ TEST_CASE("kat plot's axes: steps or training minutes, loss, perplexity or bits"
   CHECK(script.find("validation bits/token") != std::string::npos);
   spec.y = PlotY::perplexity;
   CHECK(block(gnuplot_script(spec), "valid0") == "1.5 2\n");
+}
+
+TEST_CASE("kat plot draws each of many runs in a line style of its own") {
+  PlotSpec spec;
+  constexpr int runs = 24;
+  for (int i = 0; i < runs; ++i) {
+    spec.runs.push_back({fmt::format("run{}", i), {{{"step", 1}, {"train_loss", 1.0 + i}}}});
+  }
+  const std::string script = gnuplot_script(spec);
+  // The style of each run's training curve: what follows "with lines" up to its title.
+  std::set<std::string> styles;
+  for (int i = 0; i < runs; ++i) {
+    const std::string head = fmt::format("$train{} using 1:2 with lines ", i);
+    const std::size_t at = script.find(head);
+    REQUIRE(at != std::string::npos);
+    const std::size_t from = at + head.size();
+    const std::string style = script.substr(from, script.find(" title ", from) - from);
+    CHECK(style.find("lc rgb") != std::string::npos);
+    styles.insert(style);
+  }
+  CHECK(styles.size() == static_cast<std::size_t>(runs));
 }

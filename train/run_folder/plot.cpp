@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 #include <optional>
 
 #include "core/error.h"
@@ -63,6 +64,15 @@ std::string terminal(PlotFormat format, int panels) {
   return fmt::format("set terminal pngcairo size {},560 noenhanced font 'sans,11'\n", panels * 700);
 }
 
+// Run i's line: ten colours apart (gnuplot's own cycle repeats after eight), and past ten the
+// colours again with another dash pattern, so that no two of up to 50 runs look alike.
+std::string line_style(std::size_t i) {
+  static constexpr const char* kColours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                             "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+  constexpr std::size_t n = std::size(kColours);
+  return fmt::format("lc rgb '{}' dt {}", kColours[i % n], 1 + (i / n) % 5);
+}
+
 }  // namespace
 
 PlotFormat plot_format_for(const std::string& path) {
@@ -98,7 +108,7 @@ std::string gnuplot_script(const PlotSpec& spec) {
     script += datablock(fmt::format("train{}", i), records, "train_loss", spec.y, spec.x, n_train);
     script += datablock(fmt::format("valid{}", i), records, "val_loss", spec.y, spec.x, n_valid);
     script += datablock(fmt::format("bleu{}", i), records, "bleu", std::nullopt, spec.x, n_bleu);
-    const std::string style = fmt::format("lw 2 lc {} title {}", i + 1, gnuplot_literal(spec.runs[i].label));
+    const std::string style = fmt::format("lw 2 {} title {}", line_style(i), gnuplot_literal(spec.runs[i].label));
     // Few points read better with markers.
     auto with = [](std::size_t n) { return n < 30 ? "linespoints pt 7 ps 0.8" : "lines"; };
     if (n_train > 0) train_plots.push_back(fmt::format("$train{} using 1:2 with lines {}", i, style));
