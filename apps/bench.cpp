@@ -22,6 +22,7 @@ struct BenchArgs {
   std::int64_t features = 64;
   std::int64_t steps = 5;
   std::int64_t warmup = 2;
+  std::string precision;
   bool profile = false;
   bool json = false;
 };
@@ -35,11 +36,13 @@ int run_bench(const BenchArgs& a) {
     }
     w = reference_lm_workload(a.attention.empty() ? "softmax" : a.attention, a.batch > 0 ? a.batch : 16,
                               a.seq > 0 ? a.seq : 256, a.features);
+    if (a.precision == "bf16") w.precision = MatmulPrecision::bfloat16;
   } else {
     std::vector<std::string> sets = a.sets;
     if (!a.attention.empty()) sets.push_back("model.attention.type=" + a.attention);
     if (a.batch > 0) sets.push_back("data.batch_size=" + std::to_string(a.batch));
     if (a.seq > 0) sets.push_back("data.seq_len=" + std::to_string(a.seq));
+    if (!a.precision.empty()) sets.push_back("train.precision=" + a.precision);
     Experiment e;
     try {
       e = load_experiment(a.config, sets);
@@ -75,6 +78,9 @@ Runner add_bench(CLI::App& app) {
   cmd->add_option("--features", args->features, "Performer features m (reference model)")
       ->check(CLI::Range(1, 1 << 16))
       ->capture_default_str();
+  cmd->add_option("--precision", args->precision,
+                  "fp32 | bf16: the matrix products' operands (default fp32, or the config's train.precision)")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
   cmd->add_option("--steps", args->steps, "Timed steps")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--warmup", args->warmup, "Untimed steps before them")
       ->check(CLI::Range(0, 100000))

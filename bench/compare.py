@@ -177,6 +177,30 @@ def main():
                   "no large (≥ 64 KiB) malloc", f"{ms} ({ls} large{': ' + sizes if sizes else ''})", "", None,
                   lm == 0)
 
+    # bfloat16 products (kat's train.precision bf16; PyTorch's bf16 autocast on CPU) on the softmax
+    # B16 N256 step, against kat's own float32 step of the same rounds above.
+    b0, n0 = (2, 128) if a.quick else (16, 256)
+    common = ["--attention", "softmax", "--batch", str(b0), "--seq", str(n0), "--steps", str(a.steps),
+              "--warmup", "2", "--threads", str(a.threads), "--precision", "bf16"]
+    probe = subprocess.run([binary["train_step"]] + common[:-2] + ["--steps", "1", "--warmup", "0",
+                                                                    "--precision", "bf16"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        why = (probe.stderr.strip().splitlines() or ["it failed"])[-1]
+        table.add(f"train tokens/s, softmax B{b0}×N{n0}, bfloat16 products", "≥ 1.5× kat float32",
+                  f"not available here: {why}", "", None, None)
+    else:
+        print(f"train softmax B{b0} N{n0} bf16", file=sys.stderr)
+        k16, t16 = alternate(rounds, [binary["train_step"]] + common, ["train_step_peer.py"] + common,
+                             "train softmax bf16")
+        km, ks = stat([r["tokens_per_s"] for r in k16], "{:.0f}")
+        tm, ts = stat([r["tokens_per_s"] for r in t16], "{:.0f}")
+        table.add(f"train tokens/s, softmax B{b0}×N{n0}, bfloat16 products (PyTorch: bf16 autocast)",
+                  "kat / PyTorch ≥ 2.0", ks, ts, km / tm, km / tm >= 2.0)
+        k32 = statistics.median(r["tokens_per_s"] for r in train[next(iter(train))][0])
+        table.add(f"train tokens/s, softmax B{b0}×N{n0}: kat bfloat16 / kat float32 (kat's float32 row above)",
+                  "≥ 1.5", f"{km / k32:.2f}", "", None, km / k32 >= 1.5)
+
     # Generation: kat with float32 weights against the peer, and kat with float16 decoding weights
     # in the same rounds.
     gen, gen16 = {}, {}

@@ -23,6 +23,7 @@
 
 #include "autograd/ops.h"
 #include "bench/malloc_count.h"
+#include "core/kernels/bfloat16.h"
 #include "core/kernels/blas_kernels.h"
 #include "core/parallel.h"
 #include "core/storage.h"
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
   std::string attention = "softmax";
   std::int64_t batch = 16, seq = 256, features = 64;
   int steps = 10, warmup = 2, threads = 2;
+  std::string precision = "fp32";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--attention")
@@ -76,12 +78,23 @@ int main(int argc, char** argv) {
       threads = std::atoi(v.c_str());
     else if (k == "--features")
       features = std::atoll(v.c_str());
+    else if (k == "--precision" && (v == "fp32" || v == "bf16"))
+      precision = v;
     else {
       std::fprintf(stderr, "train_step: unknown option %s\n", k.c_str());
       return 2;
     }
   }
   set_num_threads(threads);
+  // bf16: the matrix products with bfloat16 operands (train.precision bf16, core/kernels/bfloat16.h).
+  if (precision == "bf16") {
+    try {
+      set_matmul_precision(MatmulPrecision::bfloat16);
+    } catch (const Error& e) {
+      std::fprintf(stderr, "train_step: %s\n", e.what());
+      return 1;
+    }
+  }
   Rng rng(1);
   TransformerLM lm(reference_lm_options(attention, features, /*dropout=*/0.1, seq), rng);
   AdamOptions ao;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages kat needs, only those missing; does nothing when all are present.
 #   scripts/install-deps.sh           build, tests and the kat command (gnuplot for kat plot; OpenMPI
-#                                     for data-parallel training, mpirun -np P kat train)
+#                                     for data-parallel training, mpirun -np P kat train; oneDNN's
+#                                     library for train.precision bf16)
 #   scripts/install-deps.sh --bench   also Google Benchmark and the PyTorch peer for bench/
 #   scripts/install-deps.sh --sword   also the SWORD Bibles and mod2imp that `kat prepare bible` reads
 #   scripts/install-deps.sh --fuzz    also clang and libFuzzer's runtime, for scripts/fuzz.sh
@@ -9,7 +10,8 @@ set -euo pipefail
 
 packages=(cmake g++ make pkg-config clang-format
           libopenblas-dev libtbb-dev libhdf5-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
-          doctest-dev libcli11-dev libsentencepiece-dev nlohmann-json3-dev gnuplot-nox libopenmpi-dev openmpi-bin)
+          doctest-dev libcli11-dev libsentencepiece-dev nlohmann-json3-dev gnuplot-nox libopenmpi-dev openmpi-bin
+          libdnnl2)
 for flag in "$@"; do
   case "$flag" in
     --bench) packages+=(libbenchmark-dev python3-torch python3-numpy python3-h5py libopenblas0-openmp libblis4-pthread libdnnl2) ;;

@@ -95,13 +95,16 @@ StepWorkload experiment_workload(const Experiment& e) {
   w.tokens = b.tokens;
   w.grad_norm = true;
   w.clip_norm = e.train.clip_norm;
+  w.precision = e.train.precision;
   w.owner = parts;
   return w;
 }
 
 StepBenchmark run_step_benchmark(StepWorkload& w, const StepBenchmarkOptions& options) {
+  const MatmulPrecisionScope precision(w.precision);
   StepBenchmark r;
   r.description = w.description;
+  if (w.precision != MatmulPrecision::float32) r.description += ", bfloat16 matrix products";
   r.tokens = w.tokens;
   r.steps = options.steps;
   const std::vector<Variable> params = w.optimizer->variables();

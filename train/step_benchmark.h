@@ -17,6 +17,7 @@
 
 #include "autograd/profiler.h"
 #include "autograd/variable.h"
+#include "core/kernels/bfloat16.h"
 #include "core/storage.h"
 #include "train/config/experiment.h"
 
@@ -37,6 +38,7 @@ struct StepWorkload {
   std::int64_t tokens = 0;                // target tokens per step
   bool grad_norm = false;                 // the trainer's gradient norm (and clipping) is part of the step
   double clip_norm = 0;                   // > 0: gradients clipped to this global norm
+  MatmulPrecision precision = MatmulPrecision::float32;  // of the step's matrix products (train.precision)
 };
 
 // The reference character LM of the performance targets: vocab 256, d_model 256, 4 layers, 4

@@ -115,6 +115,14 @@ void Trainer::State::start_logging() {
 // Data, model, optimizer, schedule, checkpoint folder; the run folder's description of its data.
 void Trainer::State::build() {
   if (exp.train.threads > 0) set_num_threads(static_cast<int>(exp.train.threads));
+  if (exp.train.precision != MatmulPrecision::float32) {
+    try {
+      precision.emplace(exp.train.precision);
+    } catch (const Error& e) {
+      throw Error(fmt::format("train.precision {}: {}", name(exp.train.precision), e.what()));
+    }
+    info("matrix products: bfloat16 operands, float32 accumulation (train.precision bf16)");
+  }
   info("{} {}: reading the data and building the model", options.resume ? "resuming" : "starting", dir);
   // Generators: one root seed, split for the model (initialization and dropout) and the data.
   Rng root(static_cast<std::uint64_t>(exp.train.seed));

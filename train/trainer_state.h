@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/kernels/bfloat16.h"
 #include "core/os/files.h"
 #include "layers/attention/linear_attention.h"
 #include "optim/optimizer.h"
@@ -64,6 +65,7 @@ struct Trainer::State {
   std::string last_path;  // checkpoints/last.h5
   std::shared_ptr<spdlog::logger> log;
   std::optional<ProgressLine> progress_line;
+  std::optional<MatmulPrecisionScope> precision;  // train.precision, for the life of the trainer
   TrainingData data;
   std::unique_ptr<TaskModel> model;
   std::vector<AttentionKernel*> kernels;

@@ -73,6 +73,8 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--features", type=int, default=64)
     p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
+                   help="bf16: forward and loss under torch.autocast('cpu', dtype=torch.bfloat16)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     gen = torch.Generator().manual_seed(1)
@@ -85,7 +87,8 @@ def main():
     for s in range(a.steps + a.warmup):
         t0 = time.perf_counter()
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(inp).reshape(-1, 256), tgt.reshape(-1))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+            loss = torch.nn.functional.cross_entropy(model(inp).reshape(-1, 256), tgt.reshape(-1))
         loss.backward()
         opt.step()
         t1 = time.perf_counter()
@@ -96,7 +99,7 @@ def main():
     tokens = a.batch * a.seq
     rss = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1e3
     print(json.dumps({"impl": "torch", "attention": a.attention, "batch": a.batch, "seq": a.seq, "threads": a.threads,
-                      "tokens_per_s": tokens / med, "tokens_per_s_min": tokens / secs[-1],
+                      "precision": a.precision, "tokens_per_s": tokens / med, "tokens_per_s_min": tokens / secs[-1],
                       "tokens_per_s_max": tokens / secs[0], "step_ms": 1e3 * med, "rss_extra_mb": rss}))
 
 

@@ -386,6 +386,11 @@ void choose_blas_kernels(int argc, char** argv) {
   if (!rejected.empty()) k.reason += rejected;
 }
 
+bool cpu_has_avx512_bf16() {
+  static const bool has = this_cpu().avx512_bf16;
+  return has;
+}
+
 BlasKernels blas_kernels() {
   BlasKernels k = state();
   if (k.family.empty()) {

@@ -44,6 +44,9 @@ void choose_blas_kernels(int argc, char** argv);
 // The kernels in use and why (after choose_blas_kernels, or OpenBLAS's own choice without it).
 BlasKernels blas_kernels();
 
+// Whether this CPU has the AVX512_BF16 instructions (bfloat16 dot products; core/kernels/bfloat16.h).
+bool cpu_has_avx512_bf16();
+
 // One line for kat --version and the logs: "OpenBLAS 0.3.21, SkylakeX kernels (chosen: ...)".
 std::string describe_blas_kernels();
 

@@ -3,6 +3,7 @@
 #include <cblas.h>
 #include <fmt/format.h>
 
+#include "core/kernels/bfloat16.h"
 #include "core/parallel.h"
 
 namespace kat {
@@ -110,6 +111,35 @@ void check_operands(const char* op, const Tensor& a, const Tensor& b, const Tens
   }
 }
 
+// Whether t's elements occupy exactly numel() consecutive elements of memory from its data pointer
+// (strides >= 0, no gaps, no element twice): a contiguous tensor or a permutation of one.
+bool dense(const Tensor& t) {
+  std::int64_t span = 1;
+  for (std::int64_t d = 0; d < t.dim(); ++d) {
+    if (t.size(d) == 0) return false;
+    if (t.stride(d) < 0) return false;
+    span += (t.size(d) - 1) * t.stride(d);
+  }
+  return span == t.numel();
+}
+
+// The numel() float32 values from t's data pointer rounded to bfloat16, in memory order (t dense),
+// split over the threads when many. The copy lives in a tensor block (two bfloat16 values per
+// float32 element), so that a steady-state training step takes it from the block cache.
+Tensor bfloat16_copy(const Tensor& t, int threads) {
+  const std::int64_t n = t.numel();
+  Tensor out = Tensor::empty({(n + 1) / 2}, DType::f32);
+  auto* h = static_cast<std::uint16_t*>(out.raw_data());
+  const float* x = t.data<float>();
+  constexpr std::int64_t grain = std::int64_t{1} << 16;
+  if (threads == 1 || in_parallel_region() || n < 2 * grain) {
+    to_bfloat16(x, h, n);
+  } else {
+    parallel_for(0, n, grain, [&](std::int64_t b, std::int64_t e) { to_bfloat16(x + b, h + b, e - b); });
+  }
+  return out;
+}
+
 }  // namespace
 
 void blas_set_num_threads(int n) { openblas_set_num_threads(n); }
@@ -146,9 +176,21 @@ void bmm(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool trans_b
     throw Error(fmt::format("bmm: output of shape {} needs unit stride on its last axis", to_string(c.shape())));
   }
 
+  const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  const bool vector_product = m == 1 || n == 1;
+  // bfloat16 mode (core/kernels/bfloat16.h): the operands of a large float32 product are rounded
+  // once, whole, into contiguous copies that the products below read in place of the originals.
+  const bool bf16 = c.dtype() == DType::f32 && matmul_precision() == MatmulPrecision::bfloat16 && !vector_product &&
+                    flops / 2.0 >= kBfloat16ProductsFrom;
   BlasMatrix la, lb;
-  const Tensor ar = blas_ready(a, la);
-  const Tensor br = blas_ready(b, lb);
+  Tensor ar = blas_ready(a, la);
+  Tensor br = blas_ready(b, lb);
+  if (bf16) {
+    // The rounded copy keeps the operand's layout when its elements fill their span of memory
+    // (a contiguous tensor or a transposed view of one); anything else is made contiguous first.
+    if (!dense(ar)) ar = blas_ready(ar.contiguous(), la);
+    if (!dense(br)) br = blas_ready(br.contiguous(), lb);
+  }
   const std::int64_t ldc = m == 1 ? std::max<std::int64_t>(n, 1) : c.stride(-2);
   const std::int64_t nbatch = numel(batch);
   // Element offsets of each batch item, through broadcast strides.
@@ -165,20 +207,18 @@ void bmm(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool trans_b
       oc += idx * sc[d];
     }
   };
+  // The logical op(a) is (m, k): BLAS transposes a when exactly one of the flag and the storage does.
+  const bool ta = trans_a != la.trans;
+  const bool tb = trans_b != lb.trans;
+  const int threads = num_threads();
 
-  dispatch_float(c.dtype(), "bmm", [&](auto tag) {
-    using T = decltype(tag);
-    const T* pa = ar.data<T>();
-    const T* pb = br.data<T>();
-    T* pc = c.data<T>();
-    // The logical op(a) is (m, k): BLAS transposes a when exactly one of the flag and the storage does.
-    const bool ta = trans_a != la.trans;
-    const bool tb = trans_b != lb.trans;
+  // Runs every product of the batch with `call` (a gemm_call), on operands pa and pb laid out as
+  // ar and br are.
+  auto products = [&](const auto* pa, const auto* pb, auto* pc, auto alpha_t, auto beta_t, auto&& call) {
     auto one = [&](std::int64_t i) {
       std::int64_t oa, ob, oc;
       offsets(i, oa, ob, oc);
-      gemm_call<T>(ta, tb, m, n, k, static_cast<T>(alpha), pa + oa, la.ld, pb + ob, lb.ld, static_cast<T>(beta),
-                   pc + oc, ldc);
+      call(ta, tb, m, n, k, alpha_t, pa + oa, la.ld, pb + ob, lb.ld, beta_t, pc + oc, ldc);
     };
     // Threading policy (core/parallel.h): OpenBLAS runs on the calling thread only; oneTBB splits
     // the work. A batch of products runs its items in parallel; a single large product is cut
@@ -188,12 +228,9 @@ void bmm(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool trans_b
     // waking the second thread costs more than it saves: the decoding step of the reference model
     // (24 products of 64 Ki to 256 Ki elements) took 0.38-0.41 ms per token on two threads against
     // 0.25-0.36 on one when they were split from 64 Ki (bench/RESULTS.md section 13).
-    const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-    const bool vector_product = m == 1 || n == 1;
     const double size = static_cast<double>(nbatch) *
                         (vector_product ? static_cast<double>(k) * static_cast<double>(std::max(m, n)) : flops);
     const double serial_below = vector_product ? static_cast<double>(kSplitVectorProductFrom) : 2.0 * 96 * 96 * 96;
-    const int threads = num_threads();
     if (threads == 1 || in_parallel_region() || size < serial_below) {
       for (std::int64_t i = 0; i < nbatch; ++i) one(i);
     } else if (nbatch >= threads) {
@@ -213,15 +250,29 @@ void bmm(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool trans_b
           std::int64_t oa, ob, oc;
           offsets(i, oa, ob, oc);
           if (by_rows) {  // rows lo..hi of op(a) and of c
-            gemm_call<T>(ta, tb, hi - lo, n, k, static_cast<T>(alpha), pa + oa + (ta ? lo : lo * la.ld), la.ld, pb + ob,
-                         lb.ld, static_cast<T>(beta), pc + oc + lo * ldc, ldc);
+            call(ta, tb, hi - lo, n, k, alpha_t, pa + oa + (ta ? lo : lo * la.ld), la.ld, pb + ob, lb.ld, beta_t,
+                 pc + oc + lo * ldc, ldc);
           } else {  // columns lo..hi of op(b) and of c
-            gemm_call<T>(ta, tb, m, hi - lo, k, static_cast<T>(alpha), pa + oa, la.ld, pb + ob + (tb ? lo * lb.ld : lo),
-                         lb.ld, static_cast<T>(beta), pc + oc + lo, ldc);
+            call(ta, tb, m, hi - lo, k, alpha_t, pa + oa, la.ld, pb + ob + (tb ? lo * lb.ld : lo), lb.ld, beta_t,
+                 pc + oc + lo, ldc);
           }
         }
       });
     }
+  };
+
+  if (bf16) {
+    const Tensor a16 = bfloat16_copy(ar, threads);
+    const Tensor b16 = bfloat16_copy(br, threads);
+    products(static_cast<const std::uint16_t*>(a16.raw_data()), static_cast<const std::uint16_t*>(b16.raw_data()),
+             c.data<float>(), static_cast<float>(alpha), static_cast<float>(beta),
+             [](auto... args) { gemm_bf16(args...); });
+    return;
+  }
+  dispatch_float(c.dtype(), "bmm", [&](auto tag) {
+    using T = decltype(tag);
+    products(ar.data<T>(), br.data<T>(), c.data<T>(), static_cast<T>(alpha), static_cast<T>(beta),
+             [](auto... args) { gemm_call<T>(args...); });
   });
 }
 

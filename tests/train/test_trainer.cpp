@@ -10,6 +10,7 @@
 #include <set>
 
 #include "autograd/ops.h"
+#include "core/kernels/bfloat16.h"
 #include "layers/attention/registry.h"
 #include "tests/train/train_test_util.h"
 #include "train/run_folder/checkpoint_store.h"
@@ -245,6 +246,28 @@ TEST_CASE("trainer: every attention kernel hears of every step before it runs") 
   t.run();
   CHECK(g_kernel_steps == std::vector<std::int64_t>{1, 1, 1, 2, 2, 2, 3, 3, 3});
   CHECK(seen_after_step == std::vector<std::size_t>{3, 6, 9});
+}
+
+TEST_CASE("trainer: train.precision bf16 holds bfloat16 products for the trainer's life, or is refused saying why") {
+  ScratchDir dir("precision");
+  Experiment e = tiny_copy(dir.file("run"));
+  e.train.steps = 2;
+  e.train.precision = MatmulPrecision::bfloat16;
+  const std::string why = bfloat16_unavailable_reason();
+  if (!why.empty()) {
+    CHECK_THROWS_WITH(Trainer(e, quiet()), doctest::Contains("train.precision bf16"));
+    CHECK(matmul_precision() == MatmulPrecision::float32);
+    return;
+  }
+  std::vector<MatmulPrecision> during;
+  TrainerOptions o = quiet();
+  o.after_step = [&](Trainer&, std::int64_t) { during.push_back(matmul_precision()); };
+  {
+    Trainer t(e, o);
+    t.run();
+  }
+  CHECK(during == std::vector<MatmulPrecision>{MatmulPrecision::bfloat16, MatmulPrecision::bfloat16});
+  CHECK(matmul_precision() == MatmulPrecision::float32);  // restored with the trainer
 }
 
 TEST_CASE("trainer: SIGINT finishes the step, writes a checkpoint and returns") {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/kernels/bfloat16.h"
 #include "core/names.h"
 #include "data/synthetic.h"
 #include "layers/attention/registry.h"
@@ -18,6 +19,13 @@
 #include "optim/schedule.h"
 
 namespace kat {
+
+// train.precision: fp32, or bf16 (the large matrix products with bfloat16 operands and float32
+// accumulation; core/kernels/bfloat16.h).
+template <>
+struct EnumNames<MatmulPrecision> {
+  static constexpr const char* names[] = {"fp32", "bf16"};
+};
 
 enum class Task { lm, translation };
 template <>
@@ -127,6 +135,7 @@ struct TrainConfig {
   double bucket_mb = 0.0;   // data-parallel gradient buckets
   std::string time_budget;  // "25m", "1h30m", "90s": stop after this much training time; "" for none
   DistillConfig distill_attention;
+  MatmulPrecision precision = MatmulPrecision::float32;
 };
 
 struct OutputConfig {

@@ -403,6 +403,12 @@ void add_train(Schema& s) {
            "Stop once the training steps have taken this long, validation and checkpoints not counted (90s, 25m, "
            "1h30m), train.steps remaining a cap: runs compared at equal time. A resumed run continues the count. "
            "Empty: no budget.");
+  s.choice("train.precision", member(&Experiment::train, &TrainConfig::precision), MatmulPrecision::float32,
+           "fp32, or bf16: matrix products of at least 256^3 multiply-adds (the model's linear layers, forward and "
+           "backward, and attention's products at long sequences) take bfloat16 operands and accumulate in float32; "
+           "weights, gradients, "
+           "optimizer state and every other op stay float32. Needs a CPU with AVX512_BF16 and oneDNN (Debian's "
+           "libdnnl2); refused otherwise.");
   s.integer("train.distill_attention.steps",
             member(&Experiment::train, &TrainConfig::distill_attention, &DistillConfig::steps), 0,
             "The first this many of train.steps train only the learned feature maps (t2r, hedgehog) of linear "
