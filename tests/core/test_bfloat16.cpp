@@ -99,7 +99,7 @@ TEST_CASE("bfloat16 rounding: to nearest even, float32's range, NaN kept") {
   CHECK((bits(bfloat16_to_float(0x8000)) == 0x80000000U));  // negative zero
 }
 
-TEST_CASE("bfloat16 products: bmm equals float64 over the rounded operands; small and float64 products untouched") {
+TEST_CASE("bfloat16 products: bmm equals float64 over the rounded operands, and small or float64 products stay exact") {
   const std::string why = bfloat16_unavailable_reason();
   if (!why.empty()) {
     // Without the instructions or the library, asking for bfloat16 fails, saying why.
