@@ -282,7 +282,7 @@ void Trainer::State::write_config_and_announce() {
   info("data: {}", data.description);
   info("matrix products: {}", describe_blas_kernels());
   info("model: {} parameters, {} attention, {} attention kernels", model->module().parameter_count(),
-       exp.model.attention.type, kernels.size());
+       describe_attention(exp), kernels.size());
   if (parallel) {
     info(
         "data-parallel: {}, {} thread{} each; each rank computes its share of the rows of every batch; "
