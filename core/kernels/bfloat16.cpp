@@ -5,7 +5,6 @@
 
 #include <atomic>
 #include <cstring>
-#include <mutex>
 
 #include "core/error.h"
 #include "core/kernels/blas_kernels.h"

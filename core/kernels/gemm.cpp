@@ -179,7 +179,8 @@ void bmm(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool trans_b
   const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
   const bool vector_product = m == 1 || n == 1;
   // bfloat16 mode (core/kernels/bfloat16.h): the operands of a large float32 product are rounded
-  // once, whole, into contiguous copies that the products below read in place of the originals.
+  // once, whole, into copies of the same layout that the products below read in place of the
+  // originals.
   const bool bf16 = c.dtype() == DType::f32 && matmul_precision() == MatmulPrecision::bfloat16 && !vector_product &&
                     flops / 2.0 >= kBfloat16ProductsFrom;
   BlasMatrix la, lb;
