@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "autograd/ops.h"
+#include "core/kernels/index.h"
 
 namespace kat {
 
@@ -84,12 +85,42 @@ std::unique_ptr<AttentionState> MultiHeadAttention::start_cross(const Tensor& me
   return kernel_->start_cross(split_heads(k_proj_->forward(m)).data(), split_heads(v_proj_->forward(m)).data(), mask);
 }
 
-Tensor MultiHeadAttention::step_cross(const Tensor& x, AttentionState& state) {
+Tensor MultiHeadAttention::step_cross(const Tensor& x, AttentionState& state, const CrossRows& rows) {
   NoGradGuard no_grad;
   const Variable xv(x);
   check_input(xv, "step input");
-  const Tensor q = split_heads(q_proj_->forward(xv)).data();
-  return o_proj_->forward(merge_heads(Variable(kernel_->step_cross(q, state)))).data();
+  const std::int64_t group = rows.group, n = x.size(0);
+  if (group < 1 || x.size(1) != 1 || n % group != 0) {
+    fail(fmt::format("step_cross takes (groups * {}, 1, E) for groups of {} rows, got {}", group, group,
+                     to_string(x.shape())));
+  }
+  const std::int64_t groups = n / group;
+  const bool mapped = rows.items != nullptr && !rows.items->empty();
+  if (mapped && static_cast<std::int64_t>(rows.items->size()) != groups) {
+    fail(fmt::format("step_cross: {} cross-attention entries named for {} groups of rows", rows.items->size(), groups));
+  }
+  // (groups * group, 1, E) -> (groups, group, E): a group's rows are the queries of its entry.
+  const Variable grouped(x.reshape({groups, group, x.size(2)}));
+  Tensor q = split_heads(q_proj_->forward(grouped)).data();  // (groups, H, group, D)
+  if (!mapped) {
+    const Tensor out = o_proj_->forward(merge_heads(Variable(kernel_->step_cross(q, state)))).data();
+    return out.reshape({n, 1, out.size(2)});
+  }
+  for (std::int64_t e : *rows.items) {
+    if (e < 0 || e >= rows.entries) {
+      fail(fmt::format("step_cross: cross-attention entry {} outside the state's {}", e, rows.entries));
+    }
+  }
+  // Every entry of the state gets queries (zeros where no group reads it); the groups' outputs are
+  // then taken back out.
+  const Tensor ids = Tensor::from_vector(*rows.items);
+  const std::int64_t width = q.numel() / groups;
+  Tensor all = Tensor::zeros({rows.entries, width}, q.dtype());
+  scatter_add_rows(q.contiguous().reshape({groups, width}), ids, all, "step_cross");
+  const Tensor attended = kernel_->step_cross(all.view({rows.entries, q.size(1), q.size(2), q.size(3)}), state);
+  const Tensor mine = take_batch(attended, ids);  // (groups, H, group, Dv)
+  const Tensor out = o_proj_->forward(merge_heads(Variable(mine))).data();
+  return out.reshape({n, 1, out.size(2)});
 }
 
 }  // namespace kat

@@ -4,11 +4,21 @@
 // (the encoder output).
 
 #include <memory>
+#include <vector>
 
 #include "layers/attention/registry.h"
 #include "layers/linear.h"
 
 namespace kat {
+
+// Which cross-attention entry each decoding row reads: rows r * group ... (r + 1) * group - 1 form
+// group r (beam search: one source item's beams), which reads entry (*items)[r] of a state of
+// `entries` entries, or entry r when items is null or empty.
+struct CrossRows {
+  std::int64_t group = 1;
+  std::int64_t entries = 0;
+  const std::vector<std::int64_t>* items = nullptr;
+};
 
 struct MultiHeadAttentionOptions {
   std::int64_t d_model = 0;
@@ -29,9 +39,11 @@ class MultiHeadAttention : public Module {
   // Incremental decoding (no gradients). Self-attention: start, then step with x (B, 1, E).
   std::unique_ptr<AttentionState> start_self(std::int64_t batch);
   Tensor step_self(const Tensor& x, AttentionState& state);
-  // Cross-attention: project the memory (B, M, E) once, then step with x (B, 1, E).
+  // Cross-attention: project the memory (B, M, E) once, then step with x (groups * group, 1, E)
+  // as `rows` says: a group's rows (the beams of one source sentence) reach the kernel as `group`
+  // queries of its entry; entries no group reads get zero queries and their outputs are dropped.
   std::unique_ptr<AttentionState> start_cross(const Tensor& memory, const AttentionMask& mask);
-  Tensor step_cross(const Tensor& x, AttentionState& state);
+  Tensor step_cross(const Tensor& x, AttentionState& state, const CrossRows& rows = {});
 
   AttentionKernel& kernel() { return *kernel_; }
 

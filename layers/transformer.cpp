@@ -146,6 +146,7 @@ DecodeState TransformerDecoder::start(std::int64_t batch, const Tensor& memory,
   if (cross_ && !memory.defined()) fail("an encoder-decoder's decoder needs the encoder memory");
   DecodeState state;
   state.batch = batch;
+  state.cross_entries = cross_ ? batch : 0;
   for (auto& layer : *layers_) {
     state.self.push_back(layer->start_self(batch));
     if (cross_) state.cross.push_back(layer->start_cross(memory, padding_mask(memory_lengths)));
@@ -161,7 +162,8 @@ Tensor TransformerDecoder::step(const Tensor& ids, DecodeState& state) {
   }
   Tensor h = input_->forward(ids.reshape({state.batch, 1}), state.position).data();
   for (std::size_t i = 0; i < layers_->size(); ++i) {
-    h = (*layers_)[i].step(h, *state.self[i], cross_ ? state.cross[i].get() : nullptr);
+    h = (*layers_)[i].step(h, *state.self[i], cross_ ? state.cross[i].get() : nullptr,
+                           CrossRows{state.rows_per_item, state.cross_entries, &state.cross_items});
   }
   ++state.position;
   return project(Variable(h)).data().reshape({state.batch, options_.vocab});

@@ -67,12 +67,13 @@ Variable DecoderLayer::forward(const Variable& x, const AttentionMask& self_mask
       [&](const Variable& y) { return cross_attn_->forward(y, memory, memory_mask); });
 }
 
-Tensor DecoderLayer::step(const Tensor& x, AttentionState& self_state, AttentionState* cross_state) {
+Tensor DecoderLayer::step(const Tensor& x, AttentionState& self_state, AttentionState* cross_state,
+                          const CrossRows& rows) {
   NoGradGuard no_grad;
   if (cross_ && cross_state == nullptr) fail("cross-attention step needs its state");
   return body(
              Variable(x), [&](const Variable& y) { return Variable(self_attn_->step_self(y.data(), self_state)); },
-             [&](const Variable& y) { return Variable(cross_attn_->step_cross(y.data(), *cross_state)); })
+             [&](const Variable& y) { return Variable(cross_attn_->step_cross(y.data(), *cross_state, rows)); })
       .data();
 }
 

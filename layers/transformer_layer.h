@@ -64,7 +64,8 @@ class DecoderLayer : public Module {
   std::unique_ptr<AttentionState> start_cross(const Tensor& memory, const AttentionMask& mask) {
     return cross_attn_->start_cross(memory, mask);
   }
-  Tensor step(const Tensor& x, AttentionState& self_state, AttentionState* cross_state);
+  // `rows` says which cross-attention entry each group of x's rows reads.
+  Tensor step(const Tensor& x, AttentionState& self_state, AttentionState* cross_state, const CrossRows& rows = {});
 
  private:
   using Sublayer = std::function<Variable(const Variable&)>;

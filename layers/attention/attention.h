@@ -32,6 +32,12 @@ Tensor key_padding_weights(const AttentionMask& mask, std::int64_t batch, std::i
 // Keeps the batch items named by int64 indices, in that order: (B, ...) -> (len(indices), ...).
 // Decoding states use it to reorder.
 Tensor take_batch(const Tensor& t, const Tensor& indices);
+// The same for a contiguous (B, H, C, D) buffer of which only positions [0, used) of dimension 2
+// hold data: copies those, into a buffer of the same capacity C (the rest is left unset). The
+// copy goes into the first rows of `spare` when it is a contiguous (B', H, C, D) buffer of the same
+// dtype with B' >= len(indices) (decoding states keep two buffers and alternate); else into a new
+// tensor.
+Tensor take_batch_prefix(const Tensor& t, const Tensor& indices, std::int64_t used, const Tensor& spare = Tensor());
 
 // What an attention layer keeps between decoding steps: a KV cache for softmax attention, the
 // running (S, z) sums for linear attention. Holds no graph: decoding runs without gradients.
@@ -60,7 +66,8 @@ class AttentionKernel : public Module {
   virtual Tensor step_self(const Tensor& q, const Tensor& k, const Tensor& v, AttentionState& state) = 0;
 
   // Cross-attention against fixed keys and values (the encoder output): start once, then step
-  // with each new query (B, H, 1, D).
+  // with each new set of queries (B, H, N, D), N >= 1 (in beam search, the N beams of an item).
+  // A reorder of a cross-attention state names items (its batch entries), not query rows.
   virtual std::unique_ptr<AttentionState> start_cross(const Tensor& k, const Tensor& v, const AttentionMask& mask) = 0;
   virtual Tensor step_cross(const Tensor& q, AttentionState& state) = 0;
 

@@ -544,11 +544,18 @@ Variable causal_linear_attention(const Variable& phi_q, const Variable& phi_k, c
 }
 
 Tensor causal_linear_step(Tensor& s, Tensor& z, const Tensor& phi_q, const Tensor& phi_k, const Tensor& v,
-                          const Tensor& decay, double eps) {
+                          const Tensor& decay, double eps, const Tensor& from, const Tensor& s_next,
+                          const Tensor& z_next) {
   check_inputs(phi_q, phi_k, v, eps);
   const std::int64_t B = phi_q.size(0), H = phi_q.size(1), M = phi_q.size(3), Dv = v.size(3);
-  if (phi_q.size(2) != 1 || !s.is_contiguous() || !z.is_contiguous() || s.shape() != Shape{B, H, M, Dv} ||
-      z.shape() != Shape{B, H, M} || s.dtype() != phi_q.dtype() || z.dtype() != phi_q.dtype() ||
+  const std::int64_t old_rows = s.defined() ? s.size(0) : 0;
+  if (from.defined() && (from.dtype() != DType::i64 || from.dim() != 1 || from.numel() != B)) {
+    throw Error(fmt::format("causal_linear_step: from must hold {} int64 row indices, got {}", B, describe(from)));
+  }
+  if (phi_q.size(2) != 1 || !s.is_contiguous() || !z.is_contiguous() ||
+      s.shape() != Shape{from.defined() ? old_rows : B, H, M, Dv} ||
+      z.shape() != Shape{from.defined() ? old_rows : B, H, M} || s.dtype() != phi_q.dtype() ||
+      z.dtype() != phi_q.dtype() ||
       (decay.defined() && (decay.shape() != Shape{B, H} || decay.dtype() != phi_q.dtype()))) {
     throw Error(fmt::format(
         "causal_linear_step: expected one position of phi_q, phi_k, v and a state S (B, H, M, Dv), z (B, H, M), "
@@ -557,36 +564,61 @@ Tensor causal_linear_step(Tensor& s, Tensor& z, const Tensor& phi_q, const Tenso
   }
   const Tensor q = unit_last_stride(phi_q), k = unit_last_stride(phi_k), vv = unit_last_stride(v);
   const Tensor dec = decay.defined() ? decay.contiguous() : Tensor();
+  const Tensor rows = from.defined() ? from.contiguous() : Tensor();
+  const std::int64_t* pf = rows.defined() ? rows.data<std::int64_t>() : nullptr;
+  for (std::int64_t b = 0; pf != nullptr && b < B; ++b) {
+    if (pf[b] < 0 || pf[b] >= old_rows) {
+      throw Error(fmt::format("causal_linear_step: from[{}] = {} is outside the state's {} rows", b, pf[b], old_rows));
+    }
+  }
+  // Reading reordered rows, the step writes new sums: no row is overwritten before it is read.
+  const bool given = pf != nullptr && s_next.defined() && z_next.defined();
+  if (given && (!s_next.is_contiguous() || !z_next.is_contiguous() || s_next.shape() != Shape{B, H, M, Dv} ||
+                z_next.shape() != Shape{B, H, M} || s_next.dtype() != s.dtype() || z_next.dtype() != z.dtype() ||
+                s_next.raw_data() == s.raw_data() || z_next.raw_data() == z.raw_data())) {
+    throw Error(
+        fmt::format("causal_linear_step: the new sums need contiguous buffers (B, H, M, Dv) = {} and (B, H, M) "
+                    "apart from the old ones, got {} and {}",
+                    to_string(Shape{B, H, M, Dv}), describe(s_next), describe(z_next)));
+  }
+  Tensor s_out = given ? s_next : pf != nullptr ? Tensor::empty({B, H, M, Dv}, s.dtype()) : s;
+  Tensor z_out = given ? z_next : pf != nullptr ? Tensor::empty({B, H, M}, z.dtype()) : z;
   Tensor out = Tensor::empty({B, H, 1, Dv}, q.dtype());
   dispatch_float(q.dtype(), "causal_linear_step", [&](auto tag) {
     using T = decltype(tag);
     const auto Q = rows_of<T>(q), K = rows_of<T>(k), V = rows_of<T>(vv);
-    T* ps = s.data<T>();
-    T* pz = z.data<T>();
+    const T* ps_in = s.data<T>();
+    const T* pz_in = z.data<T>();
+    T* ps = s_out.data<T>();
+    T* pz = z_out.data<T>();
     T* po = out.data<T>();
     const T* pd = dec.defined() ? dec.data<T>() : nullptr;
     parallel_for(0, B * H, std::max<std::int64_t>(1, (1 << 15) / (M * Dv)), [&](std::int64_t t0, std::int64_t t1) {
       for (std::int64_t t = t0; t < t1; ++t) {
         const std::int64_t b = t / H, h = t % H;
+        const std::int64_t src = pf != nullptr ? pf[b] * H + h : t;
         const T* qi = Q.row(b, h, 0);
         const T* ki = K.row(b, h, 0);
         const T* vi = V.row(b, h, 0);
+        const T* S_in = ps_in + src * M * Dv;
+        const T* z_in = pz_in + src * M;
         T* S = ps + t * M * Dv;
         T* zt = pz + t * M;
         T* o = po + t * Dv;
         const T a = pd != nullptr ? pd[t] : T(1);
         T den = static_cast<T>(eps);
         for (std::int64_t m = 0; m < M; ++m) {
-          zt[m] = zt[m] * a + ki[m];
+          zt[m] = z_in[m] * a + ki[m];
           den += qi[m] * zt[m];
         }
         std::fill(o, o + Dv, T(0));
         for (std::int64_t m = 0; m < M; ++m) {
           const T km = ki[m], qm = qi[m];
+          const T* sm_in = S_in + m * Dv;
           T* sm = S + m * Dv;
 #pragma omp simd
           for (std::int64_t d = 0; d < Dv; ++d) {
-            sm[d] = sm[d] * a + km * vi[d];
+            sm[d] = sm_in[d] * a + km * vi[d];
             o[d] += qm * sm[d];
           }
         }
@@ -595,6 +627,8 @@ Tensor causal_linear_step(Tensor& s, Tensor& z, const Tensor& phi_q, const Tenso
       }
     });
   });
+  s = s_out;
+  z = z_out;
   return out;
 }
 

@@ -39,7 +39,13 @@ Variable causal_linear_attention(const Variable& phi_q, const Variable& phi_k, c
 //   S = S * decay + phi_k v^T,  z = z * decay + phi_k,  out = phi_q^T S / (phi_q . z + eps).
 // s (B, H, M, Dv) and z (B, H, M) are contiguous; decay (B, H) rescales the old sums (the decoding
 // state uses it when the key stabilizer changes) and may be undefined (no rescaling).
+// With `from` (int64, B entries), row b's old sums are row from[b] of s and z, which then hold any
+// number of rows: the step writes the new sums into s_next and z_next (contiguous (B, H, M, Dv) and
+// (B, H, M), apart from s and z) or, when those are undefined, into new tensors, reading each old row
+// in the same pass (beam search's reorder costs no pass of its own over the state); s and z then
+// refer to the new sums.
 Tensor causal_linear_step(Tensor& s, Tensor& z, const Tensor& phi_q, const Tensor& phi_k, const Tensor& v,
-                          const Tensor& decay, double eps);
+                          const Tensor& decay, double eps, const Tensor& from = Tensor(),
+                          const Tensor& s_next = Tensor(), const Tensor& z_next = Tensor());
 
 }  // namespace kat

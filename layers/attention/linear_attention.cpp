@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <vector>
 
 #include "autograd/ops.h"
 #include "core/kernels/elementwise.h"
@@ -18,15 +19,39 @@ namespace {
 // stabilizer, the log of the common factor they are divided by (B, H). A new key with its own
 // factor c rescales both to the larger of the two, so the sums stay finite and their ratio exact.
 // Cross-attention: the fixed sums over the memory.
+// A reorder of self-attention sums is not applied at once: `from` records which old row each new
+// row continues, and the next step reads those rows as it updates them (one pass over the sums
+// instead of two), writing into a second pair of buffers; the two pairs then swap.
 class LinearState final : public AttentionState {
  public:
   Tensor s, z, log_scale;
+  Tensor from;  // int64 (rows): the row of s and z each row continues, or undefined (row r is r)
+  Tensor base_s, base_z, spare_s, spare_z;  // s and z are the first rows of base_s, base_z
+  bool cross = false;
   std::int64_t used = 0;
 
+  std::int64_t rows() const { return from.defined() ? from.numel() : s.size(0); }
+
   void reorder(const Tensor& indices) override {
-    if (s.defined()) s = take_batch(s, indices);
-    if (z.defined()) z = take_batch(z, indices);
     if (log_scale.defined()) log_scale = take_batch(log_scale, indices);
+    if (!s.defined()) return;
+    if (cross) {
+      s = take_batch(s, indices);
+      z = take_batch(z, indices);
+      return;
+    }
+    const Tensor idx = indices.contiguous();
+    const std::int64_t* pi = idx.data<std::int64_t>();
+    const std::int64_t n = idx.numel(), have = rows();
+    std::vector<std::int64_t> next(static_cast<std::size_t>(n));
+    const std::int64_t* pf = from.defined() ? from.data<std::int64_t>() : nullptr;
+    for (std::int64_t r = 0; r < n; ++r) {
+      if (pi[r] < 0 || pi[r] >= have) {
+        throw Error(fmt::format("reorder: index {} at {} is outside the batch of {}", pi[r], r, have));
+      }
+      next[static_cast<std::size_t>(r)] = pf != nullptr ? pf[pi[r]] : pi[r];
+    }
+    from = Tensor::from_vector(next);
   }
   std::int64_t length() const override { return used; }
 };
@@ -165,10 +190,10 @@ Tensor LinearAttention::step_self(const Tensor& q, const Tensor& k, const Tensor
   Tensor c;  // the new key's stabilizer (B, H, 1, 1), or undefined
   Tensor phi_k = feature_map_->forward(Variable(k), FeatureRole::causal_key, &c).data();
   if (!st.s.defined()) {
-    st.s = Tensor::zeros({B, H, M, Dv}, phi_q.dtype());
-    st.z = Tensor::zeros({B, H, M}, phi_q.dtype());
-  } else if (st.s.size(0) != B) {
-    fail(fmt::format("decoding state holds a batch of {}, the step has {}", st.s.size(0), B));
+    st.s = st.base_s = Tensor::zeros({B, H, M, Dv}, phi_q.dtype());
+    st.z = st.base_z = Tensor::zeros({B, H, M}, phi_q.dtype());
+  } else if (st.rows() != B) {
+    fail(fmt::format("decoding state holds a batch of {}, the step has {}", st.rows(), B));
   }
   Tensor decay;
   if (c.defined()) {
@@ -198,7 +223,18 @@ Tensor LinearAttention::step_self(const Tensor& q, const Tensor& k, const Tensor
     }
   }
   ++st.used;
-  return causal_linear_step(st.s, st.z, phi_q, phi_k, v, decay, eps());
+  if (!st.from.defined()) return causal_linear_step(st.s, st.z, phi_q, phi_k, v, decay, eps());
+  const bool spare = st.spare_s.defined() && st.spare_s.size(0) >= B;
+  const Tensor s_next = spare ? st.spare_s.slice(0, 0, B) : Tensor();
+  const Tensor z_next = spare ? st.spare_z.slice(0, 0, B) : Tensor();
+  Tensor out = causal_linear_step(st.s, st.z, phi_q, phi_k, v, decay, eps(), st.from, s_next, z_next);
+  st.from = Tensor();
+  Tensor next_s = spare ? st.spare_s : st.s, next_z = spare ? st.spare_z : st.z;
+  st.spare_s = st.base_s;
+  st.spare_z = st.base_z;
+  st.base_s = next_s;
+  st.base_z = next_z;
+  return out;
 }
 
 std::unique_ptr<AttentionState> LinearAttention::start_cross(const Tensor& k, const Tensor& v,
@@ -210,6 +246,7 @@ std::unique_ptr<AttentionState> LinearAttention::start_cross(const Tensor& k, co
   const Tensor w = key_padding_weights(mask, k.size(0), k.size(2), phi_k.dtype());
   if (w.defined()) phi_k = binary(BinaryOp::mul, phi_k, w);
   auto st = std::make_unique<LinearState>();
+  st->cross = true;
   st->s = matmul(phi_k.transpose(2, 3), v);  // (B, H, M, Dv)
   st->z = sum(phi_k, {2});                   // (B, H, M)
   st->used = k.size(2);

@@ -12,12 +12,16 @@
 namespace kat {
 namespace {
 
-// Keys and values of the positions seen so far, in buffers that double when full.
+// Keys and values of the positions seen so far, in buffers that double when full. A reorder of a
+// self-attention cache copies the positions in use into a second pair of buffers and swaps the
+// pairs, so beam search allocates nothing per step.
 class KVCache final : public AttentionState {
  public:
-  Tensor k, v;  // (B, H, capacity, D), (B, H, capacity, Dv)
+  Tensor k, v;  // (B, H, capacity, D), (B, H, capacity, Dv): the first B rows of base_k, base_v
+  Tensor base_k, base_v, spare_k, spare_v;  // self-attention's two pairs of buffers
   std::int64_t used = 0;
   std::vector<std::int64_t> key_lengths;  // cross-attention padding; empty for self-attention
+  bool owned = false;                     // k and v are the cache's own buffers (self-attention)
 
   void append(const Tensor& k1, const Tensor& v1) {  // (B, H, 1, D)
     if (!k.defined() || used == k.size(2)) {
@@ -29,8 +33,10 @@ class KVCache final : public AttentionState {
         dk.copy_(keys());
         dv.copy_(values());
       }
-      k = nk;
-      v = nv;
+      k = base_k = nk;
+      v = base_v = nv;
+      spare_k = spare_v = Tensor();
+      owned = true;
     }
     Tensor dk = k.slice(2, used, used + 1), dv = v.slice(2, used, used + 1);
     dk.copy_(k1);
@@ -42,8 +48,21 @@ class KVCache final : public AttentionState {
 
   void reorder(const Tensor& indices) override {
     if (!k.defined()) return;
-    k = take_batch(k, indices);
-    v = take_batch(v, indices);
+    if (owned) {
+      Tensor nk = take_batch_prefix(k, indices, used, spare_k);
+      Tensor nv = take_batch_prefix(v, indices, used, spare_v);
+      Tensor next_k = spare_k.defined() && nk.raw_data() == spare_k.raw_data() ? spare_k : nk;
+      Tensor next_v = spare_v.defined() && nv.raw_data() == spare_v.raw_data() ? spare_v : nv;
+      spare_k = base_k;
+      spare_v = base_v;
+      base_k = next_k;
+      base_v = next_v;
+      k = nk;
+      v = nv;
+    } else {
+      k = take_batch(k, indices);
+      v = take_batch(v, indices);
+    }
     if (!key_lengths.empty()) {
       std::vector<std::int64_t> lengths;
       for (auto i : indices.to_vector<std::int64_t>()) lengths.push_back(key_lengths.at(i));

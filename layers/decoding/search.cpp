@@ -19,15 +19,39 @@ double penalty(std::size_t length, double alpha) {
   return alpha == 0.0 ? 1.0 : std::pow((5.0 + static_cast<double>(length)) / 6.0, alpha);
 }
 
-// log_softmax of one row, in double.
-void log_softmax_row(const float* logits, std::int64_t v, std::vector<double>& out) {
-  out.resize(static_cast<std::size_t>(v));
+// log(sum(exp(logits))) of one row, in double.
+double log_sum_exp_row(const float* logits, std::int64_t v) {
   double mx = kNegInf;
   for (std::int64_t j = 0; j < v; ++j) mx = std::max(mx, static_cast<double>(logits[j]));
   double sum = 0;
   for (std::int64_t j = 0; j < v; ++j) sum += std::exp(static_cast<double>(logits[j]) - mx);
-  const double lse = mx + std::log(sum);
-  for (std::int64_t j = 0; j < v; ++j) out[static_cast<std::size_t>(j)] = static_cast<double>(logits[j]) - lse;
+  return mx + std::log(sum);
+}
+
+// A beam's extension by one token: its log-probability, the beam, the token.
+struct Cand {
+  double log_prob;
+  std::int64_t beam, token;
+};
+
+// Candidate order: the more likely first, ties to the smaller token.
+bool better(const Cand& x, const Cand& y) {
+  return x.log_prob > y.log_prob || (x.log_prob == y.log_prob && x.token < y.token);
+}
+
+// Appends to `out` the `keep` best extensions of one beam (log-probability base, logits of its row
+// with log-sum-exp lse), best first: an item's best `keep` candidates over all its beams are among
+// these, so the whole vocabulary of every beam never needs sorting.
+void best_extensions(const float* logits, std::int64_t v, double base, double lse, std::int64_t beam, std::size_t keep,
+                     std::vector<Cand>& top, std::vector<Cand>& out) {
+  top.clear();
+  for (std::int64_t j = 0; j < v; ++j) {
+    const Cand c{base + (static_cast<double>(logits[j]) - lse), beam, j};
+    if (top.size() == keep && !better(c, top.back())) continue;
+    if (top.size() == keep) top.pop_back();
+    top.insert(std::upper_bound(top.begin(), top.end(), c, better), c);
+  }
+  out.insert(out.end(), top.begin(), top.end());
 }
 
 Tensor logits_f32(const Tensor& logits, std::int64_t rows) {
@@ -64,22 +88,26 @@ std::vector<std::vector<Hypothesis>> beam_search_nbest(const StepFn& step, Decod
   for (std::int64_t m : max_len) {
     if (m < 0) throw Error(fmt::format("beam_search: a length limit is negative ({})", m));
   }
-  // Rows b * K + k; every beam of an item starts as a copy of its row.
-  {
+  // Rows p * K + k hold the beams of item active[p]; every beam of an item starts as a copy of its
+  // row. Items that close leave the batch: their rows are no longer decoded.
+  std::vector<std::int64_t> active(static_cast<std::size_t>(B));
+  std::iota(active.begin(), active.end(), std::int64_t{0});
+  if (K > 1) {
     std::vector<std::int64_t> expand(static_cast<std::size_t>(B * K));
     for (std::int64_t i = 0; i < B * K; ++i) expand[static_cast<std::size_t>(i)] = i / K;
-    if (K > 1) state.reorder(Tensor::from_vector(expand));
+    state.reorder(Tensor::from_vector(expand));
   }
   std::vector<std::vector<Beam>> beams(static_cast<std::size_t>(B));
   for (auto& b : beams) b.assign(1, Beam{});  // one live beam at the start: the others would repeat it
   std::vector<std::vector<Hypothesis>> done(static_cast<std::size_t>(B));
   std::vector<bool> closed(static_cast<std::size_t>(B), false);
   std::vector<std::int64_t> last(static_cast<std::size_t>(B * K), o.bos);
+  std::vector<std::int64_t> origin;  // the state row each row continues, applied before the next step
 
-  std::vector<double> lp;
+  std::vector<Cand> cands, top;
   for (std::int64_t t = 0;; ++t) {
-    bool any_open = false;
-    for (std::int64_t b = 0; b < B; ++b) {
+    std::size_t open = 0;
+    for (std::int64_t b : active) {
       if (!closed[static_cast<std::size_t>(b)] && t >= max_len[static_cast<std::size_t>(b)]) {
         // Out of length: the live beams end here, unfinished.
         for (const Beam& beam : beams[static_cast<std::size_t>(b)]) {
@@ -88,36 +116,59 @@ std::vector<std::vector<Hypothesis>> beam_search_nbest(const StepFn& step, Decod
         }
         closed[static_cast<std::size_t>(b)] = true;
       }
-      any_open = any_open || !closed[static_cast<std::size_t>(b)];
+      if (!closed[static_cast<std::size_t>(b)]) ++open;
     }
-    if (!any_open) break;
+    if (open == 0) break;
 
-    const Tensor logits = logits_f32(step(Tensor::from_vector(last), state), B * K);
-    const std::int64_t V = logits.size(1);
-    const float* pl = logits.data<float>();
-    std::vector<std::int64_t> origin(static_cast<std::size_t>(B * K));
-    for (std::int64_t b = 0; b < B; ++b) {
-      auto& item = beams[static_cast<std::size_t>(b)];
-      for (std::int64_t k = 0; k < K; ++k) origin[static_cast<std::size_t>(b * K + k)] = b * K;  // keep rows valid
-      if (closed[static_cast<std::size_t>(b)]) continue;
-      // Candidates: every live beam extended by every token, best first.
-      struct Cand {
-        double log_prob;
-        std::int64_t beam, token;
-      };
-      std::vector<Cand> cands;
-      cands.reserve(item.size() * static_cast<std::size_t>(V));
-      for (std::size_t k = 0; k < item.size(); ++k) {
-        log_softmax_row(pl + (b * K + static_cast<std::int64_t>(k)) * V, V, lp);
-        for (std::int64_t v = 0; v < V; ++v) {
-          cands.push_back({item[k].log_prob + lp[static_cast<std::size_t>(v)], static_cast<std::int64_t>(k), v});
+    // Drop the closed items (with one beam, only once they are 1/16 of the batch: the reorder that
+    // drops them is a pass of its own), and apply the beams' reorder.
+    const std::size_t rows_before = active.size();
+    const bool compact = open < rows_before && (K > 1 || (rows_before - open) * 16 >= rows_before);
+    if (compact || !origin.empty()) {
+      std::vector<std::int64_t> keep;  // positions of the items that stay
+      for (std::size_t p = 0; p < active.size(); ++p) {
+        if (!compact || !closed[static_cast<std::size_t>(active[p])]) keep.push_back(static_cast<std::int64_t>(p));
+      }
+      std::vector<std::int64_t> rows(keep.size() * static_cast<std::size_t>(K)), next_last(rows.size());
+      std::vector<std::int64_t> next_active(keep.size());
+      bool identity = keep.size() == active.size();
+      for (std::size_t j = 0; j < keep.size(); ++j) {
+        next_active[j] = active[static_cast<std::size_t>(keep[j])];
+        for (std::int64_t k = 0; k < K; ++k) {
+          const std::size_t from = static_cast<std::size_t>(keep[j] * K + k);
+          const std::size_t to = j * static_cast<std::size_t>(K) + static_cast<std::size_t>(k);
+          rows[to] = origin.empty() ? static_cast<std::int64_t>(from) : origin[from];
+          next_last[to] = last[from];
+          identity = identity && rows[to] == static_cast<std::int64_t>(to);
         }
       }
+      if (!identity) state.reorder(Tensor::from_vector(rows));
+      active = std::move(next_active);
+      last = std::move(next_last);
+      origin.clear();
+    }
+
+    const std::int64_t R = static_cast<std::int64_t>(active.size()) * K;
+    const Tensor logits = logits_f32(step(Tensor::from_vector(last), state), R);
+    const std::int64_t V = logits.size(1);
+    const float* pl = logits.data<float>();
+    origin.assign(static_cast<std::size_t>(R), 0);
+    for (std::size_t p = 0; p < active.size(); ++p) {
+      const std::int64_t b = active[p];
+      const std::int64_t row0 = static_cast<std::int64_t>(p) * K;
+      auto& item = beams[static_cast<std::size_t>(b)];
+      for (std::int64_t k = 0; k < K; ++k) origin[static_cast<std::size_t>(row0 + k)] = row0;  // keep rows valid
+      if (closed[static_cast<std::size_t>(b)]) continue;
+      // Candidates: the 2K best extensions of each live beam; then the item's 2K best of those.
+      const std::size_t per_beam = std::min(static_cast<std::size_t>(V), static_cast<std::size_t>(2 * K));
+      cands.clear();
+      for (std::size_t k = 0; k < item.size(); ++k) {
+        const float* row = pl + (row0 + static_cast<std::int64_t>(k)) * V;
+        best_extensions(row, V, item[k].log_prob, log_sum_exp_row(row, V), static_cast<std::int64_t>(k), per_beam, top,
+                        cands);
+      }
       const std::size_t keep = std::min(cands.size(), static_cast<std::size_t>(2 * K));
-      std::partial_sort(cands.begin(), cands.begin() + static_cast<std::ptrdiff_t>(keep), cands.end(),
-                        [](const Cand& x, const Cand& y) {
-                          return x.log_prob > y.log_prob || (x.log_prob == y.log_prob && x.token < y.token);
-                        });
+      std::partial_sort(cands.begin(), cands.begin() + static_cast<std::ptrdiff_t>(keep), cands.end(), better);
       std::vector<Beam> next;
       auto& finished = done[static_cast<std::size_t>(b)];
       for (std::size_t c = 0; c < keep && static_cast<std::int64_t>(next.size()) < K; ++c) {
@@ -132,8 +183,8 @@ std::vector<std::vector<Hypothesis>> beam_search_nbest(const StepFn& step, Decod
         }
         Beam nb{from.tokens, cand.log_prob};
         nb.tokens.push_back(cand.token);
-        origin[static_cast<std::size_t>(b * K + static_cast<std::int64_t>(next.size()))] = b * K + cand.beam;
-        last[static_cast<std::size_t>(b * K + static_cast<std::int64_t>(next.size()))] = cand.token;
+        origin[static_cast<std::size_t>(row0 + static_cast<std::int64_t>(next.size()))] = row0 + cand.beam;
+        last[static_cast<std::size_t>(row0 + static_cast<std::int64_t>(next.size()))] = cand.token;
         next.push_back(std::move(nb));
       }
       // Done when K hypotheses have finished and no live beam can still beat the best of them
@@ -149,7 +200,7 @@ std::vector<std::vector<Hypothesis>> beam_search_nbest(const StepFn& step, Decod
       }
       item = std::move(next);
     }
-    if (K > 1) state.reorder(Tensor::from_vector(origin));
+    if (K == 1) origin.clear();  // one beam per item: rows continue themselves
   }
 
   std::vector<std::vector<Hypothesis>> best(static_cast<std::size_t>(B));

@@ -6,6 +6,7 @@
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
 #include "core/kernels/reduce.h"
+#include "layers/decoding/search.h"
 #include "layers/linear.h"
 #include "layers/models/language_model.h"
 #include "layers/models/seq2seq.h"
@@ -284,6 +285,89 @@ TEST_CASE("hybrid encoder-decoder: encoder, decoder and cross-attention each the
   CHECK(k[3] == "softmax_attention");
   CHECK(k[5] == "softmax_attention");
   check_decoding(model, rng);
+}
+
+// Beam search over a batch of sources of different lengths and length limits decodes each item as
+// it would alone: an item's beams share its cross-attention entry and items leave the batch as
+// they finish, without disturbing the others' states.
+TEST_CASE("encoder-decoder: beam search over a batch gives each item what it gets alone") {
+  Rng rng(21);
+  std::vector<AttentionOptions> decoders = {attention_named("softmax"), attention_named("linear"),
+                                            attention_named("performer")};
+  decoders.push_back(attention_named("linear"));
+  decoders.back().feature_map = "hedgehog";
+  for (const AttentionOptions& attention : decoders) {
+    CAPTURE(attention.type);
+    CAPTURE(attention.feature_map);
+    Seq2SeqOptions o;
+    o.src_vocab = 17;
+    o.tgt_vocab = 19;
+    o.layer = tiny_layer();
+    o.decoder_attention = attention;
+    o.padding_idx = 0;
+    Seq2Seq model(o, rng);
+    model.eval();
+    const std::vector<std::int64_t> lengths = {7, 3, 5, 7, 2, 6}, limits = {6, 9, 2, 8, 5, 9};
+    const std::int64_t B = 6, N = 7;
+    Tensor src = random_ids(rng, B, N, 3, 17);
+    for (std::int64_t b = 0; b < B; ++b) {
+      for (std::int64_t t = lengths[static_cast<std::size_t>(b)]; t < N; ++t) src.data<std::int64_t>()[b * N + t] = 0;
+    }
+    SearchOptions search;
+    search.bos = 1;
+    search.eos = 2;
+    search.beam = 3;
+    search.nbest = 3;
+    const StepFn step = [&](const Tensor& ids, DecodeState& s) { return model.step(ids, s); };
+    DecodeState state = model.start(model.encode(src, lengths).data(), lengths);
+    const auto together = beam_search_nbest(step, state, limits, search);
+    REQUIRE(together.size() == static_cast<std::size_t>(B));
+    for (std::int64_t b = 0; b < B; ++b) {
+      CAPTURE(b);
+      const std::int64_t len = lengths[static_cast<std::size_t>(b)];
+      const Tensor one = src.slice(0, b, b + 1).slice(1, 0, len).contiguous();
+      DecodeState alone_state = model.start(model.encode(one, {len}).data(), {len});
+      const auto alone = beam_search_nbest(step, alone_state, {limits[static_cast<std::size_t>(b)]}, search);
+      const auto& a = alone[0];
+      const auto& t = together[static_cast<std::size_t>(b)];
+      REQUIRE(a.size() == t.size());
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        CHECK(a[i].tokens == t[i].tokens);
+        CHECK(a[i].score == doctest::Approx(t[i].score).epsilon(1e-5));
+      }
+    }
+  }
+}
+
+// A reorder that splits no item evenly (one item's row twice, another's once) gives each row its
+// own copy of its cross-attention entry; decoding goes on as the full forward says.
+TEST_CASE("encoder-decoder: a reorder that repeats rows unevenly keeps each row on its own source") {
+  Rng rng(22);
+  for (const std::string& attention : kAttentions) {
+    CAPTURE(attention);
+    Seq2SeqOptions o;
+    o.src_vocab = 17;
+    o.tgt_vocab = 19;
+    o.layer = tiny_layer();
+    o.layer.attention = attention_named(attention);
+    o.padding_idx = 0;
+    Seq2Seq model(o, rng);
+    model.eval();
+    Tensor src = random_ids(rng, 2, 5, 3, 17);
+    Tensor tgt = random_ids(rng, 2, 3, 3, 19);
+    const std::vector<std::int64_t> src_len = {5, 3};
+    const Tensor full = model.forward(src, src_len, tgt).data();  // (2, 3, V)
+    DecodeState state = model.start(model.encode(src, src_len).data(), src_len);
+    model.step(tgt.slice(1, 0, 1).reshape({2}).contiguous(), state);
+    state.reorder(Tensor::from_vector<std::int64_t>({1, 1, 0}));
+    CHECK(state.rows_per_item == 1);
+    CHECK(state.cross_entries == 3);
+    const std::int64_t* t = tgt.data<std::int64_t>();
+    const Tensor logits = model.step(Tensor::from_vector<std::int64_t>({t[4], t[4], t[1]}), state);
+    CHECK(allclose(logits.select(0, 0), full.select(0, 1).select(0, 1), 1e-5, 1e-5));
+    CHECK(allclose(logits.select(0, 1), full.select(0, 1).select(0, 1), 1e-5, 1e-5));
+    CHECK(allclose(logits.select(0, 2), full.select(0, 0).select(0, 1), 1e-5, 1e-5));
+  }
 }
 
 TEST_CASE("encoder-decoder: vocabularies shared or separate, embeddings tied or not") {

@@ -108,7 +108,8 @@ hid_t file_type(DType t) {
 std::int64_t fnv1a(const Tensor& t) {
   std::uint64_t h = 0xcbf29ce484222325ULL;
   const auto* p = static_cast<const unsigned char*>(t.raw_data());
-  for (std::size_t i = 0; i < t.nbytes(); ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
+  const std::size_t n = t.nbytes();
+  for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
   return static_cast<std::int64_t>(h);
 }
 
