@@ -42,7 +42,9 @@ void DecodeState::reorder(const Tensor& indices) {
       even = starts[static_cast<std::size_t>(i)] == i * run && !seen[old];
       seen[old] = true;
     }
-    auto entry = [&](std::int64_t old) { return cross_items.empty() ? old : cross_items[static_cast<std::size_t>(old)]; };
+    auto entry = [&](std::int64_t old) {
+      return cross_items.empty() ? old : cross_items[static_cast<std::size_t>(old)];
+    };
     if (even) {
       std::vector<std::int64_t> entries(group_of.size());
       bool identity = static_cast<std::int64_t>(entries.size()) == cross_entries;

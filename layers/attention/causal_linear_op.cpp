@@ -5,6 +5,12 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <cstdint>
+#include <type_traits>
+
+#if defined(__AVX__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
 
 #include "autograd/profiler.h"
 #include "core/kernels/gemm.h"
@@ -612,6 +618,28 @@ Tensor causal_linear_step(Tensor& s, Tensor& z, const Tensor& phi_q, const Tenso
           den += qi[m] * zt[m];
         }
         std::fill(o, o + Dv, T(0));
+#if defined(__AVX__) && defined(__FMA__)
+        // Reordered sums go to the other buffer, which no cache holds: streaming stores skip
+        // reading its old lines before writing them (a third of the step's memory traffic).
+        if constexpr (std::is_same_v<T, float>) {
+          if (pf != nullptr && Dv % 8 == 0 && reinterpret_cast<std::uintptr_t>(S) % 32 == 0) {
+            for (std::int64_t m = 0; m < M; ++m) {
+              const __m256 km = _mm256_set1_ps(ki[m]), qm = _mm256_set1_ps(qi[m]), av = _mm256_set1_ps(a);
+              const float* sm_in = S_in + m * Dv;
+              float* sm = S + m * Dv;
+              for (std::int64_t d = 0; d < Dv; d += 8) {
+                const __m256 x =
+                    _mm256_fmadd_ps(_mm256_loadu_ps(sm_in + d), av, _mm256_mul_ps(km, _mm256_loadu_ps(vi + d)));
+                _mm256_stream_ps(sm + d, x);
+                _mm256_storeu_ps(o + d, _mm256_fmadd_ps(qm, x, _mm256_loadu_ps(o + d)));
+              }
+            }
+            const T inv = T(1) / den;
+            for (std::int64_t d = 0; d < Dv; ++d) o[d] *= inv;
+            continue;
+          }
+        }
+#endif
         for (std::int64_t m = 0; m < M; ++m) {
           const T km = ki[m], qm = qi[m];
           const T* sm_in = S_in + m * Dv;
@@ -625,6 +653,9 @@ Tensor causal_linear_step(Tensor& s, Tensor& z, const Tensor& phi_q, const Tenso
         const T inv = T(1) / den;
         for (std::int64_t d = 0; d < Dv; ++d) o[d] *= inv;
       }
+#if defined(__AVX__) && defined(__FMA__)
+      _mm_sfence();  // the streamed sums are visible before another thread reads them
+#endif
     });
   });
   s = s_out;
