@@ -222,7 +222,8 @@ int run_compare(const CompareArgs& a) {
       const TranslationEvaluation ev = evaluate_translation(run, path, o);
       r.quality = ev.bleu;
       r.quality2 = ev.chrf;
-      r.gen_ms = ev.generated_tokens > 0 ? 1e3 * ev.seconds / static_cast<double>(ev.generated_tokens) : std::nan("");
+      r.gen_ms =
+          ev.generated_tokens > 0 ? 1e3 * ev.decode_seconds / static_cast<double>(ev.generated_tokens) : std::nan("");
     }
     std::vector<double> speeds;
     for (const auto& rec : read_metrics(e.output.dir + "/metrics.jsonl")) {

@@ -72,9 +72,11 @@ int run_eval(const EvalArgs& a) {
     const TranslationEvaluation e = evaluate_translation(run, path, o);
     table = fmt::format(
         "{:<16} {}\n{:<16} {}\n{:<16} {}\n{:<16} {:.4f}\n{:<16} {}\n{:<16} {:.2f}  ({})\n{:<16} {:.2f}  ({})\n{:<16} "
-        "{:.1f} s\n",
+        "{:.3f} ms/token  ({} tokens in {:.1f} s, beam {})\n{:<16} {:.1f} s\n",
         "run", a.run, "data", where, "sentences", e.sentences, "loss (nats)", e.loss, "sacreBLEU", e.bleu_line, "BLEU",
-        e.bleu, BleuScore::signature(), "chrF2", e.chrf, ChrfScore::signature(), "time", e.seconds);
+        e.bleu, BleuScore::signature(), "chrF2", e.chrf, ChrfScore::signature(), "decoding",
+        e.generated_tokens > 0 ? 1e3 * e.decode_seconds / static_cast<double>(e.generated_tokens) : 0.0,
+        e.generated_tokens, e.decode_seconds, a.beam, "time", e.seconds);
     if (!a.hypotheses.empty()) {
       std::string text;
       for (const auto& h : e.hypotheses) text += h + "\n";
@@ -88,6 +90,8 @@ int run_eval(const EvalArgs& a) {
     json["bleu_signature"] = BleuScore::signature();
     json["chrf_signature"] = ChrfScore::signature();
     json["seconds"] = e.seconds;
+    json["decode_seconds"] = e.decode_seconds;
+    json["generated_tokens"] = e.generated_tokens;
   }
   if (a.json == "-") {
     std::fputs(table.c_str(), stderr);

@@ -205,7 +205,9 @@ TranslationEvaluation evaluate_translation(LoadedRun& run, const std::string& pa
   search.bos = run.data.bos_id;
   search.eos = run.data.eos_id;
   for (const Batch& b : batches) {
+    const auto t_decode = std::chrono::steady_clock::now();
     const auto hyps = run.model->translate(b, search, max_lengths(b, options, run.experiment.model.max_len));
+    r.decode_seconds += seconds_since(t_decode);
     for (std::int64_t i = 0; i < b.sentences; ++i) {
       const auto& h = hyps[static_cast<std::size_t>(i)].front().tokens;
       r.generated_tokens += static_cast<std::int64_t>(h.size()) + 1;

@@ -72,8 +72,9 @@ struct TranslationEvaluation {
   std::vector<std::string> hypotheses, references;
   double loss = 0.0;  // teacher-forced cross-entropy per target token
   double bleu = 0.0, chrf = 0.0;
-  std::string bleu_line;  // sacreBLEU's printed form
-  double seconds = 0.0;
+  std::string bleu_line;        // sacreBLEU's printed form
+  double seconds = 0.0;         // the whole evaluation
+  double decode_seconds = 0.0;  // beam search alone (encoder included), over generated_tokens
   std::int64_t generated_tokens = 0;
 };
 
