@@ -36,6 +36,18 @@ AttentionOptions attention_named(const std::string& type) {
 
 const std::vector<std::string> kAttentions = {"softmax", "linear", "performer"};
 
+// A small encoder-decoder's options (source vocabulary 17, target 19, padding 0) with `attention`
+// in every sublayer.
+Seq2SeqOptions tiny_seq2seq(const AttentionOptions& attention, double dropout = 0.0) {
+  Seq2SeqOptions o;
+  o.src_vocab = 17;
+  o.tgt_vocab = 19;
+  o.layer = tiny_layer(dropout);
+  o.layer.attention = attention;
+  o.padding_idx = 0;
+  return o;
+}
+
 // The attention kernels of a model, in module order, as "kernel kind/feature map kind" (the
 // feature map only for linear attention): which attention each sublayer really runs.
 void collect_kernels(const Module& m, std::vector<std::string>& out) {
@@ -241,13 +253,7 @@ TEST_CASE("encoder-decoder: step-by-step decoding equals the full forward, with 
   Rng rng(3);
   for (const std::string& attention : kAttentions) {
     CAPTURE(attention);
-    Seq2SeqOptions o;
-    o.src_vocab = 17;
-    o.tgt_vocab = 19;
-    o.layer = tiny_layer(0.1);
-    o.layer.attention = attention_named(attention);
-    o.padding_idx = 0;
-    Seq2Seq model(o, rng);
+    Seq2Seq model(tiny_seq2seq(attention_named(attention), 0.1), rng);
     check_decoding(model, rng);
   }
 }
@@ -299,12 +305,8 @@ TEST_CASE("encoder-decoder: beam search over a batch gives each item what it get
   for (const AttentionOptions& attention : decoders) {
     CAPTURE(attention.type);
     CAPTURE(attention.feature_map);
-    Seq2SeqOptions o;
-    o.src_vocab = 17;
-    o.tgt_vocab = 19;
-    o.layer = tiny_layer();
+    Seq2SeqOptions o = tiny_seq2seq(attention_named("softmax"));
     o.decoder_attention = attention;
-    o.padding_idx = 0;
     Seq2Seq model(o, rng);
     model.eval();
     const std::vector<std::int64_t> lengths = {7, 3, 5, 7, 2, 6}, limits = {6, 9, 2, 8, 5, 9};
@@ -345,13 +347,7 @@ TEST_CASE("encoder-decoder: a reorder that repeats rows unevenly keeps each row 
   Rng rng(22);
   for (const std::string& attention : kAttentions) {
     CAPTURE(attention);
-    Seq2SeqOptions o;
-    o.src_vocab = 17;
-    o.tgt_vocab = 19;
-    o.layer = tiny_layer();
-    o.layer.attention = attention_named(attention);
-    o.padding_idx = 0;
-    Seq2Seq model(o, rng);
+    Seq2Seq model(tiny_seq2seq(attention_named(attention)), rng);
     model.eval();
     Tensor src = random_ids(rng, 2, 5, 3, 17);
     Tensor tgt = random_ids(rng, 2, 3, 3, 19);
