@@ -18,10 +18,9 @@ namespace {
 class KVCache final : public AttentionState {
  public:
   Tensor k, v;  // (B, H, capacity, D), (B, H, capacity, Dv): the first B rows of base_k, base_v
-  Tensor base_k, base_v, spare_k, spare_v;  // self-attention's two pairs of buffers
+  Tensor base_k, base_v, spare_k, spare_v;  // self-attention's own two pairs (cross-attention: none)
   std::int64_t used = 0;
   std::vector<std::int64_t> key_lengths;  // cross-attention padding; empty for self-attention
-  bool owned = false;                     // k and v are the cache's own buffers (self-attention)
 
   void append(const Tensor& k1, const Tensor& v1) {  // (B, H, 1, D)
     if (!k.defined() || used == k.size(2)) {
@@ -36,7 +35,6 @@ class KVCache final : public AttentionState {
       k = base_k = nk;
       v = base_v = nv;
       spare_k = spare_v = Tensor();
-      owned = true;
     }
     Tensor dk = k.slice(2, used, used + 1), dv = v.slice(2, used, used + 1);
     dk.copy_(k1);
@@ -48,7 +46,7 @@ class KVCache final : public AttentionState {
 
   void reorder(const Tensor& indices) override {
     if (!k.defined()) return;
-    if (owned) {
+    if (base_k.defined()) {
       Tensor nk = take_batch_prefix(k, indices, used, spare_k);
       Tensor nv = take_batch_prefix(v, indices, used, spare_v);
       Tensor next_k = spare_k.defined() && nk.raw_data() == spare_k.raw_data() ? spare_k : nk;
