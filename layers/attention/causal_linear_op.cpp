@@ -15,6 +15,7 @@
 #include "autograd/profiler.h"
 #include "core/kernels/gemm.h"
 #include "core/parallel.h"
+#include "layers/attention/causal_linear_tiles.h"
 
 namespace kat {
 namespace {
@@ -484,6 +485,7 @@ class CausalLinearAttentionNode final : public Node {
   Tensor log_scale;     // C (B, H, N, 1) contiguous, or undefined
   double eps = 0;
   std::int64_t chunk = 0;
+  bool tiles = false;  // the register-tiled float32 kernels (causal_linear_tiles.h)
 
   const char* name() const override { return "causal_linear_attention"; }
 
@@ -494,6 +496,11 @@ class CausalLinearAttentionNode final : public Node {
     if (needs_grad(0)) dq = Tensor::empty(Q.shape(), Q.dtype());
     if (needs_grad(1)) dk = Tensor::empty(K.shape(), K.dtype());
     if (needs_grad(2)) dv = Tensor::empty(V.shape(), V.dtype());
+    if (tiles) {
+      causal_tiles::backward(Q, K, V, log_scale, O, G, dq.defined() ? &dq : nullptr, dk.defined() ? &dk : nullptr,
+                             dv.defined() ? &dv : nullptr, static_cast<float>(eps));
+      return {dq, dk, dv};
+    }
     dispatch_float(G.dtype(), "causal_linear_attention backward", [&](auto tag) {
       using T = decltype(tag);
       backward_kernel<T>(Q, K, V, log_scale, O, G, dq.defined() ? &dq : nullptr, dk.defined() ? &dk : nullptr,
@@ -504,6 +511,10 @@ class CausalLinearAttentionNode final : public Node {
 };
 
 }  // namespace
+
+bool causal_linear_tiles_available(DType dtype, std::int64_t m, std::int64_t dv) {
+  return causal_tiles::available(dtype, m, dv);
+}
 
 Variable causal_linear_attention(const Variable& phi_q, const Variable& phi_k, const Variable& v, double eps,
                                  const Tensor& key_log_scale, std::int64_t chunk) {
@@ -529,14 +540,19 @@ Variable causal_linear_attention(const Variable& phi_q, const Variable& phi_k, c
     c = key_log_scale.contiguous();
   }
   Tensor out = Tensor::empty({q.size(0), q.size(1), q.size(2), vv.size(3)}, q.dtype());
-  dispatch_float(q.dtype(), "causal_linear_attention", [&](auto tag) {
-    using T = decltype(tag);
-    const bool small_state = q.size(3) * vv.size(3) * static_cast<std::int64_t>(sizeof(T)) <= 16384;
-    forward_kernel<T>(q, k, vv, c, out, static_cast<T>(eps),
-                      chunk >= 0    ? chunk
-                      : small_state ? 0
-                                    : causal_linear_chunk);
-  });
+  const bool tiles = chunk < 0 && causal_tiles::available(q.dtype(), q.size(3), vv.size(3));
+  if (tiles) {
+    causal_tiles::forward(q, k, vv, c, out, static_cast<float>(eps));
+  } else {
+    dispatch_float(q.dtype(), "causal_linear_attention", [&](auto tag) {
+      using T = decltype(tag);
+      const bool small_state = q.size(3) * vv.size(3) * static_cast<std::int64_t>(sizeof(T)) <= 16384;
+      forward_kernel<T>(q, k, vv, c, out, static_cast<T>(eps),
+                        chunk >= 0    ? chunk
+                        : small_state ? 0
+                                      : causal_linear_chunk);
+    });
+  }
   if (!any_requires_grad({&phi_q, &phi_k, &v})) return Variable(out);
   auto node = std::make_shared<CausalLinearAttentionNode>();
   node->q = q;
@@ -546,6 +562,7 @@ Variable causal_linear_attention(const Variable& phi_q, const Variable& phi_k, c
   node->log_scale = c;
   node->eps = eps;
   node->chunk = chunk >= 0 ? chunk : causal_linear_chunk;
+  node->tiles = tiles;
   return attach(std::move(out), std::move(node), {&phi_q, &phi_k, &v});
 }
 

@@ -6,11 +6,14 @@
 //   O_i = phi(Q_i)^T S_i / (phi(Q_i) . z_i + eps)
 //
 // The forward keeps one running (S, z) per (batch item, head); the backward computes the gradients
-// with one forward and one reverse running sum, never the N x M x Dv cumulative sums. The sums may
-// advance a chunk of rows at a time, the chunk's causal part as matrix products (docs/attention.md).
-// Extra memory beyond the inputs, the output and the gradients: one M x Dv state (and an M vector)
-// and the chunk's temporaries per thread, whatever N is. Time O(N M Dv) per head (plus O(N L (M + Dv))
-// with chunks of L rows). Parallel over batch x heads with oneTBB.
+// with one forward and one reverse running sum, never the N x M x Dv cumulative sums. On CPUs with
+// AVX-512 (float32, M and Dv multiples of 16) the running sums stay in vector registers, cut into
+// 16 x 16 tiles (causal_linear_tiles.h); elsewhere they may advance a chunk of rows at a time, the
+// chunk's causal part as matrix products (docs/attention.md). Extra memory beyond the inputs, the
+// output and the gradients, per thread: one M x Dv state (and an M vector), plus the chunk's
+// temporaries, or on the tiled kernels one float per position in the backward (each row's
+// normalizer). Time O(N M Dv) per head (plus O(N L (M + Dv)) with chunks of L rows). Parallel over
+// batch x heads with oneTBB.
 //
 // Stabilized keys (feature_map.h, FeatureRole::causal_key): when row j of phi_k was divided by
 // exp(C_j), C non-decreasing along the sequence, the sums are kept in units of exp(C_i):
@@ -26,11 +29,15 @@ namespace kat {
 // key_log_scale: C as (B, H, N, 1), a constant (no gradient), or undefined for C = 0.
 // chunk: rows per chunk of the chunked kernels (matrix products inside a chunk, the running sums
 // between chunks; temporaries of O(chunk (chunk + M + Dv)) per thread), 0 for the row-by-row
-// recurrence, or -1 (the default) to choose: chunks of causal_linear_chunk rows for the backward,
-// and for the forward only when the M x Dv state exceeds 16 KiB (below, the row-by-row forward,
-// its state in L1 cache, was measured faster). All compute the same formula.
+// recurrence, or -1 (the default) to choose: the register-tiled kernels where
+// causal_linear_tiles_available, else chunks of causal_linear_chunk rows for the backward, and for
+// the forward only when the M x Dv state exceeds 16 KiB (below, the row-by-row forward, its state in
+// L1 cache, was measured faster). All compute the same formula.
 // Throws kat::Error naming "causal_linear_attention" and the shapes on bad input.
 inline constexpr std::int64_t causal_linear_chunk = 32;
+// True when chunk -1 runs the register-tiled kernels: float32, M and Dv multiples of 16, AVX-512.
+bool causal_linear_tiles_available(DType dtype, std::int64_t m, std::int64_t dv);
+
 Variable causal_linear_attention(const Variable& phi_q, const Variable& phi_k, const Variable& v, double eps,
                                  const Tensor& key_log_scale = Tensor(), std::int64_t chunk = -1);
 

@@ -1,0 +1,285 @@
+#include "layers/attention/causal_linear_tiles.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "core/parallel.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// Compiled whatever the instruction set flag (the attribute enables AVX-512 for these functions
+// alone) and called only on CPUs that have it.
+#define KAT_TILES 1
+#define KAT_TILES_TARGET __attribute__((target("avx512f,fma")))
+#include <immintrin.h>
+#endif
+
+namespace kat::causal_tiles {
+namespace {
+
+// Rows of one (batch item, head): row i at p + i * s.
+struct Rows {
+  const float* p;
+  std::int64_t s;
+};
+struct OutRows {
+  float* p;
+  std::int64_t s;
+};
+
+Rows head(const Tensor& t, std::int64_t b, std::int64_t h) {
+  return {t.data<float>() + b * t.stride(0) + h * t.stride(1), t.stride(2)};
+}
+OutRows head(Tensor& t, std::int64_t b, std::int64_t h) {
+  return {t.data<float>() + b * t.stride(0) + h * t.stride(1), t.stride(2)};
+}
+
+// One sweep's operands: X_i = f_i X_{i-1} + u_i (s_i w_i)^T, y_i (+)= X_i^T c_i, where f (if
+// given) is read as f[i] before row i is added and s (if given) scales w's row.
+struct Sweep {
+  Rows u, w, c;
+  OutRows y;
+  const float* f = nullptr;
+  const float* s = nullptr;
+  std::int64_t n = 0, a = 0, width = 0;  // rows, length of u and c, length of w and y
+  bool reverse = false;
+};
+
+#ifdef KAT_TILES
+
+// Rows advance in blocks of kBlock: every tile of the sum runs over one block before the next
+// block starts, so the block's rows of u, w, c and y (kBlock x 1 KiB with M = Dv = 64) are read
+// from memory once and then from cache by the other tiles; the tiles carry X between blocks in
+// memory (M x Dv floats, in L1 cache). While a block runs, its tiles prefetch the next one's rows,
+// one cache line per tile and row.
+constexpr std::int64_t kBlock = 32;
+constexpr int kMaxPrefetch = 4;
+
+// A cache line of row 0 of an operand, and the operand's row stride in bytes.
+struct Line {
+  const char* p;
+  std::int64_t stride;
+};
+
+// One tile: rows [a0, a0 + 16) of X and columns [b0, b0 + 16), in registers over the rows of
+// [r0, r1) (in reverse for a reverse sweep). X is held at x (row stride xs) between blocks.
+// `first`: the tile's y columns are stored, else added to what the sweep's earlier tiles left.
+// lines: what to prefetch, each `ahead` rows past the row at hand.
+KAT_TILES_TARGET void tile(const Sweep& sw, float* x, std::int64_t xs, std::int64_t a0, std::int64_t b0,
+                           std::int64_t r0, std::int64_t r1, bool first, const Line* lines, int nlines,
+                           std::int64_t ahead) {
+  const float* u = sw.u.p + a0;
+  const float* c = sw.c.p + a0;
+  const float* w = sw.w.p + b0;
+  float* y = sw.y.p + b0;
+  const std::int64_t su = sw.u.s, sc = sw.c.s, swr = sw.w.s, sy = sw.y.s;
+  const float* f = sw.f;
+  const float* sc_w = sw.s;
+  __m512 X[16];
+#pragma GCC unroll 16
+  for (int a = 0; a < 16; ++a) X[a] = _mm512_loadu_ps(x + a * xs);
+  const std::int64_t step = sw.reverse ? -1 : 1;
+  std::int64_t i = sw.reverse ? r1 - 1 : r0;
+  for (std::int64_t r = r0; r < r1; ++r, i += step) {
+    for (int l = 0; l < nlines; ++l) _mm_prefetch(lines[l].p + (i + ahead) * lines[l].stride, _MM_HINT_T0);
+    if (f != nullptr && f[i] != 1.0f) {
+      const __m512 fi = _mm512_set1_ps(f[i]);
+#pragma GCC unroll 16
+      for (int a = 0; a < 16; ++a) X[a] = _mm512_mul_ps(X[a], fi);
+    }
+    const float* ui = u + i * su;
+    const float* ci = c + i * sc;
+    __m512 wi = _mm512_loadu_ps(w + i * swr);
+    if (sc_w != nullptr) wi = _mm512_mul_ps(wi, _mm512_set1_ps(sc_w[i]));
+    // Two accumulators: the sixteen multiply-adds into y form two chains of eight.
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+#pragma GCC unroll 16
+    for (int a = 0; a < 16; a += 2) {
+      X[a] = _mm512_fmadd_ps(_mm512_set1_ps(ui[a]), wi, X[a]);
+      X[a + 1] = _mm512_fmadd_ps(_mm512_set1_ps(ui[a + 1]), wi, X[a + 1]);
+      acc0 = _mm512_fmadd_ps(_mm512_set1_ps(ci[a]), X[a], acc0);
+      acc1 = _mm512_fmadd_ps(_mm512_set1_ps(ci[a + 1]), X[a + 1], acc1);
+    }
+    float* yi = y + i * sy;
+    __m512 out = _mm512_add_ps(acc0, acc1);
+    if (!first) out = _mm512_add_ps(out, _mm512_loadu_ps(yi));
+    _mm512_storeu_ps(yi, out);
+  }
+#pragma GCC unroll 16
+  for (int a = 0; a < 16; ++a) _mm512_storeu_ps(x + a * xs, X[a]);
+}
+
+// The whole sweep, block by block; x: the A x W sum, zeroed by the caller.
+void sweep(const Sweep& sw, float* x) {
+  const std::int64_t tiles_a = sw.a / 16, tiles_b = sw.width / 16, tiles = tiles_a * tiles_b;
+  // Every cache line of a row of the four operands, dealt out to the tiles in turn.
+  std::vector<Line> all;
+  const auto add = [&](const void* p, std::int64_t stride_floats, std::int64_t floats) {
+    for (std::int64_t off = 0; off < floats * 4; off += 64)
+      all.push_back({static_cast<const char*>(p) + off, stride_floats * 4});
+  };
+  add(sw.u.p, sw.u.s, sw.a);
+  add(sw.c.p, sw.c.s, sw.a);
+  add(sw.w.p, sw.w.s, sw.width);
+  add(sw.y.p, sw.y.s, sw.width);
+  const std::int64_t blocks = (sw.n + kBlock - 1) / kBlock;
+  for (std::int64_t bi = 0; bi < blocks; ++bi) {
+    // Forward: blocks from the first; reverse: from the last (the first block may be partial).
+    const std::int64_t blk = sw.reverse ? blocks - 1 - bi : bi;
+    const std::int64_t r0 = blk * kBlock, r1 = std::min(sw.n, r0 + kBlock);
+    // The next block's rows are i + ahead; none past the ends (the reverse sweep's next block is
+    // the full one before).
+    const bool last = bi + 1 == blocks;
+    const std::int64_t ahead = sw.reverse ? -kBlock : kBlock;
+    const bool prefetch = !last && (sw.reverse || r1 + kBlock <= sw.n);
+    std::int64_t t = 0;
+    for (std::int64_t tb = 0; tb < tiles_b; ++tb) {
+      for (std::int64_t ta = 0; ta < tiles_a; ++ta, ++t) {
+        Line mine[kMaxPrefetch];
+        int n = 0;
+        for (std::int64_t l = t; prefetch && l < static_cast<std::int64_t>(all.size()) && n < kMaxPrefetch;
+             l += tiles)
+          mine[n++] = all[static_cast<std::size_t>(l)];
+        tile(sw, x + ta * 16 * sw.width + tb * 16, sw.width, ta * 16, tb * 16, r0, r1, ta == 0, mine, n, ahead);
+      }
+    }
+  }
+}
+
+bool cpu_has_avx512f() {
+  static const bool has = __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("fma") != 0;
+  return has;
+}
+
+#else
+
+void sweep(const Sweep&, float*) {}
+bool cpu_has_avx512f() { return false; }
+
+#endif
+
+float dot(const float* a, const float* b, std::int64_t n) {
+  float s = 0;
+#pragma omp simd reduction(+ : s)
+  for (std::int64_t i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+// f[i] = exp(C_{i-1} - C_i) (f[0] = 1), the factor that carries the sums into row i, and f[n] = 1:
+// a reverse sweep reads f + 1, whose row i is the factor between rows i and i + 1.
+void carries(const float* C, std::int64_t n, float* f) {
+  f[0] = 1.0f;
+  for (std::int64_t i = 1; i < n; ++i) f[i] = std::exp(C[i - 1] - C[i]);
+  f[n] = 1.0f;
+}
+
+// Per-head work is N M Dv multiply-adds: one head per task unless heads are tiny.
+std::int64_t grain(std::int64_t n, std::int64_t m, std::int64_t dv) {
+  return std::max<std::int64_t>(1, (1 << 16) / std::max<std::int64_t>(1, n * m * dv));
+}
+
+}  // namespace
+
+bool available(DType dtype, std::int64_t m, std::int64_t dv) {
+  return dtype == DType::f32 && m % 16 == 0 && dv % 16 == 0 && m > 0 && dv > 0 && cpu_has_avx512f();
+}
+
+void forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& c, Tensor& out, float eps) {
+  const std::int64_t B = q.size(0), H = q.size(1), N = q.size(2), M = q.size(3), Dv = v.size(3);
+  const float* Cs = c.defined() ? c.data<float>() : nullptr;
+  parallel_for(0, B * H, grain(N, M, Dv), [&](std::int64_t t0, std::int64_t t1) {
+    Tensor scratch = Tensor::empty({M * Dv + M + (Cs != nullptr ? N + 1 : 0)}, DType::f32);
+    float* x = scratch.data<float>();
+    float* z = x + M * Dv;
+    float* f = Cs != nullptr ? z + M : nullptr;
+    for (std::int64_t t = t0; t < t1; ++t) {
+      const std::int64_t b = t / H, h = t % H;
+      if (f != nullptr) carries(Cs + t * N, N, f);
+      const Rows Q = head(q, b, h), K = head(k, b, h);
+      const OutRows O = head(out, b, h);
+      std::fill(x, x + M * Dv, 0.0f);
+      sweep(Sweep{K, head(v, b, h), Q, O, f, nullptr, N, M, Dv, false}, x);
+      // The normalizers: z_i = f_i z_{i-1} + phi(K_i), out_i = num_i / (phi(Q_i) . z_i + eps).
+      std::fill(z, z + M, 0.0f);
+      for (std::int64_t i = 0; i < N; ++i) {
+        const float a = f != nullptr ? f[i] : 1.0f;
+        const float* ki = K.p + i * K.s;
+#pragma omp simd
+        for (std::int64_t m = 0; m < M; ++m) z[m] = z[m] * a + ki[m];
+        const float inv = 1.0f / (dot(Q.p + i * Q.s, z, M) + eps);
+        float* oi = O.p + i * O.s;
+#pragma omp simd
+        for (std::int64_t d = 0; d < Dv; ++d) oi[d] *= inv;
+      }
+    }
+  });
+}
+
+// With den_i = phi(Q_i) . z_i + eps, dnum_i = G_i / den_i and dden_i = -(G_i . O_i) / den_i:
+//   dphi(Q_i) = S_i dnum_i + dden_i z_i,   S_i = sum_{j <= i} phi(K_j) V_j^T  (forward sweep: X = S^T,
+//                                           u = V, w = phi(K), c = G, then scaled by 1 / den_i)
+//   dphi(K_j) = R_j V_j + r_j,             R_j = sum_{i >= j} phi(Q_i) dnum_i^T  (reverse: X = R^T,
+//                                           u = G, w = phi(Q) / den, c = V)
+//   dV_j = R_j^T phi(K_j)                  (reverse: X = R, u = phi(Q), w = G / den, c = phi(K))
+// with r_j = sum_{i >= j} dden_i phi(Q_i); with a stabilizer every sum carries by the factors f.
+void backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& c, const Tensor& out,
+              const Tensor& grad, Tensor* dq, Tensor* dk, Tensor* dv, float eps) {
+  const std::int64_t B = q.size(0), H = q.size(1), N = q.size(2), M = q.size(3), Dv = v.size(3);
+  const float* Cs = c.defined() ? c.data<float>() : nullptr;
+  parallel_for(0, B * H, grain(N, M, Dv), [&](std::int64_t t0, std::int64_t t1) {
+    Tensor scratch = Tensor::empty({M * Dv + M + N + (Cs != nullptr ? N + 1 : 0)}, DType::f32);
+    float* x = scratch.data<float>();
+    float* z = x + M * Dv;  // z, then r
+    float* inv = z + M;
+    float* f = Cs != nullptr ? inv + N : nullptr;
+    for (std::int64_t t = t0; t < t1; ++t) {
+      const std::int64_t b = t / H, h = t % H;
+      if (f != nullptr) carries(Cs + t * N, N, f);
+      const Rows Q = head(q, b, h), K = head(k, b, h), V = head(v, b, h), G = head(grad, b, h), O = head(out, b, h);
+      OutRows DQ{};
+      if (dq != nullptr) {
+        DQ = head(*dq, b, h);
+        std::fill(x, x + M * Dv, 0.0f);
+        sweep(Sweep{V, K, G, DQ, f, nullptr, N, Dv, M, false}, x);
+      }
+      std::fill(z, z + M, 0.0f);
+      for (std::int64_t i = 0; i < N; ++i) {
+        const float a = f != nullptr ? f[i] : 1.0f;
+        const float* ki = K.p + i * K.s;
+#pragma omp simd
+        for (std::int64_t m = 0; m < M; ++m) z[m] = z[m] * a + ki[m];
+        inv[i] = 1.0f / (dot(Q.p + i * Q.s, z, M) + eps);
+        if (dq == nullptr) continue;
+        const float dden = -dot(G.p + i * G.s, O.p + i * O.s, Dv) * inv[i];
+        float* row = DQ.p + i * DQ.s;
+#pragma omp simd
+        for (std::int64_t m = 0; m < M; ++m) row[m] = row[m] * inv[i] + dden * z[m];
+      }
+      const float* fr = f != nullptr ? f + 1 : nullptr;
+      if (dk != nullptr) {
+        const OutRows DK = head(*dk, b, h);
+        std::fill(x, x + M * Dv, 0.0f);
+        sweep(Sweep{G, Q, V, DK, fr, inv, N, Dv, M, true}, x);
+        float* r = z;
+        std::fill(r, r + M, 0.0f);
+        for (std::int64_t j = N - 1; j >= 0; --j) {
+          const float a = fr != nullptr ? fr[j] : 1.0f;
+          const float dden = -dot(G.p + j * G.s, O.p + j * O.s, Dv) * inv[j];
+          const float* qj = Q.p + j * Q.s;
+          float* row = DK.p + j * DK.s;
+#pragma omp simd
+          for (std::int64_t m = 0; m < M; ++m) {
+            r[m] = r[m] * a + dden * qj[m];
+            row[m] += r[m];
+          }
+        }
+      }
+      if (dv != nullptr) {
+        std::fill(x, x + M * Dv, 0.0f);
+        sweep(Sweep{Q, G, K, head(*dv, b, h), fr, inv, N, M, Dv, true}, x);
+      }
+    }
+  });
+}
+
+}  // namespace kat::causal_tiles

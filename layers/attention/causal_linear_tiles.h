@@ -1,0 +1,35 @@
+#pragma once
+// The causal linear attention op's float32 kernels for CPUs with AVX-512 (causal_linear_op.h): the
+// recurrence of Katharopoulos et al. 2020 (eq. 9, and Section 3.3.1 for the gradients) with the
+// running sums held in vector registers instead of memory.
+//
+// Every sweep of the op has one form: rows i in order (or in reverse), an A x W sum
+//   X_i = f_i X_{i-1} + u_i w_i^T,    y_i = X_i^T c_i
+// (forward: u = phi(K), w = V, c = phi(Q), y = the numerators). The sum is cut into 16 x 16 tiles,
+// each held in 16 vector registers while it runs over a block of 32 rows; a row costs a tile 32
+// multiply-adds, their broadcast operands read from the row. Every tile runs over a block before
+// the next block starts, so a block's rows come from memory once (prefetched while the block before
+// runs). The row-by-row kernel instead reads and writes all of X from L1 cache at every row.
+//
+// Extra memory per thread: the M x Dv sum between blocks and the running normalizer (M), in the
+// backward N floats (each row's 1 / normalizer, read by the reverse sweeps), and N + 1 with a key
+// stabilizer (the factors f_i).
+
+#include <cstdint>
+
+#include "core/tensor.h"
+
+namespace kat::causal_tiles {
+
+// True when the kernels apply: float32, M and Dv multiples of 16, and a CPU with AVX-512 F.
+bool available(DType dtype, std::int64_t m, std::int64_t dv);
+
+// The forward (as causal_linear_attention): out (B, H, N, Dv) contiguous; c the stabilizer
+// (B, H, N, 1) contiguous or undefined. Inputs have unit stride on their last axis.
+void forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& c, Tensor& out, float eps);
+
+// The gradients that are requested (non-null, contiguous, of their input's shape).
+void backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& c, const Tensor& out,
+              const Tensor& grad, Tensor* dq, Tensor* dk, Tensor* dv, float eps);
+
+}  // namespace kat::causal_tiles
