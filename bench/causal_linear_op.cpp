@@ -1,13 +1,15 @@
 // The fused causal linear attention op alone, row by row (chunk 0) against the chunked kernels,
 // forward and backward, timed alternately in one process (a busy machine drifts; the ratios hold).
 //
-//   causal_linear_op [--b 4 --h 4 --n 1024 --m 64 --dv 64 --reps 9 --chunks 0,-1,32,64]
+//   causal_linear_op [--b 4 --h 4 --n 1024 --m 64 --dv 64 --reps 9 --chunks 0,-1,32,64 --threads 1,2]
 //
-// Chunk -1 is the default choice of the op (causal_linear_op.h).
+// Chunk -1 is the default choice of the op (causal_linear_op.h): the register-tiled kernels where
+// the CPU has AVX-512.
 // Cases: "linear" (no stabilizer) and "performer" (a non-decreasing key stabilizer C, the running
 // maximum of a random walk, as FAVOR+ reports it), each on 1 and 2 threads. Prints one line per
 // (case, threads, chunk): median milliseconds of the forward and of the backward, and their ratio
-// to chunk 0.
+// to chunk 0, and the rate of forward + backward counted as the recurrence's 12 N M Dv FLOPs per
+// head, against the SGEMM ceiling (2048^3 through kat::gemm, timed in the same repetitions).
 
 #include <algorithm>
 #include <chrono>
@@ -20,6 +22,7 @@
 
 #include "autograd/ops.h"
 #include "core/kernels/blas_kernels.h"
+#include "core/kernels/gemm.h"
 #include "core/parallel.h"
 #include "layers/attention/causal_linear_op.h"
 #include "tests/test_util.h"
@@ -53,6 +56,7 @@ int main(int argc, char** argv) {
   std::int64_t B = 4, H = 4, N = 1024, M = 64, Dv = 64;
   int reps = 9;
   std::vector<std::int64_t> chunks = {0, -1, 32, 64};
+  std::vector<std::int64_t> thread_counts = {1, 2};
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i];
     const char* val = argv[i + 1];
@@ -70,6 +74,8 @@ int main(int argc, char** argv) {
       reps = std::atoi(val);
     else if (key == "--chunks")
       chunks = parse_list(val);
+    else if (key == "--threads")
+      thread_counts = parse_list(val);
     else {
       std::fprintf(stderr, "causal_linear_op: unknown option %s\n", key.c_str());
       return 2;
@@ -85,12 +91,23 @@ int main(int argc, char** argv) {
     double walk = 0, run = -1e30;
     for (std::int64_t i = 0; i < N; ++i) pc[s * N + i] = static_cast<float>(run = std::max(run, walk += rng.normal()));
   }
+  const std::int64_t gn = 2048;
+  Tensor ga = test::randn({gn, gn}, rng, DType::f32), gb = test::randn({gn, gn}, rng, DType::f32);
+  Tensor gc = Tensor::empty({gn, gn}, DType::f32);
+  const double op_flops = 12.0 * static_cast<double>(B * H * N * M * Dv);
+  std::printf("B %lld H %lld N %lld M %lld Dv %lld, %s kernels, %.3f GFLOP counted per forward + backward\n",
+              static_cast<long long>(B), static_cast<long long>(H), static_cast<long long>(N),
+              static_cast<long long>(M), static_cast<long long>(Dv), blas_kernels().family.c_str(), op_flops / 1e9);
   for (const char* name : {"linear", "performer"}) {
     const Tensor log_scale = std::strcmp(name, "performer") == 0 ? c : Tensor();
-    for (int threads : {1, 2}) {
-      set_num_threads(threads);
+    for (std::int64_t threads : thread_counts) {
+      set_num_threads(static_cast<int>(threads));
       std::map<std::int64_t, std::vector<double>> fwd, bwd;
+      std::vector<double> ceiling;
       for (int rep = 0; rep <= reps; ++rep) {
+        const auto g0 = std::chrono::steady_clock::now();
+        gemm(ga, gb, gc);
+        if (rep > 0) ceiling.push_back(2.0 * gn * gn * gn / (ms_since(g0) * 1e6));
         for (std::int64_t chunk : chunks) {
           Variable a(q, true), b(k, true), d(v, true);
           auto t0 = std::chrono::steady_clock::now();
@@ -104,10 +121,15 @@ int main(int argc, char** argv) {
           bwd[chunk].push_back(bk);
         }
       }
+      const double sgemm = median(ceiling);
       for (std::int64_t chunk : chunks) {
         const double f = median(fwd[chunk]), bk = median(bwd[chunk]);
-        std::printf("%-9s threads %d chunk %4lld  forward %8.3f ms (%.2fx)  backward %8.3f ms (%.2fx)\n", name, threads,
-                    static_cast<long long>(chunk), f, median(fwd[chunks[0]]) / f, bk, median(bwd[chunks[0]]) / bk);
+        const double rate = op_flops / ((f + bk) * 1e6);
+        std::printf(
+            "%-9s threads %lld chunk %4lld  forward %8.3f ms (%.2fx)  backward %8.3f ms (%.2fx)  %6.1f GFLOP/s = %.2f "
+            "of SGEMM %.1f\n",
+            name, static_cast<long long>(threads), static_cast<long long>(chunk), f, median(fwd[chunks[0]]) / f, bk,
+            median(bwd[chunks[0]]) / bk, rate, rate / sgemm, sgemm);
       }
     }
   }

@@ -109,43 +109,6 @@ KAT_TILES_TARGET void tile(const Sweep& sw, float* x, std::int64_t xs, std::int6
   for (int a = 0; a < 16; ++a) _mm512_storeu_ps(x + a * xs, X[a]);
 }
 
-// The whole sweep, block by block; x: the A x W sum, zeroed by the caller.
-void sweep(const Sweep& sw, float* x) {
-  const std::int64_t tiles_a = sw.a / 16, tiles_b = sw.width / 16, tiles = tiles_a * tiles_b;
-  // Every cache line of a row of the four operands, dealt out to the tiles in turn.
-  std::vector<Line> all;
-  const auto add = [&](const void* p, std::int64_t stride_floats, std::int64_t floats) {
-    for (std::int64_t off = 0; off < floats * 4; off += 64)
-      all.push_back({static_cast<const char*>(p) + off, stride_floats * 4});
-  };
-  add(sw.u.p, sw.u.s, sw.a);
-  add(sw.c.p, sw.c.s, sw.a);
-  add(sw.w.p, sw.w.s, sw.width);
-  add(sw.y.p, sw.y.s, sw.width);
-  const std::int64_t blocks = (sw.n + kBlock - 1) / kBlock;
-  for (std::int64_t bi = 0; bi < blocks; ++bi) {
-    // Forward: blocks from the first; reverse: from the last (the first block may be partial).
-    const std::int64_t blk = sw.reverse ? blocks - 1 - bi : bi;
-    const std::int64_t r0 = blk * kBlock, r1 = std::min(sw.n, r0 + kBlock);
-    // The next block's rows are i + ahead; none past the ends (the reverse sweep's next block is
-    // the full one before).
-    const bool last = bi + 1 == blocks;
-    const std::int64_t ahead = sw.reverse ? -kBlock : kBlock;
-    const bool prefetch = !last && (sw.reverse || r1 + kBlock <= sw.n);
-    std::int64_t t = 0;
-    for (std::int64_t tb = 0; tb < tiles_b; ++tb) {
-      for (std::int64_t ta = 0; ta < tiles_a; ++ta, ++t) {
-        Line mine[kMaxPrefetch];
-        int n = 0;
-        for (std::int64_t l = t; prefetch && l < static_cast<std::int64_t>(all.size()) && n < kMaxPrefetch;
-             l += tiles)
-          mine[n++] = all[static_cast<std::size_t>(l)];
-        tile(sw, x + ta * 16 * sw.width + tb * 16, sw.width, ta * 16, tb * 16, r0, r1, ta == 0, mine, n, ahead);
-      }
-    }
-  }
-}
-
 bool cpu_has_avx512f() {
   static const bool has = __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("fma") != 0;
   return has;
@@ -153,10 +116,75 @@ bool cpu_has_avx512f() {
 
 #else
 
-void sweep(const Sweep&, float*) {}
+constexpr std::int64_t kBlock = 32;
+constexpr int kMaxPrefetch = 4;
+struct Line {
+  const char* p;
+  std::int64_t stride;
+};
+void tile(const Sweep&, float*, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, bool, const Line*,
+          int, std::int64_t) {}
 bool cpu_has_avx512f() { return false; }
 
 #endif
+
+// A sweep and its sum (A x W floats, zeroed by the caller).
+struct Job {
+  Sweep sweep;
+  float* x;
+};
+
+// Runs the jobs (same rows, same direction) block by block: each block through every tile of every
+// job, then after(r0, r1) on the block's rows while they are in cache (a forward sweep's blocks in
+// order, a reverse sweep's from the last).
+template <typename After>
+void run(const Job* jobs, int count, After&& after) {
+  const std::int64_t n = jobs[0].sweep.n;
+  const bool reverse = jobs[0].sweep.reverse;
+  // Every cache line of a row of the operands (each once), dealt out to the tiles in turn.
+  std::vector<Line> all;
+  std::int64_t tiles = 0;
+  const auto add = [&](const void* p, std::int64_t stride_floats, std::int64_t floats) {
+    for (const Line& l : all) {
+      if (l.p == p) return;
+    }
+    for (std::int64_t off = 0; off < floats * 4; off += 64)
+      all.push_back({static_cast<const char*>(p) + off, stride_floats * 4});
+  };
+  for (int j = 0; j < count; ++j) {
+    const Sweep& sw = jobs[j].sweep;
+    add(sw.u.p, sw.u.s, sw.a);
+    add(sw.c.p, sw.c.s, sw.a);
+    add(sw.w.p, sw.w.s, sw.width);
+    add(sw.y.p, sw.y.s, sw.width);
+    tiles += (sw.a / 16) * (sw.width / 16);
+  }
+  const std::int64_t blocks = (n + kBlock - 1) / kBlock;
+  for (std::int64_t bi = 0; bi < blocks; ++bi) {
+    const std::int64_t blk = reverse ? blocks - 1 - bi : bi;
+    const std::int64_t r0 = blk * kBlock, r1 = std::min(n, r0 + kBlock);
+    // The next block's rows are i + ahead: none past the ends (a reverse sweep's next block is a
+    // full one).
+    const std::int64_t ahead = reverse ? -kBlock : kBlock;
+    const bool prefetch = bi + 1 < blocks && (reverse || r1 + kBlock <= n);
+    std::int64_t t = 0;
+    for (int j = 0; j < count; ++j) {
+      const Sweep& sw = jobs[j].sweep;
+      for (std::int64_t tb = 0; tb < sw.width / 16; ++tb) {
+        for (std::int64_t ta = 0; ta < sw.a / 16; ++ta, ++t) {
+          Line mine[kMaxPrefetch];
+          int lines = 0;
+          for (std::int64_t l = t; prefetch && l < static_cast<std::int64_t>(all.size()) && lines < kMaxPrefetch;
+               l += tiles)
+            mine[lines++] = all[static_cast<std::size_t>(l)];
+          tile(sw, jobs[j].x + ta * 16 * sw.width + tb * 16, sw.width, ta * 16, tb * 16, r0, r1, ta == 0, mine, lines,
+               ahead);
+        }
+      }
+    }
+    after(r0, r1);
+  }
+}
 
 float dot(const float* a, const float* b, std::int64_t n) {
   float s = 0;
@@ -197,20 +225,21 @@ void forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& c,
       if (f != nullptr) carries(Cs + t * N, N, f);
       const Rows Q = head(q, b, h), K = head(k, b, h);
       const OutRows O = head(out, b, h);
-      std::fill(x, x + M * Dv, 0.0f);
-      sweep(Sweep{K, head(v, b, h), Q, O, f, nullptr, N, M, Dv, false}, x);
-      // The normalizers: z_i = f_i z_{i-1} + phi(K_i), out_i = num_i / (phi(Q_i) . z_i + eps).
-      std::fill(z, z + M, 0.0f);
-      for (std::int64_t i = 0; i < N; ++i) {
-        const float a = f != nullptr ? f[i] : 1.0f;
-        const float* ki = K.p + i * K.s;
+      std::fill(x, x + M * Dv + M, 0.0f);
+      const Job job{Sweep{K, head(v, b, h), Q, O, f, nullptr, N, M, Dv, false}, x};
+      // Then the block's normalizers: z_i = f_i z_{i-1} + phi(K_i), out_i = num_i / (phi(Q_i) . z_i + eps).
+      run(&job, 1, [&](std::int64_t r0, std::int64_t r1) {
+        for (std::int64_t i = r0; i < r1; ++i) {
+          const float a = f != nullptr ? f[i] : 1.0f;
+          const float* ki = K.p + i * K.s;
 #pragma omp simd
-        for (std::int64_t m = 0; m < M; ++m) z[m] = z[m] * a + ki[m];
-        const float inv = 1.0f / (dot(Q.p + i * Q.s, z, M) + eps);
-        float* oi = O.p + i * O.s;
+          for (std::int64_t m = 0; m < M; ++m) z[m] = z[m] * a + ki[m];
+          const float inv = 1.0f / (dot(Q.p + i * Q.s, z, M) + eps);
+          float* oi = O.p + i * O.s;
 #pragma omp simd
-        for (std::int64_t d = 0; d < Dv; ++d) oi[d] *= inv;
-      }
+          for (std::int64_t d = 0; d < Dv; ++d) oi[d] *= inv;
+        }
+      });
     }
   });
 }
@@ -222,47 +251,57 @@ void forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& c,
 //                                           u = G, w = phi(Q) / den, c = V)
 //   dV_j = R_j^T phi(K_j)                  (reverse: X = R, u = phi(Q), w = G / den, c = phi(K))
 // with r_j = sum_{i >= j} dden_i phi(Q_i); with a stabilizer every sum carries by the factors f.
-void backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& c, const Tensor& out,
-              const Tensor& grad, Tensor* dq, Tensor* dk, Tensor* dv, float eps) {
+void backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& c, const Tensor& out, const Tensor& grad,
+              Tensor* dq, Tensor* dk, Tensor* dv, float eps) {
   const std::int64_t B = q.size(0), H = q.size(1), N = q.size(2), M = q.size(3), Dv = v.size(3);
   const float* Cs = c.defined() ? c.data<float>() : nullptr;
   parallel_for(0, B * H, grain(N, M, Dv), [&](std::int64_t t0, std::int64_t t1) {
-    Tensor scratch = Tensor::empty({M * Dv + M + N + (Cs != nullptr ? N + 1 : 0)}, DType::f32);
-    float* x = scratch.data<float>();
-    float* z = x + M * Dv;  // z, then r
+    Tensor scratch = Tensor::empty({2 * M * Dv + M + N + (Cs != nullptr ? N + 1 : 0)}, DType::f32);
+    float* x = scratch.data<float>();  // two sums: S^T, then R^T and R
+    float* z = x + 2 * M * Dv;         // z, then r
     float* inv = z + M;
     float* f = Cs != nullptr ? inv + N : nullptr;
     for (std::int64_t t = t0; t < t1; ++t) {
       const std::int64_t b = t / H, h = t % H;
       if (f != nullptr) carries(Cs + t * N, N, f);
       const Rows Q = head(q, b, h), K = head(k, b, h), V = head(v, b, h), G = head(grad, b, h), O = head(out, b, h);
-      OutRows DQ{};
+      const OutRows DQ = dq != nullptr ? head(*dq, b, h) : OutRows{};
+      // Forward: dphi(Q)'s sweep, then each block's normalizers, 1 / den_i kept for the reverse sweeps.
+      std::fill(x, x + 2 * M * Dv + M, 0.0f);
+      const auto normalizers = [&](std::int64_t r0, std::int64_t r1) {
+        for (std::int64_t i = r0; i < r1; ++i) {
+          const float a = f != nullptr ? f[i] : 1.0f;
+          const float* ki = K.p + i * K.s;
+#pragma omp simd
+          for (std::int64_t m = 0; m < M; ++m) z[m] = z[m] * a + ki[m];
+          inv[i] = 1.0f / (dot(Q.p + i * Q.s, z, M) + eps);
+          if (dq == nullptr) continue;
+          const float dden = -dot(G.p + i * G.s, O.p + i * O.s, Dv) * inv[i];
+          float* row = DQ.p + i * DQ.s;
+#pragma omp simd
+          for (std::int64_t m = 0; m < M; ++m) row[m] = row[m] * inv[i] + dden * z[m];
+        }
+      };
       if (dq != nullptr) {
-        DQ = head(*dq, b, h);
-        std::fill(x, x + M * Dv, 0.0f);
-        sweep(Sweep{V, K, G, DQ, f, nullptr, N, Dv, M, false}, x);
+        const Job job{Sweep{V, K, G, DQ, f, nullptr, N, Dv, M, false}, x};
+        run(&job, 1, normalizers);
+      } else {
+        normalizers(0, N);
       }
-      std::fill(z, z + M, 0.0f);
-      for (std::int64_t i = 0; i < N; ++i) {
-        const float a = f != nullptr ? f[i] : 1.0f;
-        const float* ki = K.p + i * K.s;
-#pragma omp simd
-        for (std::int64_t m = 0; m < M; ++m) z[m] = z[m] * a + ki[m];
-        inv[i] = 1.0f / (dot(Q.p + i * Q.s, z, M) + eps);
-        if (dq == nullptr) continue;
-        const float dden = -dot(G.p + i * G.s, O.p + i * O.s, Dv) * inv[i];
-        float* row = DQ.p + i * DQ.s;
-#pragma omp simd
-        for (std::int64_t m = 0; m < M; ++m) row[m] = row[m] * inv[i] + dden * z[m];
-      }
+      // Reverse: dphi(K)'s and dV's sweeps block by block together (they share phi(Q) and G), then
+      // the block's r_j, from the block's last row.
       const float* fr = f != nullptr ? f + 1 : nullptr;
-      if (dk != nullptr) {
-        const OutRows DK = head(*dk, b, h);
-        std::fill(x, x + M * Dv, 0.0f);
-        sweep(Sweep{G, Q, V, DK, fr, inv, N, Dv, M, true}, x);
-        float* r = z;
-        std::fill(r, r + M, 0.0f);
-        for (std::int64_t j = N - 1; j >= 0; --j) {
+      const OutRows DK = dk != nullptr ? head(*dk, b, h) : OutRows{};
+      Job jobs[2]{};
+      int count = 0;
+      if (dk != nullptr) jobs[count++] = Job{Sweep{G, Q, V, DK, fr, inv, N, Dv, M, true}, x};
+      if (dv != nullptr) jobs[count++] = Job{Sweep{Q, G, K, head(*dv, b, h), fr, inv, N, M, Dv, true}, x + M * Dv};
+      if (count == 0) continue;
+      float* r = z;
+      std::fill(x, x + 2 * M * Dv + M, 0.0f);
+      run(jobs, count, [&](std::int64_t r0, std::int64_t r1) {
+        if (dk == nullptr) return;
+        for (std::int64_t j = r1 - 1; j >= r0; --j) {
           const float a = fr != nullptr ? fr[j] : 1.0f;
           const float dden = -dot(G.p + j * G.s, O.p + j * O.s, Dv) * inv[j];
           const float* qj = Q.p + j * Q.s;
@@ -273,11 +312,7 @@ void backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& c
             row[m] += r[m];
           }
         }
-      }
-      if (dv != nullptr) {
-        std::fill(x, x + M * Dv, 0.0f);
-        sweep(Sweep{Q, G, K, head(*dv, b, h), fr, inv, N, M, Dv, true}, x);
-      }
+      });
     }
   });
 }

@@ -29,7 +29,7 @@ bool available(DType dtype, std::int64_t m, std::int64_t dv);
 void forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& c, Tensor& out, float eps);
 
 // The gradients that are requested (non-null, contiguous, of their input's shape).
-void backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& c, const Tensor& out,
-              const Tensor& grad, Tensor* dq, Tensor* dk, Tensor* dv, float eps);
+void backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& c, const Tensor& out, const Tensor& grad,
+              Tensor* dq, Tensor* dk, Tensor* dv, float eps);
 
 }  // namespace kat::causal_tiles
