@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -20,6 +21,7 @@ namespace {
 
 struct ThreadState {
   int threads = 1;
+  bool chosen = false;  // by KAT_NUM_THREADS or set_num_threads
   std::unique_ptr<tbb::global_control> control;
 };
 
@@ -40,6 +42,8 @@ ThreadState& state() {
   static std::once_flag once;
   std::call_once(once, [] {
     s.threads = default_threads();
+    const char* env = std::getenv("KAT_NUM_THREADS");
+    s.chosen = env != nullptr && *env != '\0';
     s.control = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
                                                       static_cast<std::size_t>(s.threads));
     blas_set_num_threads(1);  // OpenBLAS runs on the calling thread; oneTBB splits (parallel.h)
@@ -62,9 +66,38 @@ void set_num_threads(int n) {
   if (n < 1) throw Error("set_num_threads: expected at least 1 thread, got " + std::to_string(n));
   ThreadState& s = state();
   s.threads = n;
+  s.chosen = true;
   s.control.reset();
   s.control =
       std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(n));
+}
+
+bool num_threads_chosen() { return state().chosen; }
+
+int fastest_thread_count(const std::vector<int>& candidates, int rounds, const std::function<double()>& cost,
+                         std::vector<double>* costs) {
+  if (candidates.empty()) throw Error("fastest_thread_count: no candidate thread counts");
+  for (int c : candidates) {
+    if (c < 1) throw Error("fastest_thread_count: a thread count must be at least 1, got " + std::to_string(c));
+  }
+  ThreadState& s = state();
+  const int saved = s.threads;
+  const bool saved_chosen = s.chosen;
+  std::vector<double> best(candidates.size(), std::numeric_limits<double>::infinity());
+  for (int r = 0; r < std::max(rounds, 1); ++r) {
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+      set_num_threads(candidates[i]);
+      best[i] = std::min(best[i], cost());
+    }
+  }
+  set_num_threads(saved);
+  s.chosen = saved_chosen;
+  std::size_t arg = 0;
+  for (std::size_t i = 1; i < best.size(); ++i) {
+    if (best[i] < best[arg]) arg = i;
+  }
+  if (costs != nullptr) *costs = best;
+  return candidates[arg];
 }
 
 bool in_parallel_region() { return t_parallel_depth > 0; }

@@ -12,13 +12,25 @@
 //   KAT_NUM_THREADS read at the first use (default: the hardware concurrency).
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <type_traits>
+#include <vector>
 
 namespace kat {
 
 int num_threads();
 void set_num_threads(int n);  // n >= 1; applies to oneTBB and OpenBLAS alike
+// True once the thread count was chosen: by set_num_threads (kat --threads) or KAT_NUM_THREADS.
+bool num_threads_chosen();
+
+// The thread count among `candidates` at which cost() is lowest. cost() runs under each candidate
+// in turn, `rounds` times over (alternating, so that a machine whose speed drifts affects each
+// alike), and returns a cost measured by the caller (e.g. milliseconds per token); each candidate
+// keeps its lowest. `costs` (if given) receives them, in the order of `candidates`. The thread
+// count is restored afterwards; ties go to the earlier candidate.
+int fastest_thread_count(const std::vector<int>& candidates, int rounds, const std::function<double()>& cost,
+                         std::vector<double>* costs = nullptr);
 
 // A non-owning reference to a callable fn(begin, end), valid while the callable lives: handing a
 // lambda to parallel_for costs no heap allocation (a std::function holding a lambda that captures
