@@ -10,18 +10,21 @@
 #   kat train configs/mt/softmax.yaml          # the source, once (~75 min on 2 cores)
 #   configs/convert/mt.sh                      # ~20 min per conversion on 2 cores
 #
-# MAPS="t2r hedgehog" and SUBLAYERS="decoder all" (the defaults) choose the conversions; KAT chooses
-# the binary. A conversion already made is kept and kat compare resumes unfinished runs, so running
-# the script again continues where it stopped.
+# MAPS="t2r hedgehog" and SUBLAYERS="decoder all" (the defaults) choose the conversions; FEATURES=M
+# sets the maps' width (default: each map's own, 2 x head_dim = 128 here); KAT chooses the binary.
+# The README's rows: SUBLAYERS=decoder, and MAPS=t2r FEATURES=32 SUBLAYERS=decoder. A conversion
+# already made is kept and kat compare resumes unfinished runs, so running the script again
+# continues where it stopped.
 set -euo pipefail
 kat=${KAT:-build/bin/kat}
 src=${SOURCE:-runs/mt/softmax}
 runs=()
 for map in ${MAPS:-t2r hedgehog}; do
   for sublayers in ${SUBLAYERS:-decoder all}; do
-    out=runs/convert/mt-$map-$sublayers-distill
+    out=runs/convert/mt-$map${FEATURES:-}-$sublayers-distill
     if [[ ! -e $out/checkpoints/last.h5 ]]; then
-      "$kat" convert "$src" --feature-map "$map" --sublayers "$sublayers" --steps 500 --distill 100 -o "$out"
+      "$kat" convert "$src" --feature-map "$map" ${FEATURES:+--features "$FEATURES"} --sublayers "$sublayers" \
+        --steps 500 --distill 100 -o "$out"
     fi
     runs+=("$out")
   done
