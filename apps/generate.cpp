@@ -14,9 +14,9 @@
 #include <cstdio>
 
 #include "apps/commands.h"
-#include "core/parallel.h"
 #include "data/special_tokens.h"
 #include "layers/decoding/search.h"
+#include "layers/decoding/threads.h"
 #include "layers/transformer.h"
 #include "train/evaluate.h"
 
@@ -39,32 +39,6 @@ struct GenerateArgs {
   double length_penalty = 1.0;
 };
 
-// Batch-1 decoding reads every weight matrix once per token: whether a second thread pays depends
-// on the machine (its caches and memory bandwidth per core) and on the model. Unless the thread
-// count was chosen (kat --threads, KAT_NUM_THREADS), one thread and all of them each decode 16
-// tokens from a fresh state after 4 untimed ones, twice, alternating, and the faster count is kept
-// (about 100 tokens' time). Returns the count in use.
-int choose_decoding_threads(TaskModel& model, std::int64_t token) {
-  if (num_threads_chosen() || num_threads() == 1) return num_threads();
-  const Tensor ids = Tensor::from_vector<std::int64_t>({token});
-  const auto ms_per_token = [&] {
-    DecodeState st = model.start_generation(1);
-    for (int i = 0; i < 4; ++i) model.generation_step(ids, st);
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < 16; ++i) model.generation_step(ids, st);
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / 16;
-  };
-  const std::vector<int> candidates{1, num_threads()};
-  std::vector<double> ms;
-  const int best = fastest_thread_count(candidates, 2, ms_per_token, &ms);
-  std::fprintf(stderr,
-               "kat generate: decoding on %d thread%s (measured %.3f ms/token on 1 thread, %.3f on %d; "
-               "kat --threads N chooses)\n",
-               best, best == 1 ? "" : "s", ms[0], ms[1], candidates[1]);
-  set_num_threads(best);
-  return best;
-}
-
 int run_generate(const GenerateArgs& a) {
   LoadedRun run = load_run(a.run, a.checkpoint);
   if (run.experiment.task != Task::lm) throw Error(fmt::format("kat generate: {} is not a language model", a.run));
@@ -85,7 +59,17 @@ int run_generate(const GenerateArgs& a) {
   s.top_k = a.top_k;
   s.top_p = a.top_p;
   Rng rng(a.seed);
-  const int threads = choose_decoding_threads(*run.model, context.front());
+  // Whether a second core pays for batch-1 decoding is measured (layers/decoding/threads.h).
+  const Tensor first = Tensor::from_vector<std::int64_t>({context.front()});
+  const DecodingThreads dt = choose_decoding_threads([&] { return run.model->start_generation(1); },
+                                                     [&](DecodeState& st) { run.model->generation_step(first, st); });
+  if (dt.measured) {
+    std::fprintf(stderr,
+                 "kat generate: decoding on %d thread%s (measured %.3f ms/token on 1 thread, %.3f on %d; kat "
+                 "--threads N chooses)\n",
+                 dt.threads, dt.threads == 1 ? "" : "s", dt.ms_one, dt.ms_all, dt.all);
+  }
+  const int threads = dt.threads;
   DecodeState state = run.model->start_generation(1);
   Tensor logits;
   const bool beam = a.strategy == "beam";

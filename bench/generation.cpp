@@ -2,16 +2,18 @@
 // 1024, pre-norm), batch 1, one token at a time through the decoding state: a KV cache for softmax
 // attention, the recurrent (S, z) sums for linear and Performer attention.
 //
-//   generation --attention linear [--positions 256,1024,4096,16384 --window 64 --threads 1 --features 64]
-//              [--jump 1] [--weights f32|f16]
+//   generation --attention linear [--positions 256,1024,4096,16384 --window 64 --threads 1|2|auto]
+//              [--features 64] [--jump 1] [--weights f32|f16]
 //
 // --weights f16 decodes with float16 copies of the linear layers' weights (layers/linear.h).
+// --threads auto measures one thread against all of them first and decodes on the faster, as `kat
+// generate` does (layers/decoding/threads.h); the JSON then has the chosen count and both figures.
 //
 // Prints one JSON line: the mean milliseconds per token over the `window` tokens that end at each
 // position, the heap allocations (malloc and friends, bench/malloc_count.h) per token, and
-// `weights_read_ms`: the median time, on the calling thread, to read every parameter of the model
-// once and do nothing else with it. A token reads each weight matrix once, so on one thread that is
-// the floor under the milliseconds of a recurrent (linear or Performer) token at any position. bench/generation.py runs
+// `weights_read_ms`: the median time, on the decoding's thread count, to read every parameter of the
+// model once and do nothing else with it. A token reads each weight matrix once, so that is the
+// floor under the milliseconds of a recurrent (linear or Performer) token at any position. bench/generation.py runs
 // it against the PyTorch peer (bench/peers/generation_peer.py).
 //
 // By default one run decodes every token from position 0 to the last position. With --jump 1 each
@@ -36,32 +38,50 @@
 #include "core/kernels/blas_kernels.h"
 #include "core/parallel.h"
 #include "layers/attention/attention.h"
+#include "layers/decoding/threads.h"
 #include "layers/linear.h"
 #include "layers/models/language_model.h"
 
 namespace {
 
-// Milliseconds to read every parameter of `m` once (a sum, so that the reads are not optimized
-// away; eight independent float32 lanes of four partial sums each, which the compiler vectorizes),
-// the median of 41 passes after 5 untimed ones.
+// Milliseconds to read every parameter of `m` once, in blocks of 16 Ki floats spread over the
+// threads (a sum per block, so that the reads are not optimized away; eight independent float32
+// lanes of four partial sums each, which the compiler vectorizes), the median of 41 passes after 5
+// untimed ones.
 double weights_read_ms(const kat::Module& m, double& checksum) {
+  struct Block {
+    const float* p;
+    std::int64_t n;
+  };
+  std::vector<Block> blocks;
+  for (const kat::Variable& p : m.parameters()) {
+    const float* x = p.data().data<float>();
+    for (std::int64_t i = 0; i < p.data().numel(); i += 16384)
+      blocks.push_back({x + i, std::min<std::int64_t>(16384, p.data().numel() - i)});
+  }
+  std::vector<float> sums(blocks.size());
   std::vector<double> times;
-  float acc[32] = {};
   for (int pass = 0; pass < 46; ++pass) {
     const auto t0 = std::chrono::steady_clock::now();
-    for (const kat::Variable& p : m.parameters()) {
-      const float* x = p.data().data<float>();
-      const std::int64_t n = p.data().numel(), whole = n / 32 * 32;
-      for (std::int64_t i = 0; i < whole; i += 32) {
-        for (int j = 0; j < 32; ++j) acc[j] += x[i + j];
+    kat::parallel_for(0, static_cast<std::int64_t>(blocks.size()), 1, [&](std::int64_t b0, std::int64_t b1) {
+      for (std::int64_t b = b0; b < b1; ++b) {
+        const float* x = blocks[static_cast<std::size_t>(b)].p;
+        const std::int64_t n = blocks[static_cast<std::size_t>(b)].n, whole = n / 32 * 32;
+        float acc[32] = {};
+        for (std::int64_t i = 0; i < whole; i += 32) {
+          for (int j = 0; j < 32; ++j) acc[j] += x[i + j];
+        }
+        for (std::int64_t i = whole; i < n; ++i) acc[0] += x[i];
+        float s = 0;
+        for (float a : acc) s += a;
+        sums[static_cast<std::size_t>(b)] += s;
       }
-      for (std::int64_t i = whole; i < n; ++i) acc[0] += x[i];
-    }
+    });
     const auto t1 = std::chrono::steady_clock::now();
     if (pass >= 5) times.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
   }
   checksum = 0;
-  for (float a : acc) checksum += a;
+  for (float a : sums) checksum += a;
   std::nth_element(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2), times.end());
   return times[times.size() / 2];
 }
@@ -74,7 +94,7 @@ int main(int argc, char** argv) {
   std::string attention = "linear";
   std::vector<std::int64_t> positions = {256, 1024, 4096, 16384};
   std::int64_t window = 64, features = 64;
-  int threads = 1;
+  int threads = 1;  // 0: auto
   bool jump = false;
   std::string weights = "f32";
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -88,7 +108,7 @@ int main(int argc, char** argv) {
     } else if (k == "--window") {
       window = std::atoll(v.c_str());
     } else if (k == "--threads") {
-      threads = std::atoi(v.c_str());
+      threads = v == "auto" ? 0 : std::atoi(v.c_str());
     } else if (k == "--features") {
       features = std::atoll(v.c_str());
     } else if (k == "--weights") {
@@ -104,7 +124,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  set_num_threads(threads);
+  if (threads > 0) set_num_threads(threads);
   std::int64_t last = 0;
   for (auto p : positions) last = std::max(last, p);
 
@@ -114,6 +134,12 @@ int main(int argc, char** argv) {
   lm.eval();
   if (weights == "f16") use_half_weights(lm, true);
   NoGradGuard no_grad;
+  DecodingThreads dt;
+  if (threads == 0) {
+    const Tensor probe = Tensor::from_vector<std::int64_t>({65});
+    dt = choose_decoding_threads([&] { return lm.start(1); }, [&](DecodeState& st) { lm.step(probe, st); });
+    threads = dt.threads;
+  }
 
   std::vector<double> ms(static_cast<std::size_t>(last));
   std::int64_t step_mallocs = 0, steps = 0;
@@ -161,6 +187,9 @@ int main(int argc, char** argv) {
   out["attention"] = attention;
   out["weights"] = weights;
   out["threads"] = threads;
+  if (dt.measured) {
+    out["threads_measured_ms_per_token"] = {{"1", dt.ms_one}, {std::to_string(dt.all), dt.ms_all}};
+  }
   auto& per_token = out["ms_per_token"];
   for (std::size_t i = 0; i < positions.size(); ++i) {
     const std::int64_t p = positions[i];
