@@ -5,7 +5,9 @@
 #include <cmath>
 #include <functional>
 
+#include "core/parallel.h"
 #include "layers/decoding/search.h"
+#include "layers/decoding/threads.h"
 
 using namespace kat;
 
@@ -239,4 +241,24 @@ TEST_CASE("sampling follows temperature, top-k and top-p") {
   CHECK_THROWS_WITH_AS(sample_tokens(logits, SamplingOptions{0.0, 0, 1.0}, rng), doctest::Contains("temperature"),
                        Error);
   CHECK_THROWS_WITH_AS(sample_tokens(logits, SamplingOptions{1.0, 0, 1.5}, rng), doctest::Contains("top_p"), Error);
+}
+
+TEST_CASE("decoding threads: a chosen thread count is kept and nothing is decoded to measure") {
+  // The test runner sets its thread count, as kat --threads does: then no trial decoding runs.
+  const int saved = num_threads();
+  set_num_threads(2);
+  REQUIRE(num_threads_chosen());
+  int starts = 0, steps = 0;
+  const DecodingThreads dt = choose_decoding_threads(
+      [&] {
+        ++starts;
+        return DecodeState{};
+      },
+      [&](DecodeState&) { ++steps; });
+  CHECK_FALSE(dt.measured);
+  CHECK(dt.threads == 2);
+  CHECK(num_threads() == 2);
+  CHECK(starts == 0);
+  CHECK(steps == 0);
+  set_num_threads(saved);
 }
