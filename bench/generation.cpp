@@ -13,7 +13,9 @@
 // position, the heap allocations (malloc and friends, bench/malloc_count.h) per token, and
 // `weights_read_ms`: the median time, on the decoding's thread count, to read every parameter of the
 // model once and do nothing else with it. A token reads each weight matrix once, so that is the
-// floor under the milliseconds of a recurrent (linear or Performer) token at any position. bench/generation.py runs
+// floor under the milliseconds of a recurrent (linear or Performer) token at any position. With
+// --weights f16 also `token_weights_read_ms`: the time to read as many bytes as such a token reads
+// (the float16 copies and the float32 rest), the floor of float16 decoding. bench/generation.py runs
 // it against the PyTorch peer (bench/peers/generation_peer.py).
 //
 // By default one run decodes every token from position 0 to the last position. With --jump 1 each
@@ -44,21 +46,20 @@
 
 namespace {
 
-// Milliseconds to read every parameter of `m` once, in blocks of 16 Ki floats spread over the
-// threads (a sum per block, so that the reads are not optimized away; eight independent float32
-// lanes of four partial sums each, which the compiler vectorizes), the median of 41 passes after 5
-// untimed ones.
-double weights_read_ms(const kat::Module& m, double& checksum) {
-  struct Block {
-    const float* p;
-    std::int64_t n;
-  };
-  std::vector<Block> blocks;
-  for (const kat::Variable& p : m.parameters()) {
-    const float* x = p.data().data<float>();
-    for (std::int64_t i = 0; i < p.data().numel(); i += 16384)
-      blocks.push_back({x + i, std::min<std::int64_t>(16384, p.data().numel() - i)});
-  }
+// Floats to read: blocks of at most 16 Ki floats.
+struct Block {
+  const float* p;
+  std::int64_t n;
+};
+
+void add_blocks(std::vector<Block>& blocks, const float* x, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; i += 16384) blocks.push_back({x + i, std::min<std::int64_t>(16384, n - i)});
+}
+
+// Milliseconds to read the blocks once, spread over the threads (a sum per block, so that the
+// reads are not optimized away; eight independent float32 lanes of four partial sums each, which
+// the compiler vectorizes), the median of 41 passes after 5 untimed ones.
+double read_ms(const std::vector<Block>& blocks, double& checksum) {
   std::vector<float> sums(blocks.size());
   std::vector<double> times;
   for (int pass = 0; pass < 46; ++pass) {
@@ -86,6 +87,21 @@ double weights_read_ms(const kat::Module& m, double& checksum) {
   return times[times.size() / 2];
 }
 
+// Bytes of weights a token reads: every parameter once as float32, except the matrices decoded
+// from float16 copies (Linear layers with half weights, a tied output with a float16 copy of the
+// embedding), which it reads at two bytes a weight.
+std::int64_t token_weight_bytes(kat::TransformerLM& lm) {
+  std::int64_t bytes = 0;
+  for (const kat::Variable& p : lm.parameters()) bytes += p.data().numel() * 4;
+  lm.visit([&](kat::Module& m) {
+    if (auto* l = dynamic_cast<kat::Linear*>(&m); l != nullptr && l->half_weights()) {
+      bytes -= l->weight().data().numel() * 2;
+    }
+  });
+  if (lm.decoder().half_tied_output()) bytes -= lm.decoder().embedding().weight().data().numel() * 2;
+  return bytes;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -96,7 +112,7 @@ int main(int argc, char** argv) {
   std::int64_t window = 64, features = 64;
   int threads = 1;  // 0: auto
   bool jump = false;
-  std::string weights = "f32";
+  std::string weights_kind = "f32";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--attention") {
@@ -116,7 +132,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "generation: --weights takes f32 or f16, got %s\n", v.c_str());
         return 2;
       }
-      weights = v;
+      weights_kind = v;
     } else if (k == "--jump") {
       jump = v == "1";
     } else {
@@ -132,7 +148,7 @@ int main(int argc, char** argv) {
   const StackOptions o = reference_lm_options(attention, features, /*dropout=*/0.0, last + 1);
   TransformerLM lm(o, rng);
   lm.eval();
-  if (weights == "f16") use_half_weights(lm, true);
+  if (weights_kind == "f16") use_half_weights(lm, true);
   NoGradGuard no_grad;
   DecodingThreads dt;
   if (threads == 0) {
@@ -185,7 +201,7 @@ int main(int argc, char** argv) {
   nlohmann::ordered_json out;
   out["impl"] = "kat";
   out["attention"] = attention;
-  out["weights"] = weights;
+  out["weights"] = weights_kind;
   out["threads"] = threads;
   if (dt.measured) {
     out["threads_measured_ms_per_token"] = {{"1", dt.ms_one}, {std::to_string(dt.all), dt.ms_all}};
@@ -198,13 +214,25 @@ int main(int argc, char** argv) {
     for (std::int64_t t = from; t < p; ++t) sum += ms[static_cast<std::size_t>(t)];
     per_token[std::to_string(p)] = sum / static_cast<double>(p - from);
   }
-  double checksum = 0;
-  const double read_ms = weights_read_ms(lm, checksum);
+  // The floors: every float32 weight read once, and (float16 decoding) as many bytes as a token
+  // reads, from a buffer of that size.
+  double checksum = 0, checksum16 = 0;
+  std::vector<Block> weights;
+  for (const Variable& p : lm.parameters()) add_blocks(weights, p.data().data<float>(), p.data().numel());
+  const double f32_ms = read_ms(weights, checksum);
   std::int64_t weight_bytes = 0;
   for (const Variable& p : lm.parameters()) weight_bytes += p.data().numel() * static_cast<std::int64_t>(sizeof(float));
   out["mallocs_per_token"] = static_cast<double>(step_mallocs) / static_cast<double>(std::max<std::int64_t>(steps, 1));
   out["weights_mb"] = static_cast<double>(weight_bytes) / 1e6;
-  out["weights_read_ms"] = read_ms;
+  out["weights_read_ms"] = f32_ms;
+  if (weights_kind == "f16") {
+    const std::int64_t bytes = token_weight_bytes(lm);
+    std::vector<float> buffer(static_cast<std::size_t>(bytes / 4), 1.0f);
+    std::vector<Block> blocks;
+    add_blocks(blocks, buffer.data(), static_cast<std::int64_t>(buffer.size()));
+    out["token_weights_mb"] = static_cast<double>(bytes) / 1e6;
+    out["token_weights_read_ms"] = read_ms(blocks, checksum16);
+  }
   out["weights_checksum"] = checksum;
   std::printf("%s\n", out.dump().c_str());
   return 0;

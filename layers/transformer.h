@@ -78,6 +78,8 @@ class TransformerDecoder : public Module {
   // logits read; an untied projection is a Linear layer and has its own. Returns whether a copy was
   // taken (or dropped).
   bool set_half_output(bool on);
+  // Whether a step's logits read a float16 copy of the tied embedding.
+  bool half_tied_output() const { return tied_half_ != nullptr; }
 
  private:
   Variable project(const Variable& h);  // final norm and output projection

@@ -10,11 +10,11 @@
 namespace kat {
 
 struct DecodingThreads {
-  int threads = 1;         // the count in use afterwards
-  bool measured = false;   // false: the count was chosen (kat --threads, KAT_NUM_THREADS) or one core
-  int all = 1;             // the other candidate: every thread allowed
-  double ms_one = 0;       // milliseconds per token on one thread (when measured)
-  double ms_all = 0;       // and on `all`
+  int threads = 1;        // the count in use afterwards
+  bool measured = false;  // false: the count was chosen (kat --threads, KAT_NUM_THREADS) or one core
+  int all = 1;            // the other candidate: every thread allowed
+  double ms_one = 0;      // milliseconds per token on one thread (when measured)
+  double ms_all = 0;      // and on `all`
 };
 
 // Unless num_threads_chosen() or only one thread is allowed, one thread and all of them each
