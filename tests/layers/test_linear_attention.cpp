@@ -251,8 +251,8 @@ TEST_CASE("causal linear attention: extra memory grows with N by at most a float
   set_num_threads(saved);
   INFO("extra bytes at N=4096: " << e4k << ", at N=16384: " << e16k);
   CHECK(e4k >= 0);
-  CHECK(e16k - e4k <= 4 * (16384 - 4096) + 8192);
-  CHECK(e16k < 16384 * M * Dv * 4 / 1000);  // under a thousandth of the cumulative sum's size
+  CHECK(e16k - e4k <= 4 * (16384 - 4096) + 16384);  // a float per position, plus allocation rounding
+  CHECK(e16k < 16384 * M * Dv * 4 / 1000);          // under a thousandth of the cumulative sum's size
 }
 
 TEST_CASE("causal linear attention: float32 agrees with float64, and threads do not change the result") {
