@@ -90,9 +90,9 @@ double read_ms(const std::vector<Block>& blocks, double& checksum) {
 // Bytes of weights a token reads: every parameter once as float32, except the matrices decoded
 // from float16 copies (Linear layers with half weights, a tied output with a float16 copy of the
 // embedding), which it reads at two bytes a weight.
-std::int64_t token_weight_bytes(kat::TransformerLM& lm) {
-  std::int64_t bytes = 0;
-  for (const kat::Variable& p : lm.parameters()) bytes += p.data().numel() * 4;
+// float32_bytes: every parameter's.
+std::int64_t token_weight_bytes(kat::TransformerLM& lm, std::int64_t float32_bytes) {
+  std::int64_t bytes = float32_bytes;
   lm.visit([&](kat::Module& m) {
     if (auto* l = dynamic_cast<kat::Linear*>(&m); l != nullptr && l->half_weights()) {
       bytes -= l->weight().data().numel() * 2;
@@ -218,15 +218,17 @@ int main(int argc, char** argv) {
   // reads, from a buffer of that size.
   double checksum = 0, checksum16 = 0;
   std::vector<Block> weights;
-  for (const Variable& p : lm.parameters()) add_blocks(weights, p.data().data<float>(), p.data().numel());
-  const double f32_ms = read_ms(weights, checksum);
   std::int64_t weight_bytes = 0;
-  for (const Variable& p : lm.parameters()) weight_bytes += p.data().numel() * static_cast<std::int64_t>(sizeof(float));
+  for (const Variable& p : lm.parameters()) {
+    add_blocks(weights, p.data().data<float>(), p.data().numel());
+    weight_bytes += p.data().numel() * static_cast<std::int64_t>(sizeof(float));
+  }
+  const double f32_ms = read_ms(weights, checksum);
   out["mallocs_per_token"] = static_cast<double>(step_mallocs) / static_cast<double>(std::max<std::int64_t>(steps, 1));
   out["weights_mb"] = static_cast<double>(weight_bytes) / 1e6;
   out["weights_read_ms"] = f32_ms;
   if (weights_kind == "f16") {
-    const std::int64_t bytes = token_weight_bytes(lm);
+    const std::int64_t bytes = token_weight_bytes(lm, weight_bytes);
     std::vector<float> buffer(static_cast<std::size_t>(bytes / 4), 1.0f);
     std::vector<Block> blocks;
     add_blocks(blocks, buffer.data(), static_cast<std::int64_t>(buffer.size()));
