@@ -45,8 +45,6 @@ struct Sweep {
   bool reverse = false;
 };
 
-#ifdef KAT_TILES
-
 // Rows advance in blocks of kBlock: every tile of the sum runs over one block before the next
 // block starts, so the block's rows of u, w, c and y (kBlock x 1 KiB with M = Dv = 64) are read
 // from memory once and then from cache by the other tiles; the tiles carry X between blocks in
@@ -60,6 +58,8 @@ struct Line {
   const char* p;
   std::int64_t stride;
 };
+
+#ifdef KAT_TILES
 
 // One tile: rows [a0, a0 + 16) of X and columns [b0, b0 + 16), in registers over the rows of
 // [r0, r1) (in reverse for a reverse sweep). X is held at x (row stride xs) between blocks.
@@ -116,12 +116,6 @@ bool cpu_has_avx512f() {
 
 #else
 
-constexpr std::int64_t kBlock = 32;
-constexpr int kMaxPrefetch = 4;
-struct Line {
-  const char* p;
-  std::int64_t stride;
-};
 void tile(const Sweep&, float*, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, bool, const Line*,
           int, std::int64_t) {}
 bool cpu_has_avx512f() { return false; }
