@@ -173,8 +173,16 @@ def model_config(experiment, tensors, path):
     task = experiment.get("task")
     if task not in ("lm", "translation"):
         raise ExportError(f"{path}: unsupported task '{task}' (the export knows lm and translation)")
+    given = experiment.get("model", {})
+    for key in ("layer_attention", "encoder_attention", "decoder_attention", "cross_attention"):
+        if key in given:
+            raise ExportError(
+                f"{path}: model.{key} (a hybrid) is not exported: the export knows one attention for every sublayer"
+            )
+    if "decay" in given.get("attention", {}):
+        raise ExportError(f"{path}: model.attention.decay is not exported (kat_torch has no decayed attention)")
     m = dict(MODEL_DEFAULTS)
-    m.update({k: v for k, v in experiment.get("model", {}).items() if k != "attention"})
+    m.update({k: v for k, v in given.items() if k != "attention"})
     a = dict(ATTENTION_DEFAULTS)
     a.update(experiment.get("model", {}).get("attention", {}))
     if a["type"] not in ("softmax", "linear", "performer"):

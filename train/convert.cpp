@@ -42,6 +42,7 @@ Experiment converted_experiment(const Experiment& source, const ConvertOptions& 
   a.type = o.attention;
   a.feature_map = o.feature_map;
   a.features = o.features;
+  a.decay = o.decay;
   ModelConfig& m = e.model;
   if (o.sublayers.empty() || has(o.sublayers, Sublayers::all)) {
     m.attention = a;

@@ -29,6 +29,7 @@ struct ConvertOptions {
   std::string attention = "linear";  // the new attention type (a registered name)
   std::string feature_map;           // its feature map; "" for the type's own
   std::int64_t features = 0;         // model.attention.features of the new attention (0: the map's default)
+  std::vector<double> decay;         // model.attention.decay of the new attention (empty: none)
   std::vector<Sublayers> sublayers = {Sublayers::all};  // translation: encoder, decoder (self), cross
   std::string checkpoint = "best";                      // of the source run: best, last or a file
   std::string output;                                   // the new run folder (must not hold a run)

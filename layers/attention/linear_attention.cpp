@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -113,6 +114,57 @@ LinearAttention::LinearAttention(const AttentionOptions& o, const AttentionSetup
     fail(e.what());
   }
   feature_map_ = register_module("feature_map", map);
+  if (!o.decay.empty()) {
+    if (!setup.causal) fail("decay applies to causal self-attention only (its keys' distance back from the query)");
+    if (o.decay.size() != 1 && static_cast<std::int64_t>(o.decay.size()) != setup.heads) {
+      fail(fmt::format("decay takes one number or one per head ({}), got {}", setup.heads, o.decay.size()));
+    }
+    // One rate for every head, or one per head.
+    std::vector<double> rates(o.decay.size());
+    for (std::size_t h = 0; h < o.decay.size(); ++h) {
+      const double gamma = o.decay[h];
+      if (!(gamma > 0.0 && gamma <= 1.0)) fail(fmt::format("decay must be in (0, 1], got {} for head {}", gamma, h));
+      rates[h] = -std::log(gamma);
+    }
+    if (std::any_of(rates.begin(), rates.end(), [](double r) { return r > 0.0; })) decay_rate_ = std::move(rates);
+  }
+}
+
+double LinearAttention::decay_rate(std::int64_t head, std::int64_t heads) const {
+  if (decay_rate_.size() == 1) return decay_rate_[0];
+  if (static_cast<std::int64_t>(decay_rate_.size()) != heads) {
+    fail(fmt::format("decay was set for {} heads, the input has {}", decay_rate_.size(), heads));
+  }
+  return decay_rate_[static_cast<std::size_t>(head)];
+}
+
+Tensor LinearAttention::decay_log_scale(const Tensor& c, std::int64_t batch, std::int64_t heads, std::int64_t n,
+                                        DType dtype) const {
+  if (decay_rate_.empty()) return c;
+  // C_j = j (-log gamma_h), plus the feature map's own stabilizer where it has one. Formed in
+  // double: C grows with j, and only the differences C_j - C_i of nearby rows matter.
+  Tensor out = Tensor::empty({batch, heads, n, 1}, DType::f64);
+  double* po = out.data<double>();
+  const Tensor given = c.defined() ? c.to(DType::f64).contiguous() : Tensor();
+  const double* pc = given.defined() ? given.data<double>() : nullptr;
+  for (std::int64_t b = 0; b < batch; ++b) {
+    for (std::int64_t h = 0; h < heads; ++h) {
+      const double rate = decay_rate(h, heads);
+      const std::int64_t row = (b * heads + h) * n;
+      for (std::int64_t j = 0; j < n; ++j) po[row + j] = rate * static_cast<double>(j) + (pc ? pc[row + j] : 0.0);
+    }
+  }
+  return out.to(dtype);
+}
+
+Tensor LinearAttention::decay_factors(std::int64_t batch, std::int64_t heads, DType dtype) const {
+  if (decay_rate_.empty()) return Tensor();
+  Tensor out = Tensor::empty({batch, heads}, DType::f64);
+  double* p = out.data<double>();
+  for (std::int64_t b = 0; b < batch; ++b) {
+    for (std::int64_t h = 0; h < heads; ++h) p[b * heads + h] = std::exp(-decay_rate(h, heads));
+  }
+  return out.to(dtype);
 }
 
 double LinearAttention::eps() const { return eps_ >= 0 ? eps_ : feature_map_->normalizer_eps(); }
@@ -134,7 +186,10 @@ Variable LinearAttention::forward(const Variable& q, const Variable& k, const Va
   Variable phi_k = feature_map_->forward(k, causal ? FeatureRole::causal_key : FeatureRole::key, &c);
   const Tensor w = key_padding_weights(mask, k.size(0), k.size(2), phi_k.dtype());
   if (w.defined()) phi_k = phi_k * Variable(w);
-  if (causal) return causal_linear_attention(phi_q, phi_k, v, eps(), c);
+  if (causal) {
+    return causal_linear_attention(phi_q, phi_k, v, eps(),
+                                   decay_log_scale(c, q.size(0), q.size(1), q.size(2), phi_k.dtype()));
+  }
   const Variable kv = matmul(transpose(phi_k, 2, 3), v);                   // (B, H, M, Dv)
   const Variable k_sum = sum(phi_k, {2}, /*keepdim=*/true);                // (B, H, 1, M)
   const Variable den = sum(phi_q * k_sum, {3}, /*keepdim=*/true) + eps();  // (B, H, N, 1)
@@ -147,8 +202,24 @@ Variable LinearAttention::distill_forward(const Variable& q, const Variable& k, 
   mask.causal = causal;
   const std::int64_t B = q.size(0), N = q.size(2), M = k.size(2);
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
-  const Variable qd(q.data()), kd(k.data());  // detached: the loss trains the feature map alone
-  const Tensor visible = visible_keys(mask, B, N, M, q.dtype());
+  const Variable qd(q.data()), kd(k.data());                      // detached: the loss trains the feature map alone
+  const Tensor visible = visible_keys(mask, B, N, M, q.dtype());  // (B, 1, N, M)
+  Tensor weights = visible;  // the student's: the visible keys, times gamma_h^(i - j) under decay
+  if (causal && !decay_rate_.empty()) {
+    const std::int64_t H = q.size(1);
+    Tensor g = Tensor::empty({1, H, N, M}, DType::f64);
+    double* pg = g.data<double>();
+    for (std::int64_t h = 0; h < H; ++h) {
+      const double rate = decay_rate(h, H);
+      for (std::int64_t i = 0; i < N; ++i) {
+        for (std::int64_t j = 0; j < M; ++j) {
+          const double back = static_cast<double>(i + (M - N) - j);
+          pg[(h * N + i) * M + j] = back >= 0 ? std::exp(-rate * back) : 0.0;
+        }
+      }
+    }
+    weights = binary(BinaryOp::mul, visible, g.to(q.dtype()));
+  }
   Tensor p;        // the softmax weights (B, H, N, M)
   Tensor teacher;  // their output, P v
   {
@@ -162,7 +233,7 @@ Variable LinearAttention::distill_forward(const Variable& q, const Variable& k, 
   }
   const Variable phi_q = feature_map_->forward(qd, FeatureRole::query);  // (B, H, N, F)
   const Variable phi_k = feature_map_->forward(kd, FeatureRole::key);
-  const Variable a = matmul(phi_q, transpose(phi_k, 2, 3)) * Variable(visible);  // (B, H, N, M)
+  const Variable a = matmul(phi_q, transpose(phi_k, 2, 3)) * Variable(weights);  // (B, H, N, M)
   const Variable den = sum(a, {3}, /*keepdim=*/true) + eps();
   // log A = log(a) - log(den); hidden keys have a = 0 and P = 0, and the 1e-30 keeps 0 * log 0 out.
   const Variable log_a = log(a + 1e-30) - log(den);
@@ -221,6 +292,9 @@ Tensor LinearAttention::step_self(const Tensor& q, const Tensor& k, const Tensor
         }
       });
     }
+  }
+  if (const Tensor gamma = decay_factors(B, H, phi_k.dtype()); gamma.defined()) {
+    decay = decay.defined() ? binary(BinaryOp::mul, decay, gamma) : gamma;
   }
   ++st.used;
   if (!st.from.defined()) return causal_linear_step(st.s, st.z, phi_q, phi_k, v, decay, eps());

@@ -8,8 +8,12 @@
 // Padded keys get zero features, so they add nothing to either sum.
 // Decoding: the state is (S, z), the sums so far: one token costs O(M Dv) per head whatever its
 // position (the paper's Section 3.4, "Transformers are RNNs").
+// Decay (AttentionOptions::decay, causal only): key j's term for query i is weighted by
+// gamma_h^(i - j) in both sums, S_i = gamma_h S_{i-1} + phi(K_i) V_i^T and z likewise; the causal
+// op takes it as the key log-scale C_j += j (-log gamma_h), and decoding as the state's decay.
 
 #include <memory>
+#include <vector>
 
 #include "layers/attention/attention.h"
 #include "layers/attention/feature_maps/feature_map.h"
@@ -38,6 +42,7 @@ class LinearAttention : public AttentionKernel {
   // the softmax model the weights came from, so every layer sees the inputs it saw there. It also
   // keeps how far this kernel's attention weights are from the softmax ones, the mean over queries of
   //   KL(P_i || A_i) = sum_j P_ij (log P_ij - log A_ij),  A_ij = phi(q_i).phi(k_j) / sum_j' phi(q_i).phi(k_j'),
+  // (with decay, each phi(q_i).phi(k_j) times gamma_h^(i - j)),
   // over the keys each query sees: Hedgehog's cross-entropy loss (Zhang et al. 2024)
   // less P's entropy, so 0 is exact mimicry. q and k are detached: the gradient reaches the feature
   // map's weights alone.
@@ -51,10 +56,19 @@ class LinearAttention : public AttentionKernel {
  private:
   AttentionSetup setup_;
   double eps_;  // as given; < 0: the feature map's
+  // -log(gamma) for every head (one entry) or per head (options.decay); empty when no head decays.
+  std::vector<double> decay_rate_;
   std::shared_ptr<FeatureMap> feature_map_;
   bool distilling_ = false;
   Variable distillation_loss_;
 
+  // -log(gamma) of head `head` of `heads` (throws when the decays were given for another count).
+  double decay_rate(std::int64_t head, std::int64_t heads) const;
+  // The causal op's key log-scale: the feature map's stabilizer c (or undefined) plus each head's
+  // decay; c itself when no head decays.
+  Tensor decay_log_scale(const Tensor& c, std::int64_t batch, std::int64_t heads, std::int64_t n, DType dtype) const;
+  // gamma_h as (batch, heads), or undefined when no head decays.
+  Tensor decay_factors(std::int64_t batch, std::int64_t heads, DType dtype) const;
   Variable distill_forward(const Variable& q, const Variable& k, const Variable& v, const AttentionMask& mask,
                            bool causal);
 };

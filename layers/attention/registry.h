@@ -27,6 +27,12 @@ struct AttentionOptions {
   // Linear and performer: added to every attention normalizer; < 0: the feature map's own
   // (FeatureMap::normalizer_eps: 1e-6, or 1e-30 for the stabilized favor+ and favor-trig maps).
   double eps = -1;
+  // Linear and performer, causal self-attention: per-head decay gamma_h in (0, 1], one number for
+  // every head or one per head (empty: none). Key j's weight for query i is multiplied by
+  // gamma_h^(i - j), in the numerator and the normalizer alike, so a head with gamma < 1 attends
+  // over roughly the last 1 / (1 - gamma) positions and 1 keeps the whole prefix (the fixed
+  // per-head decays of retention, Sun et al. 2023). The recurrent state decays by gamma_h per token.
+  std::vector<double> decay;
   // The options the attention type and its feature map declare for themselves (OptionSpec).
   OptionValues extra;
 };
@@ -42,6 +48,7 @@ struct AttentionSetup {
 namespace attention_keys {
 inline constexpr const char* feature_map = "feature_map";
 inline constexpr const char* eps = "eps";
+inline constexpr const char* decay = "decay";
 }  // namespace attention_keys
 
 struct AttentionInfo {

@@ -183,6 +183,19 @@ def check_refusals(args, some_run):
         config = re.sub(r"feature_map: .*", 'feature_map: "learned-elu"', f.attrs["config"].decode())
         f.attrs["config"] = np.bytes_(config.encode())
     expect_refusal(export + [odd_run, out, "--checkpoint", odd], odd, "an unsupported feature map")
+    # Attention kat_torch does not build: a per-head decay, a hybrid stack.
+    with h5py.File(odd, "r+") as f:
+        plain = re.sub(r"feature_map: .*", 'feature_map: ""', f.attrs["config"].decode())
+    for key, edit in (
+        ("model.attention.decay", lambda c: c.replace("    eps: ", "    decay: [0.9]\n    eps: ", 1)),
+        ("model.layer_attention", lambda c: c.replace("  attention:\n", '  layer_attention: ["linear"]\n  attention:\n', 1)),
+    ):
+        edited = edit(plain)
+        if edited == plain:
+            fail(f"the test could not add {key} to the config")
+        with h5py.File(odd, "r+") as f:
+            f.attrs["config"] = np.bytes_(edited.encode())
+        expect_refusal(export + [odd_run, out, "--checkpoint", odd], key, key)
     if os.path.exists(out):
         fail(f"a refused export wrote {out}")
 

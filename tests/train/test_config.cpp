@@ -421,3 +421,35 @@ TEST_CASE("config: data.seq_len_warmup doubles the windows in equal phases up to
   CHECK(synthetic[1].find("'data.seq_len_warmup.steps' has no effect here") != std::string::npos);
   CHECK(synthetic[1].find("language-model corpora only") != std::string::npos);
 }
+
+TEST_CASE("config: model.attention.decay is a list of numbers in (0, 1], one or one per head, causal only") {
+  const std::string lm = "model:\n  heads: 4\n  attention: {type: linear, ";
+  Experiment e = parse_experiment(lm + "decay: [0.75, 0.9375, 0.99, 1]}\n", "exp.yaml");
+  CHECK(e.model.attention.decay == std::vector<double>{0.75, 0.9375, 0.99, 1.0});
+  CHECK(describe_attention(e) == "linear (elu, decay)");
+  const std::string yaml = to_yaml(e);
+  CHECK(yaml.find("decay: [0.75, 0.9375, 0.99, 1.0]") != std::string::npos);
+  CHECK(differing_keys(e, parse_experiment(yaml, "resolved.yaml")).empty());
+  CHECK(parse_experiment(lm + "decay: 0.9}\n", "exp.yaml").model.attention.decay == std::vector<double>{0.9});
+  CHECK(to_yaml(default_experiment()).find("  decay:") == std::string::npos);  // none given: left out
+
+  CHECK(only_problem(lm + "decay: [0.5, 1.5, 0.9, 1]}\n")
+            .find("'model.attention.decay' must be a list of numbers each in (0.0, 1.0], got 1.5 (item 2)") !=
+        std::string::npos);
+  CHECK(only_problem(lm + "decay: [0.5, fast]}\n")
+            .find("'model.attention.decay' expects a list of numbers, got 'fast' in it") != std::string::npos);
+  CHECK(only_problem(lm + "decay: [0.5, 0.9]}\n")
+            .find("'model.attention.decay' gives 2 decays for model.heads = 4: one for every head, or one per head") !=
+        std::string::npos);
+  CHECK(only_problem("model:\n  attention: {type: softmax, decay: 0.9}\n")
+            .find("'model.attention.decay' has no effect here: it applies to linear and performer attention only") !=
+        std::string::npos);
+  const std::string mt = "task: translation\ndata: {synthetic: {task: copy}}\nmodel:\n  heads: 4\n";
+  CHECK(only_problem(mt + "  attention: {type: linear, decay: 0.9}\n")
+            .find("applies to causal self-attention only; in a translation model give it in model.decoder_attention") !=
+        std::string::npos);
+  e = parse_experiment(mt + "  attention: {type: softmax}\n  decoder_attention: {type: linear, decay: 0.9}\n",
+                       "exp.yaml");
+  CHECK(e.model.decoder_attention.decay == std::vector<double>{0.9});
+  CHECK(describe_attention(e) == "softmax encoder, linear (elu, decay) decoder / softmax cross");
+}

@@ -105,6 +105,17 @@ TEST_CASE("kat convert replaces only the sublayers named in a translation model,
   for (const auto& name : r.weights.initialized) CHECK(name.rfind("decoder.", 0) == 0);
   CHECK(r.experiment.train.steps == 4);  // a fifth of 20
 
+  // A decay goes with the new causal self-attention, and only there.
+  ConvertOptions decayed = o;
+  decayed.decay = {0.9};
+  decayed.output = dir.file("decayed");
+  const ConversionReport rd = convert_run(src, decayed);
+  CHECK(rd.experiment.model.decoder_attention.decay == std::vector<double>{0.9});
+  CHECK(describe_attention(rd.experiment) == "softmax encoder, linear (t2r, decay) decoder / softmax cross");
+  decayed.sublayers = {Sublayers::encoder};
+  decayed.output = dir.file("decayed-encoder");
+  CHECK_THROWS_WITH_AS(convert_run(src, decayed), doctest::Contains("model.encoder_attention.decay"), ConfigError);
+
   // Converting the converted run again (all sublayers, another map) drops the t2r weights.
   ConvertOptions again;
   again.feature_map = "hedgehog";

@@ -68,6 +68,7 @@ bool parse_value(const std::string& s, std::string& out) {
 }
 
 using Strings = std::vector<std::string>;
+using Numbers = std::vector<double>;
 
 // A name or path: a NUL would silently cut a path where the system reads it, and other control
 // characters are never part of a name a user means. "" when it is printable.
@@ -99,6 +100,10 @@ std::string text_of(const T& v) {
     return format_number(v);
   } else if constexpr (std::is_same_v<T, std::string>) {
     return v;
+  } else if constexpr (std::is_same_v<T, Numbers>) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + format_number(v[i]);
+    return out + "]";
   } else if constexpr (std::is_same_v<T, Strings>) {
     // A YAML flow list of double-quoted strings.
     std::string out = "[";
@@ -121,6 +126,7 @@ const char* Field<T>::type_name() const {
   if constexpr (std::is_same_v<T, double>) return "number";
   if constexpr (std::is_same_v<T, std::string>) return "string";
   if constexpr (std::is_same_v<T, Strings>) return "list";
+  if constexpr (std::is_same_v<T, Numbers>) return "list of numbers";
   return "integer";
 }
 
@@ -136,13 +142,14 @@ template <typename T>
 std::string Field<T>::constraint_text() const {
   if (const auto choices = this->choices(); !choices.empty())
     return fmt::format("one of: {}", fmt::join(choices, ", "));
-  if constexpr (std::is_same_v<T, std::int64_t> || std::is_same_v<T, double>) {
+  if constexpr (std::is_same_v<T, std::int64_t> || std::is_same_v<T, double> || std::is_same_v<T, Numbers>) {
+    const char* each = std::is_same_v<T, Numbers> ? "each " : "";
     if (low_ && high_) {
-      return fmt::format("in {}{}, {}{}", low_->exclusive ? "(" : "[", text_of(low_->value), text_of(high_->value),
-                         high_->exclusive ? ")" : "]");
+      return fmt::format("{}in {}{}, {}{}", each, low_->exclusive ? "(" : "[", text_of(low_->value),
+                         text_of(high_->value), high_->exclusive ? ")" : "]");
     }
-    if (low_) return fmt::format("{} {}", low_->exclusive ? ">" : ">=", text_of(low_->value));
-    if (high_) return fmt::format("{} {}", high_->exclusive ? "<" : "<=", text_of(high_->value));
+    if (low_) return fmt::format("{}{} {}", each, low_->exclusive ? ">" : ">=", text_of(low_->value));
+    if (high_) return fmt::format("{}{} {}", each, high_->exclusive ? "<" : "<=", text_of(high_->value));
   }
   return "";
 }
@@ -165,6 +172,26 @@ std::string Field<T>::parse(const YAML::Node& node, Experiment& e) const {
     }
     get_(e) = std::move(value);
     return "";
+  } else if constexpr (std::is_same_v<T, Numbers>) {
+    // A list of numbers, or one number for a list of one.
+    Numbers value;
+    const auto take = [&](const YAML::Node& item) {
+      double x = 0;
+      if (!item.IsScalar() || !parse_value(item.Scalar(), x)) return false;
+      value.push_back(x);
+      return true;
+    };
+    if (node.IsScalar()) {
+      if (!take(node)) return fmt::format("'{}' expects a list of numbers, got {}", key(), node_kind(node));
+    } else if (node.IsSequence()) {
+      for (const auto& item : node) {
+        if (!take(item)) return fmt::format("'{}' expects a list of numbers, got {} in it", key(), node_kind(item));
+      }
+    } else if (!node.IsNull()) {
+      return fmt::format("'{}' expects a list of numbers, got {}", key(), node_kind(node));
+    }
+    get_(e) = std::move(value);
+    return "";
   } else {
     return parse_scalar(node, e);
   }
@@ -172,7 +199,7 @@ std::string Field<T>::parse(const YAML::Node& node, Experiment& e) const {
 
 template <typename T>
 std::string Field<T>::parse_scalar(const YAML::Node& node, Experiment& e) const {
-  if constexpr (std::is_same_v<T, Strings>) {
+  if constexpr (std::is_same_v<T, Strings> || std::is_same_v<T, Numbers>) {
     return parse(node, e);
   } else {
     const char* expected = std::is_same_v<T, std::int64_t> ? "an integer"
@@ -207,6 +234,17 @@ std::string Field<T>::check(const Experiment& e) const {
     const bool high_fails = high_ && (high_->exclusive ? !(v < high_->value) : !(v <= high_->value));
     if (low_fails || high_fails) return fmt::format("'{}' must be {}, got {}", key(), constraint_text(), text_of(v));
   }
+  if constexpr (std::is_same_v<T, Numbers>) {
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      const double x = v[i];
+      const bool low_fails = low_ && (low_->exclusive ? !(x > low_->value) : !(x >= low_->value));
+      const bool high_fails = high_ && (high_->exclusive ? !(x < high_->value) : !(x <= high_->value));
+      if (low_fails || high_fails) {
+        return fmt::format("'{}' must be a list of numbers {}, got {} (item {})", key(), constraint_text(),
+                           format_number(x), i + 1);
+      }
+    }
+  }
   return "";
 }
 
@@ -220,6 +258,7 @@ template class Field<double>;
 template class Field<bool>;
 template class Field<std::string>;
 template class Field<Strings>;
+template class Field<Numbers>;
 
 template <typename T>
 Field<T>& Schema::add(std::unique_ptr<Field<T>> f) {
@@ -260,6 +299,10 @@ Field<std::string>& Schema::string(std::string key, Field<std::string>::Accessor
 }
 Field<Strings>& Schema::strings(std::string key, Field<Strings>::Accessor get, Strings def, std::string help) {
   return add(std::make_unique<Field<Strings>>(std::move(key), std::move(get), std::move(def), std::move(help)));
+}
+
+Field<Numbers>& Schema::numbers(std::string key, Field<Numbers>::Accessor get, Numbers def, std::string help) {
+  return add(std::make_unique<Field<Numbers>>(std::move(key), std::move(get), std::move(def), std::move(help)));
 }
 
 const FieldBase* Schema::find(const std::string& key) const {

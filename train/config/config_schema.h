@@ -54,18 +54,29 @@ class FieldBase {
   std::vector<Rule> rules_;
 };
 
+// What a bound compares: the value itself, or each item of a list of numbers.
+template <typename T>
+struct BoundItem {
+  using type = T;
+};
+template <>
+struct BoundItem<std::vector<double>> {
+  using type = double;
+};
+
 template <typename T>
 class Field final : public FieldBase {
  public:
   using Accessor = std::function<T&(Experiment&)>;
+  using Item = typename BoundItem<T>::type;
   Field(std::string key, Accessor get, T def, std::string help)
       : FieldBase(std::move(key), std::move(help)), get_(std::move(get)), default_(std::move(def)) {}
 
   // Bounds (numbers) and the allowed values (strings); each returns the field for chaining.
-  Field& at_least(T v) { return bound(low_, v, false); }
-  Field& above(T v) { return bound(low_, v, true); }
-  Field& at_most(T v) { return bound(high_, v, false); }
-  Field& below(T v) { return bound(high_, v, true); }
+  Field& at_least(Item v) { return bound(low_, v, false); }
+  Field& above(Item v) { return bound(low_, v, true); }
+  Field& at_most(Item v) { return bound(high_, v, false); }
+  Field& below(Item v) { return bound(high_, v, true); }
   Field& alias(std::string name) {
     add_alias(std::move(name));
     return *this;
@@ -98,10 +109,10 @@ class Field final : public FieldBase {
 
  private:
   struct Bound {
-    T value;
+    Item value;
     bool exclusive;
   };
-  Field& bound(std::optional<Bound>& slot, T v, bool exclusive) {
+  Field& bound(std::optional<Bound>& slot, Item v, bool exclusive) {
     slot = Bound{v, exclusive};
     return *this;
   }
@@ -172,6 +183,9 @@ class Schema {
   // A list of strings: YAML `[a, b]`, or one string for a list of one.
   Field<std::vector<std::string>>& strings(std::string key, Field<std::vector<std::string>>::Accessor get,
                                            std::vector<std::string> def, std::string help);
+  // A list of numbers: YAML `[0.5, 0.9]`, or one number for a list of one. Bounds apply to each.
+  Field<std::vector<double>>& numbers(std::string key, Field<std::vector<double>>::Accessor get,
+                                      std::vector<double> def, std::string help);
 
   const std::vector<std::unique_ptr<FieldBase>>& fields() const { return fields_; }
   const FieldBase* find(const std::string& key) const;

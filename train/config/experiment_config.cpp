@@ -135,6 +135,7 @@ std::string describe_attention(const Experiment& e) {
     std::string s = a.type + " (" + map;
     if (a.features > 0) s += fmt::format(", m={}", a.features);
     if (a.redraw_interval > 0) s += fmt::format(", redraw {}", a.redraw_interval);
+    if (!a.decay.empty()) s += ", decay";
     return s + ")";
   };
   const ModelConfig& m = e.model;
@@ -558,11 +559,35 @@ class Reader {
         check_attention(o, section.name);
       }
     }
+    check_decay(e);
     if (m.positional == PositionalKind::learned && e.data.kind == DataKind::synthetic &&
         longest_sequence(e) > m.max_len) {
       error_for({"model.max_len", "model.positional", "data.synthetic.max_len", "data.seq_len"},
                 fmt::format("model.max_len ({}) is shorter than the longest synthetic sequence ({})", m.max_len,
                             longest_sequence(e)));
+    }
+  }
+
+  // model.*.decay: one number or one per head, and only where attention is causal self-attention
+  // (a language model's, or a translation decoder's own).
+  void check_decay(const Experiment& e) {
+    const auto& m = e.model;
+    for (const AttentionSection& section : attention_sections()) {
+      const AttentionConfig& a = m.*section.field;
+      if (a.decay.empty() || (section.is_override && a.type.empty())) continue;
+      const std::string key = std::string(section.name) + ".decay";
+      const bool causal_self =
+          e.task == Task::lm ? !section.is_override : section.field == &ModelConfig::decoder_attention;
+      if (!causal_self) {
+        error_for({key}, fmt::format("'{}': decay weighs keys by their distance back from the query, so it applies to "
+                                     "causal self-attention only; in a translation model give it in "
+                                     "model.decoder_attention (with its type)",
+                                     key));
+      } else if (a.decay.size() != 1 && m.heads > 0 && static_cast<std::int64_t>(a.decay.size()) != m.heads) {
+        error_for({key, "model.heads"}, fmt::format("'{}' gives {} decays for model.heads = {}: one for every head, or "
+                                                    "one per head",
+                                                    key, a.decay.size(), m.heads));
+      }
     }
   }
 
@@ -772,7 +797,7 @@ std::string to_yaml(const Experiment& e) {
   };
   for (const auto& f : experiment_schema().fields()) {
     if (!inapplicable(f->key(), e).empty()) continue;
-    if (std::string(f->type_name()) == "list" && f->value_text(e) == "[]") continue;  // none given
+    if (std::string(f->type_name()).rfind("list", 0) == 0 && f->value_text(e) == "[]") continue;  // none given
     const AttentionSection* section = attention_section_of(f->key());
     if (in_section != nullptr && section != in_section) declared(*in_section);
     in_section = section;

@@ -289,6 +289,14 @@ void add_attention_section(Schema& s, const AttentionSection& section) {
            "bias their attention).")
       .at_least(-1.0)
       .applies_when(key_rule("eps"));
+  s.numbers(p + "decay", member(&Experiment::model, field, &AttentionConfig::decay), {},
+            "linear, performer, causal self-attention (lm, or model.decoder_attention): per-head decay gamma, one "
+            "number for every head or one per head; key j's weight for query i is multiplied by gamma^(i - j), so a "
+            "head attends over about the last 1 / (1 - gamma) positions, 1 keeping the whole prefix (retention's "
+            "fixed decays, Sun et al. 2023). Empty: none.")
+      .above(0.0)
+      .at_most(1.0)
+      .applies_when(key_rule("decay"));
 }
 
 void add_attention(Schema& s) {
