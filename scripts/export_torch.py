@@ -175,7 +175,8 @@ def model_config(experiment, tensors, path):
         raise ExportError(f"{path}: unsupported task '{task}' (the export knows lm and translation)")
     given = experiment.get("model", {})
     for key in ("layer_attention", "encoder_attention", "decoder_attention", "cross_attention"):
-        if key in given:
+        section = given.get(key)
+        if section and (not isinstance(section, dict) or section.get("type")):  # an override names its type
             raise ExportError(
                 f"{path}: model.{key} (a hybrid) is not exported: the export knows one attention for every sublayer"
             )

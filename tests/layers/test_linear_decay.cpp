@@ -75,16 +75,17 @@ TEST_CASE("decayed linear attention equals the quadratic formula with weights ga
     v.zero_grad();
     FeatureMap& fm = kernel->feature_map();
     if (auto* f = dynamic_cast<FavorFeatureMap*>(&fm)) f->set_stabilize(false);
-    Variable ref = decayed_quadratic(fm.forward(q, FeatureRole::query), fm.forward(k, FeatureRole::key), v, gammas, eps);
+    Variable ref =
+        decayed_quadratic(fm.forward(q, FeatureRole::query), fm.forward(k, FeatureRole::key), v, gammas, eps);
     ref.backward(g);
     CHECK(allclose(out.data(), ref.data(), 1e-9, 1e-9));
     CHECK(allclose(dq, q.grad(), 1e-9, 1e-9));
     CHECK(allclose(dk, k.grad(), 1e-9, 1e-9));
     CHECK(allclose(dv, v.grad(), 1e-9, 1e-9));
     // The decay changes the result: the same weights without it do not match the formula.
-    const Tensor plain = decayed_quadratic(fm.forward(q, FeatureRole::query), fm.forward(k, FeatureRole::key), v,
-                                           {1.0, 1.0, 1.0}, eps)
-                             .data();
+    const Tensor plain =
+        decayed_quadratic(fm.forward(q, FeatureRole::query), fm.forward(k, FeatureRole::key), v, {1.0, 1.0, 1.0}, eps)
+            .data();
     CHECK_FALSE(allclose(out.data(), plain, 1e-3, 1e-3));
     // gamma = 1 is no decay: the head matches the undecayed formula.
     CHECK(allclose(out.data().slice(1, 2, 3), plain.slice(1, 2, 3), 1e-9, 1e-9));
@@ -124,7 +125,9 @@ TEST_CASE("decayed linear attention: the recurrent form reproduces the causal fo
     const Tensor order = Tensor::from_vector(std::vector<std::int64_t>{1, 0});
     for (std::int64_t i = 0; i < N; ++i) {
       const bool after = i > N / 2;
-      const auto in = [&](const Tensor& t) { return after ? take_batch(t.slice(2, i, i + 1), order) : t.slice(2, i, i + 1); };
+      const auto in = [&](const Tensor& t) {
+        return after ? take_batch(t.slice(2, i, i + 1), order) : t.slice(2, i, i + 1);
+      };
       const Tensor out = kernel->step_self(in(q), in(k), in(v), *swapped);
       const Tensor want = after ? take_batch(full.slice(2, i, i + 1), order) : full.slice(2, i, i + 1);
       CHECK(allclose(out, want, 1e-4, 1e-5));
@@ -144,10 +147,10 @@ TEST_CASE("decayed linear attention in float32 at N = 4,096 agrees with float64"
   kernel->to(DType::f64);
   const Tensor ref = kernel->forward(Variable(q), Variable(k), Variable(v), AttentionMask{}).data();
   kernel->to(DType::f32);
-  const Tensor out = kernel
-                         ->forward(Variable(q.to(DType::f32)), Variable(k.to(DType::f32)),
-                                   Variable(v.to(DType::f32)), AttentionMask{})
-                         .data();
+  const Tensor out =
+      kernel
+          ->forward(Variable(q.to(DType::f32)), Variable(k.to(DType::f32)), Variable(v.to(DType::f32)), AttentionMask{})
+          .data();
   // float32 holds C_j to half a unit in the last place, 2.4e-4 near 5,700: the weights of the
   // fastest head are within 0.05% (3.6e-4 measured on its outputs, the other heads 1e-5 or less).
   CHECK(allclose(out.to(DType::f64).slice(1, 0, 1), ref.slice(1, 0, 1), 1e-3, 1e-3));

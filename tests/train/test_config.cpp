@@ -422,7 +422,8 @@ TEST_CASE("config: data.seq_len_warmup doubles the windows in equal phases up to
   CHECK(synthetic[1].find("language-model corpora only") != std::string::npos);
 }
 
-TEST_CASE("config: model.attention.decay is a list of numbers in (0, 1], one or one per head, causal only") {
+TEST_CASE(
+    "config: model.attention.decay is a list of numbers above 0 and at most 1, one or one per head, causal only") {
   const std::string lm = "model:\n  heads: 4\n  attention: {type: linear, ";
   Experiment e = parse_experiment(lm + "decay: [0.75, 0.9375, 0.99, 1]}\n", "exp.yaml");
   CHECK(e.model.attention.decay == std::vector<double>{0.75, 0.9375, 0.99, 1.0});
