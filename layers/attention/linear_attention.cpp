@@ -26,7 +26,8 @@ namespace {
 class LinearState final : public AttentionState {
  public:
   Tensor s, z, log_scale;
-  Tensor from;  // int64 (rows): the row of s and z each row continues, or undefined (row r is r)
+  Tensor from;   // int64 (rows): the row of s and z each row continues, or undefined (row r is r)
+  Tensor gamma;  // (rows, H): each head's decay (AttentionOptions::decay), or undefined
   Tensor base_s, base_z, spare_s, spare_z;  // s and z are the first rows of base_s, base_z
   bool cross = false;
   std::int64_t used = 0;
@@ -293,8 +294,12 @@ Tensor LinearAttention::step_self(const Tensor& q, const Tensor& k, const Tensor
       });
     }
   }
-  if (const Tensor gamma = decay_factors(B, H, phi_k.dtype()); gamma.defined()) {
-    decay = decay.defined() ? binary(BinaryOp::mul, decay, gamma) : gamma;
+  if (!decay_rate_.empty()) {
+    // gamma_h is the same for every row: made once per batch size, and no reorder touches it.
+    if (!st.gamma.defined() || st.gamma.size(0) != B || st.gamma.dtype() != phi_k.dtype()) {
+      st.gamma = decay_factors(B, H, phi_k.dtype());
+    }
+    decay = decay.defined() ? binary(BinaryOp::mul, decay, st.gamma) : st.gamma;
   }
   ++st.used;
   if (!st.from.defined()) return causal_linear_step(st.s, st.z, phi_q, phi_k, v, decay, eps());
