@@ -32,8 +32,8 @@ int run_config(const ConfigArgs& a) {
     if (a.show->parsed()) {
       std::fputs(to_yaml(e).c_str(), stdout);
     } else {
-      std::printf("%s: OK (task %s, %s data, %s attention, output %s)\n", a.file.c_str(), name(e.task),
-                  name(e.data.kind), e.model.attention.type.c_str(), e.output.dir.c_str());
+      std::printf("%s: OK (task %s, %s data, attention %s, output %s)\n", a.file.c_str(), name(e.task),
+                  name(e.data.kind), describe_attention(e).c_str(), e.output.dir.c_str());
     }
     return 0;
   } catch (const ConfigError& err) {

@@ -84,7 +84,7 @@ TEST_CASE("kat: every subcommand writes only its data to standard output, messag
 
   const auto check = run_split(cd + kKat + " config check lm.yaml");
   CHECK(check.exit_code == 0);
-  CHECK(check.out == "lm.yaml: OK (task lm, corpus data, softmax attention, output runs/lm)\n");
+  CHECK(check.out == "lm.yaml: OK (task lm, corpus data, attention softmax, output runs/lm)\n");
   const auto train = run_split(cd + kKat + " train lm.yaml");
   REQUIRE_MESSAGE(train.exit_code == 0, train.err);
   CHECK(train.out.empty());
