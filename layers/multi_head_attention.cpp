@@ -23,7 +23,7 @@ MultiHeadAttention::MultiHeadAttention(const MultiHeadAttentionOptions& o, bool 
   o_proj_ = add_module<Linear>("o_proj", proj, rng);
   std::shared_ptr<AttentionKernel> kernel;
   try {
-    kernel = make_attention(o.attention, AttentionSetup{head_dim_, causal, o.heads}, rng);
+    kernel = make_attention(o.attention, AttentionSetup{head_dim_, causal, o.heads, o.cross}, rng);
   } catch (const LayerError& e) {
     throw LayerError(e.path().empty() ? "attention" : "attention." + e.path(), e.message());
   } catch (const Error& e) {

@@ -24,6 +24,7 @@ struct MultiHeadAttentionOptions {
   std::int64_t d_model = 0;
   std::int64_t heads = 0;  // must divide d_model
   bool bias = true;
+  bool cross = false;  // cross-attention (keys and values from a memory)
   AttentionOptions attention;
 };
 

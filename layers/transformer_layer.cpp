@@ -9,6 +9,7 @@ MultiHeadAttentionOptions attention_options(const TransformerLayerOptions& o, bo
   MultiHeadAttentionOptions m;
   m.d_model = o.d_model;
   m.heads = o.heads;
+  m.cross = cross;
   m.attention = cross && o.cross_attention ? *o.cross_attention : o.attention;
   return m;
 }

@@ -10,6 +10,7 @@
 #include "core/kernels/elementwise.h"
 #include "core/kernels/gemm.h"
 #include "core/kernels/reduce.h"
+#include "layers/attention/bidirectional_decay.h"
 #include "layers/attention/causal_linear_op.h"
 #include "layers/attention/feature_maps/registry.h"
 
@@ -116,7 +117,7 @@ LinearAttention::LinearAttention(const AttentionOptions& o, const AttentionSetup
   }
   feature_map_ = register_module("feature_map", map);
   if (!o.decay.empty()) {
-    if (!setup.causal) fail("decay applies to causal self-attention only (its keys' distance back from the query)");
+    if (setup.cross) fail("decay applies to self-attention only (it weighs keys by their distance from the query)");
     if (o.decay.size() != 1 && static_cast<std::int64_t>(o.decay.size()) != setup.heads) {
       fail(fmt::format("decay takes one number or one per head ({}), got {}", setup.heads, o.decay.size()));
     }
@@ -191,6 +192,15 @@ Variable LinearAttention::forward(const Variable& q, const Variable& k, const Va
     return causal_linear_attention(phi_q, phi_k, v, eps(),
                                    decay_log_scale(c, q.size(0), q.size(1), q.size(2), phi_k.dtype()));
   }
+  if (!decay_rate_.empty()) {
+    if (q.size(2) != k.size(2)) {
+      fail(fmt::format("decay needs self-attention (as many queries as keys), got {} queries and {} keys", q.size(2),
+                       k.size(2)));
+    }
+    std::vector<double> rates(static_cast<std::size_t>(q.size(1)));
+    for (std::int64_t h = 0; h < q.size(1); ++h) rates[static_cast<std::size_t>(h)] = decay_rate(h, q.size(1));
+    return bidirectional_decayed_linear_attention(phi_q, phi_k, v, rates, eps());
+  }
   const Variable kv = matmul(transpose(phi_k, 2, 3), v);                   // (B, H, M, Dv)
   const Variable k_sum = sum(phi_k, {2}, /*keepdim=*/true);                // (B, H, 1, M)
   const Variable den = sum(phi_q * k_sum, {3}, /*keepdim=*/true) + eps();  // (B, H, N, 1)
@@ -205,8 +215,8 @@ Variable LinearAttention::distill_forward(const Variable& q, const Variable& k, 
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
   const Variable qd(q.data()), kd(k.data());                      // detached: the loss trains the feature map alone
   const Tensor visible = visible_keys(mask, B, N, M, q.dtype());  // (B, 1, N, M)
-  Tensor weights = visible;  // the student's: the visible keys, times gamma_h^(i - j) under decay
-  if (causal && !decay_rate_.empty()) {
+  Tensor weights = visible;  // the student's: the visible keys, times gamma_h^(i - j) (or ^|i - j|) under decay
+  if (!decay_rate_.empty()) {
     const std::int64_t H = q.size(1);
     Tensor g = Tensor::empty({1, H, N, M}, DType::f64);
     double* pg = g.data<double>();
@@ -215,7 +225,8 @@ Variable LinearAttention::distill_forward(const Variable& q, const Variable& k, 
       for (std::int64_t i = 0; i < N; ++i) {
         for (std::int64_t j = 0; j < M; ++j) {
           const double back = static_cast<double>(i + (M - N) - j);
-          pg[(h * N + i) * M + j] = back >= 0 ? std::exp(-rate * back) : 0.0;
+          const double distance = causal ? back : std::abs(back);
+          pg[(h * N + i) * M + j] = distance >= 0 ? std::exp(-rate * distance) : 0.0;
         }
       }
     }

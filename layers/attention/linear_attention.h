@@ -8,9 +8,11 @@
 // Padded keys get zero features, so they add nothing to either sum.
 // Decoding: the state is (S, z), the sums so far: one token costs O(M Dv) per head whatever its
 // position (the paper's Section 3.4, "Transformers are RNNs").
-// Decay (AttentionOptions::decay, causal only): key j's term for query i is weighted by
+// Decay (AttentionOptions::decay, self-attention only): key j's term for query i is weighted by
 // gamma_h^(i - j) in both sums, S_i = gamma_h S_{i-1} + phi(K_i) V_i^T and z likewise; the causal
 // op takes it as the key log-scale C_j += j (-log gamma_h), and decoding as the state's decay.
+// Non-causal self-attention (an encoder's) weighs by gamma_h^|i - j|, from a sweep each way
+// (bidirectional_decay.h).
 
 #include <memory>
 #include <vector>
@@ -42,7 +44,7 @@ class LinearAttention : public AttentionKernel {
   // the softmax model the weights came from, so every layer sees the inputs it saw there. It also
   // keeps how far this kernel's attention weights are from the softmax ones, the mean over queries of
   //   KL(P_i || A_i) = sum_j P_ij (log P_ij - log A_ij),  A_ij = phi(q_i).phi(k_j) / sum_j' phi(q_i).phi(k_j'),
-  // (with decay, each phi(q_i).phi(k_j) times gamma_h^(i - j)),
+  // (with decay, each phi(q_i).phi(k_j) times gamma_h^(i - j), or gamma_h^|i - j| when not causal),
   // over the keys each query sees: Hedgehog's cross-entropy loss (Zhang et al. 2024)
   // less P's entropy, so 0 is exact mimicry. q and k are detached: the gradient reaches the feature
   // map's weights alone.

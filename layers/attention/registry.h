@@ -42,6 +42,7 @@ struct AttentionSetup {
   std::int64_t head_dim = 0;
   bool causal = false;
   std::int64_t heads = 0;  // H; learned feature maps keep weights per head (0: one set shared by all)
+  bool cross = false;      // cross-attention: keys from another sequence (decay is refused)
 };
 
 // The keys of model.attention that attention types share besides their feature map's.

@@ -9,6 +9,7 @@
 #include "autograd/ops.h"
 #include "core/kernels/elementwise.h"
 #include "core/kernels/gemm.h"
+#include "layers/attention/bidirectional_decay.h"
 #include "layers/attention/causal_linear_op.h"
 #include "layers/attention/feature_maps/favor.h"
 #include "layers/attention/linear_attention.h"
@@ -211,6 +212,141 @@ TEST_CASE("decayed linear attention: bad decays are refused naming the option") 
   CHECK_THROWS_WITH_AS(LinearAttention(o, AttentionSetup{4, true, 2}, "elu", rng),
                        doctest::Contains("decay must be in (0, 1], got 1.5"), Error);
   o.decay = {0.9};
-  CHECK_THROWS_WITH_AS(LinearAttention(o, AttentionSetup{4, false, 2}, "elu", rng),
-                       doctest::Contains("decay applies to causal self-attention only"), Error);
+  CHECK_THROWS_WITH_AS(LinearAttention(o, AttentionSetup{4, false, 2, /*cross=*/true}, "elu", rng),
+                       doctest::Contains("decay applies to self-attention only"), Error);
+  // Non-causal self-attention takes it (both directions), but only with as many queries as keys.
+  LinearAttention both(o, AttentionSetup{4, false, 2}, "elu", rng);
+  CHECK_THROWS_WITH_AS(both.forward(Variable(randn({1, 2, 3, 4}, rng)), Variable(randn({1, 2, 5, 4}, rng)),
+                                    Variable(randn({1, 2, 5, 2}, rng)), AttentionMask{}),
+                       doctest::Contains("decay needs self-attention (as many queries as keys), got 3 queries and 5"),
+                       Error);
+}
+
+namespace {
+
+// (1, H, N, N): gamma_h^|i - j|.
+Tensor decayed_symmetric_weights(const std::vector<double>& gammas, std::int64_t n) {
+  const auto H = static_cast<std::int64_t>(gammas.size());
+  Tensor t = Tensor::zeros({1, H, n, n}, DType::f64);
+  double* p = t.data<double>();
+  for (std::int64_t h = 0; h < H; ++h) {
+    for (std::int64_t i = 0; i < n; ++i) {
+      for (std::int64_t j = 0; j < n; ++j) {
+        p[(h * n + i) * n + j] = std::pow(gammas[static_cast<std::size_t>(h)], std::abs(static_cast<double>(i - j)));
+      }
+    }
+  }
+  return t;
+}
+
+std::shared_ptr<LinearAttention> make_encoder_decayed(const std::string& map, std::int64_t features,
+                                                      std::int64_t head_dim, std::vector<double> decay, Rng& rng,
+                                                      double eps) {
+  AttentionOptions o;
+  o.type = "linear";
+  o.feature_map = map;
+  o.features = features;
+  o.eps = eps;
+  o.decay = std::move(decay);
+  const auto heads = static_cast<std::int64_t>(o.decay.size());
+  return std::make_shared<LinearAttention>(o, AttentionSetup{head_dim, false, heads}, "elu", rng);
+}
+
+}  // namespace
+
+TEST_CASE("bidirectional decay: the encoder's attention equals the formula with weights gamma^|i - j|, with padding") {
+  Rng rng(47);
+  const std::int64_t B = 2, H = 3, N = 9, D = 4, Dv = 3;
+  const std::vector<double> gammas = {0.5, 0.9, 1.0};
+  for (const char* map : {"elu", "favor+"}) {
+    CAPTURE(map);
+    const bool favor = std::string(map) == "favor+";
+    const double eps = favor ? 0.0 : 1e-6;
+    auto kernel = make_encoder_decayed(map, favor ? 8 : 0, D, gammas, rng, eps);
+    kernel->to(DType::f64);
+    AttentionMask mask;
+    mask.key_lengths = {N, 6};  // the second item's last three keys are padding
+    Variable q(randn({B, H, N, D}, rng), true), k(randn({B, H, N, D}, rng), true), v(randn({B, H, N, Dv}, rng), true);
+    Variable out = kernel->forward(q, k, v, mask);
+    const Tensor g = randn(out.shape(), rng);
+    out.backward(g);
+    const Tensor dq = q.grad(), dk = k.grad(), dv = v.grad();
+    q.zero_grad();
+    k.zero_grad();
+    v.zero_grad();
+    FeatureMap& fm = kernel->feature_map();
+    if (auto* f = dynamic_cast<FavorFeatureMap*>(&fm)) f->set_stabilize(false);
+    const Variable pad(key_padding_weights(mask, B, N, DType::f64));  // (B, 1, N, 1)
+    const Variable phi_k = fm.forward(k, FeatureRole::key) * pad;
+    Variable a = matmul(fm.forward(q, FeatureRole::query), transpose(phi_k, 2, 3)) *
+                 Variable(decayed_symmetric_weights(gammas, N));
+    Variable ref = matmul(a, v) / (sum(a, {3}, true) + eps);
+    ref.backward(g);
+    CHECK(allclose(out.data(), ref.data(), 1e-9, 1e-9));
+    CHECK(allclose(dq, q.grad(), 1e-9, 1e-9));
+    CHECK(allclose(dk, k.grad(), 1e-9, 1e-9));
+    CHECK(allclose(dv, v.grad(), 1e-9, 1e-9));
+    // Not the one-way (causal) weights, and not the plain non-causal attention.
+    const Variable plain_a = matmul(fm.forward(q, FeatureRole::query), transpose(phi_k, 2, 3));
+    const Tensor plain = (matmul(plain_a, v) / (sum(plain_a, {3}, true) + eps)).data();
+    CHECK_FALSE(allclose(out.data(), plain, 1e-3, 1e-3));
+    // gamma = 1 is no decay: that head is plain non-causal linear attention.
+    CHECK(allclose(out.data().slice(1, 2, 3), plain.slice(1, 2, 3), 1e-9, 1e-9));
+  }
+}
+
+TEST_CASE("gradcheck: bidirectional decay and its parts") {
+  Rng rng(48);
+  const GradcheckResult flip =
+      gradcheck([](const std::vector<Variable>& x) { return reverse_positions(x[0]); }, {randn({2, 2, 5, 3}, rng)});
+  INFO(flip.message);
+  CHECK(flip.ok);
+  const GradcheckResult scan = gradcheck(
+      [](const std::vector<Variable>& x) {
+        return decayed_prefix_sum(x[0], {0.6, 1.0});
+      },
+      {randn({2, 2, 5, 3}, rng)});
+  INFO(scan.message);
+  CHECK(scan.ok);
+  auto kernel = make_encoder_decayed("elu", 0, 3, {0.7, 0.4}, rng, 1e-6);
+  kernel->to(DType::f64);
+  const GradcheckResult r =
+      gradcheck([&](const std::vector<Variable>& x) { return kernel->forward(x[0], x[1], x[2], AttentionMask{}); },
+                {randn({2, 2, 6, 3}, rng), randn({2, 2, 6, 3}, rng), randn({2, 2, 6, 2}, rng)});
+  INFO(r.message);
+  CHECK(r.ok);
+}
+
+TEST_CASE("bidirectional decay: the scan and the reversal by hand, and their errors") {
+  Tensor x = Tensor::zeros({1, 2, 4, 1}, DType::f64);
+  for (std::int64_t h = 0; h < 2; ++h) {
+    for (std::int64_t i = 0; i < 4; ++i) x.data<double>()[h * 4 + i] = static_cast<double>(i + 1);
+  }
+  const Tensor y = decayed_prefix_sum(Variable(x), {0.5, 1.0}).data();
+  // Head 0: 1, 2 + 0.5, 3 + 1.25, 4 + 2.125; head 1 (no decay): the plain running sum.
+  CHECK(y.at({0, 0, 3, 0}) == doctest::Approx(6.125));
+  CHECK(y.at({0, 0, 1, 0}) == doctest::Approx(2.5));
+  CHECK(y.at({0, 1, 3, 0}) == doctest::Approx(10.0));
+  const Tensor r = reverse_positions(Variable(x)).data();
+  CHECK(r.at({0, 1, 0, 0}) == 4.0);
+  CHECK(r.at({0, 1, 3, 0}) == 1.0);
+  CHECK_THROWS_WITH_AS(decayed_prefix_sum(Variable(x), {0.5}), doctest::Contains("1 decays for 2 heads"), Error);
+  CHECK_THROWS_WITH_AS(decayed_prefix_sum(Variable(x), {0.5, 0.0}), doctest::Contains("outside (0, 1]"), Error);
+  CHECK_THROWS_WITH_AS(reverse_positions(Variable(Tensor::zeros({2, 3}, DType::f64))),
+                       doctest::Contains("expected a (B, H, N, F) tensor"), Error);
+}
+
+TEST_CASE("bidirectional decay in float32 at N = 1,024 agrees with float64") {
+  Rng rng(49);
+  const std::int64_t N = 1024, D = 16;
+  auto kernel = make_encoder_decayed("elu", 0, D, {0.25, 0.99, 1.0, 0.9}, rng, 1e-6);
+  const Tensor q = randn({1, 4, N, D}, rng), k = randn({1, 4, N, D}, rng), v = randn({1, 4, N, 16}, rng);
+  kernel->to(DType::f64);
+  const Tensor ref = kernel->forward(Variable(q), Variable(k), Variable(v), AttentionMask{}).data();
+  kernel->to(DType::f32);
+  const Tensor out =
+      kernel
+          ->forward(Variable(q.to(DType::f32)), Variable(k.to(DType::f32)), Variable(v.to(DType::f32)), AttentionMask{})
+          .data();
+  CHECK(allclose(out.to(DType::f64), ref, 1e-3, 1e-3));
 }

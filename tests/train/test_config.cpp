@@ -423,7 +423,8 @@ TEST_CASE("config: data.seq_len_warmup doubles the windows in equal phases up to
 }
 
 TEST_CASE(
-    "config: model.attention.decay is a list of numbers above 0 and at most 1, one or one per head, causal only") {
+    "config: model.attention.decay is a list of numbers above 0 and at most 1, one or one per head, self-attention "
+    "only") {
   const std::string lm = "model:\n  heads: 4\n  attention: {type: linear, ";
   Experiment e = parse_experiment(lm + "decay: [0.75, 0.9375, 0.99, 1]}\n", "exp.yaml");
   CHECK(e.model.attention.decay == std::vector<double>{0.75, 0.9375, 0.99, 1.0});
@@ -447,10 +448,19 @@ TEST_CASE(
         std::string::npos);
   const std::string mt = "task: translation\ndata: {synthetic: {task: copy}}\nmodel:\n  heads: 4\n";
   CHECK(only_problem(mt + "  attention: {type: linear, decay: 0.9}\n")
-            .find("applies to causal self-attention only; in a translation model give it in model.decoder_attention") !=
+            .find("applies to self-attention only; in a translation model give it in model.encoder_attention or "
+                  "model.decoder_attention") != std::string::npos);
+  CHECK(only_problem(mt + "  attention: {type: linear}\n  cross_attention: {type: linear, decay: 0.9}\n")
+            .find("'model.cross_attention.decay': decay weighs keys by their distance from the query") !=
         std::string::npos);
   e = parse_experiment(mt + "  attention: {type: softmax}\n  decoder_attention: {type: linear, decay: 0.9}\n",
                        "exp.yaml");
   CHECK(e.model.decoder_attention.decay == std::vector<double>{0.9});
   CHECK(describe_attention(e) == "softmax encoder, linear (elu, decay) decoder / softmax cross");
+  e = parse_experiment(mt +
+                           "  attention: {type: linear}\n  encoder_attention: {type: linear, decay: [0.5, 0.9, 1, 1]}\n"
+                           "  cross_attention: {type: softmax}\n",
+                       "exp.yaml");
+  CHECK(e.model.encoder_attention.decay == std::vector<double>{0.5, 0.9, 1.0, 1.0});
+  CHECK(describe_attention(e) == "linear (elu, decay) encoder, linear (elu) decoder / softmax cross");
 }

@@ -568,20 +568,22 @@ class Reader {
     }
   }
 
-  // model.*.decay: one number or one per head, and only where attention is causal self-attention
-  // (a language model's, or a translation decoder's own).
+  // model.*.decay: one number or one per head, and only where attention is self-attention (a
+  // language model's, or a translation encoder's or decoder's own; the encoder's weighs both
+  // directions).
   void check_decay(const Experiment& e) {
     const auto& m = e.model;
     for (const AttentionSection& section : attention_sections()) {
       const AttentionConfig& a = m.*section.field;
       if (a.decay.empty() || (section.is_override && a.type.empty())) continue;
       const std::string key = std::string(section.name) + ".decay";
-      const bool causal_self =
-          e.task == Task::lm ? !section.is_override : section.field == &ModelConfig::decoder_attention;
-      if (!causal_self) {
-        error_for({key}, fmt::format("'{}': decay weighs keys by their distance back from the query, so it applies to "
-                                     "causal self-attention only; in a translation model give it in "
-                                     "model.decoder_attention (with its type)",
+      const bool self = e.task == Task::lm ? !section.is_override
+                                           : section.field == &ModelConfig::decoder_attention ||
+                                                 section.field == &ModelConfig::encoder_attention;
+      if (!self) {
+        error_for({key}, fmt::format("'{}': decay weighs keys by their distance from the query, so it applies to "
+                                     "self-attention only; in a translation model give it in "
+                                     "model.encoder_attention or model.decoder_attention (with its type)",
                                      key));
       } else if (a.decay.size() != 1 && m.heads > 0 && static_cast<std::int64_t>(a.decay.size()) != m.heads) {
         error_for({key, "model.heads"}, fmt::format("'{}' gives {} decays for model.heads = {}: one for every head, or "
