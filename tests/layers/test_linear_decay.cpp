@@ -20,15 +20,15 @@ using kat::test::randn;
 
 namespace {
 
-// (1, H, N, N): gamma_h^(i - j) for j <= i, else 0.
-Tensor decayed_causal_weights(const std::vector<double>& gammas, std::int64_t n) {
+// (1, H, N, N): gamma_h^(i - j) for j <= i, else 0; or gamma_h^|i - j| for every j (both_ways).
+Tensor decayed_causal_weights(const std::vector<double>& gammas, std::int64_t n, bool both_ways = false) {
   const auto H = static_cast<std::int64_t>(gammas.size());
   Tensor t = Tensor::zeros({1, H, n, n}, DType::f64);
   double* p = t.data<double>();
   for (std::int64_t h = 0; h < H; ++h) {
     for (std::int64_t i = 0; i < n; ++i) {
-      for (std::int64_t j = 0; j <= i; ++j) {
-        p[(h * n + i) * n + j] = std::pow(gammas[static_cast<std::size_t>(h)], static_cast<double>(i - j));
+      for (std::int64_t j = 0; j < (both_ways ? n : i + 1); ++j) {
+        p[(h * n + i) * n + j] = std::pow(gammas[static_cast<std::size_t>(h)], std::abs(static_cast<double>(i - j)));
       }
     }
   }
@@ -43,7 +43,8 @@ Variable decayed_quadratic(const Variable& phi_q, const Variable& phi_k, const V
 }
 
 std::shared_ptr<LinearAttention> make_decayed(const std::string& map, std::int64_t features, std::int64_t head_dim,
-                                              std::vector<double> decay, Rng& rng, double eps = 1e-6) {
+                                              std::vector<double> decay, Rng& rng, double eps = 1e-6,
+                                              bool causal = true) {
   AttentionOptions o;
   o.type = "linear";
   o.feature_map = map;
@@ -51,7 +52,7 @@ std::shared_ptr<LinearAttention> make_decayed(const std::string& map, std::int64
   o.eps = eps;
   o.decay = std::move(decay);
   const auto heads = static_cast<std::int64_t>(o.decay.size());
-  return std::make_shared<LinearAttention>(o, AttentionSetup{head_dim, true, heads}, "elu", rng);
+  return std::make_shared<LinearAttention>(o, AttentionSetup{head_dim, causal, heads}, "elu", rng);
 }
 
 }  // namespace
@@ -164,41 +165,46 @@ TEST_CASE("decayed linear attention: distillation measures the decayed weights a
   Rng rng(46);
   const std::int64_t B = 1, H = 2, N = 6, D = 4;
   const std::vector<double> gammas = {0.5, 1.0};
-  auto kernel = make_decayed("elu", 0, D, gammas, rng, /*eps=*/0.0);
-  kernel->to(DType::f64);
-  kernel->set_distillation(true);
-  const Tensor q = randn({B, H, N, D}, rng), k = randn({B, H, N, D}, rng), v = randn({B, H, N, 3}, rng);
-  kernel->forward(Variable(q), Variable(k), Variable(v), AttentionMask{});
-  const double loss = kernel->distillation_loss().data().item();
-  // The same KL divergence by hand: P from the scaled logits, A from the decayed features.
-  FeatureMap& fm = kernel->feature_map();
-  const Tensor a = binary(BinaryOp::mul,
-                          matmul(fm.forward(Variable(q), FeatureRole::query).data(),
-                                 fm.forward(Variable(k), FeatureRole::key).data().transpose(2, 3)),
-                          decayed_causal_weights(gammas, N));
-  const Tensor logits = unary(UnaryOp::scale, matmul(q, k.transpose(2, 3)), 1.0 / std::sqrt(double(D)));
-  double kl = 0;
-  for (std::int64_t h = 0; h < H; ++h) {
-    for (std::int64_t i = 0; i < N; ++i) {
-      double top = -1e300, zp = 0, za = 0;
-      for (std::int64_t j = 0; j <= i; ++j) top = std::max(top, logits.at({0, h, i, j}));
-      for (std::int64_t j = 0; j <= i; ++j) {
-        zp += std::exp(logits.at({0, h, i, j}) - top);
-        za += a.at({0, h, i, j});
-      }
-      for (std::int64_t j = 0; j <= i; ++j) {
-        const double pij = std::exp(logits.at({0, h, i, j}) - top) / zp;
-        kl += pij * (std::log(pij) - std::log(a.at({0, h, i, j}) / za));
+  for (const bool causal : {true, false}) {
+    CAPTURE(causal);
+    auto kernel = make_decayed("elu", 0, D, gammas, rng, /*eps=*/0.0, causal);
+    kernel->to(DType::f64);
+    kernel->set_distillation(true);
+    const Tensor q = randn({B, H, N, D}, rng), k = randn({B, H, N, D}, rng), v = randn({B, H, N, 3}, rng);
+    kernel->forward(Variable(q), Variable(k), Variable(v), AttentionMask{});
+    const double loss = kernel->distillation_loss().data().item();
+    // The same KL divergence by hand: P from the scaled logits, A from the decayed features, over
+    // the keys each query sees (j <= i when causal, every j when not).
+    FeatureMap& fm = kernel->feature_map();
+    const Tensor a = binary(BinaryOp::mul,
+                            matmul(fm.forward(Variable(q), FeatureRole::query).data(),
+                                   fm.forward(Variable(k), FeatureRole::key).data().transpose(2, 3)),
+                            decayed_causal_weights(gammas, N, /*both_ways=*/!causal));
+    const Tensor logits = unary(UnaryOp::scale, matmul(q, k.transpose(2, 3)), 1.0 / std::sqrt(double(D)));
+    double kl = 0;
+    for (std::int64_t h = 0; h < H; ++h) {
+      for (std::int64_t i = 0; i < N; ++i) {
+        const std::int64_t seen = causal ? i + 1 : N;
+        double top = -1e300, zp = 0, za = 0;
+        for (std::int64_t j = 0; j < seen; ++j) top = std::max(top, logits.at({0, h, i, j}));
+        for (std::int64_t j = 0; j < seen; ++j) {
+          zp += std::exp(logits.at({0, h, i, j}) - top);
+          za += a.at({0, h, i, j});
+        }
+        for (std::int64_t j = 0; j < seen; ++j) {
+          const double pij = std::exp(logits.at({0, h, i, j}) - top) / zp;
+          kl += pij * (std::log(pij) - std::log(a.at({0, h, i, j}) / za));
+        }
       }
     }
+    CHECK(loss == doctest::Approx(kl / static_cast<double>(H * N)).epsilon(1e-9));
+    // Without the decay the divergence differs.
+    auto plain = make_decayed("elu", 0, D, {1.0, 1.0}, rng, 0.0, causal);
+    plain->to(DType::f64);
+    plain->set_distillation(true);
+    plain->forward(Variable(q), Variable(k), Variable(v), AttentionMask{});
+    CHECK(plain->distillation_loss().data().item() != doctest::Approx(loss).epsilon(1e-3));
   }
-  CHECK(loss == doctest::Approx(kl / static_cast<double>(H * N)).epsilon(1e-9));
-  // Without the decay the divergence differs.
-  auto plain = make_decayed("elu", 0, D, {1.0, 1.0}, rng, 0.0);
-  plain->to(DType::f64);
-  plain->set_distillation(true);
-  plain->forward(Variable(q), Variable(k), Variable(v), AttentionMask{});
-  CHECK(plain->distillation_loss().data().item() != doctest::Approx(loss).epsilon(1e-3));
 }
 
 TEST_CASE("decayed linear attention: bad decays are refused naming the option") {
@@ -222,38 +228,6 @@ TEST_CASE("decayed linear attention: bad decays are refused naming the option") 
                        Error);
 }
 
-namespace {
-
-// (1, H, N, N): gamma_h^|i - j|.
-Tensor decayed_symmetric_weights(const std::vector<double>& gammas, std::int64_t n) {
-  const auto H = static_cast<std::int64_t>(gammas.size());
-  Tensor t = Tensor::zeros({1, H, n, n}, DType::f64);
-  double* p = t.data<double>();
-  for (std::int64_t h = 0; h < H; ++h) {
-    for (std::int64_t i = 0; i < n; ++i) {
-      for (std::int64_t j = 0; j < n; ++j) {
-        p[(h * n + i) * n + j] = std::pow(gammas[static_cast<std::size_t>(h)], std::abs(static_cast<double>(i - j)));
-      }
-    }
-  }
-  return t;
-}
-
-std::shared_ptr<LinearAttention> make_encoder_decayed(const std::string& map, std::int64_t features,
-                                                      std::int64_t head_dim, std::vector<double> decay, Rng& rng,
-                                                      double eps) {
-  AttentionOptions o;
-  o.type = "linear";
-  o.feature_map = map;
-  o.features = features;
-  o.eps = eps;
-  o.decay = std::move(decay);
-  const auto heads = static_cast<std::int64_t>(o.decay.size());
-  return std::make_shared<LinearAttention>(o, AttentionSetup{head_dim, false, heads}, "elu", rng);
-}
-
-}  // namespace
-
 TEST_CASE("bidirectional decay: the encoder's attention equals the formula with weights gamma^|i - j|, with padding") {
   Rng rng(47);
   const std::int64_t B = 2, H = 3, N = 9, D = 4, Dv = 3;
@@ -262,7 +236,7 @@ TEST_CASE("bidirectional decay: the encoder's attention equals the formula with 
     CAPTURE(map);
     const bool favor = std::string(map) == "favor+";
     const double eps = favor ? 0.0 : 1e-6;
-    auto kernel = make_encoder_decayed(map, favor ? 8 : 0, D, gammas, rng, eps);
+    auto kernel = make_decayed(map, favor ? 8 : 0, D, gammas, rng, eps, /*causal=*/false);
     kernel->to(DType::f64);
     AttentionMask mask;
     mask.key_lengths = {N, 6};  // the second item's last three keys are padding
@@ -279,7 +253,7 @@ TEST_CASE("bidirectional decay: the encoder's attention equals the formula with 
     const Variable pad(key_padding_weights(mask, B, N, DType::f64));  // (B, 1, N, 1)
     const Variable phi_k = fm.forward(k, FeatureRole::key) * pad;
     Variable a = matmul(fm.forward(q, FeatureRole::query), transpose(phi_k, 2, 3)) *
-                 Variable(decayed_symmetric_weights(gammas, N));
+                 Variable(decayed_causal_weights(gammas, N, /*both_ways=*/true));
     Variable ref = matmul(a, v) / (sum(a, {3}, true) + eps);
     ref.backward(g);
     CHECK(allclose(out.data(), ref.data(), 1e-9, 1e-9));
@@ -308,7 +282,7 @@ TEST_CASE("gradcheck: bidirectional decay and its parts") {
       {randn({2, 2, 5, 3}, rng)});
   INFO(scan.message);
   CHECK(scan.ok);
-  auto kernel = make_encoder_decayed("elu", 0, 3, {0.7, 0.4}, rng, 1e-6);
+  auto kernel = make_decayed("elu", 0, 3, {0.7, 0.4}, rng, 1e-6, /*causal=*/false);
   kernel->to(DType::f64);
   const GradcheckResult r =
       gradcheck([&](const std::vector<Variable>& x) { return kernel->forward(x[0], x[1], x[2], AttentionMask{}); },
@@ -339,7 +313,7 @@ TEST_CASE("bidirectional decay: the scan and the reversal by hand, and their err
 TEST_CASE("bidirectional decay in float32 at N = 1,024 agrees with float64") {
   Rng rng(49);
   const std::int64_t N = 1024, D = 16;
-  auto kernel = make_encoder_decayed("elu", 0, D, {0.25, 0.99, 1.0, 0.9}, rng, 1e-6);
+  auto kernel = make_decayed("elu", 0, D, {0.25, 0.99, 1.0, 0.9}, rng, 1e-6, /*causal=*/false);
   const Tensor q = randn({1, 4, N, D}, rng), k = randn({1, 4, N, D}, rng), v = randn({1, 4, N, 16}, rng);
   kernel->to(DType::f64);
   const Tensor ref = kernel->forward(Variable(q), Variable(k), Variable(v), AttentionMask{}).data();
