@@ -114,9 +114,10 @@ Variable bidirectional_decayed_linear_attention(const Variable& phi_q, const Var
   check_4d("bidirectional_decayed_linear_attention", v);
   const std::int64_t B = phi_q.size(0), H = phi_q.size(1), N = phi_q.size(2);
   if (phi_k.shape() != phi_q.shape() || v.size(0) != B || v.size(1) != H || v.size(2) != N) {
-    throw Error(fmt::format(
-        "bidirectional_decayed_linear_attention: expected phi_q and phi_k (B, H, N, M), v (B, H, N, Dv), got {}, {}, {}",
-        to_string(phi_q.shape()), to_string(phi_k.shape()), to_string(v.shape())));
+    throw Error(
+        fmt::format("bidirectional_decayed_linear_attention: expected phi_q and phi_k (B, H, N, M), v (B, H, N, Dv), "
+                    "got {}, {}, {}",
+                    to_string(phi_q.shape()), to_string(phi_k.shape()), to_string(v.shape())));
   }
   if (static_cast<std::int64_t>(rate.size()) != H) {
     throw Error(fmt::format("bidirectional_decayed_linear_attention: {} decay rates for {} heads", rate.size(), H));
@@ -124,7 +125,8 @@ Variable bidirectional_decayed_linear_attention(const Variable& phi_q, const Var
   std::vector<double> gamma(rate.size());
   for (std::size_t h = 0; h < rate.size(); ++h) {
     if (!(rate[h] >= 0.0) || !std::isfinite(rate[h])) {
-      throw Error(fmt::format("bidirectional_decayed_linear_attention: decay rate {} of head {} is not >= 0", rate[h], h));
+      throw Error(
+          fmt::format("bidirectional_decayed_linear_attention: decay rate {} of head {} is not >= 0", rate[h], h));
     }
     gamma[h] = std::exp(-rate[h]);
   }

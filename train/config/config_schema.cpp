@@ -219,6 +219,11 @@ std::string Field<T>::parse_scalar(const YAML::Node& node, Experiment& e) const 
 template <typename T>
 std::string Field<T>::check(const Experiment& e) const {
   const T& v = get(e);
+  // Whether one number falls outside the field's range (scalars and every item of a list).
+  const auto outside = [&](auto x) {
+    return (low_ && (low_->exclusive ? !(x > low_->value) : !(x >= low_->value))) ||
+           (high_ && (high_->exclusive ? !(x < high_->value) : !(x <= high_->value)));
+  };
   if constexpr (std::is_same_v<T, std::string>) {
     if (auto why = control_character(key(), v); !why.empty()) return why;
     if (auto why = choice_error(key(), v, this->choices()); !why.empty()) return why;
@@ -230,18 +235,13 @@ std::string Field<T>::check(const Experiment& e) const {
     }
   }
   if constexpr (std::is_same_v<T, std::int64_t> || std::is_same_v<T, double>) {
-    const bool low_fails = low_ && (low_->exclusive ? !(v > low_->value) : !(v >= low_->value));
-    const bool high_fails = high_ && (high_->exclusive ? !(v < high_->value) : !(v <= high_->value));
-    if (low_fails || high_fails) return fmt::format("'{}' must be {}, got {}", key(), constraint_text(), text_of(v));
+    if (outside(v)) return fmt::format("'{}' must be {}, got {}", key(), constraint_text(), text_of(v));
   }
   if constexpr (std::is_same_v<T, Numbers>) {
     for (std::size_t i = 0; i < v.size(); ++i) {
-      const double x = v[i];
-      const bool low_fails = low_ && (low_->exclusive ? !(x > low_->value) : !(x >= low_->value));
-      const bool high_fails = high_ && (high_->exclusive ? !(x < high_->value) : !(x <= high_->value));
-      if (low_fails || high_fails) {
+      if (outside(v[i])) {
         return fmt::format("'{}' must be a list of numbers {}, got {} (item {})", key(), constraint_text(),
-                           format_number(x), i + 1);
+                           format_number(v[i]), i + 1);
       }
     }
   }
