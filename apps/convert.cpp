@@ -71,8 +71,8 @@ Runner add_convert(CLI::App& app) {
                   "Its feature map: t2r, hedgehog, elu, favor+, ... (default: the type's own)");
   cmd->add_option("--features", o.features, "Feature width M (default: the map's own)")->check(CLI::Range(1, 65536));
   cmd->add_option("--decay", o.decay,
-                  "Per-head decay of the new causal self-attention, one number or one per head in (0, 1], "
-                  "comma-separated (model.attention.decay)")
+                  "Per-head decay of the new self-attention (not cross-attention), one number or one per head in "
+                  "(0, 1], comma-separated (model.attention.decay)")
       ->delimiter(',');
   cmd->add_option("--sublayers", args->sublayers,
                   "Translation: which attentions to replace (repeatable): encoder, decoder, cross; default all")

@@ -105,7 +105,7 @@ TEST_CASE("kat convert replaces only the sublayers named in a translation model,
   for (const auto& name : r.weights.initialized) CHECK(name.rfind("decoder.", 0) == 0);
   CHECK(r.experiment.train.steps == 4);  // a fifth of 20
 
-  // A decay goes with the new causal self-attention, and only there.
+  // A decay goes with new self-attention (the encoder's weighs both ways), never cross-attention.
   ConvertOptions decayed = o;
   decayed.decay = {0.9};
   decayed.output = dir.file("decayed");
@@ -114,7 +114,11 @@ TEST_CASE("kat convert replaces only the sublayers named in a translation model,
   CHECK(describe_attention(rd.experiment) == "softmax encoder, linear (t2r, decay) decoder / softmax cross");
   decayed.sublayers = {Sublayers::encoder};
   decayed.output = dir.file("decayed-encoder");
-  CHECK_THROWS_WITH_AS(convert_run(src, decayed), doctest::Contains("model.encoder_attention.decay"), ConfigError);
+  const ConversionReport re = convert_run(src, decayed);
+  CHECK(describe_attention(re.experiment) == "linear (t2r, decay) encoder, softmax decoder / softmax cross");
+  decayed.sublayers = {Sublayers::cross};
+  decayed.output = dir.file("decayed-cross");
+  CHECK_THROWS_WITH_AS(convert_run(src, decayed), doctest::Contains("model.cross_attention.decay"), ConfigError);
 
   // Converting the converted run again (all sublayers, another map) drops the t2r weights.
   ConvertOptions again;
