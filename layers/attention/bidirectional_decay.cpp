@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <cmath>
-
 #include "autograd/ops.h"
 #include "autograd/profiler.h"
 #include "layers/attention/causal_linear_op.h"
@@ -108,7 +106,8 @@ Variable decayed_prefix_sum(const Variable& x, const std::vector<double>& gamma)
 }
 
 Variable bidirectional_decayed_linear_attention(const Variable& phi_q, const Variable& phi_k, const Variable& v,
-                                                const std::vector<double>& rate, double eps) {
+                                                const std::vector<double>& gamma, const Tensor& key_log_scale,
+                                                double eps) {
   check_4d("bidirectional_decayed_linear_attention", phi_q);
   check_4d("bidirectional_decayed_linear_attention", phi_k);
   check_4d("bidirectional_decayed_linear_attention", v);
@@ -119,28 +118,7 @@ Variable bidirectional_decayed_linear_attention(const Variable& phi_q, const Var
                     "got {}, {}, {}",
                     to_string(phi_q.shape()), to_string(phi_k.shape()), to_string(v.shape())));
   }
-  if (static_cast<std::int64_t>(rate.size()) != H) {
-    throw Error(fmt::format("bidirectional_decayed_linear_attention: {} decay rates for {} heads", rate.size(), H));
-  }
-  std::vector<double> gamma(rate.size());
-  for (std::size_t h = 0; h < rate.size(); ++h) {
-    if (!(rate[h] >= 0.0) || !std::isfinite(rate[h])) {
-      throw Error(
-          fmt::format("bidirectional_decayed_linear_attention: decay rate {} of head {} is not >= 0", rate[h], h));
-    }
-    gamma[h] = std::exp(-rate[h]);
-  }
-  // The causal op's key log-scale C_j = j rate_h (the same for the reversed sequence, whose
-  // positions count from the other end).
-  Tensor c = Tensor::empty({B, H, N, 1}, DType::f64);
-  double* pc = c.data<double>();
-  for (std::int64_t b = 0; b < B; ++b) {
-    for (std::int64_t h = 0; h < H; ++h) {
-      for (std::int64_t j = 0; j < N; ++j) pc[(b * H + h) * N + j] = rate[static_cast<std::size_t>(h)] * j;
-    }
-  }
-  c = c.to(phi_q.dtype());
-
+  const Tensor& c = key_log_scale;  // the same for the reversed sequence: its positions count from the other end
   // The sweeps' own epsilon only has to keep 0 / 0 out (a padded query sees no key to its right):
   // n = O (d + inner) holds for any inner > 0.
   const double inner = eps > 0 ? eps : 1e-30;

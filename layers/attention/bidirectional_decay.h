@@ -28,9 +28,11 @@ Variable reverse_positions(const Variable& x);
 // y_i = x_i + gamma_h y_{i-1} along axis 2. Throws naming "decayed_prefix_sum" on bad input.
 Variable decayed_prefix_sum(const Variable& x, const std::vector<double>& gamma);
 
-// phi_q, phi_k (B, H, N, M), v (B, H, N, Dv); rate_h = -log(gamma_h) >= 0, one per head (H entries);
-// eps >= 0. Keys already weighted for padding (zero features add nothing). Returns (B, H, N, Dv).
+// phi_q, phi_k (B, H, N, M), v (B, H, N, Dv); gamma one per head (H entries) in (0, 1], and
+// key_log_scale its causal-op form C_j = j (-log gamma_h), (B, H, N, 1); eps >= 0. Keys already
+// weighted for padding (zero features add nothing). Returns (B, H, N, Dv).
 Variable bidirectional_decayed_linear_attention(const Variable& phi_q, const Variable& phi_k, const Variable& v,
-                                                const std::vector<double>& rate, double eps);
+                                                const std::vector<double>& gamma, const Tensor& key_log_scale,
+                                                double eps);
 
 }  // namespace kat

@@ -197,9 +197,11 @@ Variable LinearAttention::forward(const Variable& q, const Variable& k, const Va
       fail(fmt::format("decay needs self-attention (as many queries as keys), got {} queries and {} keys", q.size(2),
                        k.size(2)));
     }
-    std::vector<double> rates(static_cast<std::size_t>(q.size(1)));
-    for (std::int64_t h = 0; h < q.size(1); ++h) rates[static_cast<std::size_t>(h)] = decay_rate(h, q.size(1));
-    return bidirectional_decayed_linear_attention(phi_q, phi_k, v, rates, eps());
+    const std::int64_t H = q.size(1);
+    std::vector<double> gamma(static_cast<std::size_t>(H));
+    for (std::int64_t h = 0; h < H; ++h) gamma[static_cast<std::size_t>(h)] = std::exp(-decay_rate(h, H));
+    return bidirectional_decayed_linear_attention(
+        phi_q, phi_k, v, gamma, decay_log_scale(Tensor(), q.size(0), H, q.size(2), phi_k.dtype()), eps());
   }
   const Variable kv = matmul(transpose(phi_k, 2, 3), v);                   // (B, H, M, Dv)
   const Variable k_sum = sum(phi_k, {2}, /*keepdim=*/true);                // (B, H, 1, M)
