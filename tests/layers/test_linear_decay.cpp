@@ -94,15 +94,19 @@ TEST_CASE("decayed linear attention equals the quadratic formula with weights ga
   }
 }
 
-TEST_CASE("gradcheck: decayed causal linear attention, one decay for every head") {
+TEST_CASE("gradcheck: decayed linear attention, causal (one decay for every head) and both ways (one per head)") {
   Rng rng(42);
-  auto kernel = make_decayed("elu", 0, 3, {0.7}, rng);
-  kernel->to(DType::f64);
-  const GradcheckResult r =
-      gradcheck([&](const std::vector<Variable>& x) { return kernel->forward(x[0], x[1], x[2], AttentionMask{}); },
-                {randn({2, 2, 6, 3}, rng), randn({2, 2, 6, 3}, rng), randn({2, 2, 6, 2}, rng)});
-  INFO(r.message);
-  CHECK(r.ok);
+  for (const bool causal : {true, false}) {
+    CAPTURE(causal);
+    auto kernel =
+        make_decayed("elu", 0, 3, causal ? std::vector<double>{0.7} : std::vector<double>{0.7, 0.4}, rng, 1e-6, causal);
+    kernel->to(DType::f64);
+    const GradcheckResult r =
+        gradcheck([&](const std::vector<Variable>& x) { return kernel->forward(x[0], x[1], x[2], AttentionMask{}); },
+                  {randn({2, 2, 6, 3}, rng), randn({2, 2, 6, 3}, rng), randn({2, 2, 6, 2}, rng)});
+    INFO(r.message);
+    CHECK(r.ok);
+  }
 }
 
 TEST_CASE("decayed linear attention: the recurrent form reproduces the causal forward, and beams reorder it") {
@@ -269,7 +273,7 @@ TEST_CASE("bidirectional decay: the encoder's attention equals the formula with 
   }
 }
 
-TEST_CASE("gradcheck: bidirectional decay and its parts") {
+TEST_CASE("gradcheck: the parts of bidirectional decay, the reversal and the decayed prefix sum") {
   Rng rng(48);
   const GradcheckResult flip =
       gradcheck([](const std::vector<Variable>& x) { return reverse_positions(x[0]); }, {randn({2, 2, 5, 3}, rng)});
@@ -282,13 +286,6 @@ TEST_CASE("gradcheck: bidirectional decay and its parts") {
       {randn({2, 2, 5, 3}, rng)});
   INFO(scan.message);
   CHECK(scan.ok);
-  auto kernel = make_decayed("elu", 0, 3, {0.7, 0.4}, rng, 1e-6, /*causal=*/false);
-  kernel->to(DType::f64);
-  const GradcheckResult r =
-      gradcheck([&](const std::vector<Variable>& x) { return kernel->forward(x[0], x[1], x[2], AttentionMask{}); },
-                {randn({2, 2, 6, 3}, rng), randn({2, 2, 6, 3}, rng), randn({2, 2, 6, 2}, rng)});
-  INFO(r.message);
-  CHECK(r.ok);
 }
 
 TEST_CASE("bidirectional decay: the scan and the reversal by hand, and their errors") {
