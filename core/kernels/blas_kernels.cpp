@@ -352,7 +352,8 @@ void choose_blas_kernels(int argc, char** argv) {
   std::string rejected;
   for (const Candidate& c : candidates(cpu)) {
     if (lower(c.family) == lower(k.family)) {
-      k.reason = fmt::format("OpenBLAS's own choice, the fastest for this CPU ({})", c.why);
+      // A faster family rejected on the way still says so.
+      k.reason = fmt::format("OpenBLAS's own choice, the fastest for this CPU ({}){}", c.why, rejected);
       return;
     }
     const std::string key = cache_key(cpu, c.family);
