@@ -37,8 +37,9 @@ Tensor decayed_causal_weights(const std::vector<double>& gammas, std::int64_t n,
 
 // The decayed attention spelled out: A = phi(Q) phi(K)^T times the weights, rows normalized.
 Variable decayed_quadratic(const Variable& phi_q, const Variable& phi_k, const Variable& v,
-                           const std::vector<double>& gammas, double eps) {
-  Variable a = matmul(phi_q, transpose(phi_k, 2, 3)) * Variable(decayed_causal_weights(gammas, phi_q.size(2)));
+                           const std::vector<double>& gammas, double eps, bool both_ways = false) {
+  Variable a =
+      matmul(phi_q, transpose(phi_k, 2, 3)) * Variable(decayed_causal_weights(gammas, phi_q.size(2), both_ways));
   return matmul(a, v) / (sum(a, {3}, true) + eps);
 }
 
@@ -57,40 +58,48 @@ std::shared_ptr<LinearAttention> make_decayed(const std::string& map, std::int64
 
 }  // namespace
 
-TEST_CASE("decayed linear attention equals the quadratic formula with weights gamma^(i - j), with gradients") {
+TEST_CASE(
+    "decayed linear attention equals the quadratic formula with weights gamma^(i - j), or gamma^|i - j| both ways "
+    "with padding, with gradients") {
   Rng rng(41);
   const std::int64_t B = 2, H = 3, N = 9, D = 4, Dv = 3;
   const std::vector<double> gammas = {0.5, 0.9, 1.0};
-  for (const char* map : {"elu", "favor+"}) {
-    CAPTURE(map);
-    const bool favor = std::string(map) == "favor+";
-    const double eps = favor ? 0.0 : 1e-6;  // favor: the stabilizer cancels exactly without an epsilon
-    auto kernel = make_decayed(map, favor ? 8 : 0, D, gammas, rng, eps);
-    kernel->to(DType::f64);
-    Variable q(randn({B, H, N, D}, rng), true), k(randn({B, H, N, D}, rng), true), v(randn({B, H, N, Dv}, rng), true);
-    Variable out = kernel->forward(q, k, v, AttentionMask{});
-    const Tensor g = randn(out.shape(), rng);
-    out.backward(g);
-    const Tensor dq = q.grad(), dk = k.grad(), dv = v.grad();
-    q.zero_grad();
-    k.zero_grad();
-    v.zero_grad();
-    FeatureMap& fm = kernel->feature_map();
-    if (auto* f = dynamic_cast<FavorFeatureMap*>(&fm)) f->set_stabilize(false);
-    Variable ref =
-        decayed_quadratic(fm.forward(q, FeatureRole::query), fm.forward(k, FeatureRole::key), v, gammas, eps);
-    ref.backward(g);
-    CHECK(allclose(out.data(), ref.data(), 1e-9, 1e-9));
-    CHECK(allclose(dq, q.grad(), 1e-9, 1e-9));
-    CHECK(allclose(dk, k.grad(), 1e-9, 1e-9));
-    CHECK(allclose(dv, v.grad(), 1e-9, 1e-9));
-    // The decay changes the result: the same weights without it do not match the formula.
-    const Tensor plain =
-        decayed_quadratic(fm.forward(q, FeatureRole::query), fm.forward(k, FeatureRole::key), v, {1.0, 1.0, 1.0}, eps)
-            .data();
-    CHECK_FALSE(allclose(out.data(), plain, 1e-3, 1e-3));
-    // gamma = 1 is no decay: the head matches the undecayed formula.
-    CHECK(allclose(out.data().slice(1, 2, 3), plain.slice(1, 2, 3), 1e-9, 1e-9));
+  for (const bool both_ways : {false, true}) {
+    for (const char* map : {"elu", "favor+"}) {
+      CAPTURE(both_ways);
+      CAPTURE(map);
+      const bool favor = std::string(map) == "favor+";
+      const double eps = favor ? 0.0 : 1e-6;  // favor: the stabilizer cancels exactly without an epsilon
+      auto kernel = make_decayed(map, favor ? 8 : 0, D, gammas, rng, eps, /*causal=*/!both_ways);
+      kernel->to(DType::f64);
+      AttentionMask mask;  // an encoder's: the second item's last three keys are padding
+      if (both_ways) mask.key_lengths = {N, 6};
+      Variable q(randn({B, H, N, D}, rng), true), k(randn({B, H, N, D}, rng), true);
+      Variable v(randn({B, H, N, Dv}, rng), true);
+      Variable out = kernel->forward(q, k, v, mask);
+      const Tensor g = randn(out.shape(), rng);
+      out.backward(g);
+      const Tensor dq = q.grad(), dk = k.grad(), dv = v.grad();
+      q.zero_grad();
+      k.zero_grad();
+      v.zero_grad();
+      FeatureMap& fm = kernel->feature_map();
+      if (auto* f = dynamic_cast<FavorFeatureMap*>(&fm)) f->set_stabilize(false);
+      const Variable phi_q = fm.forward(q, FeatureRole::query);
+      Variable phi_k = fm.forward(k, FeatureRole::key);
+      if (both_ways) phi_k = phi_k * Variable(key_padding_weights(mask, B, N, DType::f64));
+      Variable ref = decayed_quadratic(phi_q, phi_k, v, gammas, eps, both_ways);
+      ref.backward(g);
+      CHECK(allclose(out.data(), ref.data(), 1e-9, 1e-9));
+      CHECK(allclose(dq, q.grad(), 1e-9, 1e-9));
+      CHECK(allclose(dk, k.grad(), 1e-9, 1e-9));
+      CHECK(allclose(dv, v.grad(), 1e-9, 1e-9));
+      // The decay changes the result: the same weights without it do not match the formula.
+      const Tensor plain = decayed_quadratic(phi_q, phi_k, v, {1.0, 1.0, 1.0}, eps, both_ways).data();
+      CHECK_FALSE(allclose(out.data(), plain, 1e-3, 1e-3));
+      // gamma = 1 is no decay: the head matches the undecayed formula.
+      CHECK(allclose(out.data().slice(1, 2, 3), plain.slice(1, 2, 3), 1e-9, 1e-9));
+    }
   }
 }
 
@@ -230,47 +239,6 @@ TEST_CASE("decayed linear attention: bad decays are refused naming the option") 
                                     Variable(randn({1, 2, 5, 2}, rng)), AttentionMask{}),
                        doctest::Contains("decay needs self-attention (as many queries as keys), got 3 queries and 5"),
                        Error);
-}
-
-TEST_CASE("bidirectional decay: the encoder's attention equals the formula with weights gamma^|i - j|, with padding") {
-  Rng rng(47);
-  const std::int64_t B = 2, H = 3, N = 9, D = 4, Dv = 3;
-  const std::vector<double> gammas = {0.5, 0.9, 1.0};
-  for (const char* map : {"elu", "favor+"}) {
-    CAPTURE(map);
-    const bool favor = std::string(map) == "favor+";
-    const double eps = favor ? 0.0 : 1e-6;
-    auto kernel = make_decayed(map, favor ? 8 : 0, D, gammas, rng, eps, /*causal=*/false);
-    kernel->to(DType::f64);
-    AttentionMask mask;
-    mask.key_lengths = {N, 6};  // the second item's last three keys are padding
-    Variable q(randn({B, H, N, D}, rng), true), k(randn({B, H, N, D}, rng), true), v(randn({B, H, N, Dv}, rng), true);
-    Variable out = kernel->forward(q, k, v, mask);
-    const Tensor g = randn(out.shape(), rng);
-    out.backward(g);
-    const Tensor dq = q.grad(), dk = k.grad(), dv = v.grad();
-    q.zero_grad();
-    k.zero_grad();
-    v.zero_grad();
-    FeatureMap& fm = kernel->feature_map();
-    if (auto* f = dynamic_cast<FavorFeatureMap*>(&fm)) f->set_stabilize(false);
-    const Variable pad(key_padding_weights(mask, B, N, DType::f64));  // (B, 1, N, 1)
-    const Variable phi_k = fm.forward(k, FeatureRole::key) * pad;
-    Variable a = matmul(fm.forward(q, FeatureRole::query), transpose(phi_k, 2, 3)) *
-                 Variable(decayed_causal_weights(gammas, N, /*both_ways=*/true));
-    Variable ref = matmul(a, v) / (sum(a, {3}, true) + eps);
-    ref.backward(g);
-    CHECK(allclose(out.data(), ref.data(), 1e-9, 1e-9));
-    CHECK(allclose(dq, q.grad(), 1e-9, 1e-9));
-    CHECK(allclose(dk, k.grad(), 1e-9, 1e-9));
-    CHECK(allclose(dv, v.grad(), 1e-9, 1e-9));
-    // Not the one-way (causal) weights, and not the plain non-causal attention.
-    const Variable plain_a = matmul(fm.forward(q, FeatureRole::query), transpose(phi_k, 2, 3));
-    const Tensor plain = (matmul(plain_a, v) / (sum(plain_a, {3}, true) + eps)).data();
-    CHECK_FALSE(allclose(out.data(), plain, 1e-3, 1e-3));
-    // gamma = 1 is no decay: that head is plain non-causal linear attention.
-    CHECK(allclose(out.data().slice(1, 2, 3), plain.slice(1, 2, 3), 1e-9, 1e-9));
-  }
 }
 
 TEST_CASE("gradcheck: the parts of bidirectional decay, the reversal and the decayed prefix sum") {
