@@ -1,6 +1,6 @@
 // `kat convert RUN --attention linear --feature-map hedgehog -o NEW [--steps N] [--distill N]`: a new
 // run folder whose model is RUN's with its attention replaced (all of it, or the sublayers
-// --sublayers names), every other weight copied bit for bit, a checkpoint at step 0, and an
+// --sublayers or --layers names), every other weight copied bit for bit, a checkpoint at step 0, and an
 // experiment that fine-tunes it (after attention distillation with --distill): continue it with
 // `kat train --resume NEW`. RUN is only read. docs/convert.md.
 
@@ -77,6 +77,11 @@ Runner add_convert(CLI::App& app) {
   cmd->add_option("--sublayers", args->sublayers,
                   "Translation: which attentions to replace (repeatable): encoder, decoder, cross; default all")
       ->check(CLI::IsMember({"all", "encoder", "decoder", "cross"}));
+  cmd->add_option("--layers", o.layers,
+                  "Language model: which layers' attention to replace, comma-separated from 0 (model.layer_attention); "
+                  "default all")
+      ->delimiter(',')
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--checkpoint", o.checkpoint, "The source's checkpoint: best, last, or a file")
       ->capture_default_str();
   cmd->add_option("--steps", o.steps, "Fine-tuning steps (default: a fifth of the source's train.steps)")

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/text_io.h"
+#include "layers/attention/registry.h"
 #include "layers/module.h"
 #include "train/config/experiment_config.h"
 #include "train/run_folder/checkpoint.h"
@@ -22,10 +23,24 @@ bool in_feature_map(const std::string& name) {
 
 bool has(const std::vector<Sublayers>& v, Sublayers s) { return std::find(v.begin(), v.end(), s) != v.end(); }
 
+// The layer index N of a parameter under "layers.N." (at the start or after a dot), or -1.
+std::int64_t layer_of(const std::string& name) {
+  const bool at_start = name.rfind("layers.", 0) == 0;
+  const std::string::size_type at = at_start ? 0 : name.find(".layers.");
+  if (at == std::string::npos) return -1;
+  std::string::size_type i = at + (at_start ? 7 : 8);
+  std::int64_t n = -1;
+  for (; i < name.size() && name[i] >= '0' && name[i] <= '9'; ++i)
+    n = std::max<std::int64_t>(n, 0) * 10 + (name[i] - '0');
+  return i < name.size() && name[i] == '.' ? n : -1;
+}
+
 // Whether `name` lies in the feature map of an attention sublayer the conversion replaces:
 // encoder.layers.N.self_attn, decoder.layers.N.self_attn, decoder.layers.N.cross_attn.
-bool replaced_map(const std::string& name, const std::vector<Sublayers>& replaced) {
+bool replaced_map(const std::string& name, const std::vector<Sublayers>& replaced,
+                  const std::vector<std::int64_t>& layers) {
   if (!in_feature_map(name)) return false;
+  if (!layers.empty()) return std::find(layers.begin(), layers.end(), layer_of(name)) != layers.end();
   if (replaced.empty() || has(replaced, Sublayers::all)) return true;
   const bool encoder = name.rfind("encoder.", 0) == 0, decoder = name.rfind("decoder.", 0) == 0;
   const bool cross = name.find(".cross_attn.") != std::string::npos;
@@ -44,7 +59,37 @@ Experiment converted_experiment(const Experiment& source, const ConvertOptions& 
   a.features = o.features;
   a.decay = o.decay;
   ModelConfig& m = e.model;
-  if (o.sublayers.empty() || has(o.sublayers, Sublayers::all)) {
+  const bool all_sublayers = o.sublayers.empty() || has(o.sublayers, Sublayers::all);
+  if (!o.layers.empty()) {
+    if (source.task != Task::lm) {
+      throw Error("kat convert: --layers names layers of a language model; a translation model takes --sublayers");
+    }
+    if (!all_sublayers) throw Error("kat convert: give --layers or --sublayers, not both");
+    std::vector<std::string> types = m.layer_attention;
+    if (types.empty()) types.assign(static_cast<std::size_t>(m.layers), m.attention.type);
+    std::vector<bool> chosen(types.size(), false);
+    for (const std::int64_t layer : o.layers) {
+      if (layer < 0 || layer >= m.layers) {
+        throw Error(fmt::format("kat convert: --layers {}: the source model's layers are 0 to {} (model.layers = {})",
+                                layer, m.layers - 1, m.layers));
+      }
+      chosen[static_cast<std::size_t>(layer)] = true;
+    }
+    // The layers kept read their options from model.attention, which becomes the new attention's:
+    // only a kept type that reads none of them (softmax) keeps its meaning.
+    for (std::size_t i = 0; i < types.size(); ++i) {
+      if (chosen[i]) {
+        types[i] = a.type;
+      } else if (!attention_info(types[i]).uses.empty()) {
+        throw Error(fmt::format(
+            "kat convert: layer {} keeps its '{}' attention, whose options (model.attention) would become the new "
+            "attention's; convert it too, or every layer",
+            i, types[i]));
+      }
+    }
+    m.attention = a;
+    m.layer_attention = types;
+  } else if (all_sublayers) {
     m.attention = a;
     m.layer_attention.clear();
     m.encoder_attention = defaults.model.encoder_attention;
@@ -89,14 +134,14 @@ Experiment converted_experiment(const Experiment& source, const ConvertOptions& 
 }
 
 WeightCopy copy_converted_weights(const std::map<std::string, Tensor>& source, Module& target,
-                                  const std::vector<Sublayers>& replaced) {
+                                  const std::vector<Sublayers>& replaced, const std::vector<std::int64_t>& layers) {
   WeightCopy report;
   const std::map<std::string, Tensor> state = target.state_dict();
   std::map<std::string, Tensor> merged;  // the source's tensors where they carry over, else the target's own
   for (const auto& [name, t] : state) {
     merged[name] = t;
     const auto it = source.find(name);
-    if (replaced_map(name, replaced) || (it == source.end() && in_feature_map(name))) {
+    if (replaced_map(name, replaced, layers) || (it == source.end() && in_feature_map(name))) {
       report.initialized.push_back(name);
       continue;
     }
@@ -112,7 +157,7 @@ WeightCopy copy_converted_weights(const std::map<std::string, Tensor>& source, M
     ++report.copied;
   }
   for (const auto& [name, t] : source) {
-    if (state.count(name) && !replaced_map(name, replaced)) continue;
+    if (state.count(name) && !replaced_map(name, replaced, layers)) continue;
     if (!in_feature_map(name)) {
       throw Error(
           fmt::format("the source model's '{}' {} has no place in the converted model", name, to_string(t.shape())));
@@ -140,7 +185,7 @@ ConversionReport convert_run(const std::string& source_dir, const ConvertOptions
   options.signals = false;
   options.initialize = [&](Module& model) {
     try {
-      report.weights = copy_converted_weights(checkpoint.model, model, o.sublayers);
+      report.weights = copy_converted_weights(checkpoint.model, model, o.sublayers, o.layers);
     } catch (const Error& e) {
       throw Error(fmt::format("{}: {}", report.source_checkpoint, e.what()));
     }
@@ -154,6 +199,7 @@ ConversionReport convert_run(const std::string& source_dir, const ConvertOptions
   j["source_step"] = report.source_step;
   j["source_attention"] = describe_attention(source.experiment);
   j["attention"] = describe_attention(report.experiment);
+  if (!o.layers.empty()) j["layers"] = o.layers;
   j["distill_steps"] = report.experiment.train.distill_attention.steps;
   j["finetune_steps"] = report.experiment.train.steps - report.experiment.train.distill_attention.steps;
   j["tensors_copied"] = report.weights.copied;

@@ -31,6 +31,7 @@ struct ConvertOptions {
   std::int64_t features = 0;         // model.attention.features of the new attention (0: the map's default)
   std::vector<double> decay;         // model.attention.decay of the new attention (empty: none)
   std::vector<Sublayers> sublayers = {Sublayers::all};  // translation: encoder, decoder (self), cross
+  std::vector<std::int64_t> layers;                     // language model: the layers to replace (empty: all)
   std::string checkpoint = "best";                      // of the source run: best, last or a file
   std::string output;                                   // the new run folder (must not hold a run)
   std::int64_t steps = 0;                               // fine-tuning steps (0: a fifth of the source's train.steps)
@@ -41,7 +42,9 @@ struct ConvertOptions {
 };
 
 // The experiment of the converted run: the source's, with the chosen sublayers' attention replaced
-// (all: model.attention, the per-sublayer and per-layer overrides dropped), training set to
+// (all: model.attention, the per-sublayer and per-layer overrides dropped; some layers of a
+// language model: model.attention becomes the new attention and model.layer_attention names each
+// layer's type, the others keeping theirs), training set to
 // distill_steps + steps steps with the fine-tuning schedule, no sequence-length warmup and no time
 // budget, and output.dir the new folder. Validated like an experiment file; throws ConfigError.
 Experiment converted_experiment(const Experiment& source, const ConvertOptions& options);
@@ -53,11 +56,12 @@ struct WeightCopy {
 };
 
 // Copies each tensor of `source` (a state dict) into `target`'s tensor of the same name and shape,
-// except the feature maps of the replaced sublayers (`replaced`: the converted sublayers' attention
-// paths, "" for all): those start afresh in the target and are dropped from the source. Any other
-// difference (a missing tensor, another shape) throws kat::Error naming the tensor.
+// except the feature maps of the replaced sublayers (`replaced`, and of a language model the layers
+// `layers` names, empty for all): those start afresh in the target and are dropped from the source.
+// Any other difference (a missing tensor, another shape) throws kat::Error naming the tensor.
 WeightCopy copy_converted_weights(const std::map<std::string, Tensor>& source, Module& target,
-                                  const std::vector<Sublayers>& replaced = {Sublayers::all});
+                                  const std::vector<Sublayers>& replaced = {Sublayers::all},
+                                  const std::vector<std::int64_t>& layers = {});
 
 struct ConversionReport {
   std::string source_checkpoint;

@@ -261,7 +261,7 @@ TEST_CASE("config: hybrid models, an attention per sublayer of a translation mod
       "  attention: {features: 16}\n",
       "exp.yaml");
   CHECK(e.model.layer_attention == std::vector<std::string>{"linear", "softmax", "performer"});
-  CHECK(describe_attention(e) == "linear, softmax, performer");
+  CHECK(describe_attention(e) == "linear (elu, m=16), softmax, performer (favor+, m=16)");
   CHECK(to_yaml(parse_experiment(to_yaml(e), "resolved.yaml")) == to_yaml(e));
   CHECK(only_problem("model:\n  layers: 3\n  layer_attention: [linear, softmax]\n")
             .find("model.layer_attention names 2 attention types for model.layers = 3: one per layer") !=

@@ -131,6 +131,69 @@ TEST_CASE("kat convert replaces only the sublayers named in a translation model,
   CHECK(describe_attention(r2.experiment) == "linear (hedgehog)");
 }
 
+TEST_CASE("kat convert replaces only the layers named in a language model, and distils them alone") {
+  ScratchDir dir("convert-layers");
+  const std::string src = train_source(dir, false, 20);
+  const auto source = model_of(src + "/checkpoints/best.h5");
+  ConvertOptions o;
+  o.feature_map = "t2r";
+  o.layers = {1};
+  o.steps = 3;
+  o.distill_steps = 2;
+  o.output = dir.file("top");
+  const ConversionReport r = convert_run(src, o);
+  CHECK(r.experiment.model.layer_attention == std::vector<std::string>{"softmax", "linear"});
+  CHECK(describe_attention(r.experiment) == "softmax, linear (t2r)");
+  CHECK(r.weights.copied == static_cast<std::int64_t>(source.size()));
+  REQUIRE(r.weights.initialized.size() == 2);  // weight and bias of layer 1's map
+  for (const auto& name : r.weights.initialized) {
+    CAPTURE(name);
+    CHECK(in_map(name));
+    CHECK(name.find("layers.1.") != std::string::npos);
+  }
+  const auto converted = model_of(o.output + "/checkpoints/last.h5");
+  for (const auto& [name, t] : source) {
+    CAPTURE(name);
+    CHECK(same_bits(converted.at(name), t));
+  }
+  LoadedRun run = load_run(o.output, "last");
+  const double uniform = std::log(static_cast<double>(run.data.tgt_vocab));
+  const double loss = evaluate_lm(run, "").loss;
+  CHECK(std::isfinite(loss));
+  CHECK(loss < 0.9 * uniform);
+  // Distillation (of layer 1's map alone) and fine-tuning run from the folder.
+  TrainerOptions resume = quiet();
+  resume.resume = true;
+  Trainer t(r.experiment, resume);
+  CHECK(t.run().step == 5);
+  const auto tuned = model_of(o.output + "/checkpoints/last.h5");
+  CHECK_FALSE(same_bits(tuned.at(r.weights.initialized[0]), converted.at(r.weights.initialized[0])));
+
+  // What it refuses, saying why.
+  ConvertOptions bad = o;
+  bad.output = dir.file("bad");
+  bad.layers = {2};
+  CHECK_THROWS_WITH_AS(convert_run(src, bad), doctest::Contains("the source model's layers are 0 to 1"), Error);
+  bad.layers = {0};
+  bad.sublayers = {Sublayers::decoder};
+  CHECK_THROWS_WITH_AS(convert_run(src, bad), doctest::Contains("not both"), Error);
+  // Layer 1 of the converted run is linear: keeping it while layer 0 gets another map would change it.
+  bad.sublayers = {Sublayers::all};
+  bad.checkpoint = "last";
+  bad.feature_map = "hedgehog";
+  CHECK_THROWS_WITH_AS(convert_run(o.output, bad), doctest::Contains("layer 1 keeps its 'linear' attention"), Error);
+  bad.layers = {0, 1};
+  const ConversionReport both = convert_run(o.output, bad);
+  CHECK(describe_attention(both.experiment) == "linear (hedgehog), linear (hedgehog)");
+  CHECK(both.weights.dropped.size() == 2);  // layer 1's t2r map
+  ScratchDir mt_dir("convert-layers-mt");
+  const std::string mt = train_source(mt_dir, true, 4);
+  ConvertOptions translation;
+  translation.layers = {0};
+  translation.output = dir.file("mt-layers");
+  CHECK_THROWS_WITH_AS(convert_run(mt, translation), doctest::Contains("a translation model takes --sublayers"), Error);
+}
+
 TEST_CASE("attention distillation trains the feature maps alone, lowers its loss, and resumes exactly") {
   ScratchDir dir("distill");
   const std::string src = train_source(dir, false);

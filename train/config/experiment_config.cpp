@@ -139,7 +139,15 @@ std::string describe_attention(const Experiment& e) {
     return s + ")";
   };
   const ModelConfig& m = e.model;
-  if (!m.layer_attention.empty()) return fmt::format("{}", fmt::join(m.layer_attention, ", "));
+  if (!m.layer_attention.empty()) {
+    std::vector<std::string> layers;  // each built from model.attention with its own type
+    for (const std::string& type : m.layer_attention) {
+      AttentionConfig a = m.attention;
+      a.type = type;
+      layers.push_back(has_attention(type) ? one(a) : type);
+    }
+    return fmt::format("{}", fmt::join(layers, ", "));
+  }
   const auto& sections = attention_sections();
   const bool hybrid = std::any_of(sections.begin(), sections.end(), [&](const AttentionSection& s) {
     return s.is_override && !(m.*s.field).type.empty();

@@ -76,7 +76,7 @@ const AttentionSection* attention_section_of(const std::string& key);
 // Why model.attention.<name> has no effect: read by none of model.attention's type and map, nor by
 // the types of model.layer_attention; "" when one of them reads it.
 std::string attention_key_unread_in_stack(const std::string& name, const ModelConfig& m);
-// "linear self / softmax cross", "softmax, linear, linear, softmax", "performer (favor+)": the
+// "linear self / softmax cross", "softmax, linear (elu), linear (elu)", "performer (favor+)": the
 // attention of a model in a few words, for tables.
 std::string describe_attention(const Experiment& e);
 
