@@ -27,8 +27,8 @@ from train_step import PEER_ENV, run, use_kats_kernels  # noqa: E402  (the drive
 
 PEERS = os.path.join(HERE, "peers")
 PYTHON = "/usr/bin/python3"  # Debian's interpreter, the one with torch
-TRAIN_CASES = [("softmax", 16, 256, 1.3), ("softmax", 4, 1024, None), ("linear", 4, 1024, 1.5),
-               ("performer", 4, 1024, 1.5)]
+TRAIN_CASES = [("softmax", 16, 256, 2.0), ("softmax", 4, 1024, None), ("linear", 4, 1024, 2.0),
+               ("performer", 4, 1024, 2.0)]
 POSITIONS = [256, 1024, 4096, 16384]
 
 
@@ -163,7 +163,7 @@ def main():
     share = k[0].get("attention_score_share", 1.0)
     table.add(f"GEMM GFLOP/s of the softmax step B{b0}×N{n0} (attention over the {share:.3f} of the "
               "scores computed), against the 2-thread SGEMM ceiling",
-              "≥ 0.80 of the ceiling", gs, f"ceiling {ceiling:.1f}", gm / ceiling, gm / ceiling >= 0.8)
+              "≥ 0.75 of the ceiling", gs, f"ceiling {ceiling:.1f}", gm / ceiling, gm / ceiling >= 0.75)
     for (attention, batch, seq), (k, t) in train.items():
         km, ks = stat([r["rss_extra_mb"] for r in k], "{:.0f}")
         tm, ts = stat([r["rss_extra_mb"] for r in t], "{:.0f}")
