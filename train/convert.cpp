@@ -36,7 +36,8 @@ std::int64_t layer_of(const std::string& name) {
 }
 
 // Whether `name` lies in the feature map of an attention sublayer the conversion replaces:
-// encoder.layers.N.self_attn, decoder.layers.N.self_attn, decoder.layers.N.cross_attn.
+// encoder.layers.N.self_attn, decoder.layers.N.self_attn, decoder.layers.N.cross_attn, or with
+// `layers` given, the self-attention of a language model's layer N for each N listed.
 bool replaced_map(const std::string& name, const std::vector<Sublayers>& replaced,
                   const std::vector<std::int64_t>& layers) {
   if (!in_feature_map(name)) return false;
