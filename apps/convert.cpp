@@ -81,7 +81,7 @@ Runner add_convert(CLI::App& app) {
                   "Language model: which layers' attention to replace, comma-separated from 0 (model.layer_attention); "
                   "default all")
       ->delimiter(',')
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 1000000));
   cmd->add_option("--checkpoint", o.checkpoint, "The source's checkpoint: best, last, or a file")
       ->capture_default_str();
   cmd->add_option("--steps", o.steps, "Fine-tuning steps (default: a fifth of the source's train.steps)")
