@@ -74,6 +74,10 @@ Runner add_convert(CLI::App& app) {
                   "Per-head decay of the new self-attention (not cross-attention), one number or one per head in "
                   "(0, 1], comma-separated (model.attention.decay)")
       ->delimiter(',');
+  cmd->add_option("--window", o.window,
+                  "Softmax over the last this many keys of the new self-attention, its kernel over the older ones "
+                  "(model.attention.window)")
+      ->check(CLI::Range(1, 1000000));
   cmd->add_option("--sublayers", args->sublayers,
                   "Translation: which attentions to replace (repeatable): encoder, decoder, cross; default all")
       ->check(CLI::IsMember({"all", "encoder", "decoder", "cross"}));

@@ -17,8 +17,13 @@
 namespace kat {
 namespace {
 
+// A weight of the attention kernel itself rather than of the layers around it: its feature map's, or
+// the scale of a window's kernel part (linear_attention.h).
 bool in_feature_map(const std::string& name) {
-  return name.rfind("feature_map.", 0) == 0 || name.find(".feature_map.") != std::string::npos;
+  const std::string scale = "attention.window_scale";
+  const bool window_scale =
+      name.size() >= scale.size() && name.compare(name.size() - scale.size(), scale.size(), scale) == 0;
+  return window_scale || name.rfind("feature_map.", 0) == 0 || name.find(".feature_map.") != std::string::npos;
 }
 
 bool has(const std::vector<Sublayers>& v, Sublayers s) { return std::find(v.begin(), v.end(), s) != v.end(); }
@@ -59,6 +64,7 @@ Experiment converted_experiment(const Experiment& source, const ConvertOptions& 
   a.feature_map = o.feature_map;
   a.features = o.features;
   a.decay = o.decay;
+  a.window = o.window;
   ModelConfig& m = e.model;
   const bool all_sublayers = o.sublayers.empty() || has(o.sublayers, Sublayers::all);
   if (!o.layers.empty()) {

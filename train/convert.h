@@ -30,6 +30,7 @@ struct ConvertOptions {
   std::string feature_map;           // its feature map; "" for the type's own
   std::int64_t features = 0;         // model.attention.features of the new attention (0: the map's default)
   std::vector<double> decay;         // model.attention.decay of the new attention (empty: none)
+  std::int64_t window = 0;           // model.attention.window of the new attention (0: none)
   std::vector<Sublayers> sublayers = {Sublayers::all};  // translation: encoder, decoder (self), cross
   std::vector<std::int64_t> layers;                     // language model: the layers to replace (empty: all)
   std::string checkpoint = "best";                      // of the source run: best, last or a file

@@ -154,7 +154,8 @@ void Trainer::State::build() {
   }
 }
 
-// The linear-attention kernels whose feature maps have weights, and Adam over those weights alone.
+// The linear-attention kernels with weights of their own (a learned feature map, a window's scale),
+// and Adam over those weights alone.
 void Trainer::State::setup_distillation() {
   if (parallel) {
     throw Error(
@@ -164,11 +165,11 @@ void Trainer::State::setup_distillation() {
   std::vector<std::pair<std::string, Variable>> weights;
   for (AttentionKernel* k : kernels) {
     auto* kernel = dynamic_cast<LinearAttention*>(k);
-    if (kernel == nullptr || kernel->feature_map().parameters().empty()) continue;
+    if (kernel == nullptr) continue;
+    const auto learned = kernel->distilled_parameters();
+    if (learned.empty()) continue;
     students.push_back(kernel);
-    for (const auto& [name, p] : kernel->feature_map().named_parameters()) {
-      weights.emplace_back(kernel->feature_map().path() + "." + name, p);
-    }
+    weights.insert(weights.end(), learned.begin(), learned.end());
   }
   if (students.empty()) {
     throw Error(

@@ -13,8 +13,18 @@
 // op takes it as the key log-scale C_j += j (-log gamma_h), and decoding as the state's decay.
 // Non-causal self-attention (an encoder's) weighs by gamma_h^|i - j|, from a sweep each way
 // (bidirectional_decay.h).
+// Window (AttentionOptions::window = W, causal self-attention): query i weighs keys i - W < j <= i
+// by exp(q_i . k_j / sqrt(D)) and older keys by exp(beta_h) phi(q_i).phi(k_j) (times
+// gamma_h^(i - j - W) under decay), beta_h a learned parameter (`window_scale`, initially 0), all
+// over one normalizer. The window part runs in chunks of W queries against 2W keys (O(N W) memory),
+// the kernel part through the causal op over keys shifted W rows later, and both are divided by a
+// common exp(t_i) (t_i the larger of the two parts' log sizes, a constant the output does not depend
+// on) so that nothing overflows. Decoding keeps the last W keys, their values and features beside
+// the sums of the older keys: O(W D + M Dv) per head whatever the position.
 
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "layers/attention/attention.h"
@@ -38,6 +48,9 @@ class LinearAttention : public AttentionKernel {
   void on_train_step(std::int64_t step) override { feature_map_->on_train_step(step); }
 
   FeatureMap& feature_map() { return *feature_map_; }
+  // What attention distillation trains: the feature map's weights and, with a window, window_scale;
+  // each with its path in the model.
+  std::vector<std::pair<std::string, Variable>> distilled_parameters();
 
   // Attention distillation (train.distill_attention; docs/convert.md). While it is on, forward
   // returns softmax attention of the same q, k and v (scale 1/sqrt(D), no gradient): the output of
@@ -61,6 +74,8 @@ class LinearAttention : public AttentionKernel {
   // -log(gamma) for every head (one entry) or per head (options.decay); empty when no head decays.
   std::vector<double> decay_rate_;
   std::shared_ptr<FeatureMap> feature_map_;
+  std::int64_t window_ = 0;
+  Variable window_scale_;  // beta_h, (H) or (1) (window_ > 0)
   bool distilling_ = false;
   Variable distillation_loss_;
 
@@ -71,6 +86,12 @@ class LinearAttention : public AttentionKernel {
   Tensor decay_log_scale(const Tensor& c, std::int64_t batch, std::int64_t heads, std::int64_t n, DType dtype) const;
   // gamma_h as (batch, heads), or undefined when no head decays.
   Tensor decay_factors(std::int64_t batch, std::int64_t heads, DType dtype) const;
+  // Causal self-attention with the window (the class comment); phi_q, phi_k unstabilized.
+  Variable window_forward(const Variable& q, const Variable& k, const Variable& v, const Variable& phi_q,
+                          const Variable& phi_k);
+  // beta as (1, H, 1, 1) (or (1, 1, 1, 1) when shared).
+  Variable window_scale_4d() const;
+  Tensor window_step(const Tensor& q, const Tensor& k, const Tensor& v, AttentionState& state);
   Variable distill_forward(const Variable& q, const Variable& k, const Variable& v, const AttentionMask& mask,
                            bool causal);
 };

@@ -20,7 +20,7 @@ AttentionInfo kernelized(std::string description, std::string map) {
   AttentionInfo info;
   info.description = std::move(description);
   info.default_feature_map = std::move(map);
-  info.uses = {attention_keys::feature_map, attention_keys::eps, attention_keys::decay};
+  info.uses = {attention_keys::feature_map, attention_keys::eps, attention_keys::decay, attention_keys::window};
   return info;
 }
 

@@ -33,6 +33,12 @@ struct AttentionOptions {
   // over roughly the last 1 / (1 - gamma) positions and 1 keeps the whole prefix (the fixed
   // per-head decays of retention, Sun et al. 2023). The recurrent state decays by gamma_h per token.
   std::vector<double> decay;
+  // Linear and performer, causal self-attention: the last `window` keys (the query's own among them)
+  // get softmax weights exp(q.k / sqrt(D)), the older ones the kernel's phi(q).phi(k) times a learned
+  // per-head factor exp(beta_h), both under one normalizer (a sliding window beside linear attention,
+  // as LoLCATs, Zhang et al. 2024). With decay, key j's kernel term is also weighted by
+  // gamma_h^(i - j - window). Decoding keeps the window's keys and values beside the state. 0: none.
+  std::int64_t window = 0;
   // The options the attention type and its feature map declare for themselves (OptionSpec).
   OptionValues extra;
 };
@@ -50,6 +56,7 @@ namespace attention_keys {
 inline constexpr const char* feature_map = "feature_map";
 inline constexpr const char* eps = "eps";
 inline constexpr const char* decay = "decay";
+inline constexpr const char* window = "window";
 }  // namespace attention_keys
 
 struct AttentionInfo {

@@ -422,6 +422,28 @@ TEST_CASE("config: data.seq_len_warmup doubles the windows in equal phases up to
   CHECK(synthetic[1].find("language-model corpora only") != std::string::npos);
 }
 
+TEST_CASE("config: model.attention.window, causal self-attention only, shown by describe_attention") {
+  const std::string lm = "model:\n  heads: 4\n  attention: {type: linear, feature_map: hedgehog, ";
+  const Experiment e = parse_experiment(lm + "window: 64}\n", "exp.yaml");
+  CHECK(e.model.attention.window == 64);
+  CHECK(describe_attention(e) == "linear (hedgehog, window 64)");
+  CHECK(differing_keys(e, parse_experiment(to_yaml(e), "resolved.yaml")).empty());
+  CHECK(only_problem(lm + "window: -2}\n").find("'model.attention.window'") != std::string::npos);
+  CHECK(only_problem("model:\n  attention: {type: softmax, window: 8}\n")
+            .find("'model.attention.window' has no effect here: it applies to linear and performer attention only") !=
+        std::string::npos);
+  const std::string mt = "task: translation\ndata: {synthetic: {task: copy}}\nmodel:\n  heads: 4\n";
+  CHECK(only_problem(mt + "  attention: {type: linear, window: 8}\n")
+            .find("applies to causal self-attention only; in a translation model give it in "
+                  "model.decoder_attention") != std::string::npos);
+  CHECK(only_problem(mt + "  attention: {type: softmax}\n  encoder_attention: {type: linear, window: 8}\n")
+            .find("'model.encoder_attention.window': the window holds the keys just before each query") !=
+        std::string::npos);
+  const Experiment d = parse_experiment(
+      mt + "  attention: {type: softmax}\n  decoder_attention: {type: linear, window: 8}\n", "exp.yaml");
+  CHECK(d.model.decoder_attention.window == 8);
+}
+
 TEST_CASE(
     "config: model.attention.decay is a list of numbers above 0 and at most 1, one or one per head, self-attention "
     "only") {

@@ -194,6 +194,40 @@ TEST_CASE("kat convert replaces only the layers named in a language model, and d
   CHECK_THROWS_WITH_AS(convert_run(mt, translation), doctest::Contains("a translation model takes --sublayers"), Error);
 }
 
+TEST_CASE("kat convert with a window: its scale starts afresh, distils with the map, and the model decodes") {
+  ScratchDir dir("convert-window");
+  const std::string src = train_source(dir, false, 20);
+  const auto source = model_of(src + "/checkpoints/best.h5");
+  ConvertOptions o;
+  o.feature_map = "hedgehog";
+  o.window = 4;
+  o.decay = {0.9};
+  o.steps = 3;
+  o.distill_steps = 3;
+  o.output = dir.file("window");
+  const ConversionReport r = convert_run(src, o);
+  CHECK(r.experiment.model.attention.window == 4);
+  CHECK(describe_attention(r.experiment) == "linear (hedgehog, decay, window 4)");
+  CHECK(r.weights.copied == static_cast<std::int64_t>(source.size()));
+  std::int64_t scales = 0;
+  for (const auto& name : r.weights.initialized) scales += name.find(".window_scale") != std::string::npos;
+  CHECK(scales == r.experiment.model.layers);
+  const auto converted = model_of(o.output + "/checkpoints/last.h5");
+  TrainerOptions resume = quiet();
+  resume.resume = true;
+  Trainer t(r.experiment, resume);
+  CHECK(t.run().step == 6);
+  const auto tuned = model_of(o.output + "/checkpoints/last.h5");
+  for (const auto& name : r.weights.initialized) {
+    CAPTURE(name);
+    CHECK_FALSE(same_bits(tuned.at(name), converted.at(name)));  // distilled, then fine-tuned
+  }
+  LoadedRun run = load_run(o.output, "last");
+  const double loss = evaluate_lm(run, "").loss;
+  CHECK(std::isfinite(loss));
+  CHECK(loss < 0.9 * std::log(static_cast<double>(run.data.tgt_vocab)));
+}
+
 TEST_CASE("attention distillation trains the feature maps alone, lowers its loss, and resumes exactly") {
   ScratchDir dir("distill");
   const std::string src = train_source(dir, false);

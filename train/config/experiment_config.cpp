@@ -136,6 +136,7 @@ std::string describe_attention(const Experiment& e) {
     if (a.features > 0) s += fmt::format(", m={}", a.features);
     if (a.redraw_interval > 0) s += fmt::format(", redraw {}", a.redraw_interval);
     if (!a.decay.empty()) s += ", decay";
+    if (a.window > 0) s += fmt::format(", window {}", a.window);
     return s + ")";
   };
   const ModelConfig& m = e.model;
@@ -568,11 +569,30 @@ class Reader {
       }
     }
     check_decay(e);
+    check_window(e);
     if (m.positional == PositionalKind::learned && e.data.kind == DataKind::synthetic &&
         longest_sequence(e) > m.max_len) {
       error_for({"model.max_len", "model.positional", "data.synthetic.max_len", "data.seq_len"},
                 fmt::format("model.max_len ({}) is shorter than the longest synthetic sequence ({})", m.max_len,
                             longest_sequence(e)));
+    }
+  }
+
+  // model.*.window: causal self-attention only (a language model's, or a translation decoder's own).
+  void check_window(const Experiment& e) {
+    const auto& m = e.model;
+    for (const AttentionSection& section : attention_sections()) {
+      const AttentionConfig& a = m.*section.field;
+      if (a.window <= 0 || (section.is_override && a.type.empty())) continue;
+      const std::string key = std::string(section.name) + ".window";
+      const bool causal_self =
+          e.task == Task::lm ? !section.is_override : section.field == &ModelConfig::decoder_attention;
+      if (!causal_self) {
+        error_for({key}, fmt::format("'{}': the window holds the keys just before each query, so it applies to causal "
+                                     "self-attention only; in a translation model give it in "
+                                     "model.decoder_attention (with its type)",
+                                     key));
+      }
     }
   }
 

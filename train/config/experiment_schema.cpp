@@ -297,6 +297,14 @@ void add_attention_section(Schema& s, const AttentionSection& section) {
       .above(0.0)
       .at_most(1.0)
       .applies_when(key_rule("decay"));
+  s.integer(p + "window", member(&Experiment::model, field, &AttentionConfig::window), 0,
+            "linear, performer, causal self-attention: the last this many keys (the query's own among them) get "
+            "softmax weights exp(q.k / sqrt(d)), the older ones the kernel's, times a learned factor per head, under "
+            "one normalizer (a sliding window beside linear attention, LoLCATs, Zhang et al. 2024); decoding keeps "
+            "the window's keys and values beside the recurrent state. Not with feature maps that stabilize their "
+            "keys (favor+, favor-trig). 0: none.")
+      .at_least(0)
+      .applies_when(key_rule("window"));
 }
 
 void add_attention(Schema& s) {
