@@ -44,7 +44,10 @@ int run_convert(ConvertArgs& a) {
       stderr, "kat convert: %s (step %lld) -> %s: %s attention; %lld tensors copied, %zu new (%s), %zu dropped\n",
       r.source_checkpoint.c_str(), static_cast<long long>(r.source_step), o.output.c_str(),
       describe_attention(r.experiment).c_str(), static_cast<long long>(r.weights.copied), r.weights.initialized.size(),
-      r.weights.initialized.empty() ? "none" : "feature maps", r.weights.dropped.size());
+      r.weights.initialized.empty()             ? "none"
+      : r.experiment.model.attention.window > 0 ? "feature maps, window scales"
+                                                : "feature maps",
+      r.weights.dropped.size());
   if (t.distill_attention.steps > 0) {
     std::fprintf(stderr, "kat convert: %lld steps of attention distillation, then %lld of fine-tuning\n",
                  static_cast<long long>(t.distill_attention.steps),
