@@ -78,7 +78,8 @@ void set_scale(LinearAttention& kernel, const std::vector<double>& beta) {
 
 }  // namespace
 
-TEST_CASE("linear attention with a window equals the formula (softmax in the window, the kernel beyond), with gradients") {
+TEST_CASE(
+    "linear attention with a window equals the formula (softmax in the window, the kernel beyond), with gradients") {
   Rng rng(61);
   const std::int64_t B = 2, H = 2, D = 4, Dv = 3, W = 4;
   for (const std::int64_t N : {11, 8, 3}) {
@@ -113,9 +114,9 @@ TEST_CASE("linear attention with a window equals the formula (softmax in the win
         }
         // The window changes the result: softmax alone over the whole prefix differs past W.
         if (N > W) {
-          const Variable all = softmax(matmul(q, transpose(k, 2, 3)) * (0.5) +
-                                       Variable(unary(UnaryOp::scale,
-                                                      unary(UnaryOp::add_scalar, band(H, N, N, {}, true), -1.0), 1e30)));
+          const Variable all =
+              softmax(matmul(q, transpose(k, 2, 3)) * (0.5) +
+                      Variable(unary(UnaryOp::scale, unary(UnaryOp::add_scalar, band(H, N, N, {}, true), -1.0), 1e30)));
           CHECK_FALSE(allclose(out.data(), matmul(all, v).data(), 1e-3, 1e-3));
         }
       }
