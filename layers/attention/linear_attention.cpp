@@ -141,6 +141,25 @@ Tensor window_hidden(std::int64_t chunks, std::int64_t w, DType dtype) {
   return out.to(dtype);
 }
 
+// Weights exp(x) with x below this are taken as exactly 0. Beside the largest weight of their row
+// (1, after the shift) they are below float32's resolution, and as subnormal numbers they would slow
+// every product that reads them (a hundredfold, measured on the products of the window).
+constexpr double kLowestExponent = -50.0;
+
+// `offset` with every entry where score + offset < kLowestExponent pushed to -1e30 (scores and
+// offset of one shape, contiguous), so that exp(score + offset) is 0 there.
+Tensor flush_below(const Tensor& scores, Tensor offset) {
+  dispatch_float(offset.dtype(), "linear_attention.window", [&](auto tag) {
+    using T = decltype(tag);
+    const T* ps = scores.data<T>();
+    T* po = offset.data<T>();
+    for (std::int64_t i = 0, n = offset.numel(); i < n; ++i) {
+      if (ps[i] + po[i] < static_cast<T>(kLowestExponent)) po[i] = static_cast<T>(-1e30);
+    }
+  });
+  return offset;
+}
+
 // The causal op's epsilon where the kernel part's normalizer is multiplied back in: it only keeps
 // 0 / 0 (the first W rows, which see no older key) at 0.
 constexpr double tiny_eps = 1e-30;
@@ -319,7 +338,8 @@ Variable LinearAttention::window_forward(const Variable& q, const Variable& k, c
     shift = binary(BinaryOp::maximum, shift, chunks(Variable(log_den)).data());
   }
   // exp(score - t): at most 1; hidden keys exactly 0. t is a constant: the output does not depend on it.
-  const Variable e = exp(scores + Variable(binary(BinaryOp::sub, hidden, shift)));  // (BH, C, W, 2W)
+  const Variable e =
+      exp(scores + Variable(flush_below(scores.data().contiguous(), binary(BinaryOp::sub, hidden, shift))));
   Variable num = reshape(matmul(e, values), {B, H, P, Dv});
   Variable den = reshape(sum(e, {3}, /*keepdim=*/true), {B, H, P, 1});
   if (P != N) {
@@ -371,6 +391,14 @@ Variable LinearAttention::distill_forward(const Variable& q, const Variable& k, 
     const Tensor hidden = unary(UnaryOp::scale, unary(UnaryOp::add_scalar, visible, -1.0), 1e30);
     logits = binary(BinaryOp::add, unary(UnaryOp::scale, matmul(q.data(), k.data().transpose(2, 3)), scale), hidden);
     p = softmax(Variable(logits)).data();
+    // Weights below 1e-30 as 0: subnormal numbers would slow the product below a hundredfold.
+    dispatch_float(p.dtype(), "linear_attention.distill", [&](auto tag) {
+      using T = decltype(tag);
+      T* pp = p.data<T>();
+      for (std::int64_t i = 0, n = p.numel(); i < n; ++i) {
+        if (pp[i] < static_cast<T>(1e-30)) pp[i] = 0;
+      }
+    });
     teacher = matmul(p, v.data());
   }
   const Variable phi_q = feature_map_->forward(qd, FeatureRole::query);  // (B, H, N, F)
@@ -495,7 +523,9 @@ Tensor LinearAttention::window_step(const Tensor& q, const Tensor& k, const Tens
       float den = kernel_den * std::exp(-shift);
       for (std::int64_t d = 0; d < Dv; ++d) num[static_cast<std::size_t>(d)] *= kernel_weight;
       for (std::int64_t w = 0; w < seen; ++w) {
-        const float e = std::exp(score[static_cast<std::size_t>(w)] - shift);
+        const float x = score[static_cast<std::size_t>(w)] - shift;
+        if (x < static_cast<float>(kLowestExponent)) continue;  // as the training forward
+        const float e = std::exp(x);
         den += e;
         for (std::int64_t d = 0; d < Dv; ++d) num[static_cast<std::size_t>(d)] += e * V[w * Dv + d];
       }
