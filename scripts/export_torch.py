@@ -182,6 +182,8 @@ def model_config(experiment, tensors, path):
             )
     if "decay" in given.get("attention", {}):
         raise ExportError(f"{path}: model.attention.decay is not exported (kat_torch has no decayed attention)")
+    if given.get("attention", {}).get("window", 0):
+        raise ExportError(f"{path}: model.attention.window is not exported (kat_torch has no windowed attention)")
     m = dict(MODEL_DEFAULTS)
     m.update({k: v for k, v in given.items() if k != "attention"})
     a = dict(ATTENTION_DEFAULTS)

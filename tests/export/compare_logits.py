@@ -183,11 +183,12 @@ def check_refusals(args, some_run):
         config = re.sub(r"feature_map: .*", 'feature_map: "learned-elu"', f.attrs["config"].decode())
         f.attrs["config"] = np.bytes_(config.encode())
     expect_refusal(export + [odd_run, out, "--checkpoint", odd], odd, "an unsupported feature map")
-    # Attention kat_torch does not build: a per-head decay, a hybrid stack.
+    # Attention kat_torch does not build: a per-head decay, a window, a hybrid stack.
     with h5py.File(odd, "r+") as f:
         plain = re.sub(r"feature_map: .*", 'feature_map: ""', f.attrs["config"].decode())
     for key, edit in (
         ("model.attention.decay", lambda c: c.replace("    eps: ", "    decay: [0.9]\n    eps: ", 1)),
+        ("model.attention.window", lambda c: re.sub(r"    window: 0", "    window: 8", c, count=1)),
         ("model.layer_attention", lambda c: c.replace("  attention:\n", '  layer_attention: ["linear"]\n  attention:\n', 1)),
     ):
         edited = edit(plain)
