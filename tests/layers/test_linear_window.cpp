@@ -11,6 +11,7 @@
 #include "core/kernels/gemm.h"
 #include "core/kernels/reduce.h"
 #include "layers/attention/linear_attention.h"
+#include "tests/layers/recurrence_check.h"
 #include "tests/test_util.h"
 
 using namespace kat;
@@ -153,24 +154,7 @@ TEST_CASE("linear attention with a window: the recurrent form reproduces the cau
     const Tensor v = randn({B, H, N, 16}, rng, DType::f32);
     const Tensor full = kernel->forward(Variable(q), Variable(k), Variable(v), AttentionMask{}).data();
     CHECK(std::isfinite(abs_max(full)));
-    auto state = kernel->start_self(B);
-    for (std::int64_t i = 0; i < N; ++i) {
-      const Tensor step = kernel->step_self(q.slice(2, i, i + 1), k.slice(2, i, i + 1), v.slice(2, i, i + 1), *state);
-      CHECK(allclose(step, full.slice(2, i, i + 1), 1e-4, 1e-5));
-    }
-    auto swapped = kernel->start_self(B);
-    const Tensor order = Tensor::from_vector(std::vector<std::int64_t>{1, 0});
-    for (std::int64_t i = 0; i < N; ++i) {
-      const bool after = i > N / 2;
-      const auto in = [&](const Tensor& t) {
-        return after ? take_batch(t.slice(2, i, i + 1), order) : t.slice(2, i, i + 1);
-      };
-      const Tensor out = kernel->step_self(in(q), in(k), in(v), *swapped);
-      const Tensor want = after ? take_batch(full.slice(2, i, i + 1), order) : full.slice(2, i, i + 1);
-      CHECK(allclose(out, want, 1e-4, 1e-5));
-      if (i == N / 2) swapped->reorder(order);
-    }
-    CHECK(swapped->length() == N);
+    kat::test::check_steps_match_forward(*kernel, q, k, v, full);
   }
 }
 
