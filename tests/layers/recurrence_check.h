@@ -26,7 +26,9 @@ inline void check_steps_match_forward(AttentionKernel& kernel, const Tensor& q, 
   const Tensor order = Tensor::from_vector(std::vector<std::int64_t>{1, 0});
   for (std::int64_t i = 0; i < N; ++i) {
     const bool after = i > N / 2;
-    const auto in = [&](const Tensor& t) { return after ? take_batch(t.slice(2, i, i + 1), order) : t.slice(2, i, i + 1); };
+    const auto in = [&](const Tensor& t) {
+      return after ? take_batch(t.slice(2, i, i + 1), order) : t.slice(2, i, i + 1);
+    };
     const Tensor out = kernel.step_self(in(q), in(k), in(v), *swapped);
     const Tensor want = after ? take_batch(full.slice(2, i, i + 1), order) : full.slice(2, i, i + 1);
     CHECK(allclose(out, want, 1e-4, 1e-5));
