@@ -271,17 +271,19 @@ Variable LinearAttention::forward(const Variable& q, const Variable& k, const Va
                     "a time with step_self)",
                     q.size(2), k.size(2)));
   }
-  if (window_ > 0 && !causal)
+  if (window_ > 0 && !causal) {
     fail("window applies to causal self-attention only (it holds the keys just before each query)");
+  }
   if (distilling_) return distill_forward(q, k, v, mask, causal);
   const Variable phi_q = feature_map_->forward(q, FeatureRole::query);  // (B, H, N, M)
   Tensor c;                                                             // causal keys' stabilizer, (B, H, N, 1)
   Variable phi_k = feature_map_->forward(k, causal ? FeatureRole::causal_key : FeatureRole::key, &c);
   if (window_ > 0) {
-    // Padded keys follow every real one, so under the causal mask only padded queries see them.
     if (c.defined()) {
       fail("window needs a feature map with unscaled features; this one stabilizes its keys (favor+, favor-trig)");
     }
+    // No key padding weights: padded keys follow every real one, so under the causal mask only
+    // padded queries see them.
     return window_forward(q, k, v, phi_q, phi_k);
   }
   const Tensor w = key_padding_weights(mask, k.size(0), k.size(2), phi_k.dtype());
@@ -391,7 +393,7 @@ Variable LinearAttention::distill_forward(const Variable& q, const Variable& k, 
     const Tensor hidden = unary(UnaryOp::scale, unary(UnaryOp::add_scalar, visible, -1.0), 1e30);
     logits = binary(BinaryOp::add, unary(UnaryOp::scale, matmul(q.data(), k.data().transpose(2, 3)), scale), hidden);
     p = softmax(Variable(logits)).data();
-    // Weights below 1e-30 as 0: subnormal numbers would slow the product below a hundredfold.
+    // Weights below 1e-30 as 0: as subnormal numbers they would slow the product below a hundredfold.
     dispatch_float(p.dtype(), "linear_attention.distill", [&](auto tag) {
       using T = decltype(tag);
       T* pp = p.data<T>();
