@@ -429,6 +429,9 @@ TEST_CASE("config: model.attention.window, causal self-attention only, shown by 
   CHECK(describe_attention(e) == "linear (hedgehog, window 64)");
   CHECK(differing_keys(e, parse_experiment(to_yaml(e), "resolved.yaml")).empty());
   CHECK(only_problem(lm + "window: -2}\n").find("'model.attention.window'") != std::string::npos);
+  CHECK(only_problem("model:\n  attention: {type: performer, features: 16, window: 8}\n")
+            .find("'model.attention.window': the favor+ feature map divides its features by stabilizing factors") !=
+        std::string::npos);
   CHECK(only_problem("model:\n  attention: {type: softmax, window: 8}\n")
             .find("'model.attention.window' has no effect here: it applies to linear and performer attention only") !=
         std::string::npos);

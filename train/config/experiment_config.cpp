@@ -593,6 +593,14 @@ class Reader {
                                      "model.decoder_attention (with its type)",
                                      key));
       }
+      const std::string map = effective_feature_map(a);
+      if (!map.empty() && has_feature_map(map) && feature_map_info(map).stabilized) {
+        error_for({key, std::string(section.name) + ".feature_map"},
+                  fmt::format("'{}': the {} feature map divides its features by stabilizing factors that cancel "
+                              "only inside linear attention, not beside the window's softmax weights; give a map "
+                              "with unscaled features (elu, relu, t2r, hedgehog)",
+                              key, map));
+      }
     }
   }
 

@@ -26,6 +26,7 @@ FeatureMapInfo random_map(std::string description) {
   info.needs_features = true;
   info.random = true;
   info.normalizer_eps = 1e-30;
+  info.stabilized = true;
   return info;
 }
 

@@ -42,6 +42,9 @@ struct FeatureMapInfo {
   // FeatureMap::normalizer_eps of the map's instances (1e-30 for maps whose features have no fixed
   // scale, which a larger value would bias).
   double normalizer_eps = 1e-6;
+  // Divides its rows by stabilizing factors (FeatureRole; favor+, favor-trig): they cancel inside
+  // linear attention, not beside other weights (model.attention.window refuses such a map).
+  bool stabilized = false;
   std::vector<OptionSpec> options;  // keys of its own under model.attention
 };
 
