@@ -20,10 +20,8 @@ namespace {
 // A weight of the attention kernel itself rather than of the layers around it: its feature map's, or
 // the scale of a window's kernel part (linear_attention.h).
 bool in_feature_map(const std::string& name) {
-  const std::string scale = "attention.window_scale";
-  const bool window_scale =
-      name.size() >= scale.size() && name.compare(name.size() - scale.size(), scale.size(), scale) == 0;
-  return window_scale || name.rfind("feature_map.", 0) == 0 || name.find(".feature_map.") != std::string::npos;
+  return name.ends_with("attention.window_scale") || name.rfind("feature_map.", 0) == 0 ||
+         name.find(".feature_map.") != std::string::npos;
 }
 
 bool has(const std::vector<Sublayers>& v, Sublayers s) { return std::find(v.begin(), v.end(), s) != v.end(); }

@@ -248,6 +248,14 @@ Tensor LinearAttention::decay_log_scale(const Tensor& c, std::int64_t batch, std
   return out.to(dtype);
 }
 
+std::vector<double> LinearAttention::gammas(std::int64_t heads) const {
+  std::vector<double> out(static_cast<std::size_t>(heads), 1.0);
+  for (std::int64_t h = 0; h < heads && !decay_rate_.empty(); ++h) {
+    out[static_cast<std::size_t>(h)] = std::exp(-decay_rate(h, heads));
+  }
+  return out;
+}
+
 Tensor LinearAttention::decay_factors(std::int64_t batch, std::int64_t heads, DType dtype) const {
   if (decay_rate_.empty()) return Tensor();
   Tensor out = Tensor::empty({batch, heads}, DType::f64);
@@ -298,10 +306,8 @@ Variable LinearAttention::forward(const Variable& q, const Variable& k, const Va
                        k.size(2)));
     }
     const std::int64_t H = q.size(1);
-    std::vector<double> gamma(static_cast<std::size_t>(H));
-    for (std::int64_t h = 0; h < H; ++h) gamma[static_cast<std::size_t>(h)] = std::exp(-decay_rate(h, H));
     return bidirectional_decayed_linear_attention(
-        phi_q, phi_k, v, gamma, decay_log_scale(Tensor(), q.size(0), H, q.size(2), phi_k.dtype()), eps());
+        phi_q, phi_k, v, gammas(H), decay_log_scale(Tensor(), q.size(0), H, q.size(2), phi_k.dtype()), eps());
   }
   const Variable kv = matmul(transpose(phi_k, 2, 3), v);                   // (B, H, M, Dv)
   const Variable k_sum = sum(phi_k, {2}, /*keepdim=*/true);                // (B, H, 1, M)
@@ -327,11 +333,7 @@ Variable LinearAttention::window_forward(const Variable& q, const Variable& k, c
   Variable kernel_num, kernel_den;  // the older keys' part, (B, H, N, Dv) and (B, H, N, 1)
   if (N > W) {
     const Variable older_k = shift_rows(phi_k, W), older_v = shift_rows(v, W);
-    std::vector<double> gamma(static_cast<std::size_t>(H), 1.0);
-    for (std::int64_t h = 0; h < H && !decay_rate_.empty(); ++h) {
-      gamma[static_cast<std::size_t>(h)] = std::exp(-decay_rate(h, H));
-    }
-    kernel_den = sum(phi_q * decayed_prefix_sum(older_k, gamma), {3}, /*keepdim=*/true) * exp(window_scale_4d());
+    kernel_den = sum(phi_q * decayed_prefix_sum(older_k, gammas(H)), {3}, /*keepdim=*/true) * exp(window_scale_4d());
     // The normalized kernel output times its normalizer: the numerator, computed by the
     // linear-memory op.
     kernel_num =
@@ -479,6 +481,7 @@ Tensor LinearAttention::window_step(const Tensor& q, const Tensor& k, const Tens
   float* ps = st.s.data<float>();
   float* pz = st.z.data<float>();
   float* po = out.data<float>();
+  const std::vector<double> gamma = gammas(H);
   const std::int64_t pos = st.used, slot = pos % W, seen = std::min(pos + 1, W);
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   std::vector<float> score(static_cast<std::size_t>(W)), num(static_cast<std::size_t>(Dv));
@@ -492,7 +495,7 @@ Tensor LinearAttention::window_step(const Tensor& q, const Tensor& k, const Tens
       float* F = ring_f + bh * W * M;
       if (pos >= W) {
         // Key pos - W leaves the window for the kernel sums, decayed by gamma_h per step.
-        const float g = decay_rate_.empty() ? 1.0f : static_cast<float>(std::exp(-decay_rate(h, H)));
+        const auto g = static_cast<float>(gamma[static_cast<std::size_t>(h)]);
         const float* f_old = F + slot * M;
         const float* v_old = V + slot * Dv;
         for (std::int64_t m = 0; m < M; ++m) {

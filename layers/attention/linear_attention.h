@@ -84,6 +84,8 @@ class LinearAttention : public AttentionKernel {
   // The causal op's key log-scale: the feature map's stabilizer c (or undefined) plus each head's
   // decay; c itself when no head decays.
   Tensor decay_log_scale(const Tensor& c, std::int64_t batch, std::int64_t heads, std::int64_t n, DType dtype) const;
+  // gamma_h of each of `heads` heads (1 for every head when none decays).
+  std::vector<double> gammas(std::int64_t heads) const;
   // gamma_h as (batch, heads), or undefined when no head decays.
   Tensor decay_factors(std::int64_t batch, std::int64_t heads, DType dtype) const;
   // Causal self-attention with the window (the class comment); phi_q, phi_k unstabilized.
