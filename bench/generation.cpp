@@ -3,7 +3,7 @@
 // attention, the recurrent (S, z) sums for linear and Performer attention.
 //
 //   generation --attention linear [--positions 256,1024,4096,16384 --window 64 --threads 1|2|auto]
-//              [--features 64] [--jump 1] [--weights f32|f16]
+//              [--features 64] [--jump 1] [--weights f32|f16] [--profile 1]
 //
 // --weights f16 decodes with float16 copies of the linear layers' weights (layers/linear.h).
 // --threads auto measures one thread against all of them first and decodes on the faster, as `kat
@@ -17,6 +17,9 @@
 // --weights f16 also `token_weights_read_ms`: the time to read as many bytes as such a token reads
 // (the float16 copies and the float32 rest), the floor of float16 decoding. bench/generation.py runs
 // it against the PyTorch peer (bench/peers/generation_peer.py).
+//
+// --profile 1 prints to stderr where a token's time goes, by op (autograd/profiler.h), over every
+// decoded token.
 //
 // By default one run decodes every token from position 0 to the last position. With --jump 1 each
 // position starts from a fresh state made at position p - window - 8: every layer's attention state
@@ -36,6 +39,7 @@
 #include <vector>
 
 #include "autograd/grad_mode.h"
+#include "autograd/profiler.h"
 #include "bench/malloc_count.h"
 #include "core/kernels/blas_kernels.h"
 #include "core/parallel.h"
@@ -111,7 +115,7 @@ int main(int argc, char** argv) {
   std::vector<std::int64_t> positions = {256, 1024, 4096, 16384};
   std::int64_t window = 64, features = 64;
   int threads = 1;  // 0: auto
-  bool jump = false;
+  bool jump = false, profile = false;
   std::string weights_kind = "f32";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
@@ -135,6 +139,8 @@ int main(int argc, char** argv) {
       weights_kind = v;
     } else if (k == "--jump") {
       jump = v == "1";
+    } else if (k == "--profile") {
+      profile = v == "1";
     } else {
       std::fprintf(stderr, "generation: unknown option %s\n", k.c_str());
       return 2;
@@ -161,12 +167,21 @@ int main(int argc, char** argv) {
   std::int64_t step_mallocs = 0, steps = 0;
   Tensor token = Tensor::from_vector<std::int64_t>({65});
   // Decodes positions [from, to) from `state`, recording each token's milliseconds.
+  Profiler profiler;
+  double profiled_seconds = 0;
   auto decode = [&](DecodeState& state, std::int64_t from, std::int64_t to) {
     for (std::int64_t t = from; t < to; ++t) {
       const std::int64_t m0 = bench::malloc_calls();
       const auto t0 = std::chrono::steady_clock::now();
-      const Tensor logits = lm.step(token, state);
+      Tensor logits;
+      if (profile) {
+        ProfileScope on(profiler);
+        logits = lm.step(token, state);
+      } else {
+        logits = lm.step(token, state);
+      }
       const auto t1 = std::chrono::steady_clock::now();
+      if (profile) profiled_seconds += std::chrono::duration<double>(t1 - t0).count();
       step_mallocs += bench::malloc_calls() - m0;
       ++steps;
       ms[static_cast<std::size_t>(t)] = std::chrono::duration<double, std::milli>(t1 - t0).count();
@@ -198,6 +213,7 @@ int main(int argc, char** argv) {
       decode(state, from, p);
     }
   }
+  if (profile) std::fputs(format_profile(profiler.ops(), steps, profiled_seconds, {}).c_str(), stderr);
   nlohmann::ordered_json out;
   out["impl"] = "kat";
   out["attention"] = attention;

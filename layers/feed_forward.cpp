@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "autograd/ops.h"
 #include "core/error.h"
+#include "core/kernels/elementwise.h"
 
 namespace kat {
 
@@ -17,6 +20,20 @@ Variable FeedForward::forward(const Variable& x) {
   const Variable h = fc1_->forward(x);
   if (options_.activation == Activation::gelu) return fc2_->forward(dropout_->forward(gelu(h)));
   return fc2_->forward(dropout_->forward_relu(h));
+}
+
+Tensor FeedForward::forward_rows(const Tensor& x) const {
+  Tensor h = Tensor::empty({x.size(0), options_.d_ff});
+  fc1_->forward_into(x, h);
+  if (options_.activation == Activation::gelu) {
+    unary(UnaryOp::gelu, h, h);
+  } else {
+    float* p = h.data<float>();
+    for (std::int64_t i = 0, n = h.numel(); i < n; ++i) p[i] = std::max(p[i], 0.0f);
+  }
+  Tensor out = Tensor::empty({x.size(0), options_.d_model});
+  fc2_->forward_into(h, out);
+  return out;
 }
 
 }  // namespace kat

@@ -29,6 +29,8 @@ class FeedForward : public Module {
  public:
   FeedForward(const FeedForwardOptions& options, Rng& rng);
   Variable forward(const Variable& x);
+  // The forward of decoding, without autograd or dropout: x (rows, d_model) contiguous float32.
+  Tensor forward_rows(const Tensor& x) const;
 
  private:
   FeedForwardOptions options_;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "autograd/ops.h"
+#include "core/kernels/norm.h"
 
 namespace kat {
 
@@ -21,6 +22,17 @@ Variable LayerNorm::forward(const Variable& x) const {
                      to_string(x.shape())));
   }
   return layer_norm(x, weight_, bias_, options_.eps);
+}
+
+Tensor LayerNorm::forward_rows(const Tensor& x) const {
+  if (x.dim() != 2 || x.size(1) != options_.dim) {
+    fail(fmt::format("forward_rows takes (rows, {}), got {}", options_.dim, to_string(x.shape())));
+  }
+  static const Tensor none;
+  Tensor y, mean, rstd;
+  layer_norm(x, weight_.defined() ? weight_.data() : none, bias_.defined() ? bias_.data() : none, options_.eps, y, mean,
+             rstd);
+  return y;
 }
 
 }  // namespace kat

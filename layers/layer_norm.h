@@ -13,6 +13,8 @@ class LayerNorm : public Module {
  public:
   explicit LayerNorm(const LayerNormOptions& options);
   Variable forward(const Variable& x) const;  // normalizes the last axis, which must be dim
+  // The forward of decoding, without autograd: x (rows, dim) contiguous.
+  Tensor forward_rows(const Tensor& x) const;
 
  private:
   LayerNormOptions options_;

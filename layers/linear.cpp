@@ -2,8 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
+#include "autograd/profiler.h"
+#include "core/kernels/gemm.h"
 #include "layers/init.h"
 
 namespace kat {
@@ -28,6 +32,35 @@ Variable Linear::forward(const Variable& x) const {
     return Variable(half_->apply(x.data(), options_.bias ? bias_.data().data<float>() : nullptr));
   }
   return linear(x, weight_, options_.bias ? bias_ : Variable());
+}
+
+void Linear::forward_into(const Tensor& x, Tensor& out) const {
+  if (x.dim() != 2 || x.size(1) != options_.in || out.dim() != 2 || out.size(0) != x.size(0) ||
+      out.size(1) != options_.out || x.dtype() != DType::f32 || out.dtype() != DType::f32 || !x.is_contiguous() ||
+      !out.is_contiguous()) {
+    fail(fmt::format("forward_into takes float32 (rows, {}) into (rows, {}), got {} into {}", options_.in, options_.out,
+                     to_string(x.shape()), to_string(out.shape())));
+  }
+  OpTimer timer("linear");
+  const std::int64_t rows = x.size(0);
+  if (timer.active()) timer.set_flops(2.0 * static_cast<double>(rows * options_.in * options_.out), 0);
+  const float* b = options_.bias ? bias_.data().data<float>() : nullptr;
+  if (half_ != nullptr && rows <= kHalfRowsAtMost) {
+    for (std::int64_t r = 0; r < rows; ++r) {
+      half_->gemv(x.data<float>() + r * options_.in, b, out.data<float>() + r * options_.out);
+    }
+    return;
+  }
+  if (b != nullptr) {
+    float* o = out.data<float>();
+    for (std::int64_t r = 0; r < rows; ++r) std::copy(b, b + options_.out, o + r * options_.out);
+  }
+  if (rows == 1 && options_.in * options_.out < kSplitVectorProductFrom) {
+    gemv_row(x.data<float>(), weight_.data().data<float>(), options_.in, options_.out, b != nullptr ? 1.0f : 0.0f,
+             out.data<float>());
+    return;
+  }
+  gemm(x, weight_.data(), out, false, false, 1.0, b != nullptr ? 1.0 : 0.0);
 }
 
 void Linear::set_half_weights(bool on) {

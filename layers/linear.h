@@ -20,6 +20,9 @@ class Linear : public Module {
  public:
   Linear(const LinearOptions& options, Rng& rng);
   Variable forward(const Variable& x) const;  // (..., in) -> (..., out)
+  // The forward of decoding, without autograd: x (rows, in) and out (rows, out), both contiguous
+  // float32, out written in place. The same arithmetic as forward (its float16 copy included).
+  void forward_into(const Tensor& x, Tensor& out) const;
 
   const LinearOptions& options() const { return options_; }
   const Variable& weight() const { return weight_; }

@@ -77,6 +77,24 @@ Tensor MultiHeadAttention::step_self(const Tensor& x, AttentionState& state) {
   return o_proj_->forward(merge_heads(Variable(kernel_->step_self(q, k, v, state)))).data();
 }
 
+Tensor MultiHeadAttention::step_self_rows(const Tensor& x, AttentionState& state) {
+  NoGradGuard no_grad;
+  const std::int64_t B = x.size(0), E = options_.d_model, H = options_.heads;
+  // One position: (B, 1, H, D) with its heads moved forward is (B, H, 1, D) in the same memory.
+  Tensor qkv = Tensor::empty({3, B, E});
+  Tensor q = qkv.select(0, 0), k = qkv.select(0, 1), v = qkv.select(0, 2);
+  q_proj_->forward_into(x, q);
+  k_proj_->forward_into(x, k);
+  v_proj_->forward_into(x, v);
+  const Tensor heads =
+      kernel_
+          ->step_self(q.view({B, H, 1, head_dim_}), k.view({B, H, 1, head_dim_}), v.view({B, H, 1, head_dim_}), state)
+          .contiguous();  // (B, H, 1, D)
+  Tensor out = Tensor::empty({B, E});
+  o_proj_->forward_into(heads.view({B, E}), out);
+  return out;
+}
+
 std::unique_ptr<AttentionState> MultiHeadAttention::start_cross(const Tensor& memory, const AttentionMask& mask) {
   NoGradGuard no_grad;
   const Variable m(memory);

@@ -40,6 +40,8 @@ class MultiHeadAttention : public Module {
   // Incremental decoding (no gradients). Self-attention: start, then step with x (B, 1, E).
   std::unique_ptr<AttentionState> start_self(std::int64_t batch);
   Tensor step_self(const Tensor& x, AttentionState& state);
+  // The same step on x (B, E) contiguous float32, without autograd; returns (B, E).
+  Tensor step_self_rows(const Tensor& x, AttentionState& state);
   // Cross-attention: project the memory (B, M, E) once, then step with x (groups * group, 1, E)
   // as `rows` says: a group's rows (the beams of one source sentence) reach the kernel as `group`
   // queries of its entry; entries no group reads get zero queries and their outputs are dropped.

@@ -5,6 +5,7 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
+#include "core/kernels/elementwise.h"
 #include "core/kernels/reduce.h"
 #include "layers/decoding/search.h"
 #include "layers/linear.h"
@@ -148,6 +149,49 @@ TEST_CASE("language model: step-by-step decoding equals the full forward") {
         Tensor logits = lm.step(ids.slice(1, t, t + 1).reshape({3}).contiguous(), state);
         REQUIRE(logits.shape() == Shape{3, 23});
         CHECK(allclose(logits, full.select(1, t), 1e-5, 1e-5));
+      }
+    }
+  }
+}
+
+// Decoding runs each layer on (rows, d_model) buffers without autograd (DecoderLayer::step): its
+// arithmetic must stay that of the forward for either norm placement and activation, on one row
+// (matrix-vector products) and on several (matrix products), and after the model trained a step.
+TEST_CASE("language model: decoding equals the forward for pre- and post-norm, relu and gelu, one row or three") {
+  Rng rng(5);
+  for (NormPlacement norm : {NormPlacement::pre, NormPlacement::post}) {
+    for (Activation act : {Activation::relu, Activation::gelu}) {
+      for (const std::string attention : {"softmax", "linear"}) {
+        for (std::int64_t rows : {1, 3}) {
+          CAPTURE(attention);
+          CAPTURE(rows);
+          CAPTURE(static_cast<int>(norm));
+          CAPTURE(static_cast<int>(act));
+          StackOptions o;
+          o.vocab = 19;
+          o.layers = 2;
+          o.layer = tiny_layer(0.1);
+          o.layer.norm = norm;
+          o.layer.activation = act;
+          o.layer.attention = attention_named(attention);
+          o.max_len = 32;
+          TransformerLM lm(o, rng);
+          // Move every weight off its initial value (biases start at zero, norms at one).
+          for (const Variable& p : lm.parameters()) {
+            Tensor noise = Tensor::empty(p.shape());
+            fill_normal(noise, rng, 0.0, 0.1);
+            Tensor d = p.data();
+            add_scaled_(d, noise);
+          }
+          lm.eval();
+          const Tensor ids = random_ids(rng, rows, 12, 0, 19);
+          const Tensor full = lm.forward(ids).data();
+          DecodeState state = lm.start(rows);
+          for (std::int64_t t = 0; t < 12; ++t) {
+            const Tensor logits = lm.step(ids.slice(1, t, t + 1).reshape({rows}).contiguous(), state);
+            CHECK(allclose(logits, full.select(1, t), 1e-5, 1e-5));
+          }
+        }
       }
     }
   }
