@@ -616,6 +616,7 @@ Tensor causal_linear_step(Tensor& s, Tensor& z, const Tensor& phi_q, const Tenso
     T* pz = z_out.data<T>();
     T* po = out.data<T>();
     const T* pd = dec.defined() ? dec.data<T>() : nullptr;
+    const bool registers = causal_tiles::step_available(Dv);
     parallel_for(0, B * H, std::max<std::int64_t>(1, (1 << 15) / (M * Dv)), [&](std::int64_t t0, std::int64_t t1) {
       for (std::int64_t t = t0; t < t1; ++t) {
         const std::int64_t b = t / H, h = t % H;
@@ -657,6 +658,14 @@ Tensor causal_linear_step(Tensor& s, Tensor& z, const Tensor& phi_q, const Tenso
           }
         }
 #endif
+        if constexpr (std::is_same_v<T, float>) {
+          if (registers) {
+            causal_tiles::step(S_in, S, qi, ki, vi, a, M, Dv, o);
+            const T inv = T(1) / den;
+            for (std::int64_t d = 0; d < Dv; ++d) o[d] *= inv;
+            continue;
+          }
+        }
         for (std::int64_t m = 0; m < M; ++m) {
           const T km = ki[m], qm = qi[m];
           const T* sm_in = S_in + m * Dv;

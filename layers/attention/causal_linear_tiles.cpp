@@ -114,6 +114,32 @@ bool cpu_has_avx512f() {
   return has;
 }
 
+// One decoding step of one head with Dv = 16 C: the C vectors of the output stay in registers over
+// the M rows of the sum.
+template <int C>
+KAT_TILES_TARGET void step_head(const float* s_in, float* s, const float* q, const float* k, const float* v, float a,
+                                std::int64_t m, float* o) {
+  constexpr std::int64_t dv = 16 * C;
+  __m512 acc[C], vv[C];
+#pragma GCC unroll 8
+  for (int c = 0; c < C; ++c) {
+    acc[c] = _mm512_setzero_ps();
+    vv[c] = _mm512_loadu_ps(v + 16 * c);
+  }
+  const __m512 av = _mm512_set1_ps(a);
+  for (std::int64_t r = 0; r < m; ++r) {
+    const __m512 kr = _mm512_set1_ps(k[r]), qr = _mm512_set1_ps(q[r]);
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) {
+      const __m512 x = _mm512_fmadd_ps(_mm512_loadu_ps(s_in + r * dv + 16 * c), av, _mm512_mul_ps(kr, vv[c]));
+      _mm512_storeu_ps(s + r * dv + 16 * c, x);
+      acc[c] = _mm512_fmadd_ps(qr, x, acc[c]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < C; ++c) _mm512_storeu_ps(o + 16 * c, acc[c]);
+}
+
 #else
 
 void tile(const Sweep&, float*, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, bool, const Line*,
@@ -201,6 +227,26 @@ std::int64_t grain(std::int64_t n, std::int64_t m, std::int64_t dv) {
 }
 
 }  // namespace
+
+bool step_available(std::int64_t dv) { return dv > 0 && dv % 16 == 0 && dv <= 128 && cpu_has_avx512f(); }
+
+void step(const float* s_in, float* s, const float* q, const float* k, const float* v, float a, std::int64_t m,
+          std::int64_t dv, float* o) {
+#ifdef KAT_TILES
+  switch (dv / 16) {
+    case 1: return step_head<1>(s_in, s, q, k, v, a, m, o);
+    case 2: return step_head<2>(s_in, s, q, k, v, a, m, o);
+    case 3: return step_head<3>(s_in, s, q, k, v, a, m, o);
+    case 4: return step_head<4>(s_in, s, q, k, v, a, m, o);
+    case 5: return step_head<5>(s_in, s, q, k, v, a, m, o);
+    case 6: return step_head<6>(s_in, s, q, k, v, a, m, o);
+    case 7: return step_head<7>(s_in, s, q, k, v, a, m, o);
+    case 8: return step_head<8>(s_in, s, q, k, v, a, m, o);
+    default: break;
+  }
+#endif
+  (void)s_in, (void)s, (void)q, (void)k, (void)v, (void)a, (void)m, (void)dv, (void)o;
+}
 
 bool available(DType dtype, std::int64_t m, std::int64_t dv) {
   return dtype == DType::f32 && m % 16 == 0 && dv % 16 == 0 && m > 0 && dv > 0 && cpu_has_avx512f();

@@ -32,4 +32,11 @@ void forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& c,
 void backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& c, const Tensor& out, const Tensor& grad,
               Tensor* dq, Tensor* dk, Tensor* dv, float eps);
 
+// One decoding step of one head (causal_linear_step): S (M x Dv, rows of Dv) = a S_in + k v^T and
+// o = S^T q, the numerator before its normalizer; s may be s_in. For float32 with Dv a multiple of
+// 16 up to 128 on a CPU with AVX-512 F (step_available), o held in registers over the rows.
+bool step_available(std::int64_t dv);
+void step(const float* s_in, float* s, const float* q, const float* k, const float* v, float a, std::int64_t m,
+          std::int64_t dv, float* o);
+
 }  // namespace kat::causal_tiles
