@@ -237,6 +237,22 @@ def main():
                 target, met = f"≤ 1.1 × floor {floor16[attention]:.3f}", km <= 1.1 * floor16[attention]
             table.add(f"generation ms/token, batch 1, float16 weights, {attention} at {pos}", target, ks, "", None, met)
 
+    # Two threads: the products of a token split over both cores (core/kernels/gemm.cpp, half.cpp);
+    # `kat generate` times one thread against all and decodes on the faster. No target: whether two
+    # pay depends on the machine.
+    pos2 = POSITIONS[1]
+    for attention in ("softmax", "linear", "performer"):
+        for weights in ("f32", "f16"):
+            cmd = [binary["generation"], "--attention", attention, "--positions", str(pos2), "--threads", "2",
+                   "--jump", "1", "--weights", weights]
+            two = [run(cmd) for _ in range(rounds)]
+            one = gen[attention][0] if weights == "f32" else gen16[attention]
+            km, ks = stat([r["ms_per_token"][str(pos2)] for r in two], "{:.3f}")
+            k1 = statistics.median(r["ms_per_token"][str(pos2)] for r in one)
+            kind = "float32" if weights == "f32" else "float16"
+            table.add(f"generation ms/token, batch 1, {kind} weights, {attention} at {pos2}, 2 threads "
+                      f"(1 thread: {k1:.3f})", "(no target)", ks, "", None, None)
+
     def at(runs, pos):
         return statistics.median(r["ms_per_token"][str(pos)] for r in runs)
 

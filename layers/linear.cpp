@@ -8,6 +8,7 @@
 #include "autograd/ops.h"
 #include "autograd/profiler.h"
 #include "core/kernels/gemm.h"
+#include "core/parallel.h"
 #include "layers/init.h"
 
 namespace kat {
@@ -55,7 +56,9 @@ void Linear::forward_into(const Tensor& x, Tensor& out) const {
     float* o = out.data<float>();
     for (std::int64_t r = 0; r < rows; ++r) std::copy(b, b + options_.out, o + r * options_.out);
   }
-  if (rows == 1 && options_.in * options_.out < kSplitVectorProductFrom) {
+  // One row on one thread (the product is not split: gemm.cpp's policy) goes straight to BLAS.
+  if (rows == 1 &&
+      (num_threads() == 1 || in_parallel_region() || options_.in * options_.out < kSplitVectorProductFrom)) {
     gemv_row(x.data<float>(), weight_.data().data<float>(), options_.in, options_.out, b != nullptr ? 1.0f : 0.0f,
              out.data<float>());
     return;

@@ -229,10 +229,11 @@ void bmm(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool trans_b
     // the work. A batch of products runs its items in parallel; a single large product is cut
     // into blocks of rows (or of columns, when it has few rows), one per thread.
     // A product of one row or column (GEMV) is bound by reading its matrix, not by arithmetic: it is
-    // split once the matrix has 1 Mi elements (4 MB of float32, some 60 us on one core). Below that,
-    // waking the second thread costs more than it saves: the decoding step of the reference model
-    // (24 products of 64 Ki to 256 Ki elements) took 0.38-0.41 ms per token on two threads against
-    // 0.25-0.36 on one when they were split from 64 Ki (bench/RESULTS.md section 13).
+    // split once the matrix has 64 Ki elements (256 KB of float32, some 9 us on one core). Whether
+    // two threads pay for a token depends on the machine: on an AMD EPYC the reference model's
+    // decoding took 0.38-0.41 ms per token on two threads against 0.25-0.36 on one (bench/RESULTS.md
+    // section 13), on an Intel Xeon 0.33-0.41 against 0.49 (section 24). `kat generate` measures
+    // both and decodes on the faster (layers/decoding/threads.h).
     const double size = static_cast<double>(nbatch) *
                         (vector_product ? static_cast<double>(k) * static_cast<double>(std::max(m, n)) : flops);
     const double serial_below = vector_product ? static_cast<double>(kSplitVectorProductFrom) : 2.0 * 96 * 96 * 96;

@@ -10,7 +10,7 @@ namespace kat {
 
 // A product of one row or column (matrix-vector) runs on the calling thread alone below this many
 // elements of its matrix; from it, its rows are split over the threads (gemm.cpp, half.cpp).
-inline constexpr std::int64_t kSplitVectorProductFrom = std::int64_t{1} << 20;
+inline constexpr std::int64_t kSplitVectorProductFrom = std::int64_t{1} << 16;
 
 void blas_set_num_threads(int n);
 int blas_num_threads();
@@ -27,7 +27,7 @@ void bmm(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a = false, bool
 
 // y (n) = x (k) w + beta * y for a row-major (k, n) float32 w: one row times a matrix, on the
 // calling thread, without the checks and layout work of gemm (decoding calls it for every weight
-// matrix of every token). The caller keeps k * n below kSplitVectorProductFrom.
+// matrix of every token). For products that gemm would not split over threads.
 void gemv_row(const float* x, const float* w, std::int64_t k, std::int64_t n, float beta, float* y);
 
 // a @ b with NumPy matmul semantics for >= 2-D operands (batch axes broadcast). A 2-D b
