@@ -83,6 +83,8 @@ std::string format_profile(const std::vector<OpProfile>& ops, std::int64_t steps
   steps = std::max<std::int64_t>(steps, 1);
   const double per = 1e3 / static_cast<double>(steps);  // seconds over the region -> ms per step
   const double step_ms = region_seconds * per;
+  // Milliseconds with two decimals, or four for steps under 10 ms (a decoded token).
+  const int dp = step_ms < 10 ? 4 : 2;
   const auto share = [&](double ms) { return step_ms > 0 ? fmt::format("{:.1f}%", 100.0 * ms / step_ms) : ""; };
   std::string s =
       "| op | calls/step fwd / bwd | forward ms | backward ms | total ms | share | fwd GFLOP/s | bwd GFLOP/s |\n"
@@ -94,20 +96,21 @@ std::string format_profile(const std::vector<OpProfile>& ops, std::int64_t steps
     accounted += f + b;
     fwd_total += f;
     bwd_total += b;
-    s += fmt::format("| {} | {} / {} | {:.2f} | {:.2f} | {:.2f} | {} | {} | {} |\n", r.name,
-                     calls(r.forward_calls, steps), calls(r.backward_calls, steps), f, b, f + b, share(f + b),
-                     rate(r.forward_flops, r.forward_seconds), rate(r.backward_flops, r.backward_seconds));
+    s +=
+        fmt::format("| {} | {} / {} | {:.{}f} | {:.{}f} | {:.{}f} | {} | {} | {} |\n", r.name,
+                    calls(r.forward_calls, steps), calls(r.backward_calls, steps), f, dp, b, dp, f + b, dp,
+                    share(f + b), rate(r.forward_flops, r.forward_seconds), rate(r.backward_flops, r.backward_seconds));
   }
-  s += fmt::format("| all ops | | {:.2f} | {:.2f} | {:.2f} | {} | | |\n", fwd_total, bwd_total, accounted,
-                   share(accounted));
+  s += fmt::format("| all ops | | {:.{}f} | {:.{}f} | {:.{}f} | {} | | |\n", fwd_total, dp, bwd_total, dp, accounted,
+                   dp, share(accounted));
   for (const auto& [name, seconds] : outside) {
     const double ms = seconds * per;
     accounted += ms;
-    s += fmt::format("| {} | | | | {:.2f} | {} | | |\n", name, ms, share(ms));
+    s += fmt::format("| {} | | | | {:.{}f} | {} | | |\n", name, ms, dp, share(ms));
   }
-  s += fmt::format("| other (outside ops: layer code, graph, engine) | | | | {:.2f} | {} | | |\n", step_ms - accounted,
-                   share(step_ms - accounted));
-  s += fmt::format("| step | | | | {:.2f} | {} | | |\n", step_ms, share(step_ms));
+  s += fmt::format("| other (outside ops: layer code, graph, engine) | | | | {:.{}f} | {} | | |\n", step_ms - accounted,
+                   dp, share(step_ms - accounted));
+  s += fmt::format("| step | | | | {:.{}f} | {} | | |\n", step_ms, dp, share(step_ms));
   return s;
 }
 

@@ -135,4 +135,12 @@ TEST_CASE("the profile table has a row per op, the parts outside ops, and the st
   CHECK(t.find("| optimizer step (adam) | | | | 200.00 | 20.0% |") != std::string::npos);
   CHECK(t.find("| other (outside ops: layer code, graph, engine) | | | | 300.00 | 30.0% |") != std::string::npos);
   CHECK(t.find("| step | | | | 1000.00 | 100.0% |") != std::string::npos);
+  // A step under 10 ms (a decoded token) gets four decimals.
+  OpProfile small = mm;
+  small.forward_calls = small.backward_calls = 1000;
+  small.forward_seconds = 0.3e-3;
+  small.backward_seconds = 0.6e-3;
+  const std::string u = format_profile({small}, 1000, 2.0e-3, {});
+  CHECK(u.find("| matmul | 1 / 1 | 0.0003 | 0.0006 | 0.0009 | 45.0% |") != std::string::npos);
+  CHECK(u.find("| step | | | | 0.0020 | 100.0% |") != std::string::npos);
 }

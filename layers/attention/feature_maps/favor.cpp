@@ -51,6 +51,9 @@ void FavorFeatureMap::on_train_step(std::int64_t step) {
 
 namespace {
 
+// Rows (B H N) up to which the positive features' projection is computed as dot products.
+constexpr std::int64_t kFewRows = 16;
+
 // Running maximum along axis 2 of a contiguous (B, H, N, 1) tensor.
 Tensor running_max(const Tensor& c) {
   Tensor out = c.contiguous().clone();
@@ -145,9 +148,31 @@ Variable FavorFeatureMap::positive(const Variable& x, double c, double norm,
   OpTimer timer("favor+_features");
   // x' = c x enters the product unscaled: a = c (w_i . x) - c^2 |x|^2 / 2, and x' itself is made
   // only for the backward.
-  const Tensor xc = x.data().contiguous();                    // (B, H, N, D)
-  Tensor phi = kat::matmul(xc, projection_.transpose(0, 1));  // w_i . x, then phi in place (B, H, N, m)
+  const Tensor xc = x.data().contiguous();  // (B, H, N, D)
   const std::int64_t m = m_, d = d_, rows = xc.numel() / d, n = x.size(2);
+  // w_i . x, then phi in place (B, H, N, m). A decoding step's few rows are dot products on this
+  // thread: a matrix product would first pack the projection.
+  Tensor phi;
+  if (rows <= kFewRows) {
+    phi = Tensor::empty({x.size(0), x.size(1), n, m}, x.dtype());
+    dispatch_float(x.dtype(), "favor+_features", [&](auto tag) {
+      using T = decltype(tag);
+      const T* pw = projection_.contiguous().data<T>();
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const T* xr = xc.data<T>() + r * d;
+        T* out = phi.data<T>() + r * m;
+        for (std::int64_t i = 0; i < m; ++i) {
+          const T* wi = pw + i * d;
+          T acc = 0;
+#pragma omp simd reduction(+ : acc)
+          for (std::int64_t j = 0; j < d; ++j) acc += wi[j] * xr[j];
+          out[i] = acc;
+        }
+      }
+    });
+  } else {
+    phi = kat::matmul(xc, projection_.transpose(0, 1));
+  }
   Tensor row_max = Tensor::empty({x.size(0), x.size(1), n, 1}, x.dtype());
   dispatch_float(x.dtype(), "favor+_features", [&](auto tag) {
     using T = decltype(tag);
