@@ -206,12 +206,68 @@ void run(const Job* jobs, int count, After&& after) {
   }
 }
 
+// The per-row work between blocks (normalizers, their gradients) on rows of n floats, n a multiple
+// of 16 (as the tiles need): with two accumulators and a tree for the sum, a row's dot product is
+// a short dependency chain, where a loop left to the compiler adds one lane at a time at its end.
+#ifdef KAT_TILES
+
+// GCC 12 reports the vector temporaries of its own _mm512_reduce_add_ps as uninitialized when it
+// is inlined.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+KAT_TILES_TARGET float dot(const float* a, const float* b, std::int64_t n) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  std::int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+  }
+  if (i < n) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+  return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+// y = y * a + x * s.
+KAT_TILES_TARGET void scale_add(float* y, float a, const float* x, float s, std::int64_t n) {
+  const __m512 av = _mm512_set1_ps(a), sv = _mm512_set1_ps(s);
+  for (std::int64_t i = 0; i < n; i += 16) {
+    _mm512_storeu_ps(y + i, _mm512_fmadd_ps(_mm512_loadu_ps(y + i), av, _mm512_mul_ps(_mm512_loadu_ps(x + i), sv)));
+  }
+}
+
+// r = r * a + x * s, then y += r.
+KAT_TILES_TARGET void carry_add(float* r, float a, const float* x, float s, float* y, std::int64_t n) {
+  const __m512 av = _mm512_set1_ps(a), sv = _mm512_set1_ps(s);
+  for (std::int64_t i = 0; i < n; i += 16) {
+    const __m512 ri = _mm512_fmadd_ps(_mm512_loadu_ps(r + i), av, _mm512_mul_ps(_mm512_loadu_ps(x + i), sv));
+    _mm512_storeu_ps(r + i, ri);
+    _mm512_storeu_ps(y + i, _mm512_add_ps(_mm512_loadu_ps(y + i), ri));
+  }
+}
+
+#else
+
 float dot(const float* a, const float* b, std::int64_t n) {
   float s = 0;
-#pragma omp simd reduction(+ : s)
   for (std::int64_t i = 0; i < n; ++i) s += a[i] * b[i];
   return s;
 }
+void scale_add(float* y, float a, const float* x, float s, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) y[i] = y[i] * a + x[i] * s;
+}
+void carry_add(float* r, float a, const float* x, float s, float* y, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    r[i] = r[i] * a + x[i] * s;
+    y[i] += r[i];
+  }
+}
+
+#endif
 
 // f[i] = exp(C_{i-1} - C_i) (f[0] = 1), the factor that carries the sums into row i, and f[n] = 1:
 // a reverse sweep reads f + 1, whose row i is the factor between rows i and i + 1.
@@ -270,14 +326,10 @@ void forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& c,
       // Then the block's normalizers: z_i = f_i z_{i-1} + phi(K_i), out_i = num_i / (phi(Q_i) . z_i + eps).
       run(&job, 1, [&](std::int64_t r0, std::int64_t r1) {
         for (std::int64_t i = r0; i < r1; ++i) {
-          const float a = f != nullptr ? f[i] : 1.0f;
-          const float* ki = K.p + i * K.s;
-#pragma omp simd
-          for (std::int64_t m = 0; m < M; ++m) z[m] = z[m] * a + ki[m];
+          scale_add(z, f != nullptr ? f[i] : 1.0f, K.p + i * K.s, 1.0f, M);
           const float inv = 1.0f / (dot(Q.p + i * Q.s, z, M) + eps);
           float* oi = O.p + i * O.s;
-#pragma omp simd
-          for (std::int64_t d = 0; d < Dv; ++d) oi[d] *= inv;
+          scale_add(oi, inv, oi, 0.0f, Dv);
         }
       });
     }
@@ -306,20 +358,15 @@ void backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& c
       if (f != nullptr) carries(Cs + t * N, N, f);
       const Rows Q = head(q, b, h), K = head(k, b, h), V = head(v, b, h), G = head(grad, b, h), O = head(out, b, h);
       const OutRows DQ = dq != nullptr ? head(*dq, b, h) : OutRows{};
+
       // Forward: dphi(Q)'s sweep, then each block's normalizers, 1 / den_i kept for the reverse sweeps.
       std::fill(x, x + 2 * M * Dv + M, 0.0f);
       const auto normalizers = [&](std::int64_t r0, std::int64_t r1) {
         for (std::int64_t i = r0; i < r1; ++i) {
-          const float a = f != nullptr ? f[i] : 1.0f;
-          const float* ki = K.p + i * K.s;
-#pragma omp simd
-          for (std::int64_t m = 0; m < M; ++m) z[m] = z[m] * a + ki[m];
+          scale_add(z, f != nullptr ? f[i] : 1.0f, K.p + i * K.s, 1.0f, M);
           inv[i] = 1.0f / (dot(Q.p + i * Q.s, z, M) + eps);
           if (dq == nullptr) continue;
-          const float dden = -dot(G.p + i * G.s, O.p + i * O.s, Dv) * inv[i];
-          float* row = DQ.p + i * DQ.s;
-#pragma omp simd
-          for (std::int64_t m = 0; m < M; ++m) row[m] = row[m] * inv[i] + dden * z[m];
+          scale_add(DQ.p + i * DQ.s, inv[i], z, -dot(G.p + i * G.s, O.p + i * O.s, Dv) * inv[i], M);
         }
       };
       if (dq != nullptr) {
@@ -342,15 +389,8 @@ void backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& c
       run(jobs, count, [&](std::int64_t r0, std::int64_t r1) {
         if (dk == nullptr) return;
         for (std::int64_t j = r1 - 1; j >= r0; --j) {
-          const float a = fr != nullptr ? fr[j] : 1.0f;
           const float dden = -dot(G.p + j * G.s, O.p + j * O.s, Dv) * inv[j];
-          const float* qj = Q.p + j * Q.s;
-          float* row = DK.p + j * DK.s;
-#pragma omp simd
-          for (std::int64_t m = 0; m < M; ++m) {
-            r[m] = r[m] * a + dden * qj[m];
-            row[m] += r[m];
-          }
+          carry_add(r, fr != nullptr ? fr[j] : 1.0f, Q.p + j * Q.s, dden, DK.p + j * DK.s, M);
         }
       });
     }
