@@ -81,7 +81,7 @@ Variable add_or_sub(const Variable& a, const Variable& b, bool subtract) {
 
 bool reads_output(UnaryOp op) {
   return op == UnaryOp::exp || op == UnaryOp::tanh || op == UnaryOp::sigmoid || op == UnaryOp::sqrt ||
-         op == UnaryOp::rsqrt;
+         op == UnaryOp::rsqrt || op == UnaryOp::elu1;
 }
 
 class UnaryNode final : public Node {
@@ -162,6 +162,7 @@ Variable tanh(const Variable& x) { return unary_op(UnaryOp::tanh, x); }
 Variable relu(const Variable& x) { return unary_op(UnaryOp::relu, x); }
 Variable gelu(const Variable& x) { return unary_op(UnaryOp::gelu, x); }
 Variable elu(const Variable& x, double alpha) { return unary_op(UnaryOp::elu, x, alpha); }
+Variable elu_plus_one(const Variable& x) { return unary_op(UnaryOp::elu1, x); }
 Variable sigmoid(const Variable& x) { return unary_op(UnaryOp::sigmoid, x); }
 Variable sin(const Variable& x) { return unary_op(UnaryOp::sin, x); }
 Variable cos(const Variable& x) { return unary_op(UnaryOp::cos, x); }

@@ -23,6 +23,8 @@ Variable tanh(const Variable& x);
 Variable relu(const Variable& x);
 Variable gelu(const Variable& x);  // exact: x * Phi(x)
 Variable elu(const Variable& x, double alpha = 1.0);
+// elu(x) + 1 as one op: x + 1 above 0, e^x below (the linear attention feature map).
+Variable elu_plus_one(const Variable& x);
 Variable sigmoid(const Variable& x);
 Variable sin(const Variable& x);
 Variable cos(const Variable& x);

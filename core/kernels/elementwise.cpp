@@ -68,6 +68,16 @@ struct Elu {
     return x > T(0) ? g : g * a * e;
   }
 };
+// elu(x) + 1 in one step: e^x itself below 0 (e^x - 1 + 1 would round small values to 0). The
+// derivative from the output: 1 where y > 1 (x > 0), else y = e^x.
+template <typename T>
+struct Elu1 {
+  static T f(T x, T) {
+    const T e = detail::exp_vec(x);
+    return x > T(0) ? x + T(1) : e;
+  }
+  static T df(T g, T, T y, T) { return y > T(1) ? g : g * y; }
+};
 template <typename T>
 struct Sigmoid {
   static T f(T x, T) { return T(1) / (T(1) + detail::exp_vec(-x)); }
@@ -122,6 +132,7 @@ void with_unary(UnaryOp op, Fn&& fn) {
     case UnaryOp::relu: return fn(Relu<T>{});
     case UnaryOp::gelu: return fn(Gelu<T>{});
     case UnaryOp::elu: return fn(Elu<T>{});
+    case UnaryOp::elu1: return fn(Elu1<T>{});
     case UnaryOp::sigmoid: return fn(Sigmoid<T>{});
     case UnaryOp::abs: return fn(Abs<T>{});
     case UnaryOp::sin: return fn(Sin<T>{});
@@ -195,6 +206,7 @@ const char* unary_name(UnaryOp op) {
     case UnaryOp::relu: return "relu";
     case UnaryOp::gelu: return "gelu";
     case UnaryOp::elu: return "elu";
+    case UnaryOp::elu1: return "elu1";
     case UnaryOp::sigmoid: return "sigmoid";
     case UnaryOp::abs: return "abs";
     case UnaryOp::sin: return "sin";

@@ -16,6 +16,7 @@ enum class UnaryOp {
   relu,        // max(x, 0)
   gelu,        // x * Phi(x), the exact (erf) form
   elu,         // x > 0 ? x : alpha * (e^x - 1)
+  elu1,        // elu(x) + 1 = x > 0 ? x + 1 : e^x (the feature map of Katharopoulos et al. 2020)
   sigmoid,     // 1 / (1 + e^-x)
   abs,         // |x|
   sin,         // sin x
@@ -33,7 +34,7 @@ void unary(UnaryOp op, const Tensor& in, Tensor& out, double alpha = 0.0);
 Tensor unary(UnaryOp op, const Tensor& in, double alpha = 0.0);
 
 // out = grad * f'(x). `x` is the op's input and `y` its output; each op reads the one its
-// derivative is cheapest from (exp, tanh, sigmoid, sqrt, rsqrt read y; the rest read x), and
+// derivative is cheapest from (exp, tanh, sigmoid, sqrt, rsqrt, elu1 read y; the rest read x), and
 // the other may be undefined.
 void unary_backward(UnaryOp op, const Tensor& grad, const Tensor& x, const Tensor& y, Tensor& out, double alpha = 0.0);
 

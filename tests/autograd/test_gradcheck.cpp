@@ -86,6 +86,7 @@ TEST_CASE("gradcheck: unary ops") {
     require_ok([](const Vars& v) { return relu(v[0]); }, {xk});
     require_ok([](const Vars& v) { return gelu(v[0]); }, {x});
     require_ok([](const Vars& v) { return elu(v[0], 0.7); }, {xk});
+    require_ok([](const Vars& v) { return elu_plus_one(v[0]); }, {xk});
     require_ok([](const Vars& v) { return sigmoid(v[0]); }, {x});
     require_ok([](const Vars& v) { return sin(v[0]); }, {x});
     require_ok([](const Vars& v) { return cos(v[0]); }, {x});

@@ -95,6 +95,7 @@ TEST_CASE("unary ops match the scalar math") {
   check(UnaryOp::gelu, x, [](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); });
   check(
       UnaryOp::elu, x, [](double v) { return v > 0 ? v : 0.5 * (std::exp(v) - 1); }, 0.5);
+  check(UnaryOp::elu1, x, [](double v) { return v > 0 ? v + 1 : std::exp(v); });
   check(UnaryOp::sigmoid, x, [](double v) { return 1 / (1 + std::exp(-v)); });
   check(UnaryOp::sin, x, [](double v) { return std::sin(v); });
   check(UnaryOp::cos, x, [](double v) { return std::cos(v); });

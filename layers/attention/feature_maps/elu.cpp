@@ -2,9 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "autograd/grad_mode.h"
 #include "autograd/ops.h"
-#include "core/kernels/elementwise.h"
 
 namespace kat {
 
@@ -13,11 +11,7 @@ EluFeatureMap::EluFeatureMap(const FeatureMapOptions& o) : FeatureMap("elu_featu
 }
 
 Variable EluFeatureMap::forward(const Variable& x, FeatureRole /*role*/, Tensor* /*key_log_scale*/) {
-  if (grad_enabled() && x.requires_grad()) return elu(x) + 1.0;
-  // Decoding: the same two element-wise steps, in one buffer and without autograd.
-  Tensor y = unary(UnaryOp::elu, x.data(), 1.0);
-  unary(UnaryOp::add_scalar, y, y, 1.0);
-  return Variable(y);
+  return elu_plus_one(x);
 }
 
 }  // namespace kat
