@@ -54,6 +54,27 @@ namespace {
 // Rows (B H N) up to which the positive features' projection is computed as dot products.
 constexpr std::int64_t kFewRows = 16;
 
+// Rows r = (b, h, n) of a (B, H, N, D) tensor with unit stride on its last axis: walk(r0, r1, fn)
+// calls fn(r, offset of row r) for each row in order, dividing only once.
+struct RowsOf4 {
+  explicit RowsOf4(const Tensor& t) : h(t.size(1)), n(t.size(2)), s0(t.stride(0)), s1(t.stride(1)), s2(t.stride(2)) {}
+  template <typename F>
+  void walk(std::int64_t r0, std::int64_t r1, F&& fn) const {
+    std::int64_t b = r0 / (h * n), hh = r0 / n % h, i = r0 % n;
+    for (std::int64_t r = r0; r < r1; ++r) {
+      fn(r, b * s0 + hh * s1 + i * s2);
+      if (++i == n) {
+        i = 0;
+        if (++hh == h) {
+          hh = 0;
+          ++b;
+        }
+      }
+    }
+  }
+  std::int64_t h, n, s0, s1, s2;
+};
+
 // Running maximum along axis 2 of a contiguous (B, H, N, 1) tensor.
 Tensor running_max(const Tensor& c) {
   Tensor out = c.contiguous().clone();
@@ -74,7 +95,7 @@ Tensor running_max(const Tensor& c) {
 //   dL/dx = c (G W - rowsum(G) x').
 class FavorPositiveNode final : public Node {
  public:
-  Tensor xs;   // x' (B, H, N, D)
+  Tensor xs;   // x' (B, H, N, D), contiguous
   Tensor phi;  // (B, H, N, m)
   Tensor w;    // the projection (m, D)
   double c = 1.0;
@@ -92,6 +113,7 @@ class FavorPositiveNode final : public Node {
       parallel_for(0, rows, 256, [&](std::int64_t r0, std::int64_t r1) {
         for (std::int64_t r = r0; r < r1; ++r) {
           T rs = 0;
+#pragma omp simd reduction(+ : rs)
           for (std::int64_t i = 0; i < m; ++i) rs += pg[r * m + i];
 #pragma omp simd
           for (std::int64_t j = 0; j < d; ++j) pd[r * d + j] = cc * (pd[r * d + j] - rs * px[r * d + j]);
@@ -146,9 +168,11 @@ namespace kat {
 Variable FavorFeatureMap::positive(const Variable& x, double c, double norm,
                                    const std::function<Tensor(const Tensor&)>& shift) const {
   OpTimer timer("favor+_features");
-  // x' = c x enters the product unscaled: a = c (w_i . x) - c^2 |x|^2 / 2, and x' itself is made
-  // only for the backward.
-  const Tensor xc = x.data().contiguous();  // (B, H, N, D)
+  // x' = c x enters the product unscaled: a = c (w_i . x) - c^2 |x|^2 / 2; x' is written (for the
+  // backward) by the pass that reads x for |x|^2.
+  // (B, H, N, D), read in place when its last axis has unit stride (heads split from a projection).
+  const Tensor xc = x.data().stride(3) == 1 ? x.data() : x.data().contiguous();
+  const RowsOf4 xr(xc);
   const std::int64_t m = m_, d = d_, rows = xc.numel() / d, n = x.size(2);
   // w_i . x, then phi in place (B, H, N, m). A decoding step's few rows are dot products on this
   // thread: a matrix product would first pack the projection.
@@ -158,34 +182,44 @@ Variable FavorFeatureMap::positive(const Variable& x, double c, double norm,
     dispatch_float(x.dtype(), "favor+_features", [&](auto tag) {
       using T = decltype(tag);
       const T* pw = projection_.contiguous().data<T>();
-      for (std::int64_t r = 0; r < rows; ++r) {
-        const T* xr = xc.data<T>() + r * d;
+      xr.walk(0, rows, [&](std::int64_t r, std::int64_t off) {
+        const T* xi = xc.data<T>() + off;
         T* out = phi.data<T>() + r * m;
         for (std::int64_t i = 0; i < m; ++i) {
           const T* wi = pw + i * d;
           T acc = 0;
 #pragma omp simd reduction(+ : acc)
-          for (std::int64_t j = 0; j < d; ++j) acc += wi[j] * xr[j];
+          for (std::int64_t j = 0; j < d; ++j) acc += wi[j] * xi[j];
           out[i] = acc;
         }
-      }
+      });
     });
   } else {
-    phi = kat::matmul(xc, projection_.transpose(0, 1));
+    phi = Tensor::empty({x.size(0), x.size(1), n, m}, x.dtype());
+    bmm(xc, projection_.transpose(0, 1), phi);
   }
   Tensor row_max = Tensor::empty({x.size(0), x.size(1), n, 1}, x.dtype());
+  const bool grad = any_requires_grad({&x});
+  Tensor xs = grad ? Tensor::empty({x.size(0), x.size(1), n, d}, x.dtype()) : Tensor();
   dispatch_float(x.dtype(), "favor+_features", [&](auto tag) {
     using T = decltype(tag);
     const T* px = xc.data<T>();
     T* pa = phi.data<T>();
     T* pm = row_max.data<T>();
     const auto ct = static_cast<T>(c);
-    // a = c (w_i . x) - c^2 |x|^2 / 2 and the row's largest a.
+    T* pxs = xs.defined() ? xs.data<T>() : nullptr;
+    // a = c (w_i . x) - c^2 |x|^2 / 2 and the row's largest a (and x' = c x for the backward).
     parallel_for(0, rows, 256, [&](std::int64_t r0, std::int64_t r1) {
-      for (std::int64_t r = r0; r < r1; ++r) {
+      xr.walk(r0, r1, [&](std::int64_t r, std::int64_t off) {
+        const T* xi = px + off;
         T sq = 0;
-        for (std::int64_t j = 0; j < d; ++j) sq += px[r * d + j] * px[r * d + j];
+#pragma omp simd reduction(+ : sq)
+        for (std::int64_t j = 0; j < d; ++j) sq += xi[j] * xi[j];
         sq *= ct * ct;
+        if (pxs != nullptr) {
+#pragma omp simd
+          for (std::int64_t j = 0; j < d; ++j) pxs[r * d + j] = ct * xi[j];
+        }
         T top = -std::numeric_limits<T>::infinity();
         for (std::int64_t i = 0; i < m; ++i) {
           const T a = ct * pa[r * m + i] - sq / 2;
@@ -193,7 +227,7 @@ Variable FavorFeatureMap::positive(const Variable& x, double c, double norm,
           top = std::max(top, a);
         }
         pm[r] = top;
-      }
+      });
     });
     // phi = exp(a - s) / sqrt(m): s per row (queries, causal keys) or per (B, H) (keys).
     const Tensor s = stabilize_ ? shift(row_max) : Tensor();
@@ -209,9 +243,9 @@ Variable FavorFeatureMap::positive(const Variable& x, double c, double norm,
       }
     });
   });
-  if (!any_requires_grad({&x})) return Variable(phi);
+  if (!grad) return Variable(phi);
   auto node = std::make_shared<FavorPositiveNode>();
-  node->xs = unary(UnaryOp::scale, xc, c);
+  node->xs = xs;
   node->phi = phi;
   node->w = projection_;
   node->c = c;
