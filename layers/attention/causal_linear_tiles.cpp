@@ -115,29 +115,52 @@ bool cpu_has_avx512f() {
 }
 
 // One decoding step of one head with Dv = 16 C: the C vectors of the output stay in registers over
-// the M rows of the sum.
-template <int C>
+// the M rows of the sum, in two sets (even and odd rows) so that each chain of multiply-adds is half
+// as long; without decay (a = 1) a row costs one multiply-add per vector.
+// Row r of the sum: S_r = a S_in_r + k_r v (or S_in_r + k_r v), acc += q_r S_r.
+template <int C, bool kDecay>
+KAT_TILES_TARGET inline void step_row(const float* s_in, float* s, float kr_, float qr_, const __m512* vv, __m512 av,
+                                      __m512* acc) {
+  const __m512 kr = _mm512_set1_ps(kr_), qr = _mm512_set1_ps(qr_);
+#pragma GCC unroll 8
+  for (int c = 0; c < C; ++c) {
+    const __m512 old = _mm512_loadu_ps(s_in + 16 * c);
+    const __m512 x = kDecay ? _mm512_fmadd_ps(old, av, _mm512_mul_ps(kr, vv[c])) : _mm512_fmadd_ps(kr, vv[c], old);
+    _mm512_storeu_ps(s + 16 * c, x);
+    acc[c] = _mm512_fmadd_ps(qr, x, acc[c]);
+  }
+}
+
+// One decoding step of one head with Dv = 16 C: the C vectors of the output stay in registers over
+// the M rows of the sum, in two sets (even and odd rows) so that each chain of multiply-adds is half
+// as long; without decay (a = 1) a row costs one multiply-add per vector.
+template <int C, bool kDecay>
 KAT_TILES_TARGET void step_head(const float* s_in, float* s, const float* q, const float* k, const float* v, float a,
                                 std::int64_t m, float* o) {
   constexpr std::int64_t dv = 16 * C;
-  __m512 acc[C], vv[C];
+  __m512 acc0[C], acc1[C], vv[C];
 #pragma GCC unroll 8
   for (int c = 0; c < C; ++c) {
-    acc[c] = _mm512_setzero_ps();
+    acc0[c] = _mm512_setzero_ps();
+    acc1[c] = _mm512_setzero_ps();
     vv[c] = _mm512_loadu_ps(v + 16 * c);
   }
   const __m512 av = _mm512_set1_ps(a);
-  for (std::int64_t r = 0; r < m; ++r) {
-    const __m512 kr = _mm512_set1_ps(k[r]), qr = _mm512_set1_ps(q[r]);
-#pragma GCC unroll 8
-    for (int c = 0; c < C; ++c) {
-      const __m512 x = _mm512_fmadd_ps(_mm512_loadu_ps(s_in + r * dv + 16 * c), av, _mm512_mul_ps(kr, vv[c]));
-      _mm512_storeu_ps(s + r * dv + 16 * c, x);
-      acc[c] = _mm512_fmadd_ps(qr, x, acc[c]);
-    }
+  std::int64_t r = 0;
+  for (; r + 2 <= m; r += 2) {
+    step_row<C, kDecay>(s_in + r * dv, s + r * dv, k[r], q[r], vv, av, acc0);
+    step_row<C, kDecay>(s_in + (r + 1) * dv, s + (r + 1) * dv, k[r + 1], q[r + 1], vv, av, acc1);
   }
+  if (r < m) step_row<C, kDecay>(s_in + r * dv, s + r * dv, k[r], q[r], vv, av, acc0);
 #pragma GCC unroll 8
-  for (int c = 0; c < C; ++c) _mm512_storeu_ps(o + 16 * c, acc[c]);
+  for (int c = 0; c < C; ++c) _mm512_storeu_ps(o + 16 * c, _mm512_add_ps(acc0[c], acc1[c]));
+}
+
+template <int C>
+void step_head(const float* s_in, float* s, const float* q, const float* k, const float* v, float a, std::int64_t m,
+               float* o) {
+  if (a == 1.0f) return step_head<C, false>(s_in, s, q, k, v, a, m, o);
+  step_head<C, true>(s_in, s, q, k, v, a, m, o);
 }
 
 #else
