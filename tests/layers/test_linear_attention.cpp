@@ -3,6 +3,8 @@
 // (independent of N), thread independence, and the recurrent form.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include <cmath>
 #include <string>
 
@@ -434,11 +436,14 @@ TEST_CASE("linear attention: the recurrent form reproduces the causal forward") 
         row.copy_(unary(UnaryOp::scale, row, 0.5 + 0.05 * static_cast<double>(i)));
       }
       const Tensor full = kernel->forward(Variable(q), Variable(k_grow), Variable(v), AttentionMask{}).data();
+      // The two float32 paths add in different orders; with trigonometric features a normalizer
+      // sums terms of both signs, so their rounding is absolute, on the scale of the outputs.
+      const double atol = 1e-5 * std::max(1.0, max_abs_diff(full, Tensor::zeros(full.shape())));
       auto state = kernel->start_self(2);
       for (std::int64_t i = 0; i < 40; ++i) {
         const Tensor step =
             kernel->step_self(q.slice(2, i, i + 1), k_grow.slice(2, i, i + 1), v.slice(2, i, i + 1), *state);
-        CHECK(allclose(step, full.slice(2, i, i + 1), 1e-4, 1e-5));
+        CHECK(allclose(step, full.slice(2, i, i + 1), 1e-4, atol));
       }
       CHECK(state->length() == 40);
     }
