@@ -142,8 +142,12 @@ Tensor bfloat16_copy(const Tensor& t, int threads) {
 
 }  // namespace
 
-void gemv_row(const float* x, const float* w, std::int64_t k, std::int64_t n, float beta, float* y) {
-  gemv_call<float>(true, k, n, 1.0f, w, n, x, 1, beta, y, 1);
+void gemv_row(const float* x, const float* w, std::int64_t k, std::int64_t n, float beta, float* y, bool w_transposed) {
+  if (w_transposed) {
+    gemv_call<float>(false, n, k, 1.0f, w, k, x, 1, beta, y, 1);
+  } else {
+    gemv_call<float>(true, k, n, 1.0f, w, n, x, 1, beta, y, 1);
+  }
 }
 
 void blas_set_num_threads(int n) { openblas_set_num_threads(n); }

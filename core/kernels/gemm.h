@@ -25,10 +25,12 @@ void gemm(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a = false, boo
 void bmm(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a = false, bool trans_b = false, double alpha = 1.0,
          double beta = 0.0);
 
-// y (n) = x (k) w + beta * y for a row-major (k, n) float32 w: one row times a matrix, on the
-// calling thread, without the checks and layout work of gemm (decoding calls it for every weight
-// matrix of every token). For products that gemm would not split over threads.
-void gemv_row(const float* x, const float* w, std::int64_t k, std::int64_t n, float beta, float* y);
+// y (n) = x (k) w + beta * y for a row-major (k, n) float32 w, or x w^T for a row-major (n, k) w
+// when w_transposed: one row times a matrix, on the calling thread, without the checks and layout
+// work of gemm (decoding calls it for every weight matrix of every token). For products that gemm
+// would not split over threads.
+void gemv_row(const float* x, const float* w, std::int64_t k, std::int64_t n, float beta, float* y,
+              bool w_transposed = false);
 
 // a @ b with NumPy matmul semantics for >= 2-D operands (batch axes broadcast). A 2-D b
 // against an N-D a is one GEMM over the folded rows of a.

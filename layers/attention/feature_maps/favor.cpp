@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "autograd/ops.h"
 #include "autograd/profiler.h"
@@ -51,7 +52,7 @@ void FavorFeatureMap::on_train_step(std::int64_t step) {
 
 namespace {
 
-// Rows (B H N) up to which the positive features' projection is computed as dot products.
+// Rows (B H N) up to which the positive features' projection is computed a row at a time.
 constexpr std::int64_t kFewRows = 16;
 
 // Rows r = (b, h, n) of a (B, H, N, D) tensor with unit stride on its last axis: walk(r0, r1, fn)
@@ -174,23 +175,28 @@ Variable FavorFeatureMap::positive(const Variable& x, double c, double norm,
   const Tensor xc = x.data().stride(3) == 1 ? x.data() : x.data().contiguous();
   const RowsOf4 xr(xc);
   const std::int64_t m = m_, d = d_, rows = xc.numel() / d, n = x.size(2);
-  // w_i . x, then phi in place (B, H, N, m). A decoding step's few rows are dot products on this
-  // thread: a matrix product would first pack the projection.
+  // w_i . x, then phi in place (B, H, N, m). A decoding step's few rows are matrix-vector products
+  // on this thread: a matrix product would first pack the projection.
   Tensor phi;
   if (rows <= kFewRows) {
     phi = Tensor::empty({x.size(0), x.size(1), n, m}, x.dtype());
     dispatch_float(x.dtype(), "favor+_features", [&](auto tag) {
       using T = decltype(tag);
-      const T* pw = projection_.contiguous().data<T>();
+      const Tensor w = projection_.contiguous();  // (m, D)
+      const T* pw = w.data<T>();
       xr.walk(0, rows, [&](std::int64_t r, std::int64_t off) {
         const T* xi = xc.data<T>() + off;
         T* out = phi.data<T>() + r * m;
-        for (std::int64_t i = 0; i < m; ++i) {
-          const T* wi = pw + i * d;
-          T acc = 0;
+        if constexpr (std::is_same_v<T, float>) {
+          gemv_row(xi, pw, d, m, 0.0f, out, /*w_transposed=*/true);
+        } else {
+          for (std::int64_t i = 0; i < m; ++i) {
+            const T* wi = pw + i * d;
+            T acc = 0;
 #pragma omp simd reduction(+ : acc)
-          for (std::int64_t j = 0; j < d; ++j) acc += wi[j] * xi[j];
-          out[i] = acc;
+            for (std::int64_t j = 0; j < d; ++j) acc += wi[j] * xi[j];
+            out[i] = acc;
+          }
         }
       });
     });
