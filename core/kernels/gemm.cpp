@@ -3,6 +3,9 @@
 #include <cblas.h>
 #include <fmt/format.h>
 
+#include <type_traits>
+#include <vector>
+
 #include "core/kernels/bfloat16.h"
 #include "core/parallel.h"
 
@@ -247,6 +250,27 @@ void bmm(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool trans_b
       parallel_for(0, nbatch, 1, [&](std::int64_t b0, std::int64_t e0) {
         for (std::int64_t i = b0; i < e0; ++i) one(i);
       });
+    } else if (m == 1 && nbatch == 1 && !tb && k >= 2 * threads) {
+      // One row times a matrix stored (k, n), as a decoding step's products are: each thread reads
+      // a block of whole rows of the matrix (contiguous memory) into its own partial row, and the
+      // partial rows are added. Columns split instead would give each thread a part of every row:
+      // measured 1.1-1.4x slower on two threads for 256 x 1,024 and 1,024 x 256 matrices.
+      using C = std::remove_pointer_t<decltype(pc)>;
+      const std::int64_t parts = threads;
+      std::vector<C> partial(static_cast<std::size_t>(parts * n));
+      parallel_for(0, parts, 1, [&](std::int64_t p0, std::int64_t p1) {
+        for (std::int64_t part = p0; part < p1; ++part) {
+          const std::int64_t lo = k * part / parts, hi = k * (part + 1) / parts;
+          call(ta, tb, std::int64_t{1}, n, hi - lo, alpha_t, pa + lo * (ta ? la.ld : 1), la.ld, pb + lo * lb.ld, lb.ld,
+               C(0), partial.data() + part * n, n);
+        }
+      });
+      C* row = pc;
+      for (std::int64_t j = 0; j < n; ++j) {
+        C sum = beta_t == C(0) ? C(0) : beta_t * row[j];
+        for (std::int64_t part = 0; part < parts; ++part) sum += partial[static_cast<std::size_t>(part * n + j)];
+        row[j] = sum;
+      }
     } else {
       // Fewer items than threads: each item's rows (or columns) in `parts` blocks.
       const bool by_rows = m >= n;

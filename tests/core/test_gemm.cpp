@@ -89,9 +89,10 @@ TEST_CASE("matrix-vector products (one row or one column) in every layout, with 
 TEST_CASE("a single large product split over threads equals the one-thread result") {
   Rng rng(26);
   const int saved = num_threads();
-  // Split by rows, by columns, and matrix-vector products of 1024 x 1024 (split from 1 Mi elements).
-  for (auto [m, k, n] :
-       {std::tuple{300, 200, 150}, std::tuple{40, 300, 500}, std::tuple{1, 1024, 1024}, std::tuple{1024, 1024, 1}}) {
+  // Split by rows, by columns, and matrix-vector products (split from 64 Ki elements of the
+  // matrix; one row times a matrix by blocks of its rows, whose partial sums are added).
+  for (auto [m, k, n] : {std::tuple{300, 200, 150}, std::tuple{40, 300, 500}, std::tuple{1, 1024, 1024},
+                         std::tuple{1024, 1024, 1}, std::tuple{1, 257, 256}, std::tuple{1, 1024, 256}}) {
     CAPTURE(m);
     CAPTURE(n);
     const Tensor a = randn({m, k}, rng, DType::f32), b = randn({k, n}, rng, DType::f32);
@@ -105,6 +106,14 @@ TEST_CASE("a single large product split over threads equals the one-thread resul
     CHECK(max_abs_diff(one, two) < 1e-4);
     CHECK(max_abs_diff(one, two_t) < 1e-4);
     CHECK(max_abs_diff(one.to(DType::f64), naive_mm(a.to(DType::f64), b.to(DType::f64))) < 1e-3);
+    // alpha and beta: c = 0.5 a b + 2 c on both thread counts.
+    Tensor c1 = Tensor::full({m, n}, 3.0), c2 = Tensor::full({m, n}, 3.0);
+    set_num_threads(1);
+    gemm(a, b, c1, false, false, 0.5, 2.0);
+    set_num_threads(2);
+    gemm(a, b, c2, false, false, 0.5, 2.0);
+    CHECK(max_abs_diff(c1, c2) < 1e-4);
+    CHECK(max_abs_diff(c1, binary(BinaryOp::add, unary(UnaryOp::scale, one, 0.5), Tensor::full({m, n}, 6.0))) < 1e-4);
   }
   set_num_threads(saved);
 }
