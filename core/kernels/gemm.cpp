@@ -3,6 +3,7 @@
 #include <cblas.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <type_traits>
 #include <vector>
 
@@ -271,6 +272,32 @@ void bmm(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool trans_b
         for (std::int64_t part = 0; part < parts; ++part) sum += partial[static_cast<std::size_t>(part * n + j)];
         row[j] = sum;
       }
+    } else if (nbatch == 1 && m > 1 && n > 1 && k >= 4 * std::max(m, n)) {
+      // A long inner dimension (a weight's gradient x^T g over thousands of rows): each thread
+      // takes a block of it into its own partial product, and the partials are added. Split by
+      // rows instead, every thread would pack all of the other operand: measured 1.07-1.25x
+      // slower on two threads for 256 x 256 and 256 x 1,024 products over 4,096 rows.
+      using C = std::remove_pointer_t<decltype(pc)>;
+      const std::int64_t parts = threads;
+      Tensor scratch = Tensor::empty({parts, m, n}, c.dtype());
+      C* partial = static_cast<C*>(scratch.raw_data());
+      parallel_for(0, parts, 1, [&](std::int64_t p0, std::int64_t p1) {
+        for (std::int64_t part = p0; part < p1; ++part) {
+          const std::int64_t lo = k * part / parts, hi = k * (part + 1) / parts;
+          call(ta, tb, m, n, hi - lo, alpha_t, pa + (ta ? lo * la.ld : lo), la.ld, pb + (tb ? lo : lo * lb.ld), lb.ld,
+               C(0), partial + part * m * n, n);
+        }
+      });
+      parallel_for(0, m, std::max<std::int64_t>(1, 16384 / n), [&](std::int64_t r0, std::int64_t r1) {
+        for (std::int64_t r = r0; r < r1; ++r) {
+          C* row = pc + r * ldc;
+          for (std::int64_t j = 0; j < n; ++j) {
+            C sum = beta_t == C(0) ? C(0) : beta_t * row[j];
+            for (std::int64_t part = 0; part < parts; ++part) sum += partial[(part * m + r) * n + j];
+            row[j] = sum;
+          }
+        }
+      });
     } else {
       // Fewer items than threads: each item's rows (or columns) in `parts` blocks.
       const bool by_rows = m >= n;

@@ -89,10 +89,12 @@ TEST_CASE("matrix-vector products (one row or one column) in every layout, with 
 TEST_CASE("a single large product split over threads equals the one-thread result") {
   Rng rng(26);
   const int saved = num_threads();
-  // Split by rows, by columns, and matrix-vector products (split from 64 Ki elements of the
-  // matrix; one row times a matrix by blocks of its rows, whose partial sums are added).
-  for (auto [m, k, n] : {std::tuple{300, 200, 150}, std::tuple{40, 300, 500}, std::tuple{1, 1024, 1024},
-                         std::tuple{1024, 1024, 1}, std::tuple{1, 257, 256}, std::tuple{1, 1024, 256}}) {
+  // Split by rows, by columns, by blocks of a long inner dimension (partial products added), and
+  // matrix-vector products (from 64 Ki elements of the matrix; one row times a matrix by blocks of
+  // its rows, whose partial sums are added).
+  for (auto [m, k, n] :
+       {std::tuple{300, 200, 150}, std::tuple{40, 300, 500}, std::tuple{1, 1024, 1024}, std::tuple{1024, 1024, 1},
+        std::tuple{1, 257, 256}, std::tuple{1, 1024, 256}, std::tuple{120, 2001, 100}}) {
     CAPTURE(m);
     CAPTURE(n);
     const Tensor a = randn({m, k}, rng, DType::f32), b = randn({k, n}, rng, DType::f32);
