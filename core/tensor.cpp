@@ -346,6 +346,12 @@ std::vector<std::int64_t> memory_order(const Tensor& t) {
   return order;
 }
 
+std::vector<std::int64_t> rows_layout(const Tensor& t) {
+  std::vector<std::int64_t> order = memory_order(t);
+  if (order.empty() || order.back() != t.dim() - 1) return {};
+  return order;
+}
+
 Tensor empty_in_order(const Shape& shape, const std::vector<std::int64_t>& order, DType dtype) {
   if (order.empty()) return Tensor::empty(shape, dtype);
   if (order.size() != shape.size()) {

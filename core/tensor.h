@@ -96,6 +96,10 @@ class Tensor {
 // (a view such as x.permute(...) of a contiguous x; axes of size 1 count as outermost); empty
 // when t is not (a slice with gaps, a broadcast).
 std::vector<std::int64_t> memory_order(const Tensor& t);
+// memory_order(t) when t's last axis is its innermost (its rows are contiguous), else empty: the
+// layout an op's output or gradient takes from an input whose rows it reads in place (heads split
+// from a (B, N, H D) projection), so that merging the heads back needs no copy.
+std::vector<std::int64_t> rows_layout(const Tensor& t);
 // An uninitialized tensor of `shape` whose axes lie in memory in `order` (outermost first, a
 // permutation of its axes; empty: row-major). For an op's output or gradient that keeps the layout
 // of its input (memory_order of it), so that the view ops around the op need no copy.

@@ -491,11 +491,14 @@ class CausalLinearAttentionNode final : public Node {
 
   std::vector<Tensor> backward(const Tensor& grad) override {
     const Tensor Q = std::move(q), K = std::move(k), V = std::move(v), O = std::move(out);
-    const Tensor G = grad.contiguous();
+    // The tiles read the output's gradient in place (a view of the merged heads' gradient) and
+    // write v's gradient in v's layout.
+    const Tensor G = tiles && grad.stride(3) == 1 ? grad : grad.contiguous();
     Tensor dq, dk, dv;
     if (needs_grad(0)) dq = Tensor::empty(Q.shape(), Q.dtype());
     if (needs_grad(1)) dk = Tensor::empty(K.shape(), K.dtype());
-    if (needs_grad(2)) dv = Tensor::empty(V.shape(), V.dtype());
+    if (needs_grad(2))
+      dv = tiles ? empty_in_order(V.shape(), rows_layout(V), V.dtype()) : Tensor::empty(V.shape(), V.dtype());
     if (tiles) {
       causal_tiles::backward(Q, K, V, log_scale, O, G, dq.defined() ? &dq : nullptr, dk.defined() ? &dk : nullptr,
                              dv.defined() ? &dv : nullptr, static_cast<float>(eps));
@@ -539,8 +542,11 @@ Variable causal_linear_attention(const Variable& phi_q, const Variable& phi_k, c
     }
     c = key_log_scale.contiguous();
   }
-  Tensor out = Tensor::empty({q.size(0), q.size(1), q.size(2), vv.size(3)}, q.dtype());
   const bool tiles = chunk < 0 && causal_tiles::available(q.dtype(), q.size(3), vv.size(3));
+  // The tiles read and write rows in place: the output takes v's layout (rows_layout), so that the
+  // heads merge back without a copy.
+  const Shape out_shape{q.size(0), q.size(1), q.size(2), vv.size(3)};
+  Tensor out = tiles ? empty_in_order(out_shape, rows_layout(vv), q.dtype()) : Tensor::empty(out_shape, q.dtype());
   if (tiles) {
     causal_tiles::forward(q, k, vv, c, out, static_cast<float>(eps));
   } else {

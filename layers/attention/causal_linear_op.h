@@ -25,7 +25,10 @@
 namespace kat {
 
 // phi_q, phi_k (B, H, N, M), v (B, H, N, Dv), one float dtype, any layout with unit stride on the
-// last axis (others are copied) -> (B, H, N, Dv) contiguous. eps >= 0 is added to every normalizer.
+// last axis (others are copied) -> (B, H, N, Dv), contiguous, or (with the register-tiled kernels)
+// laid out as v is when v is a permutation of a contiguous tensor with Dv innermost: heads split
+// from a (B, N, H Dv) projection give an output whose heads merge back without a copy, and v's
+// gradient takes v's layout likewise. eps >= 0 is added to every normalizer.
 // key_log_scale: C as (B, H, N, 1), a constant (no gradient), or undefined for C = 0.
 // chunk: rows per chunk of the chunked kernels (matrix products inside a chunk, the running sums
 // between chunks; temporaries of O(chunk (chunk + M + Dv)) per thread), 0 for the row-by-row

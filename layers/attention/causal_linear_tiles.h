@@ -24,11 +24,11 @@ namespace kat::causal_tiles {
 // True when the kernels apply: float32, M and Dv multiples of 16, and a CPU with AVX-512 F.
 bool available(DType dtype, std::int64_t m, std::int64_t dv);
 
-// The forward (as causal_linear_attention): out (B, H, N, Dv) contiguous; c the stabilizer
-// (B, H, N, 1) contiguous or undefined. Inputs have unit stride on their last axis.
+// The forward (as causal_linear_attention): out (B, H, N, Dv) with unit stride on its last axis; c
+// the stabilizer (B, H, N, 1) contiguous or undefined. Inputs have unit stride on their last axis.
 void forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& c, Tensor& out, float eps);
 
-// The gradients that are requested (non-null, contiguous, of their input's shape).
+// The gradients that are requested (non-null, of their input's shape, unit stride on the last axis).
 void backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& c, const Tensor& out, const Tensor& grad,
               Tensor* dq, Tensor* dk, Tensor* dv, float eps);
 

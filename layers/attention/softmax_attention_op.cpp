@@ -165,22 +165,13 @@ double covered_scores(const AttentionMask& mask, std::int64_t b, std::int64_t N,
 
 Tensor head(const Tensor& t, std::int64_t b, std::int64_t h) { return t.select(0, b).select(0, h); }
 
-// The memory order of an input (B, H, ., D) whose last axis is innermost, for the output and the
-// gradients by head to take its layout: the views that split a (B, N, H D) projection into heads,
-// and merge them back, then need no copy. Empty (row-major) for any other layout.
-std::vector<std::int64_t> head_layout(const Tensor& t) {
-  std::vector<std::int64_t> order = memory_order(t);
-  if (order.empty() || order.back() != 3) return {};
-  return order;
-}
-
 class SoftmaxAttentionNode final : public Node {
  public:
   // Each saved only when a gradient needs it; all are released when backward returns.
   Tensor q, k, v;  // the inputs, as passed (views are not copied)
   Tensor p;        // (B, H, N, M) probabilities: O(N M) memory per head, which linear attention avoids
   Tensor o;        // (B, H, N, Dv) output, for rowsum(dO ∘ O)
-  std::vector<std::int64_t> q_order, k_order, v_order;  // head_layout of the inputs, for their gradients
+  std::vector<std::int64_t> q_order, k_order, v_order;  // rows_layout of the inputs, for their gradients
   AttentionMask mask;
   double scale = 1.0;
 
@@ -298,8 +289,8 @@ Variable softmax_attention(const Variable& q, const Variable& k, const Variable&
   }
   Tensor s = Tensor::empty({B, H, N, M}, dtype);  // logits q k^T, then probabilities P in place
   const bool heads = by_head(B * H);
-  // By head, the output takes q's layout (head_layout): merging the heads back is then a view.
-  std::vector<std::int64_t> q_order = head_layout(q.data());
+  // By head, the output takes q's layout (rows_layout): merging the heads back is then a view.
+  std::vector<std::int64_t> q_order = rows_layout(q.data());
   Tensor out = heads ? empty_in_order({B, H, N, Dv}, q_order, dtype) : Tensor::empty({B, H, N, Dv}, dtype);
   if (heads) {
     const Tensor& qd = q.data();
@@ -347,8 +338,8 @@ Variable softmax_attention(const Variable& q, const Variable& k, const Variable&
   if (gq) node->k = k.data();
   if (gk) node->q = q.data();
   node->q_order = std::move(q_order);
-  node->k_order = head_layout(k.data());
-  node->v_order = head_layout(v.data());
+  node->k_order = rows_layout(k.data());
+  node->v_order = rows_layout(v.data());
   node->mask = mask;
   node->scale = scale;
   return attach(std::move(out), std::move(node), {&q, &k, &v});
