@@ -404,6 +404,32 @@ TEST_CASE("causal linear attention: the register-tiled float32 kernels equal the
   }
 }
 
+TEST_CASE("causal linear attention: the register tiles read heads split from a projection in place") {
+  // q, k, v as the heads of (B, N, H D) projections, and the output's gradient as the heads of a
+  // (B, N, H Dv) gradient: the output takes v's layout (its heads merge back without a copy), and
+  // every value equals the run on contiguous copies.
+  if (!causal_linear_tiles_available(DType::f32, 16, 16)) {
+    MESSAGE("this CPU has no AVX-512: the register-tiled kernels are not used here");
+    return;
+  }
+  Rng rng(23);
+  const std::int64_t B = 2, H = 3, N = 45, M = 32, Dv = 16;
+  const auto heads = [&](std::int64_t d, bool positive) {
+    const Tensor t =
+        positive ? rand_uniform({B, N, H, d}, rng, 0.1, 1.0, DType::f32) : randn({B, N, H, d}, rng, DType::f32);
+    return t.permute({0, 2, 1, 3});  // (B, H, N, d), rows of d contiguous
+  };
+  const Tensor q = heads(M, true), k = heads(M, true), v = heads(Dv, false), g = heads(Dv, false);
+  REQUIRE_FALSE(v.is_contiguous());
+  const auto split = causal_run(q, k, v, g, Tensor(), -1);
+  const auto dense = causal_run(q.contiguous(), k.contiguous(), v.contiguous(), g.contiguous(), Tensor(), -1);
+  CHECK(memory_order(split[0]) == memory_order(v));
+  for (std::size_t i = 0; i < split.size(); ++i) {
+    CAPTURE(i);
+    CHECK(max_abs_diff(split[i], dense[i]) == 0.0);
+  }
+}
+
 TEST_CASE("gradcheck: the chunked causal op, with a partial last chunk and a stabilizer jump") {
   Rng rng(20);
   const Shape qs{1, 2, 11, 4}, vs{1, 2, 11, 3};
