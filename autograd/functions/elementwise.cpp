@@ -89,9 +89,12 @@ class UnaryNode final : public Node {
   UnaryOp op;
   double alpha = 0.0;
   Tensor x, y;
+  // The input's layout (rows_layout), which its gradient takes: the gradient of heads split from a
+  // projection then merges back without a copy.
+  std::vector<std::int64_t> x_order;
   const char* name() const override { return unary_name(op); }
   std::vector<Tensor> backward(const Tensor& g) override {
-    Tensor dx = Tensor::empty(g.shape(), g.dtype());
+    Tensor dx = empty_in_order(g.shape(), x_order, g.dtype());
     unary_backward(op, g, x, y, dx, alpha);
     return {dx};
   }
@@ -106,6 +109,7 @@ Variable unary_op(UnaryOp op, const Variable& x, double alpha = 0.0) {
   auto node = std::make_shared<UnaryNode>();
   node->op = op;
   node->alpha = alpha;
+  if (!x.data().is_contiguous()) node->x_order = rows_layout(x.data());
   // Linear ops (neg, scale, add_scalar) read neither.
   const bool linear = op == UnaryOp::neg || op == UnaryOp::scale || op == UnaryOp::add_scalar;
   if (reads_output(op)) {

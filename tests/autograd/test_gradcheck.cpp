@@ -93,6 +93,14 @@ TEST_CASE("gradcheck: unary ops") {
   }
 }
 
+TEST_CASE("gradcheck: unary ops on permuted views, whose gradients take the view's layout") {
+  Rng rng(109);
+  const Tensor x = randn({3, 4, 5}, rng);
+  require_ok([](const Vars& v) { return elu_plus_one(permute(v[0], {1, 0, 2})); }, {x});
+  require_ok([](const Vars& v) { return exp(permute(v[0], {2, 0, 1})); }, {x});
+  require_ok([](const Vars& v) { return tanh(permute(v[0], {0, 2, 1})) * 2.0; }, {x});
+}
+
 TEST_CASE("gradcheck: matmul in its 2-D, folded and batched forms") {
   Rng rng(103);
   require_ok([](const Vars& v) { return matmul(v[0], v[1]); }, {randn({3, 4}, rng), randn({4, 2}, rng)});
