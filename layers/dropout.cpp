@@ -25,6 +25,10 @@ Variable Dropout::forward(const Variable& x) {
   return dropout(x, p_, rng_, is_training(), first_element(x, first_row_));
 }
 
+Variable Dropout::forward_add(const Variable& x, const Variable& residual) {
+  return dropout_add(x, residual, p_, rng_, is_training(), first_element(x, first_row_));
+}
+
 Variable Dropout::forward_relu(const Variable& x) {
   return relu_dropout(x, p_, rng_, is_training(), first_element(x, first_row_));
 }

@@ -13,6 +13,9 @@ class Dropout : public Module {
   Dropout(double p, Rng& rng);
   // x's first axis is the batch.
   Variable forward(const Variable& x);
+  // residual + forward(x) in one pass (dropout_add, autograd/functions/dropout.h): the same mask and
+  // draw as forward.
+  Variable forward_add(const Variable& x, const Variable& residual);
   // forward(relu(x)) in one pass (relu_dropout, autograd/functions/dropout.h): the same mask and
   // the same values.
   Variable forward_relu(const Variable& x);

@@ -21,8 +21,8 @@ FeedForwardOptions ffn_options(const TransformerLayerOptions& o) {
 // One residual sublayer: pre-norm x + drop(f(norm(x))), post-norm norm(x + drop(f(x))).
 Variable residual(const Variable& x, NormPlacement placement, LayerNorm& norm, Dropout& drop,
                   const std::function<Variable(const Variable&)>& f) {
-  if (placement == NormPlacement::pre) return x + drop.forward(f(norm.forward(x)));
-  return norm.forward(x + drop.forward(f(x)));
+  if (placement == NormPlacement::pre) return drop.forward_add(f(norm.forward(x)), x);
+  return norm.forward(drop.forward_add(f(x), x));
 }
 
 }  // namespace

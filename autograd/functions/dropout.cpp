@@ -27,6 +27,27 @@ class DropoutNode final : public Node {
   std::int64_t first_;
 };
 
+// residual + dropout(x): dx as dropout's (the mask drawn again from its key), d residual = g.
+class DropoutAddNode final : public Node {
+ public:
+  DropoutAddNode(double p, std::uint64_t key, std::int64_t first) : p_(p), key_(key), first_(first) {}
+  const char* name() const override { return "dropout_add"; }
+  std::vector<Tensor> backward(const Tensor& g) override {
+    const Tensor gc = g.contiguous();
+    Tensor dx;
+    if (needs_grad(0)) {
+      dx = Tensor::empty(gc.shape(), gc.dtype());
+      dropout_mask_apply(gc, dx, p_, key_, first_);
+    }
+    return {dx, needs_grad(1) ? g : Tensor()};
+  }
+
+ private:
+  double p_;
+  std::uint64_t key_;
+  std::int64_t first_;
+};
+
 // Keeps the output: dx = g / (1 - p) where it is positive.
 class ReluDropoutNode final : public Node {
  public:
@@ -63,6 +84,26 @@ Variable dropout(const Variable& x, double p, Rng& rng, bool training, std::int6
   dropout_mask_apply(in, out, p, key, first_element);
   if (!any_requires_grad({&x})) return Variable(out);
   return attach(std::move(out), std::make_shared<DropoutNode>(p, key, first_element), {&x});
+}
+
+Variable dropout_add(const Variable& x, const Variable& residual, double p, Rng& rng, bool training,
+                     std::int64_t first_element) {
+  check_dropout_args("dropout_add", x, p, first_element);
+  if (!residual.defined() || residual.shape() != x.shape() || residual.dtype() != x.dtype()) {
+    throw Error(fmt::format("dropout_add: the residual must have the input's shape and type {} {}, got {}",
+                            to_string(x.shape()), dtype_name(x.dtype()),
+                            residual.defined()
+                                ? fmt::format("{} {}", to_string(residual.shape()), dtype_name(residual.dtype()))
+                                : std::string("undefined")));
+  }
+  if (!training || p == 0.0) return residual + x;
+  OpTimer timer("dropout_add");
+  const Tensor in = x.data().contiguous(), add = residual.data().contiguous();
+  const std::uint64_t key = rng.next_u64();
+  Tensor out = Tensor::empty(in.shape(), in.dtype());
+  dropout_mask_apply_add(in, add, out, p, key, first_element);
+  if (!any_requires_grad({&x, &residual})) return Variable(out);
+  return attach(std::move(out), std::make_shared<DropoutAddNode>(p, key, first_element), {&x, &residual});
 }
 
 Variable relu_dropout(const Variable& x, double p, Rng& rng, bool training, std::int64_t first_element) {

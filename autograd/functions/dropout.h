@@ -12,6 +12,12 @@ namespace kat {
 // on a slice of rows drops what one process working on the whole batch would.
 Variable dropout(const Variable& x, double p, Rng& rng, bool training = true, std::int64_t first_element = 0);
 
+// residual + dropout(x, ...) in one pass (the residual sum of a Transformer sublayer), with the same
+// mask, values and gradients as the two ops (one draw from rng, as dropout makes). x and residual
+// have one shape. Outside training, or with p = 0, it is residual + x.
+Variable dropout_add(const Variable& x, const Variable& residual, double p, Rng& rng, bool training = true,
+                     std::int64_t first_element = 0);
+
 // dropout(relu(x), ...) in one pass over x, with the same mask, values and gradients (one draw from
 // rng, as dropout makes): the backward reads only the output, one pass with no mask to draw.
 // Outside training, or with p = 0, it is relu(x).

@@ -30,8 +30,8 @@ std::uint32_t threshold_of(double p) {
   return t >= static_cast<double>(top) ? top : static_cast<std::uint32_t>(t);
 }
 
-template <bool kRelu, typename T>
-void apply(const T* in, T* out, std::int64_t n, std::int64_t first, double p, std::uint64_t key) {
+template <bool kRelu, bool kAdd, typename T>
+void apply(const T* in, const T* add, T* out, std::int64_t n, std::int64_t first, double p, std::uint64_t key) {
   const auto k0 = static_cast<std::uint32_t>(key);
   const auto k1 = static_cast<std::uint32_t>(key >> 32);
   const std::uint32_t threshold = threshold_of(p);
@@ -47,13 +47,19 @@ void apply(const T* in, T* out, std::int64_t n, std::int64_t first, double p, st
       const auto lo = static_cast<std::uint32_t>(index);
       const std::uint32_t k1h = k1 ^ static_cast<std::uint32_t>(index >> 32);
       const T* x = in + b;
+      const T* a = kAdd ? add + b : nullptr;
       T* y = out + b;
       const auto count = static_cast<std::uint32_t>(len);
 #pragma omp simd
       for (std::uint32_t j = 0; j < count; ++j) {
         const std::uint32_t h = hash32(hash32((lo + j) ^ key0) ^ k1h);
         const T v = kRelu ? (x[j] > T(0) ? x[j] : T(0)) : x[j];
-        y[j] = v * (h < t ? T(0) : s);  // x * 0 as a stored mask would give (NaN stays NaN)
+        const T d = v * (h < t ? T(0) : s);  // x * 0 as a stored mask would give (NaN stays NaN)
+        if constexpr (kAdd) {
+          y[j] = a[j] + d;
+        } else {
+          y[j] = d;
+        }
       }
       b += len;
     }
@@ -61,23 +67,34 @@ void apply(const T* in, T* out, std::int64_t n, std::int64_t first, double p, st
 }
 
 template <bool kRelu>
-void checked_apply(const char* op, const Tensor& in, Tensor& out, double p, std::uint64_t key, std::int64_t first) {
+void checked_apply(const char* op, const Tensor& in, const Tensor* add, Tensor& out, double p, std::uint64_t key,
+                   std::int64_t first) {
   assert(in.is_contiguous() && out.is_contiguous() && in.numel() == out.numel() && in.dtype() == out.dtype());
+  assert(add == nullptr || (add->is_contiguous() && add->numel() == in.numel() && add->dtype() == in.dtype()));
   assert(p >= 0.0 && p < 1.0 && first >= 0);
   dispatch_float(in.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
-    apply<kRelu>(in.data<T>(), out.data<T>(), in.numel(), first, p, key);
+    if (add != nullptr) {
+      apply<kRelu, true>(in.data<T>(), add->data<T>(), out.data<T>(), in.numel(), first, p, key);
+    } else {
+      apply<kRelu, false>(in.data<T>(), static_cast<const T*>(nullptr), out.data<T>(), in.numel(), first, p, key);
+    }
   });
 }
 
 }  // namespace
 
 void dropout_mask_apply(const Tensor& in, Tensor& out, double p, std::uint64_t key, std::int64_t first) {
-  checked_apply<false>("dropout", in, out, p, key, first);
+  checked_apply<false>("dropout", in, nullptr, out, p, key, first);
+}
+
+void dropout_mask_apply_add(const Tensor& in, const Tensor& add, Tensor& out, double p, std::uint64_t key,
+                            std::int64_t first) {
+  checked_apply<false>("dropout_add", in, &add, out, p, key, first);
 }
 
 void relu_dropout_mask_apply(const Tensor& in, Tensor& out, double p, std::uint64_t key, std::int64_t first) {
-  checked_apply<true>("relu_dropout", in, out, p, key, first);
+  checked_apply<true>("relu_dropout", in, nullptr, out, p, key, first);
 }
 
 void relu_dropout_backward(const Tensor& out, const Tensor& g, Tensor& dx, double p) {

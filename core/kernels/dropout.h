@@ -13,6 +13,11 @@ namespace kat {
 // contiguous, of the same shape and float type; p in [0, 1).
 void dropout_mask_apply(const Tensor& in, Tensor& out, double p, std::uint64_t key, std::int64_t first);
 
+// out = add + in * mask in one pass: a residual sum after dropout, with dropout_mask_apply's mask.
+// add contiguous, of in's shape and type.
+void dropout_mask_apply_add(const Tensor& in, const Tensor& add, Tensor& out, double p, std::uint64_t key,
+                            std::int64_t first);
+
 // out = max(in, 0) * mask in one pass: exactly dropout_mask_apply of relu(in), with the same mask.
 void relu_dropout_mask_apply(const Tensor& in, Tensor& out, double p, std::uint64_t key, std::int64_t first);
 

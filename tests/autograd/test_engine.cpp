@@ -343,3 +343,30 @@ TEST_CASE("set_grad replaces a leaf's gradient and checks its shape") {
   w.set_grad(Tensor());
   CHECK_FALSE(w.grad().defined());
 }
+
+TEST_CASE("dropout_add equals the residual plus dropout: the same mask, values and gradients") {
+  Rng init(17);
+  const Tensor x0 = randn({37, 523}, init), r0 = randn({37, 523}, init);
+  for (const std::int64_t first : {std::int64_t{0}, std::int64_t{777}}) {
+    CAPTURE(first);
+    Variable a(x0.clone(), true), ra(r0.clone(), true), b(x0.clone(), true), rb(r0.clone(), true);
+    Rng ga(5), gb(5);
+    const Variable fused = dropout_add(a, ra, 0.3, ga, true, first);
+    const Variable composed = rb + dropout(b, 0.3, gb, true, first);
+    CHECK(max_abs_diff(fused.data(), composed.data()) < 1e-6);
+    CHECK(ga.next_u64() == gb.next_u64());  // one draw each
+    const Tensor g = randn({37, 523}, init);
+    fused.backward(g);
+    composed.backward(g);
+    CHECK(max_abs_diff(a.grad(), b.grad()) == 0.0);
+    CHECK(max_abs_diff(ra.grad(), rb.grad()) == 0.0);
+    CHECK(max_abs_diff(ra.grad(), g) == 0.0);
+  }
+  // Outside training, or with p = 0, it is the plain sum; shapes must agree.
+  Variable x(x0, false), res(r0, false);
+  Rng r(1);
+  const Tensor sum = binary(BinaryOp::add, r0, x0);
+  CHECK(max_abs_diff(dropout_add(x, res, 0.3, r, false).data(), sum) == 0.0);
+  CHECK(max_abs_diff(dropout_add(x, res, 0.0, r).data(), sum) == 0.0);
+  CHECK_THROWS_WITH_AS(dropout_add(x, Variable(randn({37, 2}, init)), 0.3, r), doctest::Contains("dropout_add"), Error);
+}

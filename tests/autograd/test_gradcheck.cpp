@@ -213,6 +213,16 @@ TEST_CASE("gradcheck: relu_dropout with a fixed mask") {
       {away_from_zero({5, 7}, rng)});
 }
 
+TEST_CASE("gradcheck: dropout_add with a fixed mask") {
+  Rng rng(113);
+  require_ok(
+      [](const Vars& v) {
+        Rng r(11);  // the same mask on every evaluation
+        return dropout_add(v[0], v[1], 0.3, r);
+      },
+      {randn({4, 9}, rng), randn({4, 9}, rng)});
+}
+
 TEST_CASE("gradcheck: a small network of several ops") {
   Rng rng(111);
   Tensor ids = Tensor::from_vector<std::int64_t>({0, 2, 1, 2});
