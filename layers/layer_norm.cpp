@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <cmath>
-
 #include "autograd/ops.h"
 #include "core/kernels/norm.h"
 
@@ -37,20 +35,9 @@ Tensor LayerNorm::forward_rows(const Tensor& x) const {
     Tensor y = Tensor::empty(x.shape(), DType::f32);
     const float* pg = weight_.defined() ? weight_.data().data<float>() : nullptr;
     const float* pb = bias_.defined() ? bias_.data().data<float>() : nullptr;
+    float mean = 0, rstd = 0;
     for (std::int64_t r = 0; r < x.size(0); ++r) {
-      const float* row = x.data<float>() + r * C;
-      float* out = y.data<float>() + r * C;
-      float s = 0;
-#pragma omp simd reduction(+ : s)
-      for (std::int64_t i = 0; i < C; ++i) s += row[i];
-      const float mu = s / static_cast<float>(C);
-      float v = 0;
-#pragma omp simd reduction(+ : v)
-      for (std::int64_t i = 0; i < C; ++i) v += (row[i] - mu) * (row[i] - mu);
-      const float rs = 1.0f / std::sqrt(v / static_cast<float>(C) + static_cast<float>(options_.eps));
-      for (std::int64_t i = 0; i < C; ++i) {
-        out[i] = (row[i] - mu) * rs * (pg != nullptr ? pg[i] : 1.0f) + (pb != nullptr ? pb[i] : 0.0f);
-      }
+      layer_norm_row(x.data<float>() + r * C, C, pg, pb, options_.eps, y.data<float>() + r * C, &mean, &rstd);
     }
     return y;
   }

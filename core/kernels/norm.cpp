@@ -20,7 +20,38 @@ void check_affine(const char* op, const Tensor& p, const char* name, std::int64_
   }
 }
 
+template <typename T>
+void layer_norm_row_t(const T* row, std::int64_t C, const T* pg, const T* pb, double eps, T* out, T* mean, T* rstd) {
+  T s = 0;
+#pragma omp simd reduction(+ : s)
+  for (std::int64_t i = 0; i < C; ++i) s += row[i];
+  const T mu = s / static_cast<T>(C);
+  T v = 0;
+#pragma omp simd reduction(+ : v)
+  for (std::int64_t i = 0; i < C; ++i) v += (row[i] - mu) * (row[i] - mu);
+  const T rs = T(1) / std::sqrt(v / static_cast<T>(C) + static_cast<T>(eps));
+  *mean = mu;
+  *rstd = rs;
+  if (pg != nullptr && pb != nullptr) {
+    for (std::int64_t i = 0; i < C; ++i) out[i] = (row[i] - mu) * rs * pg[i] + pb[i];
+  } else if (pg != nullptr) {
+    for (std::int64_t i = 0; i < C; ++i) out[i] = (row[i] - mu) * rs * pg[i];
+  } else {
+    for (std::int64_t i = 0; i < C; ++i) out[i] = (row[i] - mu) * rs + (pb != nullptr ? pb[i] : T(0));
+  }
+}
+
 }  // namespace
+
+void layer_norm_row(const float* row, std::int64_t C, const float* gamma, const float* beta, double eps, float* out,
+                    float* mean, float* rstd) {
+  layer_norm_row_t(row, C, gamma, beta, eps, out, mean, rstd);
+}
+
+void layer_norm_row(const double* row, std::int64_t C, const double* gamma, const double* beta, double eps, double* out,
+                    double* mean, double* rstd) {
+  layer_norm_row_t(row, C, gamma, beta, eps, out, mean, rstd);
+}
 
 void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, Tensor& y, Tensor& mean,
                 Tensor& rstd) {
@@ -46,27 +77,7 @@ void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double
     T* pm = mean.data<T>();
     T* pr = rstd.data<T>();
     parallel_for(0, R, std::max<std::int64_t>(1, 16384 / C), [&](std::int64_t b, std::int64_t e) {
-      for (std::int64_t r = b; r < e; ++r) {
-        const T* row = px + r * C;
-        T s = 0;
-#pragma omp simd reduction(+ : s)
-        for (std::int64_t i = 0; i < C; ++i) s += row[i];
-        const T mu = s / static_cast<T>(C);
-        T v = 0;
-#pragma omp simd reduction(+ : v)
-        for (std::int64_t i = 0; i < C; ++i) v += (row[i] - mu) * (row[i] - mu);
-        const T rs = T(1) / std::sqrt(v / static_cast<T>(C) + static_cast<T>(eps));
-        pm[r] = mu;
-        pr[r] = rs;
-        T* out = py + r * C;
-        if (pg != nullptr && pb != nullptr) {
-          for (std::int64_t i = 0; i < C; ++i) out[i] = (row[i] - mu) * rs * pg[i] + pb[i];
-        } else if (pg != nullptr) {
-          for (std::int64_t i = 0; i < C; ++i) out[i] = (row[i] - mu) * rs * pg[i];
-        } else {
-          for (std::int64_t i = 0; i < C; ++i) out[i] = (row[i] - mu) * rs + (pb != nullptr ? pb[i] : T(0));
-        }
-      }
+      for (std::int64_t r = b; r < e; ++r) layer_norm_row(px + r * C, C, pg, pb, eps, py + r * C, pm + r, pr + r);
     });
   });
 }

@@ -12,6 +12,13 @@ namespace kat {
 void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, Tensor& y, Tensor& mean,
                 Tensor& rstd);
 
+// One row of layer_norm (C values; gamma and beta may be null): the arithmetic of every row above,
+// for a caller with a few rows of its own (a decoding step). Writes the row's mean and rstd.
+void layer_norm_row(const float* row, std::int64_t C, const float* gamma, const float* beta, double eps, float* out,
+                    float* mean, float* rstd);
+void layer_norm_row(const double* row, std::int64_t C, const double* gamma, const double* beta, double eps, double* out,
+                    double* mean, double* rstd);
+
 // With xhat = (x - mean) * rstd and dxhat = grad * gamma:
 //   dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))   (per row)
 //   dgamma = sum over rows of grad * xhat,  dbeta = sum over rows of grad.
