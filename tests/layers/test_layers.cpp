@@ -102,6 +102,49 @@ TEST_CASE("embedding: lookup, padding row without gradient, out-of-range ids") {
                        doctest::Contains("token id 6 at position 1 is outside the vocabulary [0, 6)"), LayerError);
 }
 
+// The decoding forms (layers on (rows, d_model) tensors, no autograd) against the forwards: a
+// layer norm with and without its affine parameters, and a linear layer with and without bias,
+// from one row to six (a step's few rows take a path of their own).
+TEST_CASE("decoding forms of layer norm, linear and feed-forward equal their forwards") {
+  Rng rng(31);
+  for (bool affine : {true, false}) {
+    LayerNorm ln(LayerNormOptions{24, 1e-5, affine});
+    if (affine) {
+      fill_normal(ln.parameters()[0].data(), rng, 1.0, 0.3);
+      fill_normal(ln.parameters()[1].data(), rng, 0.0, 0.3);
+    }
+    for (std::int64_t rows = 1; rows <= 6; ++rows) {
+      CAPTURE(affine);
+      CAPTURE(rows);
+      const Tensor x = randn({rows, 24}, rng, DType::f32);
+      NoGradGuard no_grad;
+      CHECK(max_abs_diff(ln.forward_rows(x), ln.forward(Variable(x)).data()) == 0.0);
+    }
+  }
+  for (bool bias : {true, false}) {
+    Linear lin(LinearOptions{24, 40, bias}, rng);
+    if (bias) fill_normal(lin.parameters()[1].data(), rng, 0.0, 0.5);
+    for (std::int64_t rows : {1, 3, 6}) {
+      CAPTURE(bias);
+      CAPTURE(rows);
+      const Tensor x = randn({rows, 24}, rng, DType::f32);
+      Tensor out = Tensor::empty({rows, 40});
+      NoGradGuard no_grad;
+      lin.forward_into(x, out);
+      CHECK(max_abs_diff(out, lin.forward(Variable(x)).data()) < 1e-5);
+    }
+    const Tensor wrong = randn({2, 23}, rng, DType::f32);
+    Tensor out = Tensor::empty({2, 40});
+    CHECK_THROWS_WITH_AS(lin.forward_into(wrong, out), doctest::Contains("forward_into"), LayerError);
+  }
+  for (Activation act : {Activation::relu, Activation::gelu}) {
+    FeedForward ffn(FeedForwardOptions{24, 48, act, 0.0}, rng);
+    const Tensor x = randn({3, 24}, rng, DType::f32);
+    NoGradGuard no_grad;
+    CHECK(max_abs_diff(ffn.forward_rows(x), ffn.forward(Variable(x)).data()) < 1e-5);
+  }
+}
+
 TEST_CASE("layer norm and feed-forward gradients") {
   Rng rng(3);
   LayerNorm ln(LayerNormOptions{6});
