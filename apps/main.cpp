@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
   log_to_stderr();
   CLI::App app{"kat: Kernelized Attention Trainer"};
   app.fallthrough();  // kat's own options (--threads) also after the subcommand
-  app.set_version_flag("--version", std::string("kat ") + KAT_VERSION + "\n" + kat::describe_blas_kernels());
+  app.set_version_flag("--version", std::string("kat ") + KAT_VERSION + "\n" + kat::describe_blas_kernels() + "\n" +
+                                        kat::describe_blas_threads());
   app.require_subcommand(1);
   int threads = 0;
   app.add_option("--threads", threads, "Threads for oneTBB and OpenBLAS (default: KAT_NUM_THREADS or all cores)")

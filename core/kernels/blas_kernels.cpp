@@ -29,6 +29,7 @@ extern char** environ;  // NOLINT(readability-redundant-declaration)
 namespace kat {
 namespace {
 
+constexpr const char* kBlasThreadsVar = "OPENBLAS_NUM_THREADS";
 constexpr const char* kChoiceVar = "KAT_BLAS_CHOICE";
 constexpr const char* kProbeVar = "KAT_BLAS_PROBE";
 constexpr int kProbeWrong = 10;     // exit code of a check whose products differ from the reference
@@ -317,9 +318,10 @@ BlasKernels& state() {
 
 }  // namespace
 
-void choose_blas_kernels(int argc, char** argv) {
-  (void)argc;
-  if (const char* probe = std::getenv(kProbeVar); probe != nullptr && *probe != '\0') run_probe(probe);
+namespace {
+
+// The family (steps 1-4 of blas_kernels.h); may not return (the restart with the chosen family).
+void choose_family(char** argv) {
   BlasKernels& k = state();
   k.family = loaded_family();
   k.library = library_config();
@@ -373,7 +375,9 @@ void choose_blas_kernels(int argc, char** argv) {
         k.reason = "OpenBLAS's own choice (the environment could not be set)";
         return;
       }
+      const bool threads_set = std::getenv(kBlasThreadsVar) == nullptr && ::setenv(kBlasThreadsVar, "1", 0) == 0;
       ::execv("/proc/self/exe", argv);
+      if (threads_set) ::unsetenv(kBlasThreadsVar);
       // Still here: the restart failed; stay on what is loaded and say so.
       const int err = errno;
       ::unsetenv("OPENBLAS_CORETYPE");
@@ -385,6 +389,37 @@ void choose_blas_kernels(int argc, char** argv) {
     rejected += fmt::format("; {} rejected: {}", c.family, detail);
   }
   if (!rejected.empty()) k.reason += rejected;
+}
+
+}  // namespace
+
+void choose_blas_kernels(int argc, char** argv) {
+  (void)argc;
+  if (const char* probe = std::getenv(kProbeVar); probe != nullptr && *probe != '\0') run_probe(probe);
+  choose_family(argv);
+  // Step 5: OpenBLAS started without OPENBLAS_NUM_THREADS creates a server thread per core, which
+  // kat never uses (it holds OpenBLAS at one thread and splits products itself) but which wakes and
+  // spins in sched_yield for a while whenever the thread count is set, on the core kat's second
+  // thread needs. One restart with OPENBLAS_NUM_THREADS=1 keeps it from being made.
+  const char* choice = std::getenv(kChoiceVar);
+  if (std::getenv(kBlasThreadsVar) != nullptr || (choice != nullptr && std::string(choice) == "off")) return;
+  if (::setenv(kBlasThreadsVar, "1", 0) != 0) return;
+  ::execv("/proc/self/exe", argv);
+  ::unsetenv(kBlasThreadsVar);  // still here: the restart failed; OpenBLAS keeps its threads
+}
+
+std::string describe_blas_threads() {
+  const char* set = std::getenv(kBlasThreadsVar);
+  if (set == nullptr) {
+    return "OpenBLAS's own threads: started (OPENBLAS_NUM_THREADS is not set), unused: kat splits products itself";
+  }
+  if (std::string(set) == "1") {
+    return "OpenBLAS's own threads: none (OPENBLAS_NUM_THREADS=1); kat splits products over its threads itself";
+  }
+  return fmt::format(
+      "OpenBLAS's own threads: OPENBLAS_NUM_THREADS={} is set in the environment; they are unused: kat "
+      "splits products over its threads itself",
+      set);
 }
 
 bool cpu_has_avx512_bf16() {

@@ -22,8 +22,14 @@
 //      the same arguments) with OPENBLAS_CORETYPE set to it; kat's own environment variable
 //      KAT_BLAS_CHOICE carries the reason across.
 //
+//   5. OPENBLAS_NUM_THREADS unset: the program starts again once with it set to 1, so that OpenBLAS
+//      makes none of its own threads (kat holds OpenBLAS at one thread and splits products itself;
+//      an idle OpenBLAS thread spins on the core kat's second thread needs, measured: two-thread
+//      decoding 0.45-0.53 ms per token in half the runs against 0.34). A set value is left alone.
+//      Step 4's restart sets it as well, so there is at most one restart.
+//
 // Call it first in main(), before any thread starts. KAT_BLAS_CHOICE=off leaves OpenBLAS's own
-// choice alone.
+// choice alone, and its threads.
 
 #include <string>
 
@@ -40,6 +46,9 @@ struct BlasKernels {
 // (it is replaced by the restarted one). A process started by the check itself runs the check and
 // exits inside this call.
 void choose_blas_kernels(int argc, char** argv);
+
+// One sentence on OpenBLAS's own threads: none (OPENBLAS_NUM_THREADS=1), or why it has them.
+std::string describe_blas_threads();
 
 // The kernels in use and why (after choose_blas_kernels, or OpenBLAS's own choice without it).
 BlasKernels blas_kernels();

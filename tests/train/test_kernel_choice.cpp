@@ -1,6 +1,7 @@
 // The OpenBLAS kernels kat chooses at start-up (core/kernels/blas_kernels.h): a set
 // OPENBLAS_CORETYPE wins, otherwise a checked family for this CPU with its verdict cached, a family
-// that failed its check is passed over, and checkpoints record the family they were trained on.
+// that failed its check is passed over, checkpoints record the family they were trained on, and
+// OpenBLAS starts none of its own threads unless OPENBLAS_NUM_THREADS says otherwise.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -124,4 +125,20 @@ TEST_CASE("kernel choice: a check that cannot finish passes to the next family a
   const std::string next = version_unset(cache);
   CHECK(next.find("checked against a reference") != std::string::npos);
   CHECK(next.find("(cached)") == std::string::npos);
+}
+
+TEST_CASE("kernel choice: OpenBLAS makes no threads of its own unless OPENBLAS_NUM_THREADS is set") {
+  // The last line of `kat --version` says what OpenBLAS's own threads are.
+  const auto threads_line = [](const std::string& env) {
+    const auto r = run_split(env + " " + KAT_BINARY + " --version");
+    REQUIRE(r.exit_code == 0);
+    const auto at = r.out.find("OpenBLAS's own threads: ");
+    REQUIRE(at != std::string::npos);
+    return r.out.substr(at);
+  };
+  CHECK(threads_line("env -u OPENBLAS_NUM_THREADS").find("none (OPENBLAS_NUM_THREADS=1)") != std::string::npos);
+  CHECK(threads_line("env OPENBLAS_NUM_THREADS=3").find("OPENBLAS_NUM_THREADS=3 is set in the environment") !=
+        std::string::npos);
+  // KAT_BLAS_CHOICE=off leaves OpenBLAS alone, its threads too.
+  CHECK(threads_line("env -u OPENBLAS_NUM_THREADS KAT_BLAS_CHOICE=off").find("started") != std::string::npos);
 }
