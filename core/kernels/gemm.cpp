@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <type_traits>
-#include <vector>
 
 #include "core/kernels/bfloat16.h"
 #include "core/parallel.h"
@@ -251,32 +250,14 @@ void bmm(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool trans_b
       parallel_for(0, nbatch, 1, [&](std::int64_t b0, std::int64_t e0) {
         for (std::int64_t i = b0; i < e0; ++i) one(i);
       });
-    } else if (m == 1 && nbatch == 1 && !tb && k >= 2 * threads) {
-      // One row times a matrix stored (k, n), as a decoding step's products are: each thread reads
-      // a block of whole rows of the matrix (contiguous memory) into its own partial row, and the
-      // partial rows are added. Columns split instead would give each thread a part of every row:
-      // measured 1.1-1.4x slower on two threads for 256 x 1,024 and 1,024 x 256 matrices.
-      using C = std::remove_pointer_t<decltype(pc)>;
-      const std::int64_t parts = threads;
-      std::vector<C> partial(static_cast<std::size_t>(parts * n));
-      parallel_for(0, parts, 1, [&](std::int64_t p0, std::int64_t p1) {
-        for (std::int64_t part = p0; part < p1; ++part) {
-          const std::int64_t lo = k * part / parts, hi = k * (part + 1) / parts;
-          call(ta, tb, std::int64_t{1}, n, hi - lo, alpha_t, pa + lo * (ta ? la.ld : 1), la.ld, pb + lo * lb.ld, lb.ld,
-               C(0), partial.data() + part * n, n);
-        }
-      });
-      C* row = pc;
-      for (std::int64_t j = 0; j < n; ++j) {
-        C sum = beta_t == C(0) ? C(0) : beta_t * row[j];
-        for (std::int64_t part = 0; part < parts; ++part) sum += partial[static_cast<std::size_t>(part * n + j)];
-        row[j] = sum;
-      }
-    } else if (nbatch == 1 && m > 1 && n > 1 && k >= 4 * std::max(m, n)) {
-      // A long inner dimension (a weight's gradient x^T g over thousands of rows): each thread
-      // takes a block of it into its own partial product, and the partials are added. Split by
-      // rows instead, every thread would pack all of the other operand: measured 1.07-1.25x
-      // slower on two threads for 256 x 256 and 256 x 1,024 products over 4,096 rows.
+    } else if (nbatch == 1 && ((m == 1 && !tb && k >= 2 * threads) || (m > 1 && n > 1 && k >= 4 * std::max(m, n)))) {
+      // Along the inner dimension: each thread takes a block of it into its own partial product,
+      // and the partials are added. For one row times a matrix stored (k, n), as a decoding step's
+      // products are, a block is whole rows of the matrix (contiguous memory); split by columns,
+      // each thread would read a part of every row (measured 1.1-1.4x slower on two threads for
+      // 256 x 1,024 and 1,024 x 256 matrices). For a long inner dimension (a weight's gradient
+      // x^T g over thousands of rows), split by rows every thread would pack all of the other
+      // operand (measured 1.07-1.25x slower for 256 x 256 and 256 x 1,024 over 4,096 rows).
       using C = std::remove_pointer_t<decltype(pc)>;
       const std::int64_t parts = threads;
       Tensor scratch = Tensor::empty({parts, m, n}, c.dtype());
