@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-
 #include "autograd/ops.h"
 #include "core/error.h"
 #include "core/kernels/elementwise.h"
@@ -28,8 +26,8 @@ Tensor FeedForward::forward_rows(const Tensor& x) const {
   if (options_.activation == Activation::gelu) {
     unary(UnaryOp::gelu, h, h);
   } else {
-    float* p = h.data<float>();
-    for (std::int64_t i = 0, n = h.numel(); i < n; ++i) p[i] = std::max(p[i], 0.0f);
+    float* p = h.data<float>();  // relu as the forward's: 0 for anything not above 0 (NaN too)
+    for (std::int64_t i = 0, n = h.numel(); i < n; ++i) p[i] = p[i] > 0.0f ? p[i] : 0.0f;
   }
   Tensor out = Tensor::empty({x.size(0), options_.d_model});
   fc2_->forward_into(h, out);
