@@ -664,15 +664,12 @@ Tensor causal_linear_step(Tensor& s, Tensor& z, const Tensor& phi_q, const Tenso
           }
         }
 #endif
+        bool in_registers = false;
         if constexpr (std::is_same_v<T, float>) {
-          if (registers) {
-            causal_tiles::step(S_in, S, qi, ki, vi, a, M, Dv, o);
-            const T inv = T(1) / den;
-            for (std::int64_t d = 0; d < Dv; ++d) o[d] *= inv;
-            continue;
-          }
+          in_registers = registers;
+          if (in_registers) causal_tiles::step(S_in, S, qi, ki, vi, a, M, Dv, o);
         }
-        for (std::int64_t m = 0; m < M; ++m) {
+        for (std::int64_t m = 0; !in_registers && m < M; ++m) {
           const T km = ki[m], qm = qi[m];
           const T* sm_in = S_in + m * Dv;
           T* sm = S + m * Dv;

@@ -114,9 +114,6 @@ bool cpu_has_avx512f() {
   return has;
 }
 
-// One decoding step of one head with Dv = 16 C: the C vectors of the output stay in registers over
-// the M rows of the sum, in two sets (even and odd rows) so that each chain of multiply-adds is half
-// as long; without decay (a = 1) a row costs one multiply-add per vector.
 // Row r of the sum: S_r = a S_in_r + k_r v (or S_in_r + k_r v), acc += q_r S_r.
 template <int C, bool kDecay>
 KAT_TILES_TARGET inline void step_row(const float* s_in, float* s, float kr_, float qr_, const __m512* vv, __m512 av,
@@ -352,7 +349,8 @@ void forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& c,
           scale_add(z, f != nullptr ? f[i] : 1.0f, K.p + i * K.s, 1.0f, M);
           const float inv = 1.0f / (dot(Q.p + i * Q.s, z, M) + eps);
           float* oi = O.p + i * O.s;
-          scale_add(oi, inv, oi, 0.0f, Dv);
+#pragma omp simd
+          for (std::int64_t d = 0; d < Dv; ++d) oi[d] *= inv;
         }
       });
     }

@@ -2,9 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "autograd/grad_mode.h"
 #include "autograd/ops.h"
-#include "core/kernels/elementwise.h"
 
 namespace kat {
 
@@ -13,8 +11,6 @@ EluFeatureMap::EluFeatureMap(const FeatureMapOptions& o) : FeatureMap("elu_featu
 }
 
 Variable EluFeatureMap::forward(const Variable& x, FeatureRole /*role*/, Tensor* /*key_log_scale*/) {
-  // Outside gradient mode (decoding) the op alone, without autograd's bookkeeping.
-  if (!grad_enabled()) return Variable(unary(UnaryOp::elu1, x.data()));
   return elu_plus_one(x);
 }
 
