@@ -104,12 +104,17 @@ Variable unary_op(UnaryOp op, const Variable& x, double alpha = 0.0) {
   OpTimer timer(unary_name(op));
   check_defined(unary_name(op), {&x});
   check_nonempty(unary_name(op), x);
-  Tensor y = unary(op, x.data(), alpha);
+  // The output takes the input's layout (rows_layout): on heads split from a projection the op
+  // then walks memory in order, and its gradient (in the same layout) too.
+  const std::vector<std::int64_t> x_order =
+      x.data().is_contiguous() ? std::vector<std::int64_t>{} : rows_layout(x.data());
+  Tensor y = empty_in_order(x.shape(), x_order, x.dtype());
+  unary(op, x.data(), y, alpha);
   if (!any_requires_grad({&x})) return Variable(y);
   auto node = std::make_shared<UnaryNode>();
   node->op = op;
   node->alpha = alpha;
-  if (!x.data().is_contiguous()) node->x_order = rows_layout(x.data());
+  node->x_order = x_order;
   // Linear ops (neg, scale, add_scalar) read neither.
   const bool linear = op == UnaryOp::neg || op == UnaryOp::scale || op == UnaryOp::add_scalar;
   if (reads_output(op)) {

@@ -4,8 +4,10 @@
 // the outer index. Dimensions that are contiguous for every operand are merged first, so a
 // contiguous tensor is one run.
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <vector>
 
 #include "core/parallel.h"
 #include "core/shape.h"
@@ -21,8 +23,17 @@ struct LoopPlan {
 template <std::size_t K>
 LoopPlan<K> plan_loop(const Shape& shape, const std::array<Strides, K>& strides) {
   LoopPlan<K> plan;
+  // The dimensions in the memory order of operand 0 (the output; largest stride first, ties in
+  // their own order), so that operands permuted alike (heads split from a projection, and an op's
+  // output or gradient made in their layout) are walked in memory order and merge into one run.
+  // Each element is visited once whatever the order.
+  std::vector<std::size_t> dims;
   for (std::size_t d = 0; d < shape.size(); ++d) {
-    if (shape[d] == 1) continue;  // size-1 dims never move the offsets
+    if (shape[d] != 1) dims.push_back(d);  // size-1 dims never move the offsets
+  }
+  std::stable_sort(dims.begin(), dims.end(),
+                   [&](std::size_t a, std::size_t b) { return strides[0][a] > strides[0][b]; });
+  for (const std::size_t d : dims) {
     if (!plan.shape.empty()) {
       bool mergeable = true;
       for (std::size_t k = 0; k < K; ++k) {

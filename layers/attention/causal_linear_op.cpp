@@ -492,13 +492,15 @@ class CausalLinearAttentionNode final : public Node {
   std::vector<Tensor> backward(const Tensor& grad) override {
     const Tensor Q = std::move(q), K = std::move(k), V = std::move(v), O = std::move(out);
     // The tiles read the output's gradient in place (a view of the merged heads' gradient) and
-    // write v's gradient in v's layout.
+    // write each input's gradient in that input's layout.
     const Tensor G = tiles && grad.stride(3) == 1 ? grad : grad.contiguous();
+    auto like = [&](const Tensor& t) {
+      return tiles ? empty_in_order(t.shape(), rows_layout(t), t.dtype()) : Tensor::empty(t.shape(), t.dtype());
+    };
     Tensor dq, dk, dv;
-    if (needs_grad(0)) dq = Tensor::empty(Q.shape(), Q.dtype());
-    if (needs_grad(1)) dk = Tensor::empty(K.shape(), K.dtype());
-    if (needs_grad(2))
-      dv = tiles ? empty_in_order(V.shape(), rows_layout(V), V.dtype()) : Tensor::empty(V.shape(), V.dtype());
+    if (needs_grad(0)) dq = like(Q);
+    if (needs_grad(1)) dk = like(K);
+    if (needs_grad(2)) dv = like(V);
     if (tiles) {
       causal_tiles::backward(Q, K, V, log_scale, O, G, dq.defined() ? &dq : nullptr, dk.defined() ? &dk : nullptr,
                              dv.defined() ? &dv : nullptr, static_cast<float>(eps));

@@ -99,6 +99,16 @@ TEST_CASE("gradcheck: unary ops on permuted views, whose gradients take the view
   require_ok([](const Vars& v) { return elu_plus_one(permute(v[0], {1, 0, 2})); }, {x});
   require_ok([](const Vars& v) { return exp(permute(v[0], {2, 0, 1})); }, {x});
   require_ok([](const Vars& v) { return tanh(permute(v[0], {0, 2, 1})) * 2.0; }, {x});
+  // The output takes the view's layout when its last axis stays innermost, with the values of
+  // the op on a contiguous copy; ops on operands permuted alike walk memory in order.
+  const Variable heads = permute(Variable(x), {1, 0, 2});
+  const Variable y = elu_plus_one(heads);
+  CHECK(y.data().strides() == heads.data().strides());
+  CHECK(max_abs_diff(y.data(), elu_plus_one(Variable(heads.data().contiguous())).data()) == 0.0);
+  const Variable z = y * heads + y;
+  const Variable yc(y.data().contiguous()), hc(heads.data().contiguous());
+  CHECK(max_abs_diff(z.data(), (yc * hc + yc).data()) == 0.0);
+  CHECK(exp(permute(Variable(x), {2, 0, 1})).data().is_contiguous());
 }
 
 TEST_CASE("gradcheck: matmul in its 2-D, folded and batched forms") {

@@ -4,6 +4,7 @@
 // plugs in through the registry.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "autograd/gradcheck.h"
@@ -186,6 +187,68 @@ TEST_CASE("stabilizers keep FAVOR attention finite for |q|, |k| up to 30") {
       kernel.to(DType::f32);
       const Tensor raw = kernel.forward(Variable(q), Variable(k), Variable(v), AttentionMask{}).data();
       CHECK_FALSE(allclose(raw.to(DType::f64), ref, 1e-2, 1e-2));
+    }
+  }
+}
+
+TEST_CASE("FAVOR+ features of heads split in place equal those of a contiguous copy, gradients too") {
+  // Heads split from a projection (B, N, H, D) are read in place and their gradient is written in
+  // their layout; each role's stabilizer (own row, running, whole sequence) gives the same values
+  // and gradients as on a contiguous copy of the same numbers.
+  Rng rng(31);
+  const std::int64_t B = 2, N = 37, H = 3, D = 8, M = 12;
+  FeatureMapOptions o = favor_options(D, M, true);
+  Rng draw(5);
+  FavorFeatureMap fm(FavorFeatureMap::Kind::positive, o, draw);
+  fm.to(DType::f64);
+  const Tensor proj = unary(UnaryOp::scale, randn({B, N, H, D}, rng), 2.0);
+  const Tensor weights = randn({B, H, N, M}, rng);
+  for (FeatureRole role : {FeatureRole::query, FeatureRole::key, FeatureRole::causal_key}) {
+    CAPTURE(static_cast<int>(role));
+    Tensor scale_split, scale_copy;
+    Variable split(proj.clone(), true), copy(proj.permute({0, 2, 1, 3}).contiguous(), true);
+    const Variable heads = permute(split, {0, 2, 1, 3});
+    REQUIRE_FALSE(heads.data().is_contiguous());
+    const Variable a = fm.forward(heads, role, &scale_split);
+    const Variable b = fm.forward(copy, role, &scale_copy);
+    CHECK(max_abs_diff(a.data(), b.data()) < 1e-12);
+    if (role == FeatureRole::causal_key) CHECK(max_abs_diff(scale_split, scale_copy) == 0.0);
+    sum(a * Variable(weights)).backward();
+    sum(b * Variable(weights)).backward();
+    REQUIRE(split.grad().defined());
+    CHECK(max_abs_diff(split.grad().permute({0, 2, 1, 3}), copy.grad()) < 1e-12);
+    CHECK(max(unary(UnaryOp::abs, copy.grad())).item() > 1e-3);  // a gradient that could be wrong
+    // The stabilizer: the largest feature is exp(0) / sqrt(M) in each row for queries, in each
+    // sequence for keys, and for causal keys in each row where the running largest exponent
+    // grows (it never falls, and no feature exceeds 1 / sqrt(M)).
+    const double top = 1.0 / std::sqrt(static_cast<double>(M));
+    const std::vector<double> phi = b.data().to_vector<double>();
+    const std::vector<double> shift = role == FeatureRole::causal_key ? scale_copy.to_vector<double>() : phi;
+    for (std::int64_t s = 0; s < B * H; ++s) {
+      double seq_top = 0;
+      for (std::int64_t i = 0; i < N; ++i) {
+        const double* row = phi.data() + (s * N + i) * M;
+        const double row_top = *std::max_element(row, row + M);
+        seq_top = std::max(seq_top, row_top);
+        CHECK(row_top <= top * (1 + 1e-12));
+        if (role == FeatureRole::query) CHECK(row_top == doctest::Approx(top).epsilon(1e-12));
+        if (role == FeatureRole::causal_key) {
+          const double c = shift[static_cast<std::size_t>(s * N + i)];
+          const bool grows = i == 0 || c > shift[static_cast<std::size_t>(s * N + i - 1)];
+          if (i > 0) CHECK(c >= shift[static_cast<std::size_t>(s * N + i - 1)]);
+          if (grows) CHECK(row_top == doctest::Approx(top).epsilon(1e-12));
+        }
+      }
+      CHECK(seq_top == doctest::Approx(top).epsilon(1e-12));
+    }
+    if (role == FeatureRole::causal_key) {
+      // Each row is the unstabilized feature divided by exp of the reported stabilizer.
+      fm.set_stabilize(false);
+      const std::vector<double> raw = fm.forward(copy, role, &scale_copy).data().to_vector<double>();
+      fm.set_stabilize(true);
+      for (std::size_t j = 0; j < raw.size(); ++j) {
+        CHECK(phi[j] * std::exp(shift[j / static_cast<std::size_t>(M)]) == doctest::Approx(raw[j]).epsilon(1e-10));
+      }
     }
   }
 }

@@ -61,9 +61,15 @@ struct RowsOf4 {
   explicit RowsOf4(const Tensor& t) : h(t.size(1)), n(t.size(2)), s0(t.stride(0)), s1(t.stride(1)), s2(t.stride(2)) {}
   template <typename F>
   void walk(std::int64_t r0, std::int64_t r1, F&& fn) const {
+    walk_with(*this, r0, r1, [&](std::int64_t r, std::int64_t off, std::int64_t) { fn(r, off); });
+  }
+  // The same rows of this tensor and of `other` (same shape, its own strides): fn(r, offset here,
+  // offset in other).
+  template <typename F>
+  void walk_with(const RowsOf4& other, std::int64_t r0, std::int64_t r1, F&& fn) const {
     std::int64_t b = r0 / (h * n), hh = r0 / n % h, i = r0 % n;
     for (std::int64_t r = r0; r < r1; ++r) {
-      fn(r, b * s0 + hh * s1 + i * s2);
+      fn(r, b * s0 + hh * s1 + i * s2, b * other.s0 + hh * other.s1 + i * other.s2);
       if (++i == n) {
         i = 0;
         if (++hh == h) {
@@ -93,32 +99,59 @@ Tensor running_max(const Tensor& c) {
 // The positive features as one op. Forward: x' = c x (c = D^(-1/4)), a = x' W^T - |x'|^2 / 2,
 // phi = exp(a - s) / sqrt(m) with s the stabilizer of the row. Backward, s held constant (attention
 // does not depend on it): d phi_i / d x' = phi_i (w_i - x'), so with G = g * phi,
-//   dL/dx = c (G W - rowsum(G) x').
+//   dL/dx = c (G W - rowsum(G) x') = c G W - c^2 rowsum(G) x.
 class FavorPositiveNode final : public Node {
  public:
-  Tensor xs;   // x' (B, H, N, D), contiguous
-  Tensor phi;  // (B, H, N, m)
+  Tensor x;    // (B, H, N, D), unit stride on its last axis (the input itself when it has one)
+  Tensor phi;  // (B, H, N, m), contiguous
   Tensor w;    // the projection (m, D)
   double c = 1.0;
   const char* name() const override { return "favor+_features"; }
   std::vector<Tensor> backward(const Tensor& g) override {
-    const Tensor G = binary(BinaryOp::mul, g.contiguous(), phi);  // (B, H, N, m)
-    Tensor dx = kat::matmul(G, w);                                // G W (B, H, N, D)
-    const std::int64_t m = phi.size(3), d = xs.size(3), rows = xs.numel() / d;
+    const std::int64_t m = phi.size(3), d = x.size(3), rows = x.numel() / d;
+    const Tensor gc = g.contiguous();
+    // G = g * phi and its row sums in one pass; then G W into dx, laid out as x is (the gradient of
+    // heads split from a projection merges back without a copy); then the row sums' term.
+    Tensor G = Tensor::empty(phi.shape(), phi.dtype());
+    Tensor sums = Tensor::empty({rows}, phi.dtype());
+    Tensor dx = empty_in_order(x.shape(), rows_layout(x), x.dtype());
     dispatch_float(dx.dtype(), "favor+_features", [&](auto tag) {
       using T = decltype(tag);
-      const T* pg = G.data<T>();
-      const T* px = xs.data<T>();
-      T* pd = dx.data<T>();
-      const auto cc = static_cast<T>(c);
+      const T* pg = gc.data<T>();
+      const T* pp = phi.data<T>();
+      T* pG = G.data<T>();
+      T* ps = sums.data<T>();
       parallel_for(0, rows, 256, [&](std::int64_t r0, std::int64_t r1) {
         for (std::int64_t r = r0; r < r1; ++r) {
+          const T* gr = pg + r * m;
+          const T* pr = pp + r * m;
+          T* out = pG + r * m;
           T rs = 0;
 #pragma omp simd reduction(+ : rs)
-          for (std::int64_t i = 0; i < m; ++i) rs += pg[r * m + i];
-#pragma omp simd
-          for (std::int64_t j = 0; j < d; ++j) pd[r * d + j] = cc * (pd[r * d + j] - rs * px[r * d + j]);
+          for (std::int64_t i = 0; i < m; ++i) {
+            out[i] = gr[i] * pr[i];
+            rs += out[i];
+          }
+          ps[r] = rs;
         }
+      });
+    });
+    bmm(G, w, dx, false, false, c);
+    const RowsOf4 xr(x), dr(dx);
+    dispatch_float(dx.dtype(), "favor+_features", [&](auto tag) {
+      using T = decltype(tag);
+      const T* ps = sums.data<T>();
+      const T* px = x.data<T>();
+      T* pd = dx.data<T>();
+      const auto cc = static_cast<T>(c * c);
+      parallel_for(0, rows, 256, [&](std::int64_t r0, std::int64_t r1) {
+        xr.walk_with(dr, r0, r1, [&](std::int64_t r, std::int64_t ox, std::int64_t od) {
+          const T k = cc * ps[r];
+          const T* xi = px + ox;
+          T* di = pd + od;
+#pragma omp simd
+          for (std::int64_t j = 0; j < d; ++j) di[j] -= k * xi[j];
+        });
       });
     });
     return {dx};
@@ -151,7 +184,7 @@ Variable FavorFeatureMap::forward(const Variable& x, FeatureRole role, Tensor* k
     return row;
   };
 
-  if (kind_ == Kind::positive) return positive(x, c, norm, shift);
+  if (kind_ == Kind::positive) return positive(x, c, norm, role, key_log_scale);
 
   const Variable xs = x * c;                                                // x' (B, H, N, D)
   const Variable proj = matmul(xs, Variable(projection_.transpose(0, 1)));  // w_i . x' (B, H, N, m)
@@ -166,20 +199,18 @@ Variable FavorFeatureMap::forward(const Variable& x, FeatureRole role, Tensor* k
 
 namespace kat {
 
-Variable FavorFeatureMap::positive(const Variable& x, double c, double norm,
-                                   const std::function<Tensor(const Tensor&)>& shift) const {
+Variable FavorFeatureMap::positive(const Variable& x, double c, double norm, FeatureRole role,
+                                   Tensor* key_log_scale) const {
   OpTimer timer("favor+_features");
-  // x' = c x enters the product unscaled: a = c (w_i . x) - c^2 |x|^2 / 2; x' is written (for the
-  // backward) by the pass that reads x for |x|^2.
+  // x' = c x enters the product unscaled: a = c (w_i . x) - c^2 |x|^2 / 2.
   // (B, H, N, D), read in place when its last axis has unit stride (heads split from a projection).
   const Tensor xc = x.data().stride(3) == 1 ? x.data() : x.data().contiguous();
   const RowsOf4 xr(xc);
   const std::int64_t m = m_, d = d_, rows = xc.numel() / d, n = x.size(2);
   // w_i . x, then phi in place (B, H, N, m). A decoding step's few rows are matrix-vector products
   // on this thread: a matrix product would first pack the projection.
-  Tensor phi;
+  Tensor phi = Tensor::empty({x.size(0), x.size(1), n, m}, x.dtype());
   if (rows <= kFewRows) {
-    phi = Tensor::empty({x.size(0), x.size(1), n, m}, x.dtype());
     dispatch_float(x.dtype(), "favor+_features", [&](auto tag) {
       using T = decltype(tag);
       const Tensor w = projection_.contiguous();  // (m, D)
@@ -201,57 +232,79 @@ Variable FavorFeatureMap::positive(const Variable& x, double c, double norm,
       });
     });
   } else {
-    phi = Tensor::empty({x.size(0), x.size(1), n, m}, x.dtype());
     bmm(xc, projection_.transpose(0, 1), phi);
   }
+  // The stabilizer s, the log of the factor each row is divided by: the row's own largest a for
+  // queries, the running largest along the sequence for causal keys, the sequence's largest for
+  // other keys, 0 unstabilized. Except for other keys, each row is finished in one pass (a, its
+  // largest, exp) while it is in cache; causal keys walk each sequence in order.
+  const bool whole_sequence = stabilize_ && role == FeatureRole::key;
+  const bool running = stabilize_ && role == FeatureRole::causal_key;
   Tensor row_max = Tensor::empty({x.size(0), x.size(1), n, 1}, x.dtype());
-  const bool grad = any_requires_grad({&x});
-  Tensor xs = grad ? Tensor::empty({x.size(0), x.size(1), n, d}, x.dtype()) : Tensor();
+  if (running) *key_log_scale = row_max;  // overwritten with the running largest
   dispatch_float(x.dtype(), "favor+_features", [&](auto tag) {
     using T = decltype(tag);
     const T* px = xc.data<T>();
     T* pa = phi.data<T>();
     T* pm = row_max.data<T>();
     const auto ct = static_cast<T>(c);
-    T* pxs = xs.defined() ? xs.data<T>() : nullptr;
-    // a = c (w_i . x) - c^2 |x|^2 / 2 and the row's largest a (and x' = c x for the backward).
-    parallel_for(0, rows, 256, [&](std::int64_t r0, std::int64_t r1) {
-      xr.walk(r0, r1, [&](std::int64_t r, std::int64_t off) {
-        const T* xi = px + off;
-        T sq = 0;
-#pragma omp simd reduction(+ : sq)
-        for (std::int64_t j = 0; j < d; ++j) sq += xi[j] * xi[j];
-        sq *= ct * ct;
-        if (pxs != nullptr) {
-#pragma omp simd
-          for (std::int64_t j = 0; j < d; ++j) pxs[r * d + j] = ct * xi[j];
-        }
-        T top = -std::numeric_limits<T>::infinity();
-        for (std::int64_t i = 0; i < m; ++i) {
-          const T a = ct * pa[r * m + i] - sq / 2;
-          pa[r * m + i] = a;
-          top = std::max(top, a);
-        }
-        pm[r] = top;
-      });
-    });
-    // phi = exp(a - s) / sqrt(m): s per row (queries, causal keys) or per (B, H) (keys).
-    const Tensor s = stabilize_ ? shift(row_max) : Tensor();
-    const T* ps = s.defined() ? s.data<T>() : nullptr;
-    const std::int64_t rows_per_shift = s.defined() && s.size(2) == 1 ? n : 1;
     const auto scale = static_cast<T>(norm);
-    parallel_for(0, rows, 256, [&](std::int64_t r0, std::int64_t r1) {
-      for (std::int64_t r = r0; r < r1; ++r) {
-        const T sr = ps != nullptr ? ps[r / rows_per_shift] : T(0);
-        T* row = pa + r * m;
-#pragma omp simd
-        for (std::int64_t i = 0; i < m; ++i) row[i] = detail::exp_vec(row[i] - sr) * scale;
+    // a = c (w_i . x) - c^2 |x|^2 / 2 in place; returns the row's largest a.
+    auto exponents = [&](std::int64_t r, std::int64_t off) {
+      const T* xi = px + off;
+      T sq = 0;
+#pragma omp simd reduction(+ : sq)
+      for (std::int64_t j = 0; j < d; ++j) sq += xi[j] * xi[j];
+      const T half = sq * (ct * ct) / 2;
+      T* row = pa + r * m;
+      T top = -std::numeric_limits<T>::infinity();
+#pragma omp simd reduction(max : top)
+      for (std::int64_t i = 0; i < m; ++i) {
+        const T a = ct * row[i] - half;
+        row[i] = a;
+        top = a > top ? a : top;
       }
-    });
+      return top;
+    };
+    auto features = [&](std::int64_t r, T s) {
+      T* row = pa + r * m;
+#pragma omp simd
+      for (std::int64_t i = 0; i < m; ++i) row[i] = detail::exp_vec(row[i] - s) * scale;
+    };
+    if (running) {
+      const std::int64_t series = rows / std::max<std::int64_t>(n, 1);
+      parallel_for(0, series, 1, [&](std::int64_t s0, std::int64_t s1) {
+        T s = -std::numeric_limits<T>::infinity();
+        xr.walk(s0 * n, s1 * n, [&](std::int64_t r, std::int64_t off) {
+          if (r % n == 0) s = -std::numeric_limits<T>::infinity();
+          s = std::max(s, exponents(r, off));
+          pm[r] = s;
+          features(r, s);
+        });
+      });
+    } else if (!whole_sequence) {
+      const bool own = stabilize_;  // queries; unstabilized rows keep s = 0
+      parallel_for(0, rows, 128, [&](std::int64_t r0, std::int64_t r1) {
+        xr.walk(r0, r1, [&](std::int64_t r, std::int64_t off) {
+          const T top = exponents(r, off);
+          pm[r] = top;
+          features(r, own ? top : T(0));
+        });
+      });
+    } else {
+      parallel_for(0, rows, 128, [&](std::int64_t r0, std::int64_t r1) {
+        xr.walk(r0, r1, [&](std::int64_t r, std::int64_t off) { pm[r] = exponents(r, off); });
+      });
+      const Tensor s = max(row_max, {2}, /*keepdim=*/true);  // (B, H, 1, 1)
+      const T* ps = s.data<T>();
+      parallel_for(0, rows, 128, [&](std::int64_t r0, std::int64_t r1) {
+        for (std::int64_t r = r0; r < r1; ++r) features(r, ps[r / n]);
+      });
+    }
   });
-  if (!grad) return Variable(phi);
+  if (!any_requires_grad({&x})) return Variable(phi);
   auto node = std::make_shared<FavorPositiveNode>();
-  node->xs = xs;
+  node->x = xc;
   node->phi = phi;
   node->w = projection_;
   node->c = c;

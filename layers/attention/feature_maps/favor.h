@@ -42,9 +42,10 @@ class FavorFeatureMap : public FeatureMap {
   void set_stabilize(bool on) { stabilize_ = on; }
 
  private:
-  // The positive features as one fused op (favor.cpp); shift maps each row's largest exponent to
-  // the role's stabilizer.
-  Variable positive(const Variable& x, double c, double norm, const std::function<Tensor(const Tensor&)>& shift) const;
+  // The positive features as one fused op (favor.cpp), stabilized as the role needs (the row's
+  // own largest exponent for queries, the running one for causal keys, reported in
+  // key_log_scale, the largest of the sequence for other keys).
+  Variable positive(const Variable& x, double c, double norm, FeatureRole role, Tensor* key_log_scale) const;
 
   Kind kind_;
   std::int64_t m_, d_;
