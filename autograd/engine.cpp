@@ -12,9 +12,16 @@ namespace kat {
 namespace {
 
 // The sum of two gradients that reach the same node, timed as a row of its own when profiling.
-Tensor accumulate(const Tensor& a, const Tensor& b) {
+// Into a itself when nothing else holds its memory and each of its elements has its own place
+// (not a broadcast view): a pass with no new tensor to fill.
+void accumulate(Tensor& a, const Tensor& b) {
   OpTimer timer("grad_accumulate (engine)", Pass::backward);
-  return binary(BinaryOp::add, a, b);
+  if (a.storage().use_count() == 1 && a.storage() != b.storage() && a.dtype() == b.dtype() &&
+      !memory_order(a).empty()) {
+    binary(BinaryOp::add, a, b, a);
+    return;
+  }
+  a = binary(BinaryOp::add, a, b);
 }
 
 }  // namespace
@@ -83,7 +90,11 @@ void Engine::run(const std::shared_ptr<Node>& root, const Tensor& grad_output) {
                                 node->name(), to_string(g.shape()), i, to_string(node->input_shapes_[i])));
       }
       auto [slot, first] = grads.try_emplace(next.get(), Tensor());
-      slot->second = first ? std::move(g) : accumulate(slot->second, g);
+      if (first) {
+        slot->second = std::move(g);
+      } else {
+        accumulate(slot->second, g);
+      }
       if (--pending[next.get()] == 0) ready.push_back(next);
     }
     node->next_.clear();  // drop edges: upstream nodes die once nothing else needs them

@@ -26,6 +26,34 @@ TEST_CASE("gradients of a reused input accumulate along every path") {
   }
 }
 
+TEST_CASE("gradients summed in place: a broadcast gradient and a saved tensor are left alone") {
+  // sum's gradient is a broadcast view (every element the same memory): the first sum into it must
+  // make a new tensor; later ones may add in place, but never into a tensor a node still holds.
+  Variable x(Tensor::from_vector<double>({0.5, -1.0, 2.0, 0.25}, {2, 2}), true);
+  const Variable e = exp(x);                        // e saves its output for its gradient
+  Variable y = sum(x) + sum(x * 3.0) + sum(e * e);  // d/dx = 1 + 3 + 2 e^(2x)
+  y.backward();
+  for (std::int64_t i = 0; i < 2; ++i) {
+    for (std::int64_t j = 0; j < 2; ++j) {
+      const double v = x.data().at({i, j});
+      CHECK(x.grad().at({i, j}) == doctest::Approx(4 + 2 * std::exp(2 * v)));
+      CHECK(e.data().at({i, j}) == doctest::Approx(std::exp(v)));
+    }
+  }
+  // add passes one gradient tensor to both inputs: summing more into x's must not change y's.
+  for (int order = 0; order < 2; ++order) {
+    Variable a(Tensor::from_vector<double>({1.0, 2.0}), true), b(Tensor::from_vector<double>({3.0, 4.0}), true);
+    const Variable s = a + b;
+    Variable loss =
+        order == 0 ? sum(s * 5.0) + sum(a * 2.0) + sum(b * 3.0) : sum(a * 2.0) + sum(b * 3.0) + sum(s * 5.0);
+    loss.backward();
+    for (std::int64_t i = 0; i < 2; ++i) {
+      CHECK(a.grad().at({i}) == doctest::Approx(7.0));
+      CHECK(b.grad().at({i}) == doctest::Approx(8.0));
+    }
+  }
+}
+
 TEST_CASE("leaf gradients accumulate across backward calls until zero_grad") {
   Variable w(Tensor::from_vector<double>({2.0}), true);
   sum(w * w).backward();
