@@ -26,6 +26,12 @@ void accumulate(Tensor& a, const Tensor& b) {
 
 }  // namespace
 
+Tensor Node::gradient_buffer(const Tensor& grad_output, const std::vector<std::int64_t>& order) {
+  const bool laid_out = order.empty() ? grad_output.is_contiguous() : rows_layout(grad_output) == order;
+  if (laid_out && grad_output.storage().use_count() == 1) return grad_output;
+  return empty_in_order(grad_output.shape(), order, grad_output.dtype());
+}
+
 Node::~Node() {
   // Unlink iteratively: dropping a long chain recursively would overflow the stack.
   std::vector<std::shared_ptr<Node>> stack = std::move(next_);

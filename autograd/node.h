@@ -27,6 +27,13 @@ class Node {
   // Whether input i needs a gradient; backward skips the work for inputs that do not.
   bool needs_grad(std::size_t i) const { return i < next_.size() && next_[i] != nullptr; }
 
+ protected:
+  // Where an elementwise backward may write the gradient it returns: the incoming gradient's own
+  // memory when nothing else holds it and it is laid out in `order` (memory_order; empty:
+  // contiguous), so that the pass writes over lines it has just read; otherwise a new tensor in
+  // that layout. Call it before making any other handle on grad_output.
+  static Tensor gradient_buffer(const Tensor& grad_output, const std::vector<std::int64_t>& order = {});
+
  private:
   friend class Engine;
   friend struct GraphBuilder;

@@ -15,8 +15,8 @@ class DropoutNode final : public Node {
   DropoutNode(double p, std::uint64_t key, std::int64_t first) : p_(p), key_(key), first_(first) {}
   const char* name() const override { return "dropout"; }
   std::vector<Tensor> backward(const Tensor& g) override {
+    Tensor dx = gradient_buffer(g);  // before gc, another handle on g's memory
     const Tensor gc = g.contiguous();
-    Tensor dx = Tensor::empty(gc.shape(), gc.dtype());
     dropout_mask_apply(gc, dx, p_, key_, first_);
     return {dx};
   }
@@ -54,8 +54,8 @@ class ReluDropoutNode final : public Node {
   ReluDropoutNode(double p, Tensor out) : p_(p), out_(std::move(out)) {}
   const char* name() const override { return "relu_dropout"; }
   std::vector<Tensor> backward(const Tensor& g) override {
+    Tensor dx = gradient_buffer(g);  // before gc, another handle on g's memory
     const Tensor gc = g.contiguous();
-    Tensor dx = Tensor::empty(gc.shape(), gc.dtype());
     relu_dropout_backward(out_, gc, dx, p_);
     out_ = Tensor();
     return {dx};

@@ -94,7 +94,7 @@ class UnaryNode final : public Node {
   std::vector<std::int64_t> x_order;
   const char* name() const override { return unary_name(op); }
   std::vector<Tensor> backward(const Tensor& g) override {
-    Tensor dx = empty_in_order(g.shape(), x_order, g.dtype());
+    Tensor dx = gradient_buffer(g, x_order);
     unary_backward(op, g, x, y, dx, alpha);
     return {dx};
   }

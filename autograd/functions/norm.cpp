@@ -11,7 +11,7 @@ class LayerNormNode final : public Node {
   Tensor x, weight, mean, rstd;
   const char* name() const override { return "layer_norm"; }
   std::vector<Tensor> backward(const Tensor& g) override {
-    Tensor dx, dw, db;
+    Tensor dx = needs_grad(0) ? gradient_buffer(g) : Tensor(), dw, db;
     layer_norm_backward(g, x, weight, mean, rstd, needs_grad(0) ? &dx : nullptr, needs_grad(1) ? &dw : nullptr,
                         needs_grad(2) ? &db : nullptr);
     return {dx, dw, db};

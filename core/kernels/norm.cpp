@@ -93,7 +93,12 @@ void layer_norm_backward(const Tensor& grad, const Tensor& x, const Tensor& gamm
   check_affine("layer_norm backward", gamma, "weight", C, x.dtype());
   const Tensor xc = x.contiguous();
   const Tensor gc = grad.contiguous();
-  if (dx != nullptr) *dx = Tensor::empty(x.shape(), x.dtype());
+  // A dx the caller gives (contiguous, x's shape and type) is written in place, grad's own memory
+  // included: each row of grad is read whole before its row of dx is written.
+  if (dx != nullptr &&
+      !(dx->defined() && dx->is_contiguous() && dx->shape() == x.shape() && dx->dtype() == x.dtype())) {
+    *dx = Tensor::empty(x.shape(), x.dtype());
+  }
   const std::int64_t nchunks = (R + kRowsPerChunk - 1) / kRowsPerChunk;
   const bool want_params = dgamma != nullptr || dbeta != nullptr;
   dispatch_float(x.dtype(), "layer_norm backward", [&](auto tag) {

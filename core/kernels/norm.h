@@ -22,7 +22,8 @@ void layer_norm_row(const double* row, std::int64_t C, const double* gamma, cons
 // With xhat = (x - mean) * rstd and dxhat = grad * gamma:
 //   dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))   (per row)
 //   dgamma = sum over rows of grad * xhat,  dbeta = sum over rows of grad.
-// Any of dx, dgamma, dbeta may be null to skip it; the others are written (not accumulated).
+// Any of dx, dgamma, dbeta may be null to skip it; the others are written (not accumulated). A dx
+// that is already contiguous of x's shape and type is written where it is (it may be grad itself).
 void layer_norm_backward(const Tensor& grad, const Tensor& x, const Tensor& gamma, const Tensor& mean,
                          const Tensor& rstd, Tensor* dx, Tensor* dgamma, Tensor* dbeta);
 

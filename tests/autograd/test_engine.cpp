@@ -54,6 +54,29 @@ TEST_CASE("gradients summed in place: a broadcast gradient and a saved tensor ar
   }
 }
 
+TEST_CASE("elementwise backwards write into the incoming gradient only when nothing else holds it") {
+  // relu_dropout, dropout, elu + 1 and layer norm may return their gradient in the memory of the
+  // one they receive; a gradient the caller holds, or one an add passes to both of its inputs, must
+  // come through unchanged, and the result must equal that of the same graph fed a fresh gradient.
+  Rng rng(71);
+  const Tensor x0 = randn({6, 8}, rng);
+  const Tensor g0 = randn({6, 8}, rng);
+  auto graph = [&](Variable& x) {
+    Rng drop(5);
+    const Variable a = relu_dropout(x, 0.25, drop);
+    const Variable b = dropout(elu_plus_one(x), 0.25, drop);
+    return layer_norm(a + b, Variable(), Variable(), 1e-5);  // the add's gradient reaches both branches
+  };
+  Variable x1(x0.clone(), true);
+  const Tensor g = g0.clone();
+  graph(x1).backward(g);
+  CHECK(max_abs_diff(g, g0) == 0.0);  // the caller's gradient is untouched
+  Variable x2(x0.clone(), true);
+  sum(graph(x2) * Variable(g0)).backward();  // the same gradient, made by an op: nobody else holds it
+  CHECK(max_abs_diff(x1.grad(), x2.grad()) < 1e-12);
+  CHECK(max(unary(UnaryOp::abs, x1.grad())).item() > 1e-3);
+}
+
 TEST_CASE("leaf gradients accumulate across backward calls until zero_grad") {
   Variable w(Tensor::from_vector<double>({2.0}), true);
   sum(w * w).backward();

@@ -273,7 +273,9 @@ Variable FavorFeatureMap::positive(const Variable& x, double c, double norm, Fea
     };
     if (running) {
       const std::int64_t series = rows / std::max<std::int64_t>(n, 1);
-      parallel_for(0, series, 1, [&](std::int64_t s0, std::int64_t s1) {
+      // Sequences per task: at least ~32 Ki features, so a decoding step's few stay on this thread.
+      const std::int64_t grain = std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(n * m, 1));
+      parallel_for(0, series, grain, [&](std::int64_t s0, std::int64_t s1) {
         T s = -std::numeric_limits<T>::infinity();
         xr.walk(s0 * n, s1 * n, [&](std::int64_t r, std::int64_t off) {
           if (r % n == 0) s = -std::numeric_limits<T>::infinity();
