@@ -109,10 +109,11 @@ class FavorPositiveNode final : public Node {
   const char* name() const override { return "favor+_features"; }
   std::vector<Tensor> backward(const Tensor& g) override {
     const std::int64_t m = phi.size(3), d = x.size(3), rows = x.numel() / d;
+    // G = g * phi (in g's memory when nothing else holds it) and its row sums in one pass; then
+    // G W into dx, laid out as x is (the gradient of heads split from a projection merges back
+    // without a copy); then the row sums' term.
+    Tensor G = gradient_buffer(g);
     const Tensor gc = g.contiguous();
-    // G = g * phi and its row sums in one pass; then G W into dx, laid out as x is (the gradient of
-    // heads split from a projection merges back without a copy); then the row sums' term.
-    Tensor G = Tensor::empty(phi.shape(), phi.dtype());
     Tensor sums = Tensor::empty({rows}, phi.dtype());
     Tensor dx = empty_in_order(x.shape(), rows_layout(x), x.dtype());
     dispatch_float(dx.dtype(), "favor+_features", [&](auto tag) {
