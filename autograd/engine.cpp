@@ -26,6 +26,11 @@ void accumulate(Tensor& a, const Tensor& b) {
 
 }  // namespace
 
+const Tensor& Node::partial_grad(std::size_t i) const {
+  static const Tensor none;
+  return i < partial_.size() ? partial_[i] : none;
+}
+
 Tensor Node::gradient_buffer(const Tensor& grad_output, const std::vector<std::int64_t>& order) {
   const bool laid_out = order.empty() ? grad_output.is_contiguous() : rows_layout(grad_output) == order;
   if (laid_out && grad_output.storage().use_count() == 1) return grad_output;
@@ -78,11 +83,38 @@ void Engine::run(const std::shared_ptr<Node>& root, const Tensor& grad_output) {
     auto it = grads.find(node.get());
     Tensor grad = std::move(it->second);
     grads.erase(it);
+    // Lend the node the gradients that reached its inputs earlier, where it can add into them.
+    bool lent = false;
+    for (std::size_t i = 0; i < node->next_.size(); ++i) {
+      if (!node->next_[i] || !node->adds_into(i)) continue;
+      auto slot = grads.find(node->next_[i].get());
+      if (slot == grads.end()) continue;
+      const Tensor& t = slot->second;
+      if (!t.is_contiguous() || t.storage().use_count() != 1 || t.shape() != node->input_shapes_[i]) continue;
+      if (!lent) node->partial_.assign(node->next_.size(), Tensor());
+      lent = true;
+      node->partial_[i] = std::move(slot->second);
+      grads.erase(slot);
+    }
     OpTimer timer(*node);
     std::vector<Tensor> input_grads = node->backward(grad);
     timer.stop();
     grad = Tensor();
     node->released_ = true;
+    if (lent) {
+      // A lent gradient comes back as the input's, or is summed with what came instead.
+      for (std::size_t i = 0; i < node->partial_.size(); ++i) {
+        Tensor& p = node->partial_[i];
+        if (!p.defined()) continue;
+        if (i < input_grads.size() && input_grads[i].defined() && input_grads[i].storage() != p.storage()) {
+          accumulate(p, input_grads[i]);
+          input_grads[i] = std::move(p);
+        } else if (i >= input_grads.size() || !input_grads[i].defined()) {
+          grads.emplace(node->next_[i].get(), std::move(p));  // nothing came: the earlier sum stays
+        }
+      }
+      node->partial_.clear();
+    }
     for (std::size_t i = 0; i < node->next_.size(); ++i) {
       const std::shared_ptr<Node>& next = node->next_[i];
       if (!next) continue;

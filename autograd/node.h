@@ -28,6 +28,16 @@ class Node {
   bool needs_grad(std::size_t i) const { return i < next_.size() && next_[i] != nullptr; }
 
  protected:
+  // Whether backward can add its gradient for input i into one that reached that input earlier
+  // (partial_grad): a product's gradient then lands there with beta = 1, with no tensor of its own
+  // to clear and no separate sum.
+  virtual bool adds_into(std::size_t /*input*/) const { return false; }
+  // During backward, for an input that adds_into: the gradient its other consumers have sent so
+  // far (contiguous, of the input's shape, held by nothing else), lent by the engine; undefined
+  // when there is none. A backward that adds its own into it returns it as that input's gradient;
+  // any other tensor it returns is summed with it as usual.
+  const Tensor& partial_grad(std::size_t i) const;
+
   // Where an elementwise backward may write the gradient it returns: the incoming gradient's own
   // memory when nothing else holds it and it is laid out in `order` (memory_order; empty:
   // contiguous), so that the pass writes over lines it has just read; otherwise a new tensor in
@@ -39,6 +49,7 @@ class Node {
   friend struct GraphBuilder;
   std::vector<std::shared_ptr<Node>> next_;  // the node of each input (nullptr: no gradient needed)
   std::vector<Shape> input_shapes_;          // to check the shapes backward returns
+  std::vector<Tensor> partial_;              // partial_grad, for the duration of backward
   bool released_ = false;                    // backward already ran; saved tensors are gone
 };
 

@@ -56,14 +56,18 @@ class LinearNode final : public Node {
   Shape x_shape;
   bool has_bias = false;
   const char* name() const override { return "linear"; }
+  bool adds_into(std::size_t input) const override { return input == 0; }
   std::vector<Tensor> backward(const Tensor& g) override {
     const std::int64_t K = x_shape.back(), N = g.size(-1);
     const Tensor g2 = g.reshape({-1, N});  // (R, N)
     Tensor dx, dw, db;
     if (needs_grad(0)) {
-      dx = Tensor::empty(x_shape, g.dtype());
+      // Added into the gradient x's other consumers sent (an input shared by projections), if any.
+      const Tensor& earlier = partial_grad(0);
+      const bool into = earlier.defined() && earlier.dtype() == g.dtype();
+      dx = into ? earlier : Tensor::empty(x_shape, g.dtype());
       Tensor dx2 = dx.view({-1, K});
-      gemm(g2, w, dx2, false, true);
+      gemm(g2, w, dx2, false, true, 1.0, into ? 1.0 : 0.0);
     }
     if (needs_grad(1)) {
       dw = Tensor::empty({K, N}, g.dtype());

@@ -129,6 +129,15 @@ TEST_CASE("gradcheck: linear (x @ w + b), with and without a bias, from a stride
   require_ok([](const Vars& v) { return linear(v[0], v[1], Variable()); }, {randn({3, 4}, rng), randn({4, 2}, rng)});
   require_ok([](const Vars& v) { return linear(transpose(v[0], 0, 1), v[1], v[2]); },
              {randn({4, 3}, rng), randn({4, 2}, rng), randn({2}, rng)});
+  // One input into several products (projections of one x): each adds its gradient into the one
+  // the others sent, through the input's own sum and alongside an elementwise path.
+  require_ok(
+      [](const Vars& v) {
+        return linear(v[0], v[1], v[2]) * linear(v[0], v[3], v[2]) + linear(v[0], v[1], Variable());
+      },
+      {randn({3, 4}, rng), randn({4, 2}, rng), randn({2}, rng), randn({4, 2}, rng)});
+  require_ok([](const Vars& v) { return linear(v[0], v[1], Variable()) + linear(exp(v[0]) + v[0], v[1], Variable()); },
+             {randn({2, 3, 4}, rng), randn({4, 4}, rng)});
   // A single row: the product is a matrix-vector one onto the bias.
   require_ok([](const Vars& v) { return linear(v[0], v[1], v[2]); },
              {randn({1, 4}, rng), randn({4, 3}, rng), randn({3}, rng)});
