@@ -10,10 +10,15 @@ class LayerNormNode final : public Node {
  public:
   Tensor x, weight, mean, rstd;
   const char* name() const override { return "layer_norm"; }
+  bool adds_into(std::size_t input) const override { return input == 0; }
   std::vector<Tensor> backward(const Tensor& g) override {
-    Tensor dx = needs_grad(0) ? gradient_buffer(g) : Tensor(), dw, db;
+    // dx is added into the gradient x's other consumers sent (the residual stream's), if any, else
+    // written into g's own memory when nothing else holds it.
+    const Tensor& earlier = partial_grad(0);
+    const bool into = needs_grad(0) && earlier.defined() && earlier.dtype() == g.dtype();
+    Tensor dx = into ? earlier : needs_grad(0) ? gradient_buffer(g) : Tensor(), dw, db;
     layer_norm_backward(g, x, weight, mean, rstd, needs_grad(0) ? &dx : nullptr, needs_grad(1) ? &dw : nullptr,
-                        needs_grad(2) ? &db : nullptr);
+                        needs_grad(2) ? &db : nullptr, into);
     return {dx, dw, db};
   }
 };

@@ -83,7 +83,7 @@ void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double
 }
 
 void layer_norm_backward(const Tensor& grad, const Tensor& x, const Tensor& gamma, const Tensor& mean,
-                         const Tensor& rstd, Tensor* dx, Tensor* dgamma, Tensor* dbeta) {
+                         const Tensor& rstd, Tensor* dx, Tensor* dgamma, Tensor* dbeta, bool add_to_dx) {
   if (grad.shape() != x.shape() || grad.dtype() != x.dtype()) {
     throw Error(fmt::format("layer_norm backward: grad {} does not match input {}", to_string(grad.shape()),
                             to_string(x.shape())));
@@ -95,10 +95,13 @@ void layer_norm_backward(const Tensor& grad, const Tensor& x, const Tensor& gamm
   const Tensor gc = grad.contiguous();
   // A dx the caller gives (contiguous, x's shape and type) is written in place, grad's own memory
   // included: each row of grad is read whole before its row of dx is written.
-  if (dx != nullptr &&
-      !(dx->defined() && dx->is_contiguous() && dx->shape() == x.shape() && dx->dtype() == x.dtype())) {
-    *dx = Tensor::empty(x.shape(), x.dtype());
+  const bool given =
+      dx != nullptr && dx->defined() && dx->is_contiguous() && dx->shape() == x.shape() && dx->dtype() == x.dtype();
+  if (add_to_dx && (!given || dx->storage() == grad.storage())) {
+    throw Error(
+        "layer_norm backward: adding into dx needs a contiguous dx of the input's shape and type, apart from grad");
   }
+  if (dx != nullptr && !given) *dx = Tensor::empty(x.shape(), x.dtype());
   const std::int64_t nchunks = (R + kRowsPerChunk - 1) / kRowsPerChunk;
   const bool want_params = dgamma != nullptr || dbeta != nullptr;
   dispatch_float(x.dtype(), "layer_norm backward", [&](auto tag) {
@@ -141,7 +144,11 @@ void layer_norm_backward(const Tensor& grad, const Tensor& x, const Tensor& gamm
                        }
                        const T md = sum_d / static_cast<T>(C), mdx = sum_dx / static_cast<T>(C);
                        T* out = pdx + r * C;
-                       for (std::int64_t i = 0; i < C; ++i) out[i] = rs * (dxhat[i] - md - (xr[i] - mu) * rs * mdx);
+                       if (add_to_dx) {
+                         for (std::int64_t i = 0; i < C; ++i) out[i] += rs * (dxhat[i] - md - (xr[i] - mu) * rs * mdx);
+                       } else {
+                         for (std::int64_t i = 0; i < C; ++i) out[i] = rs * (dxhat[i] - md - (xr[i] - mu) * rs * mdx);
+                       }
                      }
                    }
                  });

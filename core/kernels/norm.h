@@ -23,8 +23,9 @@ void layer_norm_row(const double* row, std::int64_t C, const double* gamma, cons
 //   dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))   (per row)
 //   dgamma = sum over rows of grad * xhat,  dbeta = sum over rows of grad.
 // Any of dx, dgamma, dbeta may be null to skip it; the others are written (not accumulated). A dx
-// that is already contiguous of x's shape and type is written where it is (it may be grad itself).
+// that is already contiguous of x's shape and type is written where it is (it may be grad itself);
+// with add_to_dx, the gradient is added to what that dx holds (then dx must not be grad).
 void layer_norm_backward(const Tensor& grad, const Tensor& x, const Tensor& gamma, const Tensor& mean,
-                         const Tensor& rstd, Tensor* dx, Tensor* dgamma, Tensor* dbeta);
+                         const Tensor& rstd, Tensor* dx, Tensor* dgamma, Tensor* dbeta, bool add_to_dx = false);
 
 }  // namespace kat

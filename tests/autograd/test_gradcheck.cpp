@@ -133,11 +133,12 @@ TEST_CASE("gradcheck: linear (x @ w + b), with and without a bias, from a stride
   // the others sent, through the input's own sum and alongside an elementwise path.
   require_ok(
       [](const Vars& v) {
-        return linear(v[0], v[1], v[2]) * linear(v[0], v[3], v[2]) + linear(v[0], v[1], Variable());
+        return (linear(v[0], v[1], v[2]) * linear(v[0], v[3], v[2]) + linear(v[0], v[1], Variable())) * 2.0;
       },
       {randn({3, 4}, rng), randn({4, 2}, rng), randn({2}, rng), randn({4, 2}, rng)});
-  require_ok([](const Vars& v) { return linear(v[0], v[1], Variable()) + linear(exp(v[0]) + v[0], v[1], Variable()); },
-             {randn({2, 3, 4}, rng), randn({4, 4}, rng)});
+  require_ok(
+      [](const Vars& v) { return (linear(v[0], v[1], Variable()) + linear(exp(v[0]) + v[0], v[1], Variable())) * 2.0; },
+      {randn({2, 3, 4}, rng), randn({4, 4}, rng)});
   // A single row: the product is a matrix-vector one onto the bias.
   require_ok([](const Vars& v) { return linear(v[0], v[1], v[2]); },
              {randn({1, 4}, rng), randn({4, 3}, rng), randn({3}, rng)});
@@ -204,6 +205,13 @@ TEST_CASE("gradcheck: layer norm with and without affine") {
   require_ok([](const Vars& v) { return layer_norm(v[0], Variable(), Variable()); }, {x});
   require_ok([](const Vars& v) { return layer_norm(v[0], v[1], Variable(), 1e-3); },
              {randn({4, 1}, rng), randn({1}, rng)});
+  // Inside a residual block (x + f(norm(x))) and after one (norm(x) + x): the norm's gradient is
+  // added into the one the residual sent, whichever arrives first (the last scaling makes that
+  // gradient a tensor nothing else holds, as in a model, so that it can be added into).
+  require_ok([](const Vars& v) { return (v[0] + exp(layer_norm(v[0], v[1], v[2])) * 0.5) * 2.0; },
+             {x, randn({5}, rng), randn({5}, rng)});
+  require_ok([](const Vars& v) { return (layer_norm(v[0], v[1], v[2]) * 3.0 + v[0]) * 2.0; },
+             {x, randn({5}, rng), randn({5}, rng)});
 }
 
 TEST_CASE("gradcheck: embedding with repeated ids") {
