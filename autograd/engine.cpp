@@ -102,15 +102,14 @@ void Engine::run(const std::shared_ptr<Node>& root, const Tensor& grad_output) {
     grad = Tensor();
     node->released_ = true;
     if (lent) {
-      // A lent gradient comes back as the input's, or is summed with what came instead.
+      // A lent gradient comes back as the input's, or is summed with what came instead (a missing
+      // one is refused below).
       for (std::size_t i = 0; i < node->partial_.size(); ++i) {
         Tensor& p = node->partial_[i];
-        if (!p.defined()) continue;
-        if (i < input_grads.size() && input_grads[i].defined() && input_grads[i].storage() != p.storage()) {
+        if (!p.defined() || i >= input_grads.size() || !input_grads[i].defined()) continue;
+        if (input_grads[i].storage() != p.storage()) {
           accumulate(p, input_grads[i]);
           input_grads[i] = std::move(p);
-        } else if (i >= input_grads.size() || !input_grads[i].defined()) {
-          grads.emplace(node->next_[i].get(), std::move(p));  // nothing came: the earlier sum stays
         }
       }
       node->partial_.clear();

@@ -16,7 +16,8 @@ class LayerNormNode final : public Node {
     // written into g's own memory when nothing else holds it.
     const Tensor& earlier = partial_grad(0);
     const bool into = needs_grad(0) && earlier.defined() && earlier.dtype() == g.dtype();
-    Tensor dx = into ? earlier : needs_grad(0) ? gradient_buffer(g) : Tensor(), dw, db;
+    Tensor dx, dw, db;
+    if (needs_grad(0)) dx = into ? earlier : gradient_buffer(g);
     layer_norm_backward(g, x, weight, mean, rstd, needs_grad(0) ? &dx : nullptr, needs_grad(1) ? &dw : nullptr,
                         needs_grad(2) ? &db : nullptr, into);
     return {dx, dw, db};

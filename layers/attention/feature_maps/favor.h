@@ -16,8 +16,6 @@
 // projections are a buffer (saved in checkpoints) drawn from the map's own generator (also saved),
 // and redrawn every redraw_interval training steps.
 
-#include <functional>
-
 #include "layers/attention/feature_maps/feature_map.h"
 #include "layers/attention/feature_maps/random_projection.h"
 
