@@ -109,21 +109,23 @@ class FavorPositiveNode final : public Node {
   const char* name() const override { return "favor+_features"; }
   std::vector<Tensor> backward(const Tensor& g) override {
     const std::int64_t m = phi.size(3), d = x.size(3), rows = x.numel() / d;
-    // G = g * phi (in g's memory when nothing else holds it) and its row sums in one pass; then
-    // G W into dx, laid out as x is (the gradient of heads split from a projection merges back
-    // without a copy); then the row sums' term.
+    // One pass per row: G = g * phi (in g's memory when nothing else holds it), its row sum, and
+    // the row sum's term - c^2 rowsum(G) x into dx, laid out as x is (the gradient of heads split
+    // from a projection merges back without a copy). Then c G W is added into dx.
     Tensor G = gradient_buffer(g);
     const Tensor gc = g.contiguous();
-    Tensor sums = Tensor::empty({rows}, phi.dtype());
     Tensor dx = empty_in_order(x.shape(), rows_layout(x), x.dtype());
+    const RowsOf4 xr(x), dr(dx);
     dispatch_float(dx.dtype(), "favor+_features", [&](auto tag) {
       using T = decltype(tag);
       const T* pg = gc.data<T>();
       const T* pp = phi.data<T>();
+      const T* px = x.data<T>();
       T* pG = G.data<T>();
-      T* ps = sums.data<T>();
+      T* pd = dx.data<T>();
+      const auto cc = static_cast<T>(c * c);
       parallel_for(0, rows, 256, [&](std::int64_t r0, std::int64_t r1) {
-        for (std::int64_t r = r0; r < r1; ++r) {
+        xr.walk_with(dr, r0, r1, [&](std::int64_t r, std::int64_t ox, std::int64_t od) {
           const T* gr = pg + r * m;
           const T* pr = pp + r * m;
           T* out = pG + r * m;
@@ -133,28 +135,15 @@ class FavorPositiveNode final : public Node {
             out[i] = gr[i] * pr[i];
             rs += out[i];
           }
-          ps[r] = rs;
-        }
-      });
-    });
-    bmm(G, w, dx, false, false, c);
-    const RowsOf4 xr(x), dr(dx);
-    dispatch_float(dx.dtype(), "favor+_features", [&](auto tag) {
-      using T = decltype(tag);
-      const T* ps = sums.data<T>();
-      const T* px = x.data<T>();
-      T* pd = dx.data<T>();
-      const auto cc = static_cast<T>(c * c);
-      parallel_for(0, rows, 256, [&](std::int64_t r0, std::int64_t r1) {
-        xr.walk_with(dr, r0, r1, [&](std::int64_t r, std::int64_t ox, std::int64_t od) {
-          const T k = cc * ps[r];
+          const T k = -cc * rs;
           const T* xi = px + ox;
           T* di = pd + od;
 #pragma omp simd
-          for (std::int64_t j = 0; j < d; ++j) di[j] -= k * xi[j];
+          for (std::int64_t j = 0; j < d; ++j) di[j] = k * xi[j];
         });
       });
     });
+    bmm(G, w, dx, false, false, c, 1.0);
     return {dx};
   }
 };
