@@ -8,11 +8,11 @@
 // The forward keeps one running (S, z) per (batch item, head); the backward computes the gradients
 // with one forward and one reverse running sum, never the N x M x Dv cumulative sums. On CPUs with
 // AVX-512 (float32, M and Dv multiples of 16) the running sums stay in vector registers, cut into
-// 16 x 16 tiles (causal_linear_tiles.h); elsewhere they may advance a chunk of rows at a time, the
+// register tiles (causal_linear_tiles.h); elsewhere they may advance a chunk of rows at a time, the
 // chunk's causal part as matrix products (docs/attention.md). Extra memory beyond the inputs, the
 // output and the gradients, per thread: one M x Dv state (and an M vector), plus the chunk's
-// temporaries, or on the tiled kernels one float per position in the backward (each row's
-// normalizer). Time O(N M Dv) per head (plus O(N L (M + Dv)) with chunks of L rows). Parallel over
+// temporaries, or on the tiled kernels two floats per position in the backward (each row's
+// normalizer and its gradient). Time O(N M Dv) per head (plus O(N L (M + Dv)) with chunks of L rows). Parallel over
 // batch x heads with oneTBB.
 //
 // Stabilized keys (feature_map.h, FeatureRole::causal_key): when row j of phi_k was divided by

@@ -48,10 +48,13 @@ struct Sweep {
 // Rows advance in blocks of kBlock: every tile of the sum runs over one block before the next
 // block starts, so the block's rows of u, w, c and y (kBlock x 1 KiB with M = Dv = 64) are read
 // from memory once and then from cache by the other tiles; the tiles carry X between blocks in
-// memory (M x Dv floats, in L1 cache). While a block runs, its tiles prefetch the next one's rows,
-// one cache line per tile and row.
+// memory (M x Dv floats, in L1 cache). While a block runs, its tiles prefetch the rows kAhead
+// blocks on, one cache line per tile and row.
 constexpr std::int64_t kBlock = 32;
 constexpr int kMaxPrefetch = 4;
+// Into L2, two blocks ahead: into L1 one block ahead was 5-8% slower on an Intel Xeon whose
+// operands came from L3 or memory (RESULTS.md section 26).
+constexpr std::int64_t kAhead = 2;
 
 // A cache line of row 0 of an operand, and the operand's row stride in bytes.
 struct Line {
@@ -61,13 +64,17 @@ struct Line {
 
 #ifdef KAT_TILES
 
-// One tile: rows [a0, a0 + 16) of X and columns [b0, b0 + 16), in registers over the rows of
+// One tile: rows [a0, a0 + A) of X and columns [b0, b0 + 16 W), in registers over the rows of
 // [r0, r1) (in reverse for a reverse sweep). X is held at x (row stride xs) between blocks.
 // `first`: the tile's y columns are stored, else added to what the sweep's earlier tiles left.
-// lines: what to prefetch, each `ahead` rows past the row at hand.
+// lines: what to prefetch, each `ahead` rows past the row at hand (into L2: the block after next).
+// A row costs 2 A W multiply-adds: W vectors of w and of y, and 2 A broadcasts from u and c; the
+// multiply-adds into y form two chains of A / 2 per vector (even and odd rows of X).
+template <int A, int W>
 KAT_TILES_TARGET void tile(const Sweep& sw, float* x, std::int64_t xs, std::int64_t a0, std::int64_t b0,
                            std::int64_t r0, std::int64_t r1, bool first, const Line* lines, int nlines,
                            std::int64_t ahead) {
+  static_assert(A % 2 == 0 && A * W <= 16, "a tile is at most sixteen vectors");
   const float* u = sw.u.p + a0;
   const float* c = sw.c.p + a0;
   const float* w = sw.w.p + b0;
@@ -75,38 +82,60 @@ KAT_TILES_TARGET void tile(const Sweep& sw, float* x, std::int64_t xs, std::int6
   const std::int64_t su = sw.u.s, sc = sw.c.s, swr = sw.w.s, sy = sw.y.s;
   const float* f = sw.f;
   const float* sc_w = sw.s;
-  __m512 X[16];
+  __m512 X[A][W];
 #pragma GCC unroll 16
-  for (int a = 0; a < 16; ++a) X[a] = _mm512_loadu_ps(x + a * xs);
+  for (int a = 0; a < A; ++a) {
+#pragma GCC unroll 4
+    for (int b = 0; b < W; ++b) X[a][b] = _mm512_loadu_ps(x + a * xs + 16 * b);
+  }
   const std::int64_t step = sw.reverse ? -1 : 1;
   std::int64_t i = sw.reverse ? r1 - 1 : r0;
   for (std::int64_t r = r0; r < r1; ++r, i += step) {
-    for (int l = 0; l < nlines; ++l) _mm_prefetch(lines[l].p + (i + ahead) * lines[l].stride, _MM_HINT_T0);
+    for (int l = 0; l < nlines; ++l) _mm_prefetch(lines[l].p + (i + ahead) * lines[l].stride, _MM_HINT_T1);
     if (f != nullptr && f[i] != 1.0f) {
       const __m512 fi = _mm512_set1_ps(f[i]);
 #pragma GCC unroll 16
-      for (int a = 0; a < 16; ++a) X[a] = _mm512_mul_ps(X[a], fi);
+      for (int a = 0; a < A; ++a) {
+#pragma GCC unroll 4
+        for (int b = 0; b < W; ++b) X[a][b] = _mm512_mul_ps(X[a][b], fi);
+      }
     }
     const float* ui = u + i * su;
     const float* ci = c + i * sc;
-    __m512 wi = _mm512_loadu_ps(w + i * swr);
-    if (sc_w != nullptr) wi = _mm512_mul_ps(wi, _mm512_set1_ps(sc_w[i]));
-    // Two accumulators: the sixteen multiply-adds into y form two chains of eight.
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    __m512 wi[W];
+#pragma GCC unroll 4
+    for (int b = 0; b < W; ++b) {
+      wi[b] = _mm512_loadu_ps(w + i * swr + 16 * b);
+      if (sc_w != nullptr) wi[b] = _mm512_mul_ps(wi[b], _mm512_set1_ps(sc_w[i]));
+    }
+    __m512 acc0[W], acc1[W];
+#pragma GCC unroll 4
+    for (int b = 0; b < W; ++b) acc0[b] = acc1[b] = _mm512_setzero_ps();
 #pragma GCC unroll 16
-    for (int a = 0; a < 16; a += 2) {
-      X[a] = _mm512_fmadd_ps(_mm512_set1_ps(ui[a]), wi, X[a]);
-      X[a + 1] = _mm512_fmadd_ps(_mm512_set1_ps(ui[a + 1]), wi, X[a + 1]);
-      acc0 = _mm512_fmadd_ps(_mm512_set1_ps(ci[a]), X[a], acc0);
-      acc1 = _mm512_fmadd_ps(_mm512_set1_ps(ci[a + 1]), X[a + 1], acc1);
+    for (int a = 0; a < A; a += 2) {
+      const __m512 u0 = _mm512_set1_ps(ui[a]), u1 = _mm512_set1_ps(ui[a + 1]);
+      const __m512 c0 = _mm512_set1_ps(ci[a]), c1 = _mm512_set1_ps(ci[a + 1]);
+#pragma GCC unroll 4
+      for (int b = 0; b < W; ++b) {
+        X[a][b] = _mm512_fmadd_ps(u0, wi[b], X[a][b]);
+        X[a + 1][b] = _mm512_fmadd_ps(u1, wi[b], X[a + 1][b]);
+        acc0[b] = _mm512_fmadd_ps(c0, X[a][b], acc0[b]);
+        acc1[b] = _mm512_fmadd_ps(c1, X[a + 1][b], acc1[b]);
+      }
     }
     float* yi = y + i * sy;
-    __m512 out = _mm512_add_ps(acc0, acc1);
-    if (!first) out = _mm512_add_ps(out, _mm512_loadu_ps(yi));
-    _mm512_storeu_ps(yi, out);
+#pragma GCC unroll 4
+    for (int b = 0; b < W; ++b) {
+      __m512 out = _mm512_add_ps(acc0[b], acc1[b]);
+      if (!first) out = _mm512_add_ps(out, _mm512_loadu_ps(yi + 16 * b));
+      _mm512_storeu_ps(yi + 16 * b, out);
+    }
   }
 #pragma GCC unroll 16
-  for (int a = 0; a < 16; ++a) _mm512_storeu_ps(x + a * xs, X[a]);
+  for (int a = 0; a < A; ++a) {
+#pragma GCC unroll 4
+    for (int b = 0; b < W; ++b) _mm512_storeu_ps(x + a * xs + 16 * b, X[a][b]);
+  }
 }
 
 bool cpu_has_avx512f() {
@@ -162,6 +191,7 @@ void step_head(const float* s_in, float* s, const float* q, const float* k, cons
 
 #else
 
+template <int A, int W>
 void tile(const Sweep&, float*, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, bool, const Line*,
           int, std::int64_t) {}
 bool cpu_has_avx512f() { return false; }
@@ -191,34 +221,41 @@ void run(const Job* jobs, int count, After&& after) {
     for (std::int64_t off = 0; off < floats * 4; off += 64)
       all.push_back({static_cast<const char*>(p) + off, stride_floats * 4});
   };
+  // Tiles of 8 x 32 where the width allows (two chains of four per vector of y), else 16 x 16.
+  const auto wide = [](const Sweep& sw) { return sw.width % 32 == 0 && sw.a % 8 == 0; };
   for (int j = 0; j < count; ++j) {
     const Sweep& sw = jobs[j].sweep;
     add(sw.u.p, sw.u.s, sw.a);
     add(sw.c.p, sw.c.s, sw.a);
     add(sw.w.p, sw.w.s, sw.width);
     add(sw.y.p, sw.y.s, sw.width);
-    tiles += (sw.a / 16) * (sw.width / 16);
+    tiles += wide(sw) ? (sw.a / 8) * (sw.width / 32) : (sw.a / 16) * (sw.width / 16);
   }
   const std::int64_t blocks = (n + kBlock - 1) / kBlock;
   for (std::int64_t bi = 0; bi < blocks; ++bi) {
     const std::int64_t blk = reverse ? blocks - 1 - bi : bi;
     const std::int64_t r0 = blk * kBlock, r1 = std::min(n, r0 + kBlock);
-    // The next block's rows are i + ahead: none past the ends (a reverse sweep's next block is a
-    // full one).
-    const std::int64_t ahead = reverse ? -kBlock : kBlock;
-    const bool prefetch = bi + 1 < blocks && (reverse || r1 + kBlock <= n);
+    // The rows kAhead blocks on are i + ahead: none past the ends (a reverse sweep's blocks ahead
+    // are full ones).
+    const std::int64_t ahead = reverse ? -kAhead * kBlock : kAhead * kBlock;
+    const bool prefetch = bi + kAhead < blocks && (reverse || r1 + kAhead * kBlock <= n);
     std::int64_t t = 0;
     for (int j = 0; j < count; ++j) {
       const Sweep& sw = jobs[j].sweep;
-      for (std::int64_t tb = 0; tb < sw.width / 16; ++tb) {
-        for (std::int64_t ta = 0; ta < sw.a / 16; ++ta, ++t) {
+      const std::int64_t ta_rows = wide(sw) ? 8 : 16, tb_cols = wide(sw) ? 32 : 16;
+      for (std::int64_t tb = 0; tb < sw.width / tb_cols; ++tb) {
+        for (std::int64_t ta = 0; ta < sw.a / ta_rows; ++ta, ++t) {
           Line mine[kMaxPrefetch];
           int lines = 0;
           for (std::int64_t l = t; prefetch && l < static_cast<std::int64_t>(all.size()) && lines < kMaxPrefetch;
                l += tiles)
             mine[lines++] = all[static_cast<std::size_t>(l)];
-          tile(sw, jobs[j].x + ta * 16 * sw.width + tb * 16, sw.width, ta * 16, tb * 16, r0, r1, ta == 0, mine, lines,
-               ahead);
+          float* x = jobs[j].x + ta * ta_rows * sw.width + tb * tb_cols;
+          if (wide(sw)) {
+            tile<8, 2>(sw, x, sw.width, ta * 8, tb * 32, r0, r1, ta == 0, mine, lines, ahead);
+          } else {
+            tile<16, 1>(sw, x, sw.width, ta * 16, tb * 16, r0, r1, ta == 0, mine, lines, ahead);
+          }
         }
       }
     }
@@ -369,11 +406,12 @@ void backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& c
   const std::int64_t B = q.size(0), H = q.size(1), N = q.size(2), M = q.size(3), Dv = v.size(3);
   const float* Cs = c.defined() ? c.data<float>() : nullptr;
   parallel_for(0, B * H, grain(N, M, Dv), [&](std::int64_t t0, std::int64_t t1) {
-    Tensor scratch = Tensor::empty({2 * M * Dv + M + N + (Cs != nullptr ? N + 1 : 0)}, DType::f32);
+    Tensor scratch = Tensor::empty({2 * M * Dv + M + 2 * N + (Cs != nullptr ? N + 1 : 0)}, DType::f32);
     float* x = scratch.data<float>();  // two sums: S^T, then R^T and R
     float* z = x + 2 * M * Dv;         // z, then r
     float* inv = z + M;
-    float* f = Cs != nullptr ? inv + N : nullptr;
+    float* dden = inv + N;
+    float* f = Cs != nullptr ? dden + N : nullptr;
     for (std::int64_t t = t0; t < t1; ++t) {
       const std::int64_t b = t / H, h = t % H;
       if (f != nullptr) carries(Cs + t * N, N, f);
@@ -386,8 +424,8 @@ void backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& c
         for (std::int64_t i = r0; i < r1; ++i) {
           scale_add(z, f != nullptr ? f[i] : 1.0f, K.p + i * K.s, 1.0f, M);
           inv[i] = 1.0f / (dot(Q.p + i * Q.s, z, M) + eps);
-          if (dq == nullptr) continue;
-          scale_add(DQ.p + i * DQ.s, inv[i], z, -dot(G.p + i * G.s, O.p + i * O.s, Dv) * inv[i], M);
+          dden[i] = -dot(G.p + i * G.s, O.p + i * O.s, Dv) * inv[i];
+          if (dq != nullptr) scale_add(DQ.p + i * DQ.s, inv[i], z, dden[i], M);
         }
       };
       if (dq != nullptr) {
@@ -409,10 +447,8 @@ void backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& c
       std::fill(x, x + 2 * M * Dv + M, 0.0f);
       run(jobs, count, [&](std::int64_t r0, std::int64_t r1) {
         if (dk == nullptr) return;
-        for (std::int64_t j = r1 - 1; j >= r0; --j) {
-          const float dden = -dot(G.p + j * G.s, O.p + j * O.s, Dv) * inv[j];
-          carry_add(r, fr != nullptr ? fr[j] : 1.0f, Q.p + j * Q.s, dden, DK.p + j * DK.s, M);
-        }
+        for (std::int64_t j = r1 - 1; j >= r0; --j)
+          carry_add(r, fr != nullptr ? fr[j] : 1.0f, Q.p + j * Q.s, dden[j], DK.p + j * DK.s, M);
       });
     }
   });

@@ -5,14 +5,16 @@
 //
 // Every sweep of the op has one form: rows i in order (or in reverse), an A x W sum
 //   X_i = f_i X_{i-1} + u_i w_i^T,    y_i = X_i^T c_i
-// (forward: u = phi(K), w = V, c = phi(Q), y = the numerators). The sum is cut into 16 x 16 tiles,
-// each held in 16 vector registers while it runs over a block of 32 rows; a row costs a tile 32
-// multiply-adds, their broadcast operands read from the row. Every tile runs over a block before
-// the next block starts, so a block's rows come from memory once (prefetched while the block before
-// runs). The row-by-row kernel instead reads and writes all of X from L1 cache at every row.
+// (forward: u = phi(K), w = V, c = phi(Q), y = the numerators). The sum is cut into tiles of
+// 8 x 32 (16 x 16 where W is not a multiple of 32), each held in 16 vector registers while it runs
+// over a block of 32 rows; a row costs a tile 32 multiply-adds, their broadcast operands read from
+// the row. Every tile runs over a block before the next block starts, so a block's rows come from
+// memory once (prefetched into L2 two blocks ahead). The row-by-row kernel instead reads and writes
+// all of X from L1 cache at every row.
 //
 // Extra memory per thread: the M x Dv sum between blocks and the running normalizer (M), in the
-// backward N floats (each row's 1 / normalizer, read by the reverse sweeps), and N + 1 with a key
+// backward 2 N floats (each row's 1 / normalizer and the normalizer's gradient, read by the reverse
+// sweeps, which then need not read the output), and N + 1 with a key
 // stabilizer (the factors f_i).
 
 #include <cstdint>
