@@ -12,8 +12,8 @@
 // chunk's causal part as matrix products (docs/attention.md). Extra memory beyond the inputs, the
 // output and the gradients, per thread: one M x Dv state (and an M vector), plus the chunk's
 // temporaries, or on the tiled kernels two floats per position in the backward (each row's
-// normalizer and its gradient). Time O(N M Dv) per head (plus O(N L (M + Dv)) with chunks of L rows). Parallel over
-// batch x heads with oneTBB.
+// normalizer and its gradient). Time O(N M Dv) per head (plus O(N L (M + Dv)) with chunks of L
+// rows). Parallel over batch x heads with oneTBB.
 //
 // Stabilized keys (feature_map.h, FeatureRole::causal_key): when row j of phi_k was divided by
 // exp(C_j), C non-decreasing along the sequence, the sums are kept in units of exp(C_i):
