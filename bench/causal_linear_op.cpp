@@ -42,16 +42,7 @@ double median(std::vector<double> x) {
   return x[x.size() / 2];
 }
 
-std::vector<std::int64_t> parse_list(const char* s) {
-  std::vector<std::int64_t> out;
-  for (const char* p = s; *p != '\0';) {
-    char* end = nullptr;
-    out.push_back(std::strtoll(p, &end, 10));
-    p = *end == ',' ? end + 1 : end;
-  }
-  return out;
-}
-
+// Comma-separated words, and numbers.
 std::vector<std::string> parse_words(const char* s) {
   std::vector<std::string> out;
   for (const char* p = s; *p != '\0';) {
@@ -59,6 +50,12 @@ std::vector<std::string> parse_words(const char* s) {
     out.emplace_back(p, end != nullptr ? end : p + std::strlen(p));
     p = end != nullptr ? end + 1 : p + std::strlen(p);
   }
+  return out;
+}
+
+std::vector<std::int64_t> parse_list(const char* s) {
+  std::vector<std::int64_t> out;
+  for (const std::string& w : parse_words(s)) out.push_back(std::strtoll(w.c_str(), nullptr, 10));
   return out;
 }
 
