@@ -47,6 +47,11 @@ int run_generate(const GenerateArgs& a) {
   // Windows of running text put eos between sentences; sentence rows start with bos.
   std::vector<std::int64_t> context{run.experiment.data.sentence_level ? run.data.bos_id : run.data.eos_id};
   for (std::int64_t id : run.tgt_tokenizer->encode(a.prompt)) context.push_back(id);
+  const std::vector<std::string> unknown = unknown_characters(*run.tgt_tokenizer, a.prompt);
+  if (!unknown.empty()) {
+    std::fprintf(stderr, "kat generate: the model's tokenizer does not know %s of the prompt: encoded as <unk>\n",
+                 list_characters(unknown).c_str());
+  }
   const std::int64_t limit = run.experiment.model.positional == PositionalKind::learned
                                  ? run.experiment.model.max_len
                                  : std::numeric_limits<std::int64_t>::max();

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -42,6 +43,23 @@ int run_translate(const TranslateArgs& a) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto out = translate_lines_nbest(run, lines, o, &truncated);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // Characters the source tokenizer does not know are encoded as <unk>: said once, with how many
+  // lines hold them.
+  std::vector<std::string> unknown;
+  std::size_t unknown_lines = 0;
+  for (const std::string& line : run.src_tokenizer ? lines : std::vector<std::string>{}) {
+    const std::vector<std::string> u = unknown_characters(*run.src_tokenizer, line);
+    unknown_lines += u.empty() ? 0 : 1;
+    for (const std::string& c : u) {
+      if (std::find(unknown.begin(), unknown.end(), c) == unknown.end()) unknown.push_back(c);
+    }
+  }
+  if (unknown_lines > 0) {
+    std::fprintf(stderr,
+                 "kat translate: %zu of %zu lines hold characters the model's source tokenizer does not know (%s): "
+                 "encoded as <unk>\n",
+                 unknown_lines, lines.size(), list_characters(unknown).c_str());
+  }
   for (std::size_t i : truncated) {
     std::fprintf(stderr,
                  "kat translate: line %zu is longer than the model's %lld positions; translated its beginning\n", i + 1,

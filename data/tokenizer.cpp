@@ -1,11 +1,16 @@
 #include "data/tokenizer.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <charconv>
 
 #include "core/error.h"
 #include "data/char_tokenizer.h"
+#include "data/special_tokens.h"
 #include "data/spm_tokenizer.h"
 #include "data/text_io.h"
+#include "data/utf8.h"
 
 namespace kat {
 
@@ -47,6 +52,34 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) { return pars
 
 void save_tokenizer(const Tokenizer& tokenizer, const std::string& path) {
   write_file_atomic(path, serialize_tokenizer(tokenizer));
+}
+
+std::vector<std::string> unknown_characters(const Tokenizer& tokenizer, std::string_view text) {
+  std::vector<std::string> unknown;
+  if (tokenizer.kind() == "bytes") return unknown;
+  if (const auto bad = find_invalid_utf8(text)) throw Error(fmt::format("invalid UTF-8 at byte {}", *bad));
+  for (std::size_t pos = 0; pos < text.size();) {
+    const std::size_t start = pos;
+    next_code_point(text, pos);
+    const std::string c(text.substr(start, pos - start));
+    if (std::find(unknown.begin(), unknown.end(), c) != unknown.end()) continue;
+    const std::vector<std::int64_t> ids = tokenizer.encode(c);
+    if (std::find(ids.begin(), ids.end(), kUnkId) != ids.end()) unknown.push_back(c);
+  }
+  return unknown;
+}
+
+std::string list_characters(const std::vector<std::string>& chars, std::size_t most) {
+  std::string out;
+  for (std::size_t i = 0; i < chars.size() && i < most; ++i) {
+    const std::string& c = chars[i];
+    // Control characters (a tab, a newline) by their code point, the others as themselves.
+    const bool control = c.size() == 1 && (static_cast<unsigned char>(c[0]) < 0x20 || c[0] == 0x7F);
+    const std::string shown = control ? fmt::format("U+{:04X}", static_cast<unsigned char>(c[0])) : "'" + c + "'";
+    out += (i == 0 ? "" : ", ") + shown;
+  }
+  if (chars.size() > most) out += fmt::format(" and {} more", chars.size() - most);
+  return out;
 }
 
 }  // namespace kat

@@ -39,6 +39,15 @@ class Tokenizer {
   virtual std::string payload() const = 0;
 };
 
+// The distinct characters of valid UTF-8 text that the tokenizer encodes as unk (each character
+// encoded on its own), in order of first appearance: what a prompt or an input line holds that the
+// model never saw. Empty for a byte-level tokenizer. Throws kat::Error on invalid UTF-8.
+std::vector<std::string> unknown_characters(const Tokenizer& tokenizer, std::string_view text);
+
+// "'☃', 'ü', U+0009": the first `most` of the characters, quoted (control characters by their code
+// point), then "and N more".
+std::string list_characters(const std::vector<std::string>& chars, std::size_t most = 10);
+
 // The whole file content: header line and payload.
 std::string serialize_tokenizer(const Tokenizer& tokenizer);
 // Parses file content; `source` (a path, or "data.h5:/en/tokenizer") names it in errors.

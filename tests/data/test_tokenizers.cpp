@@ -56,6 +56,7 @@ TEST_CASE("bytes tokenizer: fixed vocabulary, exact round trip of every line") {
   CHECK(tok->vocab_size() == 260);
   check_round_trip(*tok, sample_lines());
   CHECK(tok->encode("A") == std::vector<std::int64_t>{'A' + kNumSpecialTokens});
+  CHECK(unknown_characters(*tok, "\u2603\x01").empty());  // every byte has an id
   CHECK(tok->piece(kPadId) == "<pad>");
   CHECK(tok->piece(kEosId) == "</s>");
 }
@@ -74,6 +75,13 @@ TEST_CASE("chars tokenizer: code point vocabulary, round trip, unk, saved and lo
   REQUIRE(ids.size() == 2);
   CHECK(ids[1] == kUnkId);
   CHECK(tok->decode(ids) == "a\u2047");
+  // unknown_characters names each character encoded as unk once, in order of appearance.
+  CHECK(unknown_characters(*tok, "a\u4e2db\u2603\u4e2d") == std::vector<std::string>{"\u4e2d", "\u2603"});
+  CHECK(unknown_characters(*tok, "God").empty());
+  CHECK(unknown_characters(*tok, "a\x01").size() == 1);
+  CHECK_THROWS_AS(unknown_characters(*tok, "a\xff"), Error);
+  CHECK(list_characters({"\u4e2d", "\t", "\x7f"}) == "'\u4e2d', U+0009, U+007F");
+  CHECK(list_characters({"a", "b", "c"}, 2) == "'a', 'b' and 1 more");
   // Specials are skipped by decode.
   auto with_specials = tok->encode("God");
   with_specials.insert(with_specials.begin(), kBosId);
@@ -156,8 +164,9 @@ TEST_CASE("sentencepiece BPE and unigram: fixed special ids, exact round trip, s
     check_round_trip(*tok, corpus);
     // Subwords: fewer tokens than characters on text like the training text.
     CHECK(tok->encode(corpus[0]).size() * 4 < corpus[0].size() * 3);
-    // Byte fallback: a character never seen in training still round-trips.
+    // Byte fallback: a character never seen in training still round-trips, and is not unk.
     check_round_trip(*tok, {"日本 ok ☃"});
+    CHECK(unknown_characters(*tok, "日本 ok ☃").empty());
     // Spaces anywhere, tabs, line breaks and NUL round-trip as well; U+2581, the symbol
     // SentencePiece writes for a space, comes back as a space.
     check_round_trip(*tok, {" two  spaces ", "\ttab\r\n", std::string("nul\0byte", 8), " "});

@@ -35,8 +35,14 @@ std::vector<std::string> sentences(const std::string& side, int n) {
   return out;
 }
 
-void write_dataset(const std::string& path, const std::vector<std::string>& sides, int n) {
-  auto tok = CharTokenizer::bytes();
+// A byte-level tokenizer, or (chars) the character vocabulary of every side's sentences, which all
+// splits share.
+void write_dataset(const std::string& path, const std::vector<std::string>& sides, int n, bool chars = false) {
+  std::vector<std::string> text;
+  for (const auto& side : sides) {
+    for (auto& line : sentences(side, 40)) text.push_back(std::move(line));
+  }
+  const auto tok = chars ? CharTokenizer::train(text) : CharTokenizer::bytes();
   TokenDataset d;
   d.corpus = "test";
   d.split = "x";
@@ -76,9 +82,9 @@ TEST_CASE("kat: every subcommand writes only its data to standard output, messag
   ScratchDir dir("streams");
   const std::string d = dir.path().string();
   fs::create_directories(d + "/corpus");
-  write_dataset(d + "/corpus/lm.train.h5", {"en"}, 40);
-  write_dataset(d + "/corpus/lm.valid.h5", {"en"}, 8);
-  write_dataset(d + "/corpus/lm.test.h5", {"en"}, 8);
+  write_dataset(d + "/corpus/lm.train.h5", {"en"}, 40, /*chars=*/true);
+  write_dataset(d + "/corpus/lm.valid.h5", {"en"}, 8, true);
+  write_dataset(d + "/corpus/lm.test.h5", {"en"}, 8, true);
   const std::string cd = "cd " + shell_quote(d) + " && ";
   experiment(d, "lm", "runs/lm");
 
@@ -105,6 +111,11 @@ TEST_CASE("kat: every subcommand writes only its data to standard output, messag
   check_only_data(gen, "generate");
   CHECK(gen.out.rfind("en says", 0) == 0);
   CHECK(gen.err.find("ms/token") != std::string::npos);
+  CHECK(gen.err.find("does not know") == std::string::npos);
+  // Characters the tokenizer does not know are named (control characters by code point).
+  const auto unknown = run_split(cd + kKat + " generate runs/lm --prompt 'en \u2603 says\tyes' --tokens 4");
+  CHECK(unknown.exit_code == 0);
+  CHECK_MESSAGE(unknown.err.find("does not know '\u2603', U+0009 of the prompt") != std::string::npos, unknown.err);
 
   // Greedy decoding to the end of the sentence is beam search with one beam.
   const std::string prompt = cd + kKat + " generate runs/lm --prompt 'en says' --tokens 30 ";
@@ -177,8 +188,8 @@ TEST_CASE("kat: a run folder translates and evaluates from any folder, after its
   ScratchDir dir("self-contained");
   const std::string d = dir.path().string();
   fs::create_directories(d + "/work/corpus");
-  write_dataset(d + "/work/corpus/translation.train.h5", {"en", "es"}, 40);
-  write_dataset(d + "/work/corpus/translation.valid.h5", {"en", "es"}, 6);
+  write_dataset(d + "/work/corpus/translation.train.h5", {"en", "es"}, 40, /*chars=*/true);
+  write_dataset(d + "/work/corpus/translation.valid.h5", {"en", "es"}, 6, true);
   experiment(d + "/work", "translation", "runs/mt");
   const auto train = run_split("cd " + shell_quote(d + "/work") + " && " + kKat + " train translation.yaml");
   REQUIRE_MESSAGE(train.exit_code == 0, train.err);
@@ -197,6 +208,14 @@ TEST_CASE("kat: a run folder translates and evaluates from any folder, after its
   REQUIRE_MESSAGE(translate.exit_code == 0, translate.err);
   const std::string hyp = slurp(d + "/elsewhere/hyp.es");
   CHECK(std::count(hyp.begin(), hyp.end(), '\n') == 4);  // one line out per line in, nothing else
+  CHECK(translate.err.find("does not know") == std::string::npos);
+  // Characters the source tokenizer does not know: said once, with the number of lines.
+  const auto unknown = run_split(cd + "printf 'en \xe2\x98\x83 says\nen says 1\nen \xc3\xbc \xe2\x98\x83\n' | " + kKat +
+                                 " translate " + run);
+  CHECK_MESSAGE(unknown.exit_code == 0, unknown.err);
+  CHECK_MESSAGE(unknown.err.find("2 of 3 lines hold characters the model's source tokenizer does not know ('\u2603', "
+                                 "'\u00fc')") != std::string::npos,
+                unknown.err);
   // n-best lists: LINE ||| TRANSLATION ||| SCORE, best first, the first the 1-best translation.
   const auto nbest = run_split(cd + kKat + " translate " + run + " --beam 4 --nbest 3 < src.en");
   REQUIRE_MESSAGE(nbest.exit_code == 0, nbest.err);
