@@ -547,3 +547,28 @@ TEST_CASE("kat plot draws each of many runs in a line style of its own") {
   }
   CHECK(styles.size() == static_cast<std::size_t>(runs));
 }
+
+TEST_CASE("kat plot gives an axis whose values are all one a range around them") {
+  // One validation (step 20, loss 2): gnuplot cannot autoscale that, so the panel's ranges are set.
+  PlotSpec spec;
+  spec.runs.push_back({"a",
+                       {{{"step", 10}, {"train_loss", 3.0}},
+                        {{"step", 20}, {"train_loss", 2.5}, {"val_loss", 2.0}},
+                        {{"step", 30}, {"train_loss", 2.0}}}});
+  std::string script = gnuplot_script(spec);
+  const std::size_t valid = script.find("set title 'validation loss'");
+  REQUIRE(valid != std::string::npos);
+  const std::string training = script.substr(0, valid), validation = script.substr(valid);
+  CHECK(training.find("range") == std::string::npos);  // three distinct steps and losses: autoscaled
+  CHECK(validation.find("set xrange [19:21]\nset yrange [1.9:2.1]\nplot ") != std::string::npos);
+  CHECK(validation.find("set autoscale xy\n") != std::string::npos);
+  // On a logarithmic axis the range is a factor around the value.
+  spec.log_y = true;
+  script = gnuplot_script(spec);
+  CHECK(script.find("set yrange [1.6:2.5]") != std::string::npos);
+  // A value of 0 (a BLEU of 0 in every validation) gets a range of 1 either side.
+  spec.runs[0].records[1]["bleu"] = 0.0;
+  spec.runs[0].records[2]["bleu"] = 0.0;
+  script = gnuplot_script(spec);
+  CHECK(script.find("set yrange [-1:1]") != std::string::npos);
+}

@@ -4,12 +4,14 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <iterator>
+#include <limits>
 #include <optional>
 
 #include "core/error.h"
@@ -37,9 +39,31 @@ double y_of(double loss, PlotY y) {
   return loss;
 }
 
-// A gnuplot datablock of (x, value) for the records that have `key`: numbers only.
+// The extent of the values a panel plots along one axis.
+struct Extent {
+  double lo = std::numeric_limits<double>::infinity(), hi = -std::numeric_limits<double>::infinity();
+  void add(double v) {
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+  }
+};
+
+// gnuplot cannot autoscale an axis whose values are all one (a single validation, a constant
+// curve): it warns on its standard error and widens it by itself. Such an axis gets an explicit
+// range around the value instead; "" when the axis autoscales.
+std::string fixed_range(const char* axis, const Extent& e, bool log) {
+  if (!(e.lo == e.hi)) return "";
+  const double v = e.lo;
+  if (log && v > 0) return fmt::format("set {}range [{}:{}]\n", axis, v / 1.25, v * 1.25);
+  const double d = v != 0 ? std::fabs(v) * 0.05 : 1.0;
+  return fmt::format("set {}range [{}:{}]\n", axis, v - d, v + d);
+}
+
+// A gnuplot datablock of (x, value) for the records that have `key`: numbers only. Adds the points
+// to the panel's extents.
 std::string datablock(const std::string& name, const std::vector<std::map<std::string, double>>& records,
-                      const std::string& key, std::optional<PlotY> y, PlotX x, std::size_t& points) {
+                      const std::string& key, std::optional<PlotY> y, PlotX x, std::size_t& points, Extent& xs,
+                      Extent& ys) {
   std::string out = fmt::format("${} << EOD\n", name);
   points = 0;
   for (const auto& r : records) {
@@ -49,6 +73,8 @@ std::string datablock(const std::string& name, const std::vector<std::map<std::s
     const double value = y ? y_of(v->second, *y) : v->second;
     if (!std::isfinite(at) || !std::isfinite(value)) continue;
     out += fmt::format("{} {}\n", at, value);
+    xs.add(at);
+    ys.add(value);
     ++points;
   }
   return out + "EOD\n";
@@ -102,12 +128,13 @@ std::string gnuplot_literal(const std::string& s) {
 std::string gnuplot_script(const PlotSpec& spec) {
   std::string script;
   std::vector<std::string> train_plots, valid_plots, bleu_plots;
+  Extent train_x, train_y, valid_x, valid_y, bleu_x, bleu_y;
   for (std::size_t i = 0; i < spec.runs.size(); ++i) {
     const auto& records = spec.runs[i].records;
     std::size_t n_train = 0, n_valid = 0, n_bleu = 0;
-    script += datablock(fmt::format("train{}", i), records, "train_loss", spec.y, spec.x, n_train);
-    script += datablock(fmt::format("valid{}", i), records, "val_loss", spec.y, spec.x, n_valid);
-    script += datablock(fmt::format("bleu{}", i), records, "bleu", std::nullopt, spec.x, n_bleu);
+    script += datablock(fmt::format("train{}", i), records, "train_loss", spec.y, spec.x, n_train, train_x, train_y);
+    script += datablock(fmt::format("valid{}", i), records, "val_loss", spec.y, spec.x, n_valid, valid_x, valid_y);
+    script += datablock(fmt::format("bleu{}", i), records, "bleu", std::nullopt, spec.x, n_bleu, bleu_x, bleu_y);
     const std::string style = fmt::format("lw 2 {} title {}", line_style(i), gnuplot_literal(spec.runs[i].label));
     // Few points read better with markers.
     auto with = [](std::size_t n) { return n < 30 ? "linespoints pt 7 ps 0.8" : "lines"; };
@@ -129,20 +156,23 @@ std::string gnuplot_script(const PlotSpec& spec) {
   if (spec.log_y) script += "set logscale y\n";
   script += fmt::format("set multiplot layout 1,{} title {}\n", panels,
                         gnuplot_literal(spec.title.empty() ? "kat runs" : spec.title));
-  auto panel = [&](const std::string& title, const std::vector<std::string>& plots) {
+  auto panel = [&](const std::string& title, const std::vector<std::string>& plots, const Extent& xs, const Extent& ys,
+                   bool log_y) {
     script += "set title " + gnuplot_literal(title) + "\n";
     if (plots.empty()) {
       script += "unset key\nset label 1 'no records' at graph 0.5, 0.5 center\nplot [0:1] [0:1] NaN notitle\n";
       script += "unset label 1\nset key top right\n";
     } else {
-      script += "plot " + fmt::format("{}", fmt::join(plots, ", \\\n     ")) + "\n";
+      const std::string ranges = fixed_range("x", xs, false) + fixed_range("y", ys, log_y);
+      script += ranges + "plot " + fmt::format("{}", fmt::join(plots, ", \\\n     ")) + "\n";
+      if (!ranges.empty()) script += "set autoscale xy\n";
     }
   };
-  panel(std::string("training ") + what, train_plots);
-  panel(std::string("validation ") + what, valid_plots);
+  panel(std::string("training ") + what, train_plots, train_x, train_y, spec.log_y);
+  panel(std::string("validation ") + what, valid_plots, valid_x, valid_y, spec.log_y);
   if (!bleu_plots.empty()) {
     script += "unset logscale y\nset ylabel 'BLEU'\nset key bottom right\n";
-    panel("validation BLEU", bleu_plots);
+    panel("validation BLEU", bleu_plots, bleu_x, bleu_y, false);
   }
   script += "unset multiplot\n";
   return script;
