@@ -118,9 +118,9 @@ int run_generate(const GenerateArgs& a) {
   const double prompt_s = std::chrono::duration<double>(t1 - t0).count();
   const double gen_s = std::chrono::duration<double>(t2 - t1).count();
   std::fprintf(stderr,
-               "kat generate: prompt %zu tokens in %.3f s; %zu tokens in %.3f s: %.3f ms/token, %.0f tokens/s (%s, %s "
-               "weights, %s, %d thread%s)\n",
-               context.size(), prompt_s, out.size(), gen_s,
+               "kat generate: prompt %zu token%s in %.3f s; %zu token%s in %.3f s: %.3f ms/token, %.0f tokens/s (%s, "
+               "%s weights, %s, %d thread%s)\n",
+               context.size(), context.size() == 1 ? "" : "s", prompt_s, out.size(), out.size() == 1 ? "" : "s", gen_s,
                out.empty() ? 0.0 : 1e3 * gen_s / static_cast<double>(out.size()),
                gen_s > 0 ? static_cast<double>(out.size()) / gen_s : 0.0, run.experiment.model.attention.type.c_str(),
                a.weights.c_str(), beam ? fmt::format("beam {}", a.beam).c_str() : a.strategy.c_str(), threads,
