@@ -45,9 +45,10 @@ int run_translate(const TranslateArgs& a) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   // Characters the source tokenizer does not know are encoded as <unk>: said once, with how many
   // lines hold them.
+  // (translate_lines_nbest has refused a run without a source tokenizer.)
   std::vector<std::string> unknown;
   std::size_t unknown_lines = 0;
-  for (const std::string& line : run.src_tokenizer ? lines : std::vector<std::string>{}) {
+  for (const std::string& line : lines) {
     const std::vector<std::string> u = unknown_characters(*run.src_tokenizer, line);
     unknown_lines += u.empty() ? 0 : 1;
     for (const std::string& c : u) {

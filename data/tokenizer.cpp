@@ -56,8 +56,10 @@ void save_tokenizer(const Tokenizer& tokenizer, const std::string& path) {
 
 std::vector<std::string> unknown_characters(const Tokenizer& tokenizer, std::string_view text) {
   std::vector<std::string> unknown;
-  if (tokenizer.kind() == "bytes") return unknown;
-  if (const auto bad = find_invalid_utf8(text)) throw Error(fmt::format("invalid UTF-8 at byte {}", *bad));
+  // The text as a whole first (this also refuses invalid UTF-8): most text has no unk at all, and a
+  // byte-level tokenizer never gives one.
+  const std::vector<std::int64_t> all = tokenizer.encode(text);
+  if (std::find(all.begin(), all.end(), kUnkId) == all.end()) return unknown;
   for (std::size_t pos = 0; pos < text.size();) {
     const std::size_t start = pos;
     next_code_point(text, pos);

@@ -41,7 +41,8 @@ class Tokenizer {
 
 // The distinct characters of valid UTF-8 text that the tokenizer encodes as unk (each character
 // encoded on its own), in order of first appearance: what a prompt or an input line holds that the
-// model never saw. Empty for a byte-level tokenizer. Throws kat::Error on invalid UTF-8.
+// model never saw. Empty when the text encodes without unk (always for a byte-level tokenizer).
+// Throws kat::Error on invalid UTF-8.
 std::vector<std::string> unknown_characters(const Tokenizer& tokenizer, std::string_view text);
 
 // "'☃', 'ü', U+0009": the first `most` of the characters, quoted (control characters by their code
