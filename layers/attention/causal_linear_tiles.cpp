@@ -222,15 +222,17 @@ void run(const Job* jobs, int count, After&& after) {
       all.push_back({static_cast<const char*>(p) + off, stride_floats * 4});
   };
   // Tiles of 8 x 32 where the width allows (two chains of four per vector of y), else 16 x 16 (A is
-  // a multiple of 16 either way: available()).
+  // a multiple of 16 either way: available()): a sweep's tile rows and columns.
   const auto wide = [](const Sweep& sw) { return sw.width % 32 == 0; };
+  const auto tile_rows = [&](const Sweep& sw) -> std::int64_t { return wide(sw) ? 8 : 16; };
+  const auto tile_cols = [&](const Sweep& sw) -> std::int64_t { return wide(sw) ? 32 : 16; };
   for (int j = 0; j < count; ++j) {
     const Sweep& sw = jobs[j].sweep;
     add(sw.u.p, sw.u.s, sw.a);
     add(sw.c.p, sw.c.s, sw.a);
     add(sw.w.p, sw.w.s, sw.width);
     add(sw.y.p, sw.y.s, sw.width);
-    tiles += wide(sw) ? (sw.a / 8) * (sw.width / 32) : (sw.a / 16) * (sw.width / 16);
+    tiles += (sw.a / tile_rows(sw)) * (sw.width / tile_cols(sw));
   }
   const std::int64_t blocks = (n + kBlock - 1) / kBlock;
   for (std::int64_t bi = 0; bi < blocks; ++bi) {
@@ -243,7 +245,7 @@ void run(const Job* jobs, int count, After&& after) {
     std::int64_t t = 0;
     for (int j = 0; j < count; ++j) {
       const Sweep& sw = jobs[j].sweep;
-      const std::int64_t ta_rows = wide(sw) ? 8 : 16, tb_cols = wide(sw) ? 32 : 16;
+      const std::int64_t ta_rows = tile_rows(sw), tb_cols = tile_cols(sw);
       for (std::int64_t tb = 0; tb < sw.width / tb_cols; ++tb) {
         for (std::int64_t ta = 0; ta < sw.a / ta_rows; ++ta, ++t) {
           Line mine[kMaxPrefetch];
@@ -419,12 +421,16 @@ void backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& c
       const Rows Q = head(q, b, h), K = head(k, b, h), V = head(v, b, h), G = head(grad, b, h), O = head(out, b, h);
       const OutRows DQ = dq != nullptr ? head(*dq, b, h) : OutRows{};
 
-      // Forward: dphi(Q)'s sweep, then each block's normalizers, 1 / den_i kept for the reverse sweeps.
+      // Forward: dphi(Q)'s sweep, then each block's normalizers, 1 / den_i kept for the reverse
+      // sweeps, and the normalizer's gradient for dphi(K)'s (read from O only when dphi(Q) or
+      // dphi(K) needs it).
       std::fill(x, x + 2 * M * Dv + M, 0.0f);
+      const bool need_dden = dq != nullptr || dk != nullptr;
       const auto normalizers = [&](std::int64_t r0, std::int64_t r1) {
         for (std::int64_t i = r0; i < r1; ++i) {
           scale_add(z, f != nullptr ? f[i] : 1.0f, K.p + i * K.s, 1.0f, M);
           inv[i] = 1.0f / (dot(Q.p + i * Q.s, z, M) + eps);
+          if (!need_dden) continue;
           dden[i] = -dot(G.p + i * G.s, O.p + i * O.s, Dv) * inv[i];
           if (dq != nullptr) scale_add(DQ.p + i * DQ.s, inv[i], z, dden[i], M);
         }
